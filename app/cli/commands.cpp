@@ -1,0 +1,295 @@
+#include "commands.h"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/config/run_config.h"
+#include "engine/data/catalog.h"
+#include "engine/models/model_info.h"
+#include "engine/schedule/schedule.h"
+#include "engine/session/session.h"
+#include "engine/strategy/strategy_info.h"
+#include "engine/util/errors.h"
+#include "progress.h"
+
+namespace ps::cli {
+namespace {
+
+volatile std::sig_atomic_t g_signals = 0;
+void on_signal(int) {
+  g_signals = g_signals + 1;
+  if (g_signals >= 3) std::_Exit(130);  // a third press: the user really wants out
+}
+
+int to_int(const std::string& text, const std::string& field) {
+  try {
+    std::size_t used = 0;
+    const int v = std::stoi(text, &used);
+    if (used == text.size()) return v;
+  } catch (...) {
+  }
+  throw InputError("command line", field, "expected an integer, got '" + text + "'");
+}
+
+std::string presets_dir() {
+  for (const char* env : {"PIPESCOPE_PRESETS"}) {
+    if (const char* v = std::getenv(env)) return v;
+  }
+  if (std::filesystem::is_directory("presets")) return "presets";
+#ifdef PIPESCOPE_SOURCE_DIR
+  return std::string(PIPESCOPE_SOURCE_DIR) + "/presets";
+#else
+  return "presets";
+#endif
+}
+
+}  // namespace
+
+ArgReader::ArgReader(const Args& args, const std::string& command)
+    : args_(args), used_(args.size(), false), command_(command) {}
+
+bool ArgReader::has(const std::string& name) const {
+  for (const auto& a : args_)
+    if (a == name) return true;
+  return false;
+}
+
+bool ArgReader::flag(const std::string& name) {
+  bool found = false;
+  for (std::size_t i = 0; i < args_.size(); ++i)
+    if (!used_[i] && args_[i] == name) used_[i] = found = true;
+  return found;
+}
+
+std::string ArgReader::value(const std::string& name, const std::string& fallback) {
+  auto all = values(name);
+  return all.empty() ? fallback : all.back();
+}
+
+std::vector<std::string> ArgReader::values(const std::string& name) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i] || args_[i] != name) continue;
+    if (i + 1 >= args_.size()) throw InputError("command line", name, "needs a value");
+    used_[i] = used_[i + 1] = true;
+    out.push_back(args_[i + 1]);
+    ++i;
+  }
+  return out;
+}
+
+std::vector<std::string> ArgReader::positional() {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < args_.size(); ++i)
+    if (!used_[i] && args_[i].rfind("--", 0) != 0) {
+      used_[i] = true;
+      out.push_back(args_[i]);
+    }
+  return out;
+}
+
+void ArgReader::finish() const {
+  for (std::size_t i = 0; i < args_.size(); ++i)
+    if (!used_[i]) throw InputError("command line", args_[i], "unknown argument for '" + command_ + "'");
+}
+
+int cmd_list(const Args& args) {
+  ArgReader r(args, "list");
+  const bool verbose = r.flag("--verbose") || r.flag("-v");
+  auto pos = r.positional();
+  r.finish();
+  const std::string what = pos.empty() ? "all" : pos[0];
+  const bool all = what == "all";
+  bool known = all;
+  if (all || what == "strategies") {
+    known = true;
+    std::printf("strategies:\n");
+    for (const auto& s : strategy_catalog()) {
+      if (verbose) {
+        std::printf("\n%s\n", describe_strategy(s).c_str());
+      } else {
+        std::printf("  %-14s %s%s\n", s.name.c_str(), s.title.c_str(), s.implemented ? "" : "  (not implemented yet)");
+      }
+    }
+  }
+  if (all || what == "schedules") {
+    known = true;
+    std::printf("schedules:\n");
+    for (const auto& s : schedule_catalog()) std::printf("  %-14s %s\n", s.name.c_str(), s.summary.c_str());
+  }
+  if (all || what == "models") {
+    known = true;
+    std::printf("models:\n");
+    for (const auto& m : model_catalog()) std::printf("  %-14s %s\n", m.name.c_str(), m.summary.c_str());
+  }
+  if (all || what == "datasets") {
+    known = true;
+    std::printf("datasets:\n");
+    for (const auto& d : dataset_catalog())
+      std::printf("  %-14s %s%s%s\n", d.name.c_str(), d.summary.c_str(), d.default_path.empty() ? "" : "  [",
+                  d.default_path.empty() ? "" : (d.default_path + "]").c_str());
+  }
+  if (all || what == "presets") {
+    known = true;
+    std::printf("presets (%s):\n", presets_dir().c_str());
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(presets_dir(), ec))
+      if (e.path().extension() == ".json") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      try {
+        RunConfig c = load_preset(f.string());
+        std::printf("  %-28s %s\n", f.filename().string().c_str(), c.description.c_str());
+      } catch (const std::exception& e) {
+        std::printf("  %-28s INVALID: %s\n", f.filename().string().c_str(), e.what());
+      }
+    }
+  }
+  if (!known)
+    throw InputError("command line", "list", "unknown list '" + what +
+                                                  "' (known: strategies, schedules, models, datasets, presets)");
+  return 0;
+}
+
+int cmd_schedule(const Args& args) {
+  ArgReader r(args, "schedule");
+  const std::string name = r.value("--schedule", "1f1b-async");
+  const int S = to_int(r.value("--stages", "4"), "--stages");
+  const int M = to_int(r.value("--microbatches", "1"), "--microbatches");
+  const int N = to_int(r.value("--minibatches", "4"), "--minibatches");
+  const std::string format = r.value("--format", "table");
+  r.finish();
+  if (format != "table" && format != "json")
+    throw InputError("command line", "--format", "expected 'table' or 'json', got '" + format + "'");
+  const auto ops = make_schedule(name, S, M, N);
+  if (format == "json") {
+    nlohmann::json j;
+    j["schedule"] = name;
+    j["stages"] = nlohmann::json::array();
+    for (int k = 0; k < S; ++k) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& op : ops[k]) names.push_back(op_name(op));
+      j["stages"].push_back({{"stage", k}, {"ops", names}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s  S=%d M=%d minibatches=%d  (ideal bubble %.3f)\n", name.c_str(), S, M, N,
+              ideal_bubble_fraction(name, S, M));
+  for (int k = 0; k < S; ++k) {
+    std::printf("stage %d:", k);
+    for (const auto& op : ops[k]) std::printf(" %s", op_name(op).c_str());
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int cmd_run(const Args& args) {
+  ArgReader r(args, "run");
+  const std::string preset = r.value("--preset");
+  if (preset.empty()) throw InputError("command line", "--preset", "is required (for example presets/default.json)");
+  RunConfig cfg = load_preset(preset);
+  auto set = [&](const std::string& flag, const std::string& path) {
+    for (const auto& v : r.values(flag)) apply_override(cfg, path + "=" + v);
+  };
+  set("--strategy", "strategy.name");
+  for (const auto& kv : r.values("--strategy-param")) apply_override(cfg, "strategy.params." + kv);
+  set("--schedule", "schedule");
+  set("--microbatches", "microbatches");
+  set("--batch-size", "batch_size");
+  set("--lr", "optimizer.lr");
+  set("--seed", "seed");
+  set("--device", "device");
+  set("--executor", "executor");
+  set("--threads-per-stage", "threads_per_stage");
+  if (r.has("--epochs")) {
+    set("--epochs", "epochs");
+    cfg.steps = 0;
+  }
+  set("--steps", "steps");
+  if (r.has("--stages") && r.has("--partition"))
+    throw InputError("command line", "--stages", "give either --stages or --partition, not both");
+  if (r.has("--stages")) {
+    set("--stages", "stages");
+    cfg.partition.clear();
+  }
+  if (r.has("--partition")) {
+    cfg.partition.clear();
+    std::stringstream ss(r.value("--partition"));
+    std::string item;
+    while (std::getline(ss, item, ',')) cfg.partition.push_back(to_int(item, "--partition"));
+  }
+  for (const auto& kv : r.values("--set")) apply_override(cfg, kv);
+  SessionOptions opts;
+  opts.out_dir = r.value("--out");
+  opts.trace_path = r.value("--trace");
+  const bool quiet = r.flag("--quiet");
+  r.finish();
+  validate(cfg);
+
+  Session session(cfg, opts);
+  if (!quiet) {
+    const auto& info = session.model_info();
+    std::printf("pipescope: %s on %s, %s / %s, %d stage(s), partition [", cfg.model.name.c_str(),
+                cfg.dataset.name.c_str(), cfg.schedule.c_str(), cfg.strategy.name.c_str(),
+                static_cast<int>(session.partition().size()) + 1);
+    for (std::size_t i = 0; i < session.partition().size(); ++i)
+      std::printf("%s%d", i ? "," : "", session.partition()[i]);
+    std::printf("] of %zu units, %lld parameters\n", info.units.size(), static_cast<long long>(info.total_params()));
+    std::fflush(stdout);
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Progress progress;
+  StepMetrics last;
+  std::optional<EvalMetrics> eval;
+  session.start();
+  bool stop_sent = false;
+  while (!session.wait_for(std::chrono::milliseconds(50))) {
+    if (g_signals > 0 && !stop_sent) {
+      stop_sent = true;
+      std::fprintf(stderr, "\npipescope: stopping (outputs will still be written)...\n");
+      session.stop();
+    }
+    TelemetryBatch b = session.drain();
+    if (!b.steps.empty()) last = b.steps.back();
+    if (!b.evals.empty()) eval = b.evals.back();
+    if (!quiet) progress.update(session.progress(), last, eval);
+  }
+  TelemetryBatch b = session.drain();
+  if (!b.steps.empty()) last = b.steps.back();
+  if (!b.evals.empty()) eval = b.evals.back();
+  if (!quiet) {
+    progress.update(session.progress(), last, eval, true);
+    progress.finish();
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  const RunSummary s = session.summary();
+  std::printf("status: %s\n", to_string(s.status).c_str());
+  if (!s.error.empty()) std::printf("error: %s\n", s.error.c_str());
+  std::printf("steps: %lld  samples: %lld  final_train_loss: %.4f\n", static_cast<long long>(s.steps),
+              static_cast<long long>(s.samples), s.final_train_loss);
+  if (s.test_accuracy) std::printf("test_accuracy: %.4f\n", *s.test_accuracy);
+  std::printf("samples_per_second: %.1f  wall_seconds: %.1f  bubble: %.3f measured, %.3f ideal\n",
+              s.samples_per_second, s.wall_seconds, s.bubble_fraction_measured, s.bubble_fraction_ideal);
+  for (const auto& st : s.per_stage)
+    std::printf("  stage %d [%d..%d] %s: util %.2f, copies max %d, staleness F %.2f B %.2f\n", st.stage,
+                st.first_layer, st.last_layer, st.device.c_str(), st.utilization, st.weight_copies_max,
+                st.staleness_forward_mean.value_or(0), st.staleness_backward_mean.value_or(0));
+  std::printf("weights_digest: %s\n", s.weights_digest.c_str());
+  if (!opts.out_dir.empty()) std::printf("outputs: %s\n", opts.out_dir.c_str());
+  switch (s.status) {
+    case RunStatus::Completed: return 0;
+    case RunStatus::Stopped: return 130;
+    default: return 1;
+  }
+}
+
+}  // namespace ps::cli

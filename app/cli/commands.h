@@ -1,0 +1,33 @@
+// pipescope-cli subcommands. Each returns the process exit code:
+// 0 done, 1 the run failed or diverged, 2 bad input, 130 stopped by Ctrl-C / SIGTERM.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace ps::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_list(const Args& args);
+int cmd_run(const Args& args);
+int cmd_schedule(const Args& args);
+int cmd_bench(const Args& args);
+
+// Small argument reader shared by the commands: --key value, --flag, repeatable keys.
+class ArgReader {
+ public:
+  ArgReader(const Args& args, const std::string& command);
+  bool flag(const std::string& name);                  // --name present
+  std::string value(const std::string& name, const std::string& fallback = "");
+  std::vector<std::string> values(const std::string& name);  // repeatable
+  bool has(const std::string& name) const;
+  std::vector<std::string> positional();
+  void finish() const;  // throws InputError for anything not consumed
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<bool> used_;
+  std::string command_;
+};
+
+}  // namespace ps::cli

@@ -1,0 +1,71 @@
+#include "app/gui/command_line.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+
+namespace ps::gui {
+
+std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QString* error) {
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("PipeScope: watch pipeline-parallel training and weight staleness."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  const QCommandLineOption preset(QStringLiteral("preset"), QStringLiteral("Open this preset (JSON)."), QStringLiteral("FILE"));
+  const QCommandLineOption autostart(QStringLiteral("autostart"), QStringLiteral("Start the run at once."));
+  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the main window."),
+                                      QStringLiteral("FILE.png"));
+  const QCommandLineOption screenshot_after(QStringLiteral("screenshot-after"),
+                                            QStringLiteral("Seconds before the screenshot (default 3)."), QStringLiteral("SECONDS"));
+  const QCommandLineOption quit_after(QStringLiteral("quit-after"), QStringLiteral("Quit after this many seconds."),
+                                      QStringLiteral("SECONDS"));
+  const QCommandLineOption bench(QStringLiteral("bench"),
+                                 QStringLiteral("Print timeline paint times and event-loop latency, then exit."));
+  const QCommandLineOption bench_preset(QStringLiteral("bench-preset"),
+                                        QStringLiteral("Preset for the event-loop benchmark (default presets/tiny.json)."),
+                                        QStringLiteral("FILE"));
+  parser.addOptions({preset, autostart, screenshot, screenshot_after, quit_after, bench, bench_preset});
+  if (!parser.parse(arguments)) {
+    *error = parser.errorText();
+    return std::nullopt;
+  }
+  if (parser.isSet(QStringLiteral("help"))) parser.showHelp(0);
+  if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
+  if (!parser.positionalArguments().isEmpty()) {
+    *error = QStringLiteral("unexpected argument '%1' (a preset is given with --preset FILE)").arg(parser.positionalArguments().first());
+    return std::nullopt;
+  }
+  GuiOptions o;
+  o.preset = parser.value(preset);
+  o.autostart = parser.isSet(autostart);
+  o.screenshot = parser.value(screenshot);
+  o.bench = parser.isSet(bench);
+  o.bench_preset = parser.value(bench_preset);
+  auto seconds = [&](const QCommandLineOption& opt, double fallback, double* out) {
+    if (!parser.isSet(opt)) return *out = fallback, true;
+    bool ok = false;
+    *out = parser.value(opt).toDouble(&ok);
+    if (!ok || *out < 0) {
+      *error = QStringLiteral("--%1: expected a number of seconds >= 0, got '%2'").arg(opt.names().first(), parser.value(opt));
+      return false;
+    }
+    return true;
+  };
+  if (!seconds(screenshot_after, 3, &o.screenshot_after) || !seconds(quit_after, -1, &o.quit_after)) return std::nullopt;
+  return o;
+}
+
+QString find_preset(const QString& name) {
+#ifdef PIPESCOPE_SOURCE_DIR
+  const QString from_source = QDir(QStringLiteral(PIPESCOPE_SOURCE_DIR)).filePath(QStringLiteral("presets/") + name);
+  if (QFileInfo::exists(from_source)) return from_source;
+#endif
+  const QDir exe(QCoreApplication::applicationDirPath());
+  for (const QString& candidate : {exe.filePath(QStringLiteral("presets/") + name),
+                                   exe.filePath(QStringLiteral("../share/pipescope/presets/") + name)})
+    if (QFileInfo::exists(candidate)) return candidate;
+  return exe.filePath(QStringLiteral("presets/") + name);  // named in the error when it does not exist
+}
+
+}  // namespace ps::gui

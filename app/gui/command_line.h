@@ -1,0 +1,26 @@
+// The dashboard's command line: a preset to open and the headless hooks used by scripts and tests.
+#pragma once
+#include <QString>
+#include <QStringList>
+#include <optional>
+
+namespace ps::gui {
+
+struct GuiOptions {
+  QString preset;             // "" = the default preset
+  bool autostart = false;     // start the run as soon as the session is prepared
+  QString screenshot;         // save a PNG of the main window ...
+  double screenshot_after = 3;  // ... this many seconds after start-up
+  double quit_after = -1;     // quit after this many seconds (< 0: stay open)
+  bool bench = false;         // print paint and event-loop timings and exit
+  QString bench_preset;       // preset the benchmark runs ("" = presets/tiny.json)
+};
+
+// Parses the arguments (argv[0] included). Returns nullopt and sets `error` for bad input; exits for
+// --help and --version as QCommandLineParser does.
+std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QString* error);
+
+// presets/<name> next to the source tree (PIPESCOPE_SOURCE_DIR), else next to the executable.
+QString find_preset(const QString& name);
+
+}  // namespace ps::gui

@@ -1,0 +1,55 @@
+// pipescope: the Qt dashboard. Also headless: --screenshot/--quit-after for scripts, --bench for timings.
+#include <QApplication>
+#include <QTimer>
+#include <cstdio>
+
+#include "app/gui/app_icon.h"
+#include "app/gui/bench.h"
+#include "app/gui/command_line.h"
+#include "app/gui/main_window.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("PipeScope"));
+  QApplication::setApplicationName(QStringLiteral("pipescope"));
+  QApplication::setApplicationVersion(QStringLiteral(PIPESCOPE_VERSION));
+  QApplication::setWindowIcon(ps::gui::app_icon());
+
+  QString error;
+  const auto options = ps::gui::parse_gui_options(QApplication::arguments(), &error);
+  if (!options) {
+    std::fprintf(stderr, "pipescope: %s\n", qPrintable(error));
+    return 2;
+  }
+  if (options->bench) return ps::gui::run_bench(*options);
+
+  ps::gui::MainWindow window;
+  const QString preset = options->preset.isEmpty() ? ps::gui::find_preset(QStringLiteral("default.json")) : options->preset;
+  const bool loaded = window.loadPreset(preset);
+  if (!loaded) std::fprintf(stderr, "pipescope: %s\n", qPrintable(window.noticeText()));
+  if (loaded && options->autostart) window.startRun();
+  window.show();
+
+  int exit_code = 0;
+  auto take_screenshot = [&] {
+    if (options->screenshot.isEmpty()) return;
+    if (window.saveScreenshot(options->screenshot)) {
+      std::printf("screenshot: %s\n", qPrintable(options->screenshot));
+    } else {
+      std::fprintf(stderr, "pipescope: %s: cannot write the screenshot\n", qPrintable(options->screenshot));
+      exit_code = 1;
+    }
+    std::fflush(stdout);
+  };
+  const bool shot_before_quit = options->quit_after >= 0 && options->screenshot_after >= options->quit_after;
+  if (!options->screenshot.isEmpty() && !shot_before_quit)
+    QTimer::singleShot(static_cast<int>(options->screenshot_after * 1000), &window, take_screenshot);
+  if (options->quit_after >= 0)
+    QTimer::singleShot(static_cast<int>(options->quit_after * 1000), &window, [&] {
+      if (shot_before_quit) take_screenshot();
+      window.close();
+      QApplication::exit(exit_code);
+    });
+  const int rc = app.exec();
+  return rc != 0 ? rc : (exit_code != 0 ? exit_code : (loaded || options->quit_after < 0 ? 0 : 2));
+}

@@ -1,0 +1,410 @@
+#include "app/gui/main_window.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QScrollArea>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QToolBar>
+#include <QVBoxLayout>
+#include <algorithm>
+
+#include "app/gui/pipeline_page.h"
+#include "app/gui/session_controller.h"
+#include "app/gui/theme.h"
+#include "engine/partition/partition.h"
+#include "widgets/curves_export.h"
+#include "widgets/curves_view.h"
+#include "widgets/partition_editor.h"
+#include "widgets/run_compare_view.h"
+#include "widgets/run_controls.h"
+#include "widgets/run_list_model.h"
+#include "widgets/strategy_panel.h"
+#include "widgets/timeline_view.h"
+#include "widgets/version_view.h"
+
+namespace ps::gui {
+namespace {
+
+constexpr std::array<const char*, 4> kPageNames = {"&Pipeline", "&Weight versions", "&Curves", "C&ompare runs"};
+
+QStringList device_choices() {
+  QStringList devices{QStringLiteral("cpu")};
+#ifdef PIPESCOPE_WITH_CUDA
+  devices << QStringLiteral("cuda");
+  for (int i = 0; i < 4; ++i) devices << QStringLiteral("cuda:%1").arg(i);
+#endif
+  return devices;
+}
+
+bool same_model(const ModelInfo& a, const ModelInfo& b) {
+  if (a.name != b.name || a.units.size() != b.units.size()) return false;
+  for (std::size_t i = 0; i < a.units.size(); ++i)
+    if (a.units[i].name != b.units[i].name || a.units[i].params != b.units[i].params) return false;
+  return true;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      controller_(new SessionController(this)),
+      runs_(new ui::RunListModel(this)),
+      strategy_(new ui::StrategyPanel(this)),
+      partition_(new ui::PartitionEditor(this)),
+      controls_(new ui::RunControls(this)),
+      pipeline_(new PipelinePage(this)),
+      versions_(new ui::VersionView(this)),
+      curves_(new ui::CurvesView(this)),
+      compare_(new ui::RunCompareView(runs_, this)),
+      tabs_(new QTabWidget(this)),
+      notice_(new QLabel(this)),
+      preset_title_(new QLabel(this)),
+      preset_description_(new QLabel(this)),
+      status_label_(new QLabel(tr("No run"), this)),
+      metrics_label_(new QLabel(this)),
+      progress_(new QProgressBar(this)) {
+  setWindowTitle(tr("PipeScope"));
+  tabs_->addTab(pipeline_, tr("Pipeline"));
+  tabs_->addTab(versions_, tr("Weight versions"));
+  tabs_->addTab(curves_, tr("Curves"));
+  tabs_->addTab(compare_, tr("Compare runs"));
+  tabs_->setDocumentMode(true);
+  notice_->setObjectName(QStringLiteral("notice"));
+  notice_->setWordWrap(true);
+  notice_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  notice_->hide();
+  auto* central = new QWidget(this);
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(4, 4, 4, 0);
+  layout->addWidget(notice_);
+  layout->addWidget(tabs_, 1);
+  setCentralWidget(central);
+
+  auto* toolbar = addToolBar(tr("Run controls"));
+  toolbar->setObjectName(QStringLiteral("runControls"));
+  toolbar->addWidget(controls_);
+  progress_->setRange(0, 1000);
+  progress_->setMaximumWidth(220);
+  progress_->setTextVisible(true);
+  statusBar()->addWidget(status_label_);
+  statusBar()->addWidget(metrics_label_, 1);
+  statusBar()->addPermanentWidget(progress_);
+  partition_->setDeviceChoices(device_choices());
+
+  buildDocks();
+  connectController();
+  connectActions();
+  resize(1500, 950);
+  default_state_ = saveState();
+  restoreSettings();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildDocks() {
+  auto* setup = new QWidget(this);
+  auto* setup_layout = new QVBoxLayout(setup);
+  setup_layout->setContentsMargins(0, 0, 0, 0);
+  preset_title_->setObjectName(QStringLiteral("presetTitle"));
+  preset_description_->setWordWrap(true);
+  preset_description_->setObjectName(QStringLiteral("hint"));
+  setup_layout->addWidget(preset_title_);
+  setup_layout->addWidget(preset_description_);
+  setup_layout->addWidget(strategy_, 1);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(setup);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* setup_dock = new QDockWidget(tr("Run setup"), this);
+  setup_dock->setObjectName(QStringLiteral("runSetupDock"));
+  setup_dock->setWidget(scroll);
+  setup_dock->setMinimumWidth(320);
+  addDockWidget(Qt::LeftDockWidgetArea, setup_dock);
+
+  auto* partition_dock = new QDockWidget(tr("Partition"), this);
+  partition_dock->setObjectName(QStringLiteral("partitionDock"));
+  partition_dock->setWidget(partition_);
+  addDockWidget(Qt::BottomDockWidgetArea, partition_dock);
+  resizeDocks({setup_dock}, {360}, Qt::Horizontal);
+  resizeDocks({partition_dock}, {280}, Qt::Vertical);
+
+  actions_ = create_window_actions(this, kPageNames, {setup_dock->toggleViewAction(), partition_dock->toggleViewAction()});
+}
+
+void MainWindow::connectActions() {
+  connect(actions_.open_preset, &QAction::triggered, this, &MainWindow::openPresetDialog);
+  connect(actions_.save_preset, &QAction::triggered, this, &MainWindow::savePresetDialog);
+  connect(actions_.export_screenshot, &QAction::triggered, this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"), QString(), tr("PNG images (*.png)"));
+    if (!path.isEmpty() && !saveScreenshot(path)) showNotice(tr("%1: could not be written").arg(path));
+  });
+  connect(actions_.quit, &QAction::triggered, this, &QWidget::close);
+  connect(actions_.start_pause, &QAction::triggered, this, &MainWindow::startPauseResume);
+  connect(actions_.step_op, &QAction::triggered, this, [this] {
+    if (controller_->phase() == SessionController::Phase::Running) controller_->stepOps(1);
+    else if (strategy_->isValid()) controller_->start(currentConfig(), /*paused=*/true);  // S at rest: start paused
+  });
+  connect(actions_.step_minibatch, &QAction::triggered, controller_, &SessionController::stepMinibatch);
+  connect(actions_.stop, &QAction::triggered, controller_, &SessionController::stop);
+  connect(actions_.reset, &QAction::triggered, this, &MainWindow::reset);
+  connect(actions_.fit, &QAction::triggered, this, [this] {
+    pipeline_->timeline()->fit();
+    curves_->fit();
+    compare_->curves()->fit();
+  });
+  connect(actions_.follow_live, &QAction::triggered, this,
+          [this] { pipeline_->timeline()->setFollowLive(!pipeline_->timeline()->followLive()); });
+  connect(actions_.zoom_in, &QAction::triggered, this, [this] { setFontScale(font_scale_ * 1.15); });
+  connect(actions_.zoom_out, &QAction::triggered, this, [this] { setFontScale(font_scale_ / 1.15); });
+  connect(actions_.zoom_reset, &QAction::triggered, this, [this] { setFontScale(1.0); });
+  connect(actions_.dark_theme, &QAction::toggled, this, &MainWindow::setDarkTheme);
+  connect(actions_.reset_layout, &QAction::triggered, this, [this] { restoreState(default_state_); });
+  for (int i = 0; i < 4; ++i)
+    connect(actions_.pages[std::size_t(i)], &QAction::triggered, this, [this, i] { tabs_->setCurrentIndex(i); });
+  connect(actions_.shortcuts, &QAction::triggered, this,
+          [this] { QMessageBox::information(this, tr("Keyboard shortcuts"), tr(shortcuts_help_html())); });
+  connect(actions_.about, &QAction::triggered, this, [this] {
+    QMessageBox::about(this, tr("About PipeScope"),
+                       tr("<b>PipeScope</b> %1<br>Pipeline-parallel training, weight staleness and the strategies "
+                          "that fight it, made visible.").arg(QStringLiteral(PIPESCOPE_VERSION)));
+  });
+
+  connect(controls_, &ui::RunControls::startRequested, this, &MainWindow::startRun);
+  connect(controls_, &ui::RunControls::pauseRequested, controller_, &SessionController::pause);
+  connect(controls_, &ui::RunControls::resumeRequested, controller_, &SessionController::resume);
+  connect(controls_, &ui::RunControls::stepOpRequested, this, [this] { controller_->stepOps(1); });
+  connect(controls_, &ui::RunControls::stepMinibatchRequested, controller_, &SessionController::stepMinibatch);
+  connect(controls_, &ui::RunControls::stopRequested, controller_, &SessionController::stop);
+  connect(controls_, &ui::RunControls::resetRequested, this, &MainWindow::reset);
+  connect(controls_, &ui::RunControls::opDelayChanged, controller_, &SessionController::setOpDelay);
+
+  connect(strategy_, &ui::StrategyPanel::strategyChanged, this,
+          [this](const QString& s) { partition_->setStrategy(s.toStdString()); });
+  connect(strategy_, &ui::StrategyPanel::stagesChanged, this, [this](int stages) {
+    if (!partition_->modelInfo().units.empty())
+      partition_->setPartition(balanced_partition(partition_->modelInfo(), stages), /*undoable=*/true);
+  });
+  connect(partition_, &ui::PartitionEditor::partitionChanged, this, [this](const std::vector<int>& p) {
+    strategy_->setStageCount(static_cast<int>(p.size()) + 1);
+    if (controller_->phase() == SessionController::Phase::Running)
+      showNotice(tr("The new partition applies at the next Start; the running pipeline keeps its stages."));
+  });
+  connect(compare_, &ui::RunCompareView::message, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
+}
+
+void MainWindow::connectController() {
+  connect(controller_, &SessionController::prepared, this, &MainWindow::onPrepared);
+  connect(controller_, &SessionController::prepareFailed, this, [this](const QString& e) { showNotice(e); });
+  connect(controller_, &SessionController::runStarted, this, &MainWindow::onRunStarted);
+  connect(controller_, &SessionController::telemetry, this, &MainWindow::onTelemetry);
+  connect(controller_, &SessionController::summaryUpdated, this, &MainWindow::onSummary);
+  connect(controller_, &SessionController::runFinished, this, &MainWindow::onRunFinished);
+  connect(controller_, &SessionController::statusChanged, this, &MainWindow::onStatus);
+  connect(controller_, &SessionController::progressChanged, this,
+          [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
+}
+
+bool MainWindow::loadPreset(const QString& path) {
+  RunConfig config;
+  try {
+    config = load_preset(path.toStdString());
+  } catch (const std::exception& e) {
+    showNotice(QString::fromStdString(e.what()));
+    return false;
+  }
+  clearNotice();
+  base_config_ = config;
+  preset_path_ = path;
+  preset_title_->setText(QString::fromStdString(config.name.empty() ? QFileInfo(path).baseName().toStdString() : config.name));
+  preset_description_->setText(QString::fromStdString(config.description));
+  setWindowTitle(tr("PipeScope — %1").arg(QFileInfo(path).fileName()));
+  strategy_->setConfig(config);
+  partition_->setStrategy(config.strategy.name);
+  controller_->prepare(config);
+  return true;
+}
+
+RunConfig MainWindow::currentConfig() const {
+  RunConfig c = strategy_->config();
+  if (!partition_->modelInfo().units.empty()) {
+    c.partition = partition_->partition();
+    c.stages = partition_->stageCount();
+    const auto devices = partition_->stageDevices();
+    const bool all_default = std::all_of(devices.begin(), devices.end(), [&](const std::string& d) { return d == c.device; });
+    c.stage_devices = all_default ? std::vector<std::string>{} : devices;
+  }
+  return c;
+}
+
+void MainWindow::startRun() {
+  if (!strategy_->isValid()) {
+    showNotice(strategy_->errorText());
+    return;
+  }
+  clearNotice();
+  controller_->start(currentConfig());
+}
+
+void MainWindow::startPauseResume() {
+  if (controller_->phase() != SessionController::Phase::Running) return startRun();
+  if (controller_->status() == RunStatus::Paused) controller_->resume();
+  else controller_->pause();
+}
+
+void MainWindow::reset() {
+  pipeline_->clear();
+  versions_->clear();
+  clearNotice();
+  controller_->prepare(currentConfig());
+}
+
+void MainWindow::onPrepared() {
+  const ModelInfo* model = controller_->modelInfo();
+  const std::vector<int> partition = controller_->partition();
+  if (!model) return;
+  if (!same_model(*model, partition_->modelInfo())) {
+    partition_->setModelInfo(*model, partition);
+    strategy_->setMaxStages(static_cast<int>(model->units.size()));
+  } else if (partition != partition_->partition()) {
+    partition_->setPartition(partition);
+  }
+  const RunConfig c = strategy_->config();
+  std::vector<std::string> devices = c.stage_devices;
+  devices.resize(partition.size() + 1, c.device);
+  partition_->setStageDevices(devices);
+  strategy_->setStageCount(static_cast<int>(partition.size()) + 1);
+  if (pipeline_->timeline()->model().empty()) {
+    pipeline_->timeline()->setStageCount(static_cast<int>(partition.size()) + 1);
+    updateStageLabels(nullptr);
+  }
+  status_label_->setText(tr("Ready: %1, %2 layer units").arg(QString::fromStdString(model->name)).arg(model->units.size()));
+}
+
+void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
+  pipeline_->clear();
+  versions_->clear();
+  pipeline_->timeline()->setStageCount(run->config.num_stages());
+  curves_->setRuns({{run, palette().color(QPalette::Highlight)}});
+  runs_->addRun(run);
+  updateStageLabels(nullptr);
+  progress_->setValue(0);
+}
+
+void MainWindow::onTelemetry(const TelemetryBatch& batch) {
+  pipeline_->timeline()->appendBatch(batch);
+  versions_->appendBatch(batch);
+  if ((!batch.steps.empty() || !batch.evals.empty()) && curves_->isVisible()) curves_->refresh();
+}
+
+void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
+  runs_->runUpdated(run.get());
+  pipeline_->showSummary(run->summary);
+  updateStageLabels(&run->summary);
+  if (!curves_->isVisible()) curves_->refresh();  // keep it current at a low rate when hidden
+  if (compare_->isVisible()) compare_->refresh();
+  const RunSummary& s = run->summary;
+  metrics_label_->setText(tr("step %1 · loss %2 · %3 samples/s%4")
+                              .arg(s.steps)
+                              .arg(s.final_train_loss, 0, 'f', 4)
+                              .arg(s.samples_per_second, 0, 'f', 0)
+                              .arg(s.test_accuracy ? tr(" · test accuracy %1%").arg(*s.test_accuracy * 100, 0, 'f', 2) : QString()));
+}
+
+void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
+  onSummary(run);
+  curves_->refresh();
+  compare_->refresh();
+  versions_->refresh();
+  const RunSummary& s = run->summary;
+  if (s.status == RunStatus::Failed || s.status == RunStatus::Diverged)
+    showNotice(tr("%1 %2: %3").arg(run->name, QString::fromStdString(to_string(s.status)), QString::fromStdString(s.error)));
+  statusBar()->showMessage(tr("%1 %2 after %3 steps").arg(run->name, QString::fromStdString(to_string(s.status))).arg(s.steps), 8000);
+}
+
+void MainWindow::onStatus(RunStatus status, bool preparing) {
+  controls_->setStatus(status, preparing);
+  status_label_->setText(preparing ? tr("Preparing: loading data, building the model…")
+                                   : tr("Status: %1").arg(QString::fromStdString(to_string(status))));
+}
+
+void MainWindow::updateStageLabels(const RunSummary* summary) {
+  QStringList labels;
+  if (summary && !summary->per_stage.empty()) {
+    for (const StageSummary& s : summary->per_stage) labels << QString::fromStdString(s.device);
+  } else {
+    for (const auto& d : partition_->stageDevices()) labels << QString::fromStdString(d);
+  }
+  pipeline_->timeline()->setStageLabels(labels);
+}
+
+void MainWindow::showNotice(const QString& text) {
+  notice_->setText(text);
+  notice_->show();
+  statusBar()->showMessage(text, 10000);
+}
+
+void MainWindow::clearNotice() {
+  notice_->clear();
+  notice_->hide();
+}
+
+QString MainWindow::noticeText() const { return notice_->isVisible() ? notice_->text() : QString(); }
+
+bool MainWindow::saveScreenshot(const QString& path) { return grab().save(path); }
+
+void MainWindow::openPresetDialog() {
+  const QString dir = preset_path_.isEmpty() ? QString() : QFileInfo(preset_path_).absolutePath();
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open preset"), dir, tr("Presets (*.json)"));
+  if (!path.isEmpty()) loadPreset(path);
+}
+
+void MainWindow::savePresetDialog() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save settings as preset"), QString(), tr("Presets (*.json)"));
+  if (path.isEmpty()) return;
+  QString error;
+  if (!ui::write_text_file(path, preset_to_json(currentConfig()), &error)) showNotice(error);
+  else statusBar()->showMessage(tr("Saved %1").arg(path), 6000);
+}
+
+void MainWindow::setFontScale(double scale) {
+  font_scale_ = std::clamp(scale, 0.7, 3.0);
+  apply_font_scale(*qApp, font_scale_);
+}
+
+void MainWindow::setDarkTheme(bool dark) { apply_theme(*qApp, dark ? Theme::Dark : Theme::Light); }
+
+void MainWindow::restoreSettings() {
+  QSettings settings;
+  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  const bool dark = theme_from_name(settings.value(QStringLiteral("view/theme")).toString()) == Theme::Dark;
+  actions_.dark_theme->setChecked(dark);
+  setDarkTheme(dark);
+  setFontScale(settings.value(QStringLiteral("view/font_scale"), 1.0).toDouble());
+  tabs_->setCurrentIndex(settings.value(QStringLiteral("view/page"), 0).toInt());
+}
+
+void MainWindow::saveSettings() const {
+  QSettings settings;
+  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  settings.setValue(QStringLiteral("window/state"), saveState());
+  settings.setValue(QStringLiteral("view/theme"), theme_name(actions_.dark_theme->isChecked() ? Theme::Dark : Theme::Light));
+  settings.setValue(QStringLiteral("view/font_scale"), font_scale_);
+  settings.setValue(QStringLiteral("view/page"), tabs_->currentIndex());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  saveSettings();
+  controller_->stop();
+  event->accept();
+}
+
+}  // namespace ps::gui

@@ -1,0 +1,89 @@
+// A run's whole configuration, as read from a preset (presets/*.json) and overridden on the command line.
+// Plain value type: the CLI, the dashboard and the engine all pass it around.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ps {
+
+struct ModelConfig {
+  std::string name = "mlp";  // mlp, lenet5, cnn, vgg, resnet, transformer
+  std::vector<int> hidden;   // mlp only: hidden widths (default 256,128)
+  int width = 0;             // cnn/vgg/resnet: base channel count (0 = model default)
+  int depth = 0;             // resnet/transformer: blocks (0 = model default)
+};
+
+struct DatasetConfig {
+  std::string name = "fashion-mnist";  // fashion-mnist, mnist-dir, cifar10, spirals, blobs, sequence
+  std::string path;                    // directory for file-backed sets ("" = the default location)
+  std::int64_t train_limit = 0;        // 0 = all
+  std::int64_t test_limit = 0;         // 0 = all
+  std::int64_t synthetic_size = 4096;  // synthetic sets: number of training samples
+  double test_fraction = 0.2;          // synthetic sets: held-out fraction
+  bool normalize = true;
+};
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd, adam
+  double lr = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+struct LrScheduleConfig {
+  std::string name = "constant";  // constant, step, cosine
+  int warmup_steps = 0;
+  int step_size = 1000;  // step: multiply by gamma every step_size steps
+  double gamma = 0.5;
+  double min_lr = 0.0;   // cosine floor
+};
+
+struct StrategyConfig {
+  std::string name = "latest";
+  std::map<std::string, std::string> params;  // validated against the strategy's catalogue entry
+};
+
+struct RunConfig {
+  std::string source;  // the preset file this came from ("" when built in code); used in error messages
+  std::string name;
+  std::string description;
+  ModelConfig model;
+  DatasetConfig dataset;
+  OptimizerConfig optimizer;
+  LrScheduleConfig lr_schedule;
+  int batch_size = 64;
+  int microbatches = 1;
+  int epochs = 1;
+  std::int64_t steps = 0;          // > 0: stop after this many minibatches (overrides epochs)
+  int stages = 1;                  // used when partition is empty: split evenly by estimated cost
+  std::vector<int> partition;      // first layer unit of every stage after the first
+  std::string device = "cpu";      // cpu, cuda
+  std::vector<std::string> stage_devices;  // optional per-stage device ("cpu", "cuda:0", ...)
+  std::string schedule = "1f1b-async";
+  StrategyConfig strategy;
+  std::string executor = "threaded";  // threaded, sequential
+  int threads_per_stage = 1;
+  std::uint64_t seed = 1;
+  int eval_every_epochs = 1;  // evaluate on the test set after every N epochs (and at the end)
+  bool telemetry = true;
+
+  int num_stages() const { return partition.empty() ? stages : static_cast<int>(partition.size()) + 1; }
+};
+
+// Reads and validates a preset. Throws InputError naming the file, the field path and the reason.
+RunConfig load_preset(const std::string& path);
+RunConfig parse_preset(const std::string& json_text, const std::string& source);
+std::string preset_to_json(const RunConfig& cfg);  // pretty JSON, the same schema load_preset reads
+
+// Checks what can be checked without building the model (the session checks the partition against it).
+void validate(const RunConfig& cfg);
+
+// Applies "key=value" overrides by field path, e.g. "optimizer.lr=0.1", "strategy.params.lambda=0.5".
+void apply_override(RunConfig& cfg, const std::string& assignment);
+
+}  // namespace ps

@@ -1,0 +1,57 @@
+#include "engine/config/suggest.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ps {
+
+int edit_distance(const std::string& a, const std::string& b) {
+  std::vector<int> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int>(j);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    int diagonal = row[0];
+    row[0] = static_cast<int>(i);
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const int above = row[j];
+      const int substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest_name(const std::string& word, const std::vector<std::string>& known) {
+  std::string lower = word;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string best;
+  int best_distance = 0;
+  for (const auto& name : known) {
+    // A word that is the start of a name ("warmup" for "warmup_steps") is as good as a one-letter typo.
+    const bool prefix = lower.size() >= 4 && name.compare(0, lower.size(), lower) == 0;
+    const int d = prefix ? 1 : edit_distance(lower, name);
+    if (best.empty() || d < best_distance) {
+      best = name;
+      best_distance = d;
+    }
+  }
+  // A plausible typo changes at most a third of the word (and at least two letters are allowed).
+  const int allowed = std::max<int>(2, static_cast<int>(std::max(word.size(), best.size()) / 3));
+  return best_distance <= allowed ? best : std::string();
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::string unknown_name_reason(const std::string& what, const std::string& word,
+                                const std::vector<std::string>& known) {
+  std::string reason = "unknown " + what + " '" + word + "'";
+  const std::string suggestion = nearest_name(word, known);
+  if (!suggestion.empty()) reason += "; did you mean '" + suggestion + "'?";
+  return reason + " (known: " + join_names(known) + ")";
+}
+
+}  // namespace ps

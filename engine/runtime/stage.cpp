@@ -1,0 +1,290 @@
+#include "engine/runtime/stage.h"
+
+#include <cmath>
+
+#include "engine/util/errors.h"
+
+namespace ps {
+namespace {
+
+std::int64_t bytes_of(const at::Tensor& t) {
+  return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
+}
+
+std::int64_t now_ns(std::chrono::steady_clock::time_point origin) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin).count();
+}
+
+}  // namespace
+
+StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimizer_(setup_.optimizer) {
+  setup_.module->to(setup_.device);
+  live_ = std::make_shared<WeightSet>();
+  live_->module = setup_.module;
+  live_->params = setup_.module->parameters();
+  for (const auto& p : live_->params) {
+    param_bytes_ += bytes_of(p);
+    param_count_ += p.numel();
+  }
+  grad_acc_.assign(live_->params.size(), at::Tensor());
+  bytes_max_ = param_bytes_;
+}
+
+StageView StageRuntime::view() const {
+  StageView v;
+  v.stage = setup_.index;
+  v.num_stages = setup_.num_stages;
+  v.live = &live_->params;
+  v.live_version = live_->version;
+  v.optimizer = &optimizer_;
+  v.lr = scheduled_lr(setup_.optimizer, setup_.lr_schedule, live_->version, setup_.total_steps);
+  return v;
+}
+
+double StageRuntime::lr_for_next_update() const {
+  StageView v = view();
+  return v.lr * setup_.strategy->lr_scale(v);
+}
+
+int StageRuntime::weight_copies() const { return 1 + static_cast<int>(held_.size()); }
+
+void StageRuntime::note_memory() {
+  copies_max_ = std::max(copies_max_, weight_copies());
+  bytes_max_ = std::max(bytes_max_, weight_copies() * param_bytes_ + setup_.strategy->extra_bytes());
+  activation_bytes_max_ = std::max(activation_bytes_max_, activation_bytes_);
+}
+
+std::shared_ptr<WeightSet> StageRuntime::acquire_copy() {
+  std::shared_ptr<WeightSet> ws;
+  if (!spare_.empty()) {
+    ws = spare_.back();
+    spare_.pop_back();
+  } else {
+    ws = std::make_shared<WeightSet>();
+    ws->module = setup_.make_replica();
+    ws->module->to(setup_.device);
+    ws->params = ws->module->parameters();
+  }
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < ws->params.size(); ++i) ws->params[i].copy_(live_->params[i]);
+  ws->version = live_->version;
+  ws->graphs = 0;
+  return ws;
+}
+
+void StageRuntime::release(std::shared_ptr<WeightSet> ws) {
+  if (ws == live_) return;
+  held_.erase(std::remove(held_.begin(), held_.end(), ws), held_.end());
+  if (spare_.size() < 2) spare_.push_back(std::move(ws));
+}
+
+void StageRuntime::begin_segment(const StageOps& ops, std::int64_t base, std::chrono::steady_clock::time_point origin) {
+  base_ = base;
+  origin_ = origin;
+  update_between_.clear();
+  std::map<int, std::size_t> first_forward;
+  for (std::size_t n = 0; n < ops.size(); ++n) {
+    const Op& op = ops[n];
+    if (op.kind == OpKind::Forward) first_forward.emplace(op.minibatch, n);
+    if (op.kind != OpKind::Backward) continue;
+    auto it = first_forward.find(op.minibatch);
+    if (it == first_forward.end()) continue;
+    for (std::size_t u = it->second; u < n; ++u)
+      if (ops[u].kind == OpKind::Update) {
+        update_between_.insert(base + op.minibatch);
+        break;
+      }
+  }
+}
+
+std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in) {
+  OpEvent ev;
+  ev.stage = setup_.index;
+  ev.kind = op.kind;
+  ev.minibatch = static_cast<int>(base_ + op.minibatch);
+  ev.micro = op.micro;
+  ev.target_version = base_ + op.minibatch;
+  ev.live_version = live_->version;
+  ev.basis_version = live_->version;
+  ev.t_start_ns = now_ns(origin_);
+  std::optional<Message> out;
+  switch (op.kind) {
+    case OpKind::Forward: out = forward(op, std::move(in), ev); break;
+    case OpKind::Backward: out = backward(op, std::move(in), ev); break;
+    case OpKind::Update: update(op, ev); break;
+  }
+  note_memory();
+  ev.t_end_ns = now_ns(origin_);
+  ev.weight_copies = weight_copies();
+  ev.weight_bytes = weight_copies() * param_bytes_ + setup_.strategy->extra_bytes();
+  busy_ns_ += ev.t_end_ns - ev.t_start_ns;
+  if (setup_.on_op) setup_.on_op(ev);
+  return out;
+}
+
+at::Tensor StageRuntime::loss_of(const at::Tensor& logits, const InFlight& rec) const {
+  return torch::nn::functional::cross_entropy(logits, rec.labels) * rec.scale;
+}
+
+std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message> in, OpEvent& ev) {
+  const std::int64_t mb = base_ + op.minibatch;
+  InFlight rec;
+  at::Tensor x;
+  Batch batch;
+  if (first() || last()) batch = setup_.batches->get(mb, op.micro, setup_.microbatches);
+  if (first()) {
+    x = batch.inputs.to(setup_.device);
+  } else {
+    if (!in || in->tensors.empty()) throw std::logic_error("forward without an input activation");
+    x = in->tensors.front().to(setup_.device);
+  }
+  if (last()) {
+    rec.labels = batch.labels.to(setup_.device);
+    rec.scale = double(batch.labels.size(0)) / double(setup_.batches->batch_size());
+  }
+
+  const StageView v = view();
+  const WeightChoice choice = setup_.strategy->forward(v, mb, mb);
+  const bool reuse = setup_.strategy->backward_reuses_forward() ||
+                     (choice.source == WeightSource::Live && setup_.strategy->backward_reads_live() &&
+                      update_between_.count(mb) == 0);
+  std::shared_ptr<WeightSet> ws = live_;
+  if (choice.source == WeightSource::Computed) {
+    ws = acquire_copy();
+    setup_.strategy->fill(v, choice, ws->params);
+    held_.push_back(ws);  // counted while it exists
+  }
+  rec.basis = choice.basis_version >= 0 ? choice.basis_version : live_->version;
+  ev.basis_version = rec.basis;
+  ev.prediction_distance = choice.prediction_distance;
+
+  at::Tensor y;
+  if (reuse) {
+    rec.input = x.detach();
+    if (!first() && rec.input.is_floating_point()) rec.input.requires_grad_(true);
+    y = ws->module->forward(rec.input);
+    rec.weights = ws;
+    ++ws->graphs;
+  } else {
+    torch::NoGradGuard no_grad;
+    rec.input = x.detach();
+    y = ws->module->forward(rec.input);
+    if (ws != live_) release(ws);
+  }
+
+  std::optional<Message> out;
+  if (last()) {
+    at::Tensor loss = loss_of(y, rec);
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value))
+      throw PipelineError(setup_.index, op_name(op), static_cast<int>(mb), "the loss is not finite (diverged)");
+    ev.loss = loss_value / rec.scale;
+    auto& r = results_[mb];
+    r.minibatch = mb;
+    r.loss += loss_value;
+    r.correct += (y.detach().argmax(1) == rec.labels).sum().item<std::int64_t>();
+    r.count += rec.labels.size(0);
+    if (r.count >= setup_.batches->batch_size()) {
+      if (setup_.on_minibatch) setup_.on_minibatch(r);
+      results_.erase(mb);
+    }
+    if (reuse) rec.output = loss;
+  } else {
+    out = Message{static_cast<int>(mb), op.micro, {y.detach()}};
+    if (reuse) rec.output = y;
+  }
+  activation_bytes_ += bytes_of(rec.input) + (rec.weights ? bytes_of(y) : 0);
+  in_flight_.emplace(Key{mb, op.micro}, std::move(rec));
+  return out;
+}
+
+at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out, OpEvent& ev, std::int64_t mb) {
+  std::vector<at::Tensor> inputs;
+  std::shared_ptr<WeightSet> ws = rec.weights;
+  at::Tensor output = rec.output;
+  at::Tensor input = rec.input;
+  if (ws) {
+    ev.basis_version = rec.basis;
+  } else {
+    // The backward reads other weights than its forward did: recompute the stage's forward from the
+    // saved input at those weights, so the gradient is exactly the one at the weights read.
+    const StageView v = view();
+    const WeightChoice choice = setup_.strategy->backward(v, mb, mb);
+    ws = live_;
+    if (choice.source == WeightSource::Computed) {
+      ws = acquire_copy();
+      setup_.strategy->fill(v, choice, ws->params);
+      held_.push_back(ws);
+      note_memory();
+    }
+    ev.basis_version = choice.basis_version >= 0 ? choice.basis_version : live_->version;
+    ev.prediction_distance = choice.prediction_distance;
+    input = rec.input.detach();
+    if (!first() && input.is_floating_point()) input.requires_grad_(true);
+    output = ws->module->forward(input);
+    if (last()) output = loss_of(output, rec);
+  }
+  inputs = ws->params;
+  const bool want_input_grad = !first() && input.requires_grad();
+  if (want_input_grad) inputs.push_back(input);
+  std::vector<at::Tensor> grad_outputs;
+  if (!last()) grad_outputs.push_back(grad_out.to(setup_.device));
+  auto grads = torch::autograd::grad({output}, inputs, grad_outputs, /*retain_graph=*/false,
+                                     /*create_graph=*/false, /*allow_unused=*/true);
+  for (std::size_t i = 0; i < grad_acc_.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    if (grad_acc_[i].defined()) grad_acc_[i].add_(grads[i]);
+    else grad_acc_[i] = grads[i];
+  }
+  if (rec.weights) {
+    if (--ws->graphs == 0 && ws != live_) release(ws);
+  } else if (ws != live_) {
+    release(ws);
+  }
+  activation_bytes_ -= bytes_of(rec.input) + (rec.weights ? bytes_of(rec.output) : 0);
+  return want_input_grad ? grads.back() : at::Tensor();
+}
+
+std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Message> in, OpEvent& ev) {
+  const std::int64_t mb = base_ + op.minibatch;
+  std::vector<int> micros;
+  if (op.micro < 0 && setup_.microbatches > 1) {
+    for (int j = 0; j < setup_.microbatches; ++j) micros.push_back(j);  // nf1b: the whole group
+  } else {
+    micros.push_back(op.micro);
+  }
+  if (!last() && (!in || in->tensors.size() != micros.size()))
+    throw std::logic_error("backward without the expected output gradients");
+  Message out{static_cast<int>(mb), op.micro, {}};
+  for (std::size_t n = 0; n < micros.size(); ++n) {
+    auto it = in_flight_.find(Key{mb, micros[n]});
+    if (it == in_flight_.end()) throw std::logic_error("backward of a minibatch that was not forwarded here");
+    at::Tensor g = backward_one(it->second, last() ? at::Tensor() : in->tensors[n], ev, mb);
+    in_flight_.erase(it);
+    out.tensors.push_back(g);
+  }
+  if (first()) return std::nullopt;
+  return out;
+}
+
+void StageRuntime::update(const Op& op, OpEvent& ev) {
+  if (live_->graphs > 0) {
+    // Copy-on-write: forwards in flight still hold graphs on these weights (stashing), so they stay
+    // as they are and the update goes to a fresh copy, which becomes the live version.
+    auto fresh = acquire_copy();
+    held_.push_back(live_);
+    live_ = fresh;
+  }
+  const double lr = lr_for_next_update();
+  optimizer_.step(live_->params, grad_acc_, lr);
+  ++live_->version;
+  for (auto& g : grad_acc_) g = at::Tensor();
+  setup_.strategy->after_update(view());
+}
+
+at::Tensor StageRuntime::infer(const at::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  return live_->module->forward(x.to(setup_.device));
+}
+
+}  // namespace ps

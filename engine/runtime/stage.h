@@ -1,0 +1,136 @@
+// One pipeline stage: its live weights and their older versions, optimizer, strategy, and the
+// minibatches in flight. Executors call run() with the ops of the stage's list, in order; nothing
+// here depends on timing, so any executor that keeps the per-stage order gets the same numbers.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "engine/runtime/batches.h"
+#include "engine/runtime/optimizer.h"
+#include "engine/schedule/op.h"
+#include "engine/strategy/strategy.h"
+#include "engine/telemetry/events.h"
+
+namespace ps {
+
+// What travels between neighbouring stages: activations forward, gradients backward.
+// A group backward (nf1b) carries one gradient per microbatch.
+struct Message {
+  int minibatch = 0;  // global id
+  int micro = -1;
+  std::vector<at::Tensor> tensors;
+};
+
+// The loss and accuracy of one minibatch, reported by the last stage when its forwards are done.
+struct MinibatchResult {
+  std::int64_t minibatch = 0;
+  double loss = 0;  // mean over the minibatch
+  std::int64_t correct = 0;
+  std::int64_t count = 0;
+};
+
+// One version of a stage's weights: a module instance whose parameters hold it.
+struct WeightSet {
+  torch::nn::Sequential module;
+  std::vector<at::Tensor> params;
+  std::int64_t version = 0;  // the live version these weights are (or were derived from)
+  int graphs = 0;            // forward graphs in flight that reference these weights
+};
+
+struct StageSetup {
+  int index = 0;
+  int num_stages = 1;
+  c10::Device device = c10::Device(c10::kCPU);
+  torch::nn::Sequential module;                         // the live weights (already initialised)
+  std::function<torch::nn::Sequential()> make_replica;  // a fresh module of the same shape
+  OptimizerConfig optimizer;
+  LrScheduleConfig lr_schedule;
+  std::int64_t total_steps = 1;
+  std::unique_ptr<Strategy> strategy;
+  const BatchSource* batches = nullptr;
+  int microbatches = 1;
+  std::function<void(const OpEvent&)> on_op;                 // telemetry (must not block)
+  std::function<void(const MinibatchResult&)> on_minibatch;  // last stage only
+};
+
+class StageRuntime {
+ public:
+  explicit StageRuntime(StageSetup setup);
+  StageRuntime(const StageRuntime&) = delete;
+  StageRuntime& operator=(const StageRuntime&) = delete;
+
+  int index() const { return setup_.index; }
+  bool first() const { return setup_.index == 0; }
+  bool last() const { return setup_.index == setup_.num_stages - 1; }
+
+  // Prepares a segment of the run: the stage's op list, with local minibatch ids offset by `base`.
+  void begin_segment(const StageOps& ops, std::int64_t base, std::chrono::steady_clock::time_point origin);
+  // Runs one op. `in`: the activation (F, not first stage) or the gradient(s) (B, not last stage).
+  // Returns what goes to the neighbour: the activation (F, not last) or input gradient(s) (B, not first).
+  std::optional<Message> run(const Op& op, std::optional<Message> in);
+
+  // Evaluation forward with the live weights (no graph).
+  at::Tensor infer(const at::Tensor& x);
+
+  const std::vector<at::Tensor>& live_params() const { return live_->params; }
+  torch::nn::Sequential live_module() const { return live_->module; }
+  std::int64_t live_version() const { return live_->version; }
+  std::int64_t param_bytes() const { return param_bytes_; }
+  std::int64_t params_count() const { return param_count_; }
+  int weight_copies() const;
+  int weight_copies_max() const { return copies_max_; }
+  std::int64_t weight_bytes_max() const { return bytes_max_; }
+  std::int64_t activation_bytes_max() const { return activation_bytes_max_; }
+  std::int64_t busy_ns() const { return busy_ns_; }
+  const StageOptimizer& optimizer() const { return optimizer_; }
+
+ private:
+  struct InFlight {
+    at::Tensor input;   // the stage's input (detached)
+    at::Tensor output;  // with its graph when `weights` is set; the loss at the last stage
+    std::shared_ptr<WeightSet> weights;  // set when the backward reuses this forward's graph
+    std::int64_t basis = 0;
+    at::Tensor labels;  // last stage
+    double scale = 1;   // this microbatch's share of the minibatch (loss weighting)
+  };
+  using Key = std::pair<std::int64_t, int>;
+
+  std::optional<Message> forward(const Op& op, std::optional<Message> in, OpEvent& ev);
+  std::optional<Message> backward(const Op& op, std::optional<Message> in, OpEvent& ev);
+  void update(const Op& op, OpEvent& ev);
+  at::Tensor backward_one(InFlight& rec, const at::Tensor& grad_out, OpEvent& ev, std::int64_t minibatch);
+  at::Tensor loss_of(const at::Tensor& logits, const InFlight& rec) const;
+  std::shared_ptr<WeightSet> acquire_copy();
+  void release(std::shared_ptr<WeightSet> ws);
+  StageView view() const;
+  void note_memory();
+  double lr_for_next_update() const;
+
+  StageSetup setup_;
+  StageOptimizer optimizer_;
+  std::shared_ptr<WeightSet> live_;
+  std::vector<std::shared_ptr<WeightSet>> held_;  // older versions still referenced by graphs
+  std::vector<std::shared_ptr<WeightSet>> spare_;  // reusable buffers (not counted as held)
+  std::vector<at::Tensor> grad_acc_;
+  std::map<Key, InFlight> in_flight_;
+  std::set<std::int64_t> update_between_;  // minibatches whose F and B are separated by a U here
+  std::map<std::int64_t, MinibatchResult> results_;
+  std::int64_t base_ = 0;
+  std::chrono::steady_clock::time_point origin_;
+  std::int64_t param_bytes_ = 0, param_count_ = 0;
+  int copies_max_ = 1;
+  std::int64_t bytes_max_ = 0, activation_bytes_ = 0, activation_bytes_max_ = 0, busy_ns_ = 0;
+};
+
+}  // namespace ps

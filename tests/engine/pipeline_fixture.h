@@ -1,0 +1,130 @@
+// A toy pipeline built by hand (no data files, no model zoo): S stages of small Linear+Tanh units on
+// random data, so the executor's invariants can be tested in milliseconds.
+#pragma once
+#include <torch/nn.h>
+#include <torch/types.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "engine/runtime/pipeline.h"
+#include "engine/schedule/schedule.h"
+#include "engine/session/weights_digest.h"
+
+namespace ps::testing {
+
+struct ToyOptions {
+  int stages = 3;
+  int units_per_stage = 1;
+  std::string schedule = "1f1b-async";
+  std::string strategy = "stash";
+  int microbatches = 1;
+  ExecutorKind executor = ExecutorKind::Threaded;
+  double lr = 0.1;
+  double momentum = 0.9;
+  int batch_size = 8;
+  // Inserted after the first unit of this stage: a module that throws on its N-th forward call.
+  int fail_stage = -1;
+  int fail_call = -1;
+};
+
+// Every weight version of the stage holds one of these; they share the call counter.
+struct ThrowingImpl : torch::nn::Module {
+  ThrowingImpl(int fail_call, std::shared_ptr<std::atomic<int>> calls) : fail_call(fail_call), calls(std::move(calls)) {}
+  torch::Tensor forward(torch::Tensor x) {
+    if (++*calls == fail_call) throw std::runtime_error("injected failure");
+    return x;
+  }
+  int fail_call;
+  std::shared_ptr<std::atomic<int>> calls;
+};
+TORCH_MODULE(Throwing);
+
+class ToyPipeline {
+ public:
+  explicit ToyPipeline(ToyOptions o) : opt_(std::move(o)) {
+    torch::manual_seed(7);
+    data_.inputs = torch::randn({256, 6});
+    data_.labels = torch::randint(0, 3, {256}, torch::kLong);
+    batches_ = std::make_unique<BatchSource>(data_, opt_.batch_size, 3);
+    torch::manual_seed(11);
+    std::vector<std::unique_ptr<StageRuntime>> stages;
+    const int units = opt_.stages * opt_.units_per_stage;
+    for (int k = 0; k < opt_.stages; ++k) {
+      StageSetup s;
+      s.index = k;
+      s.num_stages = opt_.stages;
+      const int first = k * opt_.units_per_stage;
+      auto calls = std::make_shared<std::atomic<int>>(0);
+      auto make = [first, units, this, k, calls]() {
+        torch::nn::Sequential seq;
+        for (int u = first; u < first + opt_.units_per_stage; ++u) {
+          const int in = u == 0 ? 6 : 8, out = u == units - 1 ? 3 : 8;
+          seq->push_back(torch::nn::Linear(in, out));
+          if (u != units - 1) seq->push_back(torch::nn::Tanh());
+          if (k == opt_.fail_stage && u == first) seq->push_back(Throwing(opt_.fail_call, calls));
+        }
+        return seq;
+      };
+      s.module = make();
+      s.make_replica = make;
+      s.optimizer.lr = opt_.lr;
+      s.optimizer.momentum = opt_.momentum;
+      s.total_steps = 1000;
+      s.strategy = make_strategy(opt_.strategy, {}, k, opt_.stages);
+      s.batches = batches_.get();
+      s.microbatches = opt_.microbatches;
+      s.on_op = [this](const OpEvent& ev) {
+        std::lock_guard<std::mutex> lock(mu_);
+        events_.push_back(ev);
+      };
+      s.on_minibatch = [this](const MinibatchResult& r) {
+        std::lock_guard<std::mutex> lock(mu_);
+        results_.push_back(r);
+      };
+      stages.push_back(std::make_unique<StageRuntime>(std::move(s)));
+    }
+    pipeline_ = std::make_unique<Pipeline>(std::move(stages), opt_.executor, 1, opt_.microbatches);
+  }
+
+  bool run(int minibatches, std::int64_t base = 0) {
+    auto ops = make_schedule(opt_.schedule, opt_.stages, opt_.microbatches, minibatches);
+    return pipeline_->run(ops, base, control_, std::chrono::steady_clock::now());
+  }
+
+  std::string digest() const {
+    std::vector<std::vector<at::Tensor>> w;
+    for (int k = 0; k < pipeline_->num_stages(); ++k) w.push_back(pipeline_->stage(k).live_params());
+    return weights_digest(w);
+  }
+  std::vector<at::Tensor> flat_weights() const {
+    std::vector<at::Tensor> w;
+    for (int k = 0; k < pipeline_->num_stages(); ++k)
+      for (const auto& p : pipeline_->stage(k).live_params()) w.push_back(p.detach().clone());
+    return w;
+  }
+  std::vector<OpEvent> events() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  std::vector<MinibatchResult> results() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_;
+  }
+  Pipeline& pipeline() { return *pipeline_; }
+  RunControl& control() { return control_; }
+  const TensorDataset& data() const { return data_; }
+
+ private:
+  ToyOptions opt_;
+  TensorDataset data_;
+  std::unique_ptr<BatchSource> batches_;
+  std::unique_ptr<Pipeline> pipeline_;
+  RunControl control_;
+  mutable std::mutex mu_;
+  std::vector<OpEvent> events_;
+  std::vector<MinibatchResult> results_;
+};
+
+}  // namespace ps::testing

@@ -1,0 +1,86 @@
+// CSV export of curves and the copy of a run's trace.
+#include <QTemporaryDir>
+#include <QtTest>
+#include <sstream>
+
+#include "widgets/curves_export.h"
+#include "widget_test_main.h"
+
+using namespace ps;
+using namespace ps::ui;
+
+namespace {
+RunRecord make_run(const QString& name, int steps) {
+  RunRecord r;
+  r.name = name;
+  for (int i = 1; i <= steps; ++i) {
+    StepMetrics m;
+    m.step = i;
+    m.samples = 32 * i;
+    m.train_loss = 1.0 / i;
+    r.steps.push_back(m);
+  }
+  EvalMetrics e;
+  e.step = steps;
+  e.test_accuracy = 0.875;
+  e.test_loss = 0.5;
+  r.evals.push_back(e);
+  return r;
+}
+
+std::vector<std::vector<std::string>> parse(const std::string& csv) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(csv);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::string field;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) fields.push_back(field), field.clear();
+      else field += c;
+    }
+    fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+}  // namespace
+
+class TestCurvesExport : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void oneRowPerStepWithTestFiguresWhereEvaluated() {
+    const RunRecord a = make_run("a", 3), b = make_run("b, with a comma", 2);
+    const auto rows = parse(curves_csv({&a, &b}));
+    QCOMPARE(rows.size(), std::size_t(1 + 3 + 2));
+    const auto& header = rows[0];
+    QCOMPARE(header.front(), std::string("run"));
+    QCOMPARE(header.back(), std::string("test_accuracy"));
+    for (const auto& row : rows) QCOMPARE(row.size(), header.size());
+    QCOMPARE(rows[1][0], std::string("a"));
+    QCOMPARE(rows[1].back(), std::string(""));           // step 1: no evaluation
+    QCOMPARE(std::stod(rows[3].back()), 0.875);          // step 3: evaluated
+    QCOMPARE(rows[4][0], std::string("b, with a comma"));  // quoted, not split
+    QCOMPARE(std::stod(rows[2][5]), 0.5);                // train_loss of step 2
+  }
+
+  void traceIsCopiedOrTheErrorSaysWhy() {
+    QTemporaryDir dir;
+    RunRecord r = make_run("traced", 1);
+    QString error;
+    QVERIFY(!copy_trace(r, dir.filePath("out.json"), &error));
+    QVERIFY(error.contains(QStringLiteral("traced")));
+    r.trace_path = dir.filePath("trace.json");
+    QVERIFY(write_text_file(r.trace_path, "{\"traceEvents\":[]}", &error));
+    QVERIFY(copy_trace(r, dir.filePath("out.json"), &error));
+    QFile out(dir.filePath("out.json"));
+    QVERIFY(out.open(QIODevice::ReadOnly));
+    QCOMPARE(out.readAll(), QByteArray("{\"traceEvents\":[]}"));
+    QVERIFY(!write_text_file(dir.filePath("no/such/dir/x.csv"), "x", &error));
+    QVERIFY(error.contains(QStringLiteral("no/such/dir")));
+  }
+};
+
+PS_WIDGET_TEST_MAIN(TestCurvesExport)
+#include "tst_curves_export.moc"

@@ -1,0 +1,141 @@
+// Drag, double-click, undo/redo and devices on the partition editor, driven through the mouse.
+#include <QComboBox>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QUndoStack>
+#include <QtTest>
+
+#include "fixtures.h"
+#include "widgets/partition_editor.h"
+#include "widgets/partition_strip.h"
+#include "widget_test_main.h"
+
+using namespace ps;
+using namespace ps::ui;
+
+Q_DECLARE_METATYPE(std::vector<int>)
+
+class TestPartitionEditor : public QObject {
+  Q_OBJECT
+  std::unique_ptr<PartitionEditor> editor_;
+
+  PartitionStrip* strip() { return editor_->strip(); }
+  QPoint handlePoint(int index) {
+    return QPoint(qRound(strip()->handleX(index)), qRound(strip()->unitRect(0).center().y()));
+  }
+  QPoint edgePoint(int unit) { return QPoint(qRound(strip()->unitRect(unit).left()), qRound(strip()->unitRect(0).center().y())); }
+  QPoint unitPoint(int unit) { return strip()->unitRect(unit).center().toPoint(); }
+
+ private Q_SLOTS:
+  void init() {
+    editor_ = std::make_unique<PartitionEditor>();
+    editor_->setModelInfo(test::make_model(8), {4});
+    editor_->resize(1000, 420);
+    editor_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(editor_.get()));
+  }
+  void cleanup() { editor_.reset(); }
+
+  void dragMovesLayersBetweenStagesAsOneUndoStep() {
+    QSignalSpy changed(editor_.get(), &PartitionEditor::partitionChanged);
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QVERIFY(strip()->dragging());
+    QTest::mouseMove(strip(), edgePoint(5));
+    QTest::mouseMove(strip(), edgePoint(6));
+    // While dragging: totals follow the preview, the committed partition does not move yet.
+    QCOMPARE(editor_->stats().stages.at(0).last_unit, 5);
+    QCOMPARE(editor_->partition(), (std::vector<int>{4}));
+    QCOMPARE(changed.count(), 0);
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(6));
+    QCOMPARE(editor_->partition(), (std::vector<int>{6}));
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(changed.at(0).at(0).value<std::vector<int>>(), (std::vector<int>{6}));
+    QCOMPARE(editor_->undoStack()->count(), 1);
+
+    editor_->undoStack()->undo();
+    QCOMPARE(editor_->partition(), (std::vector<int>{4}));
+    QCOMPARE(strip()->boundaries(), (std::vector<int>{4}));
+    QCOMPARE(editor_->stats().stages.at(0).last_unit, 3);
+    editor_->undoStack()->redo();
+    QCOMPARE(editor_->partition(), (std::vector<int>{6}));
+    QCOMPARE(changed.count(), 3);
+  }
+
+  void dragPastTheEndKeepsTheLastStageNonEmpty() {
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QTest::mouseMove(strip(), QPoint(strip()->width() - 1, handlePoint(0).y()));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, QPoint(strip()->width() - 1, handlePoint(0).y()));
+    QCOMPARE(editor_->partition(), (std::vector<int>{7}));
+  }
+
+  void pressAwayFromAHandleDoesNothing() {
+    QTest::mousePress(strip(), Qt::LeftButton, {}, unitPoint(1));
+    QVERIFY(!strip()->dragging());
+    QTest::mouseMove(strip(), unitPoint(3));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, unitPoint(3));
+    QCOMPARE(editor_->partition(), (std::vector<int>{4}));
+    QCOMPARE(editor_->undoStack()->count(), 0);
+  }
+
+  void bottleneckAndEfficiencyFollowTheDrag() {
+    const double before = editor_->stats().efficiency;
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QTest::mouseMove(strip(), edgePoint(1));  // stage 1 now holds 7 of 8 equal units
+    QCOMPARE(editor_->stats().bottleneck_stage, 1);
+    QVERIFY(editor_->stats().efficiency < before);
+    QVERIFY(editor_->summaryText().contains(QStringLiteral("stage 1")));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(1));
+  }
+
+  void doubleClickOnAUnitAddsAStageThere() {
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(2));
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 4}));
+    QCOMPARE(editor_->stageCount(), 3);
+    QCOMPARE(editor_->stats().stages.size(), std::size_t(3));
+    editor_->undoStack()->undo();
+    QCOMPARE(editor_->partition(), (std::vector<int>{4}));
+  }
+
+  void doubleClickOnAHandleRemovesIt() {
+    editor_->setPartition({2, 4});
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, handlePoint(1));
+    QCOMPARE(editor_->partition(), (std::vector<int>{2}));
+    QCOMPARE(editor_->undoStack()->count(), 1);
+  }
+
+  void weightMemoryFollowsTheStrategy() {
+    editor_->setPartition({2, 4, 6});
+    editor_->setStrategy("stash");
+    QCOMPARE(editor_->stats().stages.at(0).weight_copies, 4);
+    QCOMPARE(editor_->stats().stages.at(3).weight_copies, 1);
+    editor_->setStrategy("latest");
+    QCOMPARE(editor_->stats().stages.at(0).weight_copies, 1);
+  }
+
+  void eachStageGetsADeviceCombo() {
+    editor_->setDeviceChoices({"cpu:0", "cpu:1", "cuda:0"});
+    editor_->setPartition({2, 5});
+    auto* table = editor_->findChild<QTableWidget*>();
+    QVERIFY(table);
+    QCOMPARE(table->rowCount(), 3);
+    QSignalSpy devices(editor_.get(), &PartitionEditor::stageDevicesChanged);
+    auto* combo = qobject_cast<QComboBox*>(table->cellWidget(2, 2));
+    QVERIFY(combo);
+    QCOMPARE(combo->count(), 3);
+    combo->setCurrentText("cuda:0");
+    QCOMPARE(devices.count(), 1);
+    QCOMPARE(editor_->stageDevices().at(2), std::string("cuda:0"));
+    QCOMPARE(editor_->stageDevices().size(), std::size_t(3));
+  }
+
+  void aNewModelClearsTheHistory() {
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(2));
+    QCOMPARE(editor_->undoStack()->count(), 1);
+    editor_->setModelInfo(test::make_model(5), {3});
+    QCOMPARE(editor_->undoStack()->count(), 0);
+    QCOMPARE(editor_->partition(), (std::vector<int>{3}));
+  }
+};
+
+PS_WIDGET_TEST_MAIN(TestPartitionEditor)
+#include "tst_partition_editor.moc"

@@ -1,0 +1,71 @@
+// Run controls: the slow-motion mapping and which buttons a status allows.
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QtTest>
+
+#include "widgets/run_controls.h"
+#include "widget_test_main.h"
+
+using namespace ps;
+using namespace ps::ui;
+
+class TestRunControls : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void slowMotionStartsAtFullSpeedAndGrowsMonotonically() {
+    QCOMPARE(slow_motion_delay(0).count(), 0);
+    QVERIFY(slow_motion_delay(1).count() > 0);
+    for (int v = 1; v <= RunControls::kSliderMax; ++v)
+      QVERIFY(slow_motion_delay(v).count() > slow_motion_delay(v - 1).count());
+    QCOMPARE(slow_motion_delay(RunControls::kSliderMax).count(), 500000);
+    QCOMPARE(slow_motion_delay(RunControls::kSliderMax + 50).count(), 500000);
+  }
+
+  void sliderEmitsTheDelay() {
+    RunControls c;
+    QSignalSpy spy(&c, &RunControls::opDelayChanged);
+    c.setSlowMotion(50);
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).value<std::chrono::microseconds>(), slow_motion_delay(50));
+    QCOMPARE(c.opDelay(), slow_motion_delay(50));
+  }
+
+  void buttonsFollowTheStatus() {
+    RunControls c;
+    c.show();
+    c.setStatus(RunStatus::Idle);
+    QVERIFY(c.startButton()->isVisible() && c.startButton()->isEnabled());
+    QVERIFY(!c.stopButton()->isEnabled());
+    QVERIFY(!c.stepOpButton()->isEnabled());
+    c.setStatus(RunStatus::Running);
+    QVERIFY(!c.startButton()->isVisible());
+    QVERIFY(c.pauseButton()->isEnabled());
+    QVERIFY(c.stopButton()->isEnabled());
+    QVERIFY(!c.stepOpButton()->isEnabled());
+    c.setStatus(RunStatus::Paused);
+    QVERIFY(c.resumeButton()->isVisible());
+    QVERIFY(!c.pauseButton()->isVisible());
+    QVERIFY(c.stepOpButton()->isEnabled() && c.stepMinibatchButton()->isEnabled());
+    c.setStatus(RunStatus::Completed);
+    QVERIFY(c.startButton()->isVisible() && c.startButton()->isEnabled());
+    QVERIFY(!c.stopButton()->isEnabled());
+    c.setStatus(RunStatus::Idle, /*preparing=*/true);
+    QVERIFY(!c.startButton()->isEnabled());
+  }
+
+  void clicksBecomeRequests() {
+    RunControls c;
+    c.show();
+    c.setStatus(RunStatus::Paused);
+    QSignalSpy step(&c, &RunControls::stepOpRequested);
+    QSignalSpy resume(&c, &RunControls::resumeRequested);
+    QTest::mouseClick(c.stepOpButton(), Qt::LeftButton);
+    QTest::mouseClick(c.resumeButton(), Qt::LeftButton);
+    QCOMPARE(step.count(), 1);
+    QCOMPARE(resume.count(), 1);
+  }
+};
+
+PS_WIDGET_TEST_MAIN(TestRunControls)
+#include "tst_run_controls.moc"

@@ -1,0 +1,145 @@
+// The timeline widget: culling, merging of sub-pixel boxes, hover hit tests, click-to-highlight,
+// pan and zoom, fed with a synthetic event stream.
+#include <QSignalSpy>
+#include <QWheelEvent>
+#include <QtTest>
+
+#include "fixtures.h"
+#include "widgets/timeline_view.h"
+#include "widget_test_main.h"
+
+using namespace ps;
+using namespace ps::ui;
+
+namespace {
+
+std::size_t overlapping(const TimelineModel& m, std::int64_t t0, std::int64_t t1) {
+  std::size_t n = 0;
+  for (int k = 0; k < m.stageCount(); ++k)
+    for (const auto& e : m.ops(k))
+      if (e.t_start_ns < t1 && (e.t_end_ns > t0 || e.t_start_ns >= t0)) ++n;
+  return n;
+}
+
+}  // namespace
+
+class TestTimelineView : public QObject {
+  Q_OBJECT
+  std::unique_ptr<TimelineView> view_;
+
+ private Q_SLOTS:
+  void init() {
+    view_ = std::make_unique<TimelineView>();
+    view_->resize(1000, 320);
+    view_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(view_.get()));
+  }
+  void cleanup() { view_.reset(); }
+
+  void followsTheWholeRunUntilTheUserZooms() {
+    view_->appendBatch(test::make_stream(2, 20, 1000000));
+    QVERIFY(view_->followLive());
+    QVERIFY(view_->visibleStart() <= view_->model().startNs());
+    QVERIFY(view_->visibleEnd() >= view_->model().endNs());
+    const std::int64_t end_before = view_->model().endNs();
+    TelemetryBatch more;
+    more.ops.push_back(test::make_op(0, OpKind::Forward, 21, end_before, end_before + 5000000));
+    view_->appendBatch(more);
+    QVERIFY(view_->visibleEnd() >= end_before + 5000000);
+  }
+
+  void paintsOnlyTheVisibleBoxes() {
+    view_->appendBatch(test::make_stream(3, 200, 1000000));
+    const std::int64_t t0 = 50000000, t1 = 60000000;
+    view_->setVisibleRange(t0, t1);
+    view_->grab();
+    const TimelinePaintStats& stats = view_->lastPaintStats();
+    // The view asks for its whole pixel width, which may reach a little past t1.
+    QCOMPARE(stats.visible, overlapping(view_->model(), view_->visibleStart(), view_->visibleEnd()));
+    QVERIFY(stats.visible < view_->model().opCount() / 10);
+    QCOMPARE(stats.drawn + stats.merged, stats.visible);  // wide boxes: nothing to merge, each drawn once
+  }
+
+  void mergesSubPixelBoxesPerPixelColumn() {
+    view_->appendBatch(test::make_stream(2, 20000, 1000));  // 120k ops, far narrower than a pixel
+    view_->fit();
+    view_->grab();
+    const TimelinePaintStats& stats = view_->lastPaintStats();
+    QCOMPARE(stats.visible, view_->model().opCount());
+    const std::size_t columns = std::size_t(view_->plotRect().width()) + 2;
+    // Per stage row at most one F/B rectangle and one U tick per pixel column.
+    QVERIFY2(stats.drawn <= 2 * 2 * columns, qPrintable(QString::number(stats.drawn)));
+    QCOMPARE(stats.drawn + stats.merged, stats.visible);
+  }
+
+  void hoverFindsTheOpUnderTheMouse() {
+    TelemetryBatch b;
+    b.ops.push_back(test::make_op(0, OpKind::Forward, 3, 0, 1000000, 1, 1, 4));
+    b.ops.push_back(test::make_op(1, OpKind::Backward, 2, 2000000, 3000000, 5, 2, 2));
+    view_->appendBatch(b);
+    view_->setVisibleRange(0, 4000000);
+    const int y1 = view_->stageRowRect(1).center().y();
+    auto hit = view_->hitTest(QPoint(qRound(view_->xForTime(2500000)), y1));
+    QVERIFY(hit.has_value());
+    QCOMPARE(hit->row, 1);
+    QCOMPARE(view_->model().ops(1)[hit->index].minibatch, 2);
+    QVERIFY(!view_->hitTest(QPoint(qRound(view_->xForTime(500000)), y1)).has_value());  // stage 1 idle there
+    const QString tip = view_->toolTipText(*view_->hitTest(QPoint(qRound(view_->xForTime(500000)), view_->stageRowRect(0).center().y())));
+    QVERIFY2(tip.contains(QStringLiteral("staleness <b>3</b>")), qPrintable(tip));
+    QVERIFY(tip.contains(QStringLiteral("basis 1")));
+    QVERIFY(tip.contains(QStringLiteral("minibatch 3")));
+  }
+
+  void clickHighlightsAMinibatchAcrossStages() {
+    view_->appendBatch(test::make_stream(3, 10, 1000000));
+    view_->setVisibleRange(0, 8000000);
+    QSignalSpy spy(view_.get(), &TimelineView::minibatchHighlighted);
+    const OpEvent& target = view_->model().ops(1).at(3);  // stage 1's fourth op
+    const QPoint at(qRound(view_->xForTime((target.t_start_ns + target.t_end_ns) / 2)), view_->stageRowRect(1).center().y());
+    QTest::mouseClick(view_.get(), Qt::LeftButton, {}, at);
+    QCOMPARE(view_->highlightedMinibatch(), target.minibatch);
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toInt(), target.minibatch);
+    QTest::mouseClick(view_.get(), Qt::LeftButton, {}, at);  // again: clears
+    QCOMPARE(view_->highlightedMinibatch(), -1);
+  }
+
+  void dragPansAndStopsFollowing() {
+    view_->appendBatch(test::make_stream(2, 50, 1000000));
+    view_->setVisibleRange(10000000, 20000000);
+    const std::int64_t start = view_->visibleStart();
+    const double ns_per_px = double(view_->visibleEnd() - view_->visibleStart()) / view_->plotRect().width();
+    const QPoint from = view_->stageRowRect(0).center();
+    QTest::mousePress(view_.get(), Qt::LeftButton, {}, from);
+    QTest::mouseMove(view_.get(), from + QPoint(100, 0));
+    QTest::mouseRelease(view_.get(), Qt::LeftButton, {}, from + QPoint(100, 0));
+    QVERIFY(qAbs(double(start - view_->visibleStart()) - 100 * ns_per_px) <= 2 * ns_per_px);
+    QVERIFY(!view_->followLive());
+    QCOMPARE(view_->highlightedMinibatch(), -1);  // a drag is not a click
+  }
+
+  void wheelZoomsAroundTheCursor() {
+    view_->appendBatch(test::make_stream(2, 50, 1000000));
+    view_->setVisibleRange(0, 100000000);
+    const double x = view_->plotRect().left() + 300;
+    const std::int64_t anchor = view_->timeForX(x);
+    const std::int64_t span = view_->visibleEnd() - view_->visibleStart();
+    QWheelEvent wheel(QPointF(x, 50), view_->mapToGlobal(QPointF(x, 50)), {}, QPoint(0, 240), Qt::NoButton, {},
+                      Qt::NoScrollPhase, false);
+    QApplication::sendEvent(view_.get(), &wheel);
+    QVERIFY(view_->visibleEnd() - view_->visibleStart() < span * 3 / 4);
+    QVERIFY(qAbs(view_->timeForX(x) - anchor) < span / 1000);
+  }
+
+  void clearForgetsEverything() {
+    view_->appendBatch(test::make_stream(2, 5, 1000));
+    view_->setHighlightedMinibatch(2);
+    view_->clear();
+    QVERIFY(view_->model().empty());
+    QCOMPARE(view_->highlightedMinibatch(), -1);
+    QVERIFY(view_->followLive());
+  }
+};
+
+PS_WIDGET_TEST_MAIN(TestTimelineView)
+#include "tst_timeline_view.moc"

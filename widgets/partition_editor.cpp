@@ -1,0 +1,244 @@
+#include "widgets/partition_editor.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QToolButton>
+#include <QUndoStack>
+#include <QVBoxLayout>
+
+#include "engine/partition/partition.h"
+#include "widgets/colors.h"
+#include "widgets/format.h"
+#include "widgets/partition_strip.h"
+
+namespace ps::ui {
+namespace {
+
+// One undo step: the partition before and after one edit (a whole drag, an add, a remove).
+class PartitionEdit : public QUndoCommand {
+ public:
+  PartitionEdit(PartitionEditor* editor, std::vector<int> before, std::vector<int> after, const QString& text)
+      : QUndoCommand(text), editor_(editor), before_(std::move(before)), after_(std::move(after)) {}
+  void undo() override { editor_->applyPartition(before_); }
+  void redo() override { editor_->applyPartition(after_); }
+
+ private:
+  PartitionEditor* editor_;
+  std::vector<int> before_, after_;
+};
+
+enum Column { kStage, kUnits, kDevice, kCost, kParams, kWeights, kOutput, kColumns };
+
+}  // namespace
+
+PartitionEditor::PartitionEditor(QWidget* parent)
+    : QWidget(parent),
+      strip_(new PartitionStrip(this)),
+      undo_(new QUndoStack(this)),
+      metric_combo_(new QComboBox(this)),
+      undo_button_(new QToolButton(this)),
+      redo_button_(new QToolButton(this)),
+      summary_(new QLabel(this)),
+      table_(new QTableWidget(0, kColumns, this)) {
+  metric_combo_->addItem(tr("Width: estimated cost"), static_cast<int>(UnitMetric::Cost));
+  metric_combo_->addItem(tr("Width: parameters"), static_cast<int>(UnitMetric::Params));
+  metric_combo_->addItem(tr("Width: activation memory"), static_cast<int>(UnitMetric::Activation));
+  metric_combo_->setToolTip(tr("What a unit's width stands for"));
+  connect(metric_combo_, &QComboBox::currentIndexChanged, this,
+          [this] { strip_->setMetric(static_cast<UnitMetric>(metric_combo_->currentData().toInt())); });
+
+  QAction* undo_action = undo_->createUndoAction(this, tr("Undo"));
+  QAction* redo_action = undo_->createRedoAction(this, tr("Redo"));
+  undo_action->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
+  redo_action->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
+  undo_action->setShortcut(QKeySequence::Undo);
+  redo_action->setShortcut(QKeySequence::Redo);
+  undo_action->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+  redo_action->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+  addAction(undo_action);
+  addAction(redo_action);
+  undo_button_->setDefaultAction(undo_action);
+  redo_button_->setDefaultAction(redo_action);
+
+  auto* balance_button = new QPushButton(tr("Balance"), this);
+  balance_button->setToolTip(tr("Split evenly by estimated cost (the engine's default partition)"));
+  connect(balance_button, &QPushButton::clicked, this, &PartitionEditor::balance);
+
+  summary_->setTextFormat(Qt::RichText);
+  auto* hint = new QLabel(tr("Drag a handle to move layers · double-click a layer to start a stage there, "
+                             "a handle to remove it"),
+                          this);
+  hint->setObjectName(QStringLiteral("hint"));
+
+  auto* top = new QHBoxLayout;
+  top->addWidget(metric_combo_);
+  top->addWidget(balance_button);
+  top->addWidget(undo_button_);
+  top->addWidget(redo_button_);
+  top->addSpacing(12);
+  top->addWidget(summary_, 1);
+
+  table_->setHorizontalHeaderLabels({tr("Stage"), tr("Units"), tr("Device"), tr("Cost"), tr("Parameters"),
+                                     tr("Weight memory"), tr("Output / sample")});
+  table_->verticalHeader()->hide();
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setSelectionMode(QAbstractItemView::NoSelection);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->horizontalHeader()->setStretchLastSection(true);
+  table_->horizontalHeaderItem(kWeights)->setToolTip(
+      tr("Weight-sized copies the strategy holds at this stage (live included) × parameters × 4 bytes"));
+
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addLayout(top);
+  layout->addWidget(strip_);
+  layout->addWidget(hint);
+  layout->addWidget(table_, 1);
+
+  connect(strip_, &PartitionStrip::boundariesPreview, this, &PartitionEditor::refreshTotals);
+  connect(strip_, &PartitionStrip::dragFinished, this,
+          [this](const std::vector<int>& before, const std::vector<int>& after) {
+            pushEdit(before, after, tr("Move stage boundary"));
+          });
+  connect(strip_, &PartitionStrip::addBoundaryRequested, this, [this](int unit) {
+    auto after = add_boundary(committed_, unit, static_cast<int>(model_.units.size()));
+    if (after != committed_) pushEdit(committed_, after, tr("Add stage at %1").arg(unit));
+  });
+  connect(strip_, &PartitionStrip::removeBoundaryRequested, this, [this](int index) {
+    pushEdit(committed_, remove_boundary(committed_, index), tr("Remove stage boundary"));
+  });
+}
+
+void PartitionEditor::setModelInfo(const ModelInfo& model, const std::vector<int>& boundaries) {
+  model_ = model;
+  undo_->clear();
+  strip_->setModelInfo(&model_);
+  applyPartition(boundaries);
+}
+
+void PartitionEditor::setPartition(const std::vector<int>& boundaries, bool undoable) {
+  if (boundaries == committed_) return;
+  if (undoable)
+    pushEdit(committed_, boundaries, tr("Set %1 stages").arg(boundaries.size() + 1));
+  else
+    applyPartition(boundaries);
+}
+
+void PartitionEditor::pushEdit(const std::vector<int>& before, const std::vector<int>& after, const QString& text) {
+  if (before == after) return;
+  undo_->push(new PartitionEdit(this, before, after, text));  // push() runs redo(), which applies `after`
+}
+
+void PartitionEditor::applyPartition(const std::vector<int>& boundaries) {
+  const bool changed = boundaries != committed_;
+  committed_ = boundaries;
+  strip_->setBoundaries(committed_);
+  stage_devices_.resize(committed_.size() + 1, device_choices_.value(0).toStdString());
+  rebuildDeviceCombos();
+  refreshTotals(committed_);
+  if (changed) Q_EMIT partitionChanged(committed_);
+}
+
+void PartitionEditor::setStrategy(const std::string& strategy) {
+  strategy_ = strategy;
+  refreshTotals(strip_->boundaries());
+}
+
+void PartitionEditor::setMetric(UnitMetric metric) {
+  metric_combo_->setCurrentIndex(metric_combo_->findData(static_cast<int>(metric)));
+}
+
+void PartitionEditor::setDeviceChoices(const QStringList& devices) {
+  device_choices_ = devices.isEmpty() ? QStringList{QStringLiteral("cpu")} : devices;
+  rebuildDeviceCombos();
+}
+
+void PartitionEditor::setStageDevices(const std::vector<std::string>& devices) {
+  stage_devices_ = devices;
+  stage_devices_.resize(committed_.size() + 1, device_choices_.value(0).toStdString());
+  rebuildDeviceCombos();
+}
+
+std::vector<std::string> PartitionEditor::stageDevices() const { return stage_devices_; }
+
+void PartitionEditor::rebuildDeviceCombos() {
+  const int stages = stageCount();
+  QStringList labels;
+  for (int k = 0; k < stages; ++k) {
+    auto* combo = qobject_cast<QComboBox*>(table_->cellWidget(k, kDevice));
+    if (!combo || table_->rowCount() <= k) {
+      if (table_->rowCount() <= k) table_->setRowCount(k + 1);
+      combo = new QComboBox(table_);
+      table_->setCellWidget(k, kDevice, combo);
+      connect(combo, &QComboBox::currentTextChanged, this, [this, k](const QString& text) {
+        if (k < static_cast<int>(stage_devices_.size()) && stage_devices_[static_cast<std::size_t>(k)] != text.toStdString()) {
+          stage_devices_[static_cast<std::size_t>(k)] = text.toStdString();
+          strip_->setStageLabels([this] {
+            QStringList l;
+            for (const auto& d : stage_devices_) l << QString::fromStdString(d);
+            return l;
+          }());
+          Q_EMIT stageDevicesChanged();
+        }
+      });
+    }
+    const QString current = QString::fromStdString(stage_devices_[static_cast<std::size_t>(k)]);
+    QSignalBlocker block(combo);
+    combo->clear();
+    combo->addItems(device_choices_);
+    if (!device_choices_.contains(current)) combo->addItem(current);
+    combo->setCurrentText(current);
+    labels << current;
+  }
+  table_->setRowCount(stages);
+  strip_->setStageLabels(labels);
+}
+
+void PartitionEditor::refreshTotals(const std::vector<int>& boundaries) {
+  stats_ = partition_stats(model_, boundaries, strategy_);
+  strip_->setBottleneckStage(stats_.bottleneck_stage);
+  summary_->setText(summaryText());
+  double total_cost = 0;
+  for (const auto& s : stats_.stages) total_cost += s.cost;
+  if (table_->rowCount() < static_cast<int>(stats_.stages.size())) table_->setRowCount(static_cast<int>(stats_.stages.size()));
+  auto set = [this](int row, int col, const QString& text, const QString& tip = {}) {
+    auto* item = table_->item(row, col);
+    if (!item) table_->setItem(row, col, item = new QTableWidgetItem);
+    item->setText(text);
+    item->setToolTip(tip);
+  };
+  for (int k = 0; k < static_cast<int>(stats_.stages.size()); ++k) {
+    const StageTotals& s = stats_.stages[static_cast<std::size_t>(k)];
+    set(k, kStage, k == stats_.bottleneck_stage && stats_.stages.size() > 1 ? tr("%1  ◀ bottleneck").arg(k) : QString::number(k));
+    table_->item(k, kStage)->setData(Qt::DecorationRole, stage_color(k));
+    const auto& first = model_.units.empty() ? std::string() : model_.units[static_cast<std::size_t>(s.first_unit)].name;
+    const auto& last = model_.units.empty() ? std::string() : model_.units[static_cast<std::size_t>(s.last_unit)].name;
+    set(k, kUnits, tr("%1–%2 (%3 … %4)").arg(s.first_unit).arg(s.last_unit).arg(QString::fromStdString(first), QString::fromStdString(last)));
+    set(k, kCost, total_cost > 0 ? format_percent(s.cost / total_cost) : QStringLiteral("–"),
+        tr("share of the model's estimated forward+backward cost"));
+    set(k, kParams, format_count(static_cast<double>(s.params)));
+    set(k, kWeights, tr("%1 (%2 ×)").arg(format_bytes(s.weight_bytes)).arg(s.weight_copies));
+    set(k, kOutput, format_bytes(s.activation_bytes));
+  }
+}
+
+QString PartitionEditor::summaryText() const {
+  if (stats_.stages.empty()) return tr("No model");
+  if (stats_.stages.size() == 1) return tr("<b>1 stage</b> · no pipeline");
+  return tr("<b>%1 stages</b> · bottleneck: <b>stage %2</b> · efficiency <b>%3</b> "
+            "<span style='color:gray'>(mean / max stage cost)</span>")
+      .arg(stats_.stages.size())
+      .arg(stats_.bottleneck_stage)
+      .arg(format_percent(stats_.efficiency));
+}
+
+void PartitionEditor::balance() {
+  if (model_.units.empty()) return;
+  pushEdit(committed_, balanced_partition(model_, stageCount()), tr("Balance stages"));
+}
+
+}  // namespace ps::ui

@@ -1,0 +1,87 @@
+#include "widgets/run_controls.h"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+#include <QStyle>
+#include <cmath>
+
+namespace ps::ui {
+
+std::chrono::microseconds slow_motion_delay(int slider_value) {
+  if (slider_value <= 0) return std::chrono::microseconds(0);
+  const double fraction = std::min(slider_value, RunControls::kSliderMax) / double(RunControls::kSliderMax);
+  // 50 µs at the first notch to 500 ms at the end: every notch multiplies the delay by the same factor.
+  const double us = 50.0 * std::pow(1e4, (fraction * RunControls::kSliderMax - 1) / (RunControls::kSliderMax - 1));
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::llround(us)));
+}
+
+RunControls::RunControls(QWidget* parent) : QWidget(parent) {
+  auto button = [this](const QString& text, QStyle::StandardPixmap icon, const QString& tip) {
+    auto* b = new QPushButton(style()->standardIcon(icon), text, this);
+    b->setToolTip(tip);
+    b->setFocusPolicy(Qt::NoFocus);  // Space belongs to the window's Start/Pause shortcut
+    return b;
+  };
+  start_ = button(tr("Start"), QStyle::SP_MediaPlay, tr("Start a run with the current settings (Space)"));
+  pause_ = button(tr("Pause"), QStyle::SP_MediaPause, tr("Workers stop before their next op (Space)"));
+  resume_ = button(tr("Resume"), QStyle::SP_MediaPlay, tr("Continue the paused run (Space)"));
+  step_op_ = button(tr("Step op"), QStyle::SP_MediaSeekForward, tr("While paused: run one op (S)"));
+  step_minibatch_ = button(tr("Step minibatch"), QStyle::SP_MediaSkipForward,
+                           tr("While paused: run the ops of one minibatch on every stage (Shift+S)"));
+  stop_ = button(tr("Stop"), QStyle::SP_MediaStop, tr("End the run; its outputs are still written (Esc)"));
+  reset_ = button(tr("Reset"), QStyle::SP_BrowserReload, tr("Stop, clear the views and prepare a fresh run"));
+  slow_ = new QSlider(Qt::Horizontal, this);
+  slow_->setRange(0, kSliderMax);
+  slow_->setMinimumWidth(140);
+  slow_->setToolTip(tr("Slow motion: a pause before every op, so a pipeline can be watched"));
+  slow_label_ = new QLabel(this);
+  slow_label_->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("full speed")) + 6);
+
+  auto* layout = new QHBoxLayout(this);
+  layout->setContentsMargins(2, 2, 2, 2);
+  for (QPushButton* b : {start_, pause_, resume_, step_op_, step_minibatch_, stop_, reset_}) layout->addWidget(b);
+  layout->addSpacing(12);
+  layout->addWidget(new QLabel(tr("Slow motion"), this));
+  layout->addWidget(slow_);
+  layout->addWidget(slow_label_);
+
+  connect(start_, &QPushButton::clicked, this, &RunControls::startRequested);
+  connect(pause_, &QPushButton::clicked, this, &RunControls::pauseRequested);
+  connect(resume_, &QPushButton::clicked, this, &RunControls::resumeRequested);
+  connect(step_op_, &QPushButton::clicked, this, &RunControls::stepOpRequested);
+  connect(step_minibatch_, &QPushButton::clicked, this, &RunControls::stepMinibatchRequested);
+  connect(stop_, &QPushButton::clicked, this, &RunControls::stopRequested);
+  connect(reset_, &QPushButton::clicked, this, &RunControls::resetRequested);
+  connect(slow_, &QSlider::valueChanged, this, [this](int v) {
+    const auto delay = slow_motion_delay(v);
+    slow_label_->setText(v == 0 ? tr("full speed")
+                                : delay.count() >= 1000 ? tr("%1 ms/op").arg(delay.count() / 1000.0, 0, 'f', 1)
+                                                        : tr("%1 µs/op").arg(delay.count()));
+    Q_EMIT opDelayChanged(delay);
+  });
+  slow_label_->setText(tr("full speed"));
+  setStatus(RunStatus::Idle);
+}
+
+void RunControls::setStatus(RunStatus status, bool preparing) {
+  status_ = status;
+  const bool running = status == RunStatus::Running, paused = status == RunStatus::Paused;
+  const bool live = running || paused;
+  start_->setVisible(!live);
+  start_->setEnabled(!preparing);
+  start_->setText(preparing ? tr("Preparing…") : tr("Start"));
+  pause_->setVisible(!paused);
+  pause_->setEnabled(running);
+  resume_->setVisible(paused);
+  step_op_->setEnabled(paused);
+  step_minibatch_->setEnabled(paused);
+  stop_->setEnabled(live);
+  reset_->setEnabled(!preparing);
+}
+
+void RunControls::setSlowMotion(int slider_value) { slow_->setValue(slider_value); }
+std::chrono::microseconds RunControls::opDelay() const { return slow_motion_delay(slow_->value()); }
+
+}  // namespace ps::ui

@@ -1,0 +1,55 @@
+// Run controls: Start, Pause, Resume, Step (one op / one minibatch), Stop, Reset and a slow-motion
+// slider. Buttons enable themselves from the run's status; the controller does the work.
+#pragma once
+#include <QWidget>
+#include <chrono>
+
+#include "engine/telemetry/events.h"
+
+class QPushButton;
+class QSlider;
+class QLabel;
+
+namespace ps::ui {
+
+// Slider position (0..100) -> delay before every op: 0 is full speed, then exponential up to 0.5 s.
+std::chrono::microseconds slow_motion_delay(int slider_value);
+
+class RunControls : public QWidget {
+  Q_OBJECT
+ public:
+  static constexpr int kSliderMax = 100;
+  explicit RunControls(QWidget* parent = nullptr);
+
+  // `has_run`: a session exists (a finished one allows Start again, which runs a fresh session).
+  void setStatus(RunStatus status, bool preparing = false);
+  RunStatus status() const { return status_; }
+  void setSlowMotion(int slider_value);
+  std::chrono::microseconds opDelay() const;
+
+  QPushButton* startButton() const { return start_; }
+  QPushButton* pauseButton() const { return pause_; }
+  QPushButton* resumeButton() const { return resume_; }
+  QPushButton* stepOpButton() const { return step_op_; }
+  QPushButton* stepMinibatchButton() const { return step_minibatch_; }
+  QPushButton* stopButton() const { return stop_; }
+  QPushButton* resetButton() const { return reset_; }
+
+ Q_SIGNALS:
+  void startRequested();
+  void pauseRequested();
+  void resumeRequested();
+  void stepOpRequested();
+  void stepMinibatchRequested();
+  void stopRequested();
+  void resetRequested();
+  void opDelayChanged(std::chrono::microseconds delay);
+
+ private:
+  RunStatus status_ = RunStatus::Idle;
+  QPushButton *start_, *pause_, *resume_, *step_op_, *step_minibatch_, *stop_, *reset_;
+  QSlider* slow_;
+  QLabel* slow_label_;
+};
+
+}  // namespace ps::ui

@@ -1,0 +1,130 @@
+#include "widgets/run_list_model.h"
+
+#include <QColor>
+
+#include "widgets/colors.h"
+
+namespace ps::ui {
+
+RunListModel::RunListModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+int RunListModel::addRun(std::shared_ptr<RunRecord> run, bool checked) {
+  const int row = rowCount();
+  beginInsertRows({}, row, row);
+  rows_.push_back({std::move(run), checked});
+  endInsertRows();
+  if (checked) Q_EMIT checkedRunsChanged();
+  return row;
+}
+
+void RunListModel::runUpdated(const RunRecord* run) {
+  const int row = rowOf(run);
+  if (row >= 0) Q_EMIT dataChanged(index(row, 0), index(row, ColumnCount - 1));
+}
+
+void RunListModel::removeRun(int row) {
+  if (row < 0 || row >= rowCount()) return;
+  const bool was_checked = rows_[static_cast<std::size_t>(row)].checked;
+  beginRemoveRows({}, row, row);
+  rows_.erase(rows_.begin() + row);
+  endRemoveRows();
+  if (was_checked) Q_EMIT checkedRunsChanged();
+}
+
+std::shared_ptr<RunRecord> RunListModel::run(int row) const {
+  return row >= 0 && row < rowCount() ? rows_[static_cast<std::size_t>(row)].run : nullptr;
+}
+
+int RunListModel::rowOf(const RunRecord* run) const {
+  for (std::size_t i = 0; i < rows_.size(); ++i)
+    if (rows_[i].run.get() == run) return static_cast<int>(i);
+  return -1;
+}
+
+bool RunListModel::isChecked(int row) const { return row >= 0 && row < rowCount() && rows_[static_cast<std::size_t>(row)].checked; }
+
+void RunListModel::setChecked(int row, bool checked) {
+  if (row < 0 || row >= rowCount() || rows_[static_cast<std::size_t>(row)].checked == checked) return;
+  rows_[static_cast<std::size_t>(row)].checked = checked;
+  Q_EMIT dataChanged(index(row, Name), index(row, Name), {Qt::CheckStateRole});
+  Q_EMIT checkedRunsChanged();
+}
+
+std::vector<std::shared_ptr<RunRecord>> RunListModel::checkedRuns() const {
+  std::vector<std::shared_ptr<RunRecord>> out;
+  for (const Row& r : rows_)
+    if (r.checked) out.push_back(r.run);
+  return out;
+}
+
+int RunListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
+int RunListModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant RunListModel::data(const QModelIndex& index, int role) const {
+  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
+  const Row& row = rows_[static_cast<std::size_t>(index.row())];
+  const RunRecord& r = *row.run;
+  if (index.column() == Name) {
+    if (role == Qt::CheckStateRole) return row.checked ? Qt::Checked : Qt::Unchecked;
+    if (role == Qt::DecorationRole) return run_color(index.row());
+    if (role == Qt::ToolTipRole) return QString::fromStdString(r.config.description);
+  }
+  if (role == Qt::ForegroundRole && index.column() == Status &&
+      (r.summary.status == RunStatus::Failed || r.summary.status == RunStatus::Diverged))
+    return QColor(214, 39, 40);
+  if (role == Qt::ToolTipRole && index.column() == Status && !r.summary.error.empty())
+    return QString::fromStdString(r.summary.error);
+  if (role == Qt::TextAlignmentRole && index.column() >= Stages && index.column() <= Throughput)
+    return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+  if (role == Qt::EditRole && index.column() == Name) return r.name;
+  if (role != Qt::DisplayRole) return {};
+  switch (index.column()) {
+    case Name: return r.name;
+    case Schedule: return QString::fromStdString(r.config.schedule);
+    case Strategy: return QString::fromStdString(r.config.strategy.name);
+    case Stages: return r.config.num_stages();
+    case TestAccuracy:
+      return r.summary.test_accuracy ? QStringLiteral("%1%").arg(*r.summary.test_accuracy * 100, 0, 'f', 2) : QStringLiteral("–");
+    case Throughput: return r.summary.samples_per_second > 0 ? QString::number(r.summary.samples_per_second, 'f', 0) : QStringLiteral("–");
+    case Status: return QString::fromStdString(to_string(r.summary.status));
+  }
+  return {};
+}
+
+bool RunListModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return false;
+  if (index.column() == Name && role == Qt::CheckStateRole) {
+    setChecked(index.row(), value.toInt() == Qt::Checked);
+    return true;
+  }
+  if (index.column() == Name && role == Qt::EditRole && !value.toString().trimmed().isEmpty()) {
+    rows_[static_cast<std::size_t>(index.row())].run->name = value.toString().trimmed();
+    Q_EMIT dataChanged(index, index, {Qt::DisplayRole, Qt::EditRole});
+    Q_EMIT checkedRunsChanged();  // legends show the name
+    return true;
+  }
+  return false;
+}
+
+Qt::ItemFlags RunListModel::flags(const QModelIndex& index) const {
+  if (!index.isValid()) return Qt::NoItemFlags;
+  Qt::ItemFlags f = Qt::ItemIsEnabled | Qt::ItemIsSelectable;
+  if (index.column() == Name) f |= Qt::ItemIsUserCheckable | Qt::ItemIsEditable;
+  return f;
+}
+
+QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+  switch (section) {
+    case Name: return tr("Run");
+    case Schedule: return tr("Schedule");
+    case Strategy: return tr("Strategy");
+    case Stages: return tr("Stages");
+    case TestAccuracy: return tr("Test accuracy");
+    case Throughput: return tr("Samples/s");
+    case Status: return tr("Status");
+  }
+  return {};
+}
+
+}  // namespace ps::ui

@@ -1,0 +1,64 @@
+// Schedule & strategy panel: pick the schedule and the weight-staleness strategy (unimplemented ones
+// listed but disabled), edit the strategy's parameters within their bounds, microbatches, stages and
+// run length, and read the strategy's description (the same text as `pipescope-cli list strategies`).
+#pragma once
+#include <QWidget>
+#include <map>
+#include <string>
+
+#include "engine/config/run_config.h"
+
+class QComboBox;
+class QFormLayout;
+class QGroupBox;
+class QLabel;
+class QPlainTextEdit;
+class QSpinBox;
+
+namespace ps::ui {
+
+class StrategyPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit StrategyPanel(QWidget* parent = nullptr);
+
+  void setConfig(const RunConfig& config);  // fills every field; the rest of the config is kept as a base
+  RunConfig config() const;                 // the base with the panel's fields applied
+  bool isValid() const { return error_.isEmpty(); }
+  QString errorText() const { return error_; }
+  QString descriptionText() const;
+  void setMaxStages(int stages);   // the model's unit count
+  void setStageCount(int stages);  // follows the partition editor, without announcing stagesChanged
+
+  QComboBox* scheduleCombo() const { return schedule_; }
+  QComboBox* strategyCombo() const { return strategy_; }
+  QWidget* paramEditor(const QString& key) const;  // nullptr when the strategy has no such parameter
+
+ Q_SIGNALS:
+  void configEdited();          // any field changed (valid or not)
+  void stagesChanged(int stages);
+  void strategyChanged(const QString& strategy);
+
+ private:
+  void rebuildParams();
+  void onEdited();
+  void validate();
+  std::map<std::string, std::string> paramValues() const;
+
+  RunConfig base_;
+  bool loading_ = false;
+  QString error_;
+  QComboBox* schedule_;
+  QLabel* schedule_note_;
+  QComboBox* strategy_;
+  QSpinBox* microbatches_;
+  QSpinBox* stages_;
+  QSpinBox* steps_;
+  QGroupBox* params_box_;
+  QFormLayout* params_form_;
+  std::map<std::string, QWidget*> param_editors_;
+  QLabel* error_label_;
+  QPlainTextEdit* description_;
+};
+
+}  // namespace ps::ui

@@ -1,0 +1,434 @@
+#include "widgets/timeline_view.h"
+
+#include <QHelpEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QToolTip>
+#include <QWheelEvent>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "widgets/format.h"
+
+namespace ps::ui {
+namespace {
+
+constexpr int kAxisHeight = 24;
+constexpr int kRightMargin = 8;
+constexpr double kMergeBelowPx = 1.5;  // narrower boxes are folded per pixel column
+constexpr double kMinNsPerPx = 1.0;
+
+// 1, 2 or 5 times a power of ten, at least `raw`.
+double nice_step(double raw) {
+  const double p = std::pow(10.0, std::floor(std::log10(std::max(raw, 1e-9))));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+QString time_label(double ns, double step_ns) {
+  const int decimals = std::clamp(static_cast<int>(std::ceil(-std::log10(step_ns / 1e9))), 0, 6);
+  return QStringLiteral("%1 s").arg(ns / 1e9, 0, 'f', decimals);
+}
+
+}  // namespace
+
+TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
+  setMouseTracking(true);
+  setFocusPolicy(Qt::StrongFocus);
+  setAttribute(Qt::WA_OpaquePaintEvent);
+  rebuildColors();
+}
+
+void TimelineView::rebuildColors() {
+  const QColor base = palette().color(QPalette::Base);
+  for (int kind = 0; kind < 3; ++kind)
+    for (int h = 0; h < kMinibatchHues; ++h) {
+      const QColor c = minibatch_color(h, static_cast<OpKind>(kind));
+      colors_[static_cast<std::size_t>(kind * kMinibatchHues + h)] = c;
+      // Faded = 25% colour over the background: the highlighted minibatch stands out.
+      faded_[static_cast<std::size_t>(kind * kMinibatchHues + h)] =
+          QColor((c.red() + 3 * base.red()) / 4, (c.green() + 3 * base.green()) / 4, (c.blue() + 3 * base.blue()) / 4);
+    }
+}
+
+QColor TimelineView::boxColor(const OpEvent& e) const {
+  const int slot = ((e.minibatch % kMinibatchHues) + kMinibatchHues) % kMinibatchHues;
+  const auto i = static_cast<std::size_t>(static_cast<int>(e.kind) * kMinibatchHues + slot);
+  return highlight_ >= 0 && e.minibatch != highlight_ ? faded_[i] : colors_[i];
+}
+
+void TimelineView::appendBatch(const TelemetryBatch& batch) {
+  if (batch.ops.empty() && batch.transfers.empty()) return;
+  model_.append(batch);
+  applyLiveView();
+  update();
+}
+
+void TimelineView::clear() {
+  model_.clear();
+  highlight_ = -1;
+  auto_fit_ = true;
+  follow_ = true;
+  t0_ = 0;
+  ns_per_px_ = 1e4;
+  Q_EMIT followLiveChanged(true);
+  update();
+}
+
+void TimelineView::setStageCount(int stages) {
+  model_.setStageCount(stages);
+  update();
+}
+
+void TimelineView::setStageLabels(const QStringList& labels) {
+  stage_labels_ = labels;
+  update();
+}
+
+// --- geometry ---------------------------------------------------------------------------------------
+
+int TimelineView::gutterWidth() const { return fontMetrics().horizontalAdvance(QStringLiteral("Stage 00  ")) + 12; }
+int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height() / 2); }
+
+int TimelineView::stageRowHeight() const {
+  const int stages = std::max(1, model_.stageCount());
+  const int body = height() - kAxisHeight - 4 - model_.laneCount() * laneHeight();
+  return std::clamp(body / stages, 12, fontMetrics().height() * 4);
+}
+
+QRect TimelineView::plotRect() const {
+  const int left = gutterWidth();
+  return QRect(left, kAxisHeight, std::max(1, width() - left - kRightMargin), std::max(1, height() - kAxisHeight));
+}
+
+QRect TimelineView::stageRowRect(int stage) const {
+  const QRect plot = plotRect();
+  const int y = plot.top() + stage * (stageRowHeight() + laneHeight());
+  return QRect(plot.left(), y, plot.width(), stageRowHeight());
+}
+
+QRect TimelineView::laneRect(int lane) const {
+  const QRect row = stageRowRect(lane);
+  return QRect(row.left(), row.bottom() + 1, row.width(), laneHeight());
+}
+
+double TimelineView::xForTime(std::int64_t t) const { return plotRect().left() + static_cast<double>(t - t0_) / ns_per_px_; }
+
+std::int64_t TimelineView::timeForX(double x) const {
+  return t0_ + static_cast<std::int64_t>(std::llround((x - plotRect().left()) * ns_per_px_));
+}
+
+std::int64_t TimelineView::visibleEnd() const {
+  return t0_ + static_cast<std::int64_t>(std::llround(plotRect().width() * ns_per_px_));
+}
+
+// --- viewport ---------------------------------------------------------------------------------------
+
+void TimelineView::setVisibleRange(std::int64_t t0, std::int64_t t1) {
+  auto_fit_ = false;
+  setFollowLive(false);
+  t0_ = t0;
+  ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(std::max<std::int64_t>(1, t1 - t0)) / plotRect().width());
+  update();
+}
+
+void TimelineView::fit() {
+  auto_fit_ = true;
+  const std::int64_t span = std::max<std::int64_t>(1000, model_.endNs() - model_.startNs());
+  t0_ = model_.empty() ? 0 : model_.startNs();
+  ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(span) * 1.02 / plotRect().width());
+  update();
+}
+
+void TimelineView::setFollowLive(bool follow) {
+  if (follow == follow_) return;
+  follow_ = follow;
+  if (follow_) applyLiveView();
+  update();
+  Q_EMIT followLiveChanged(follow_);
+}
+
+void TimelineView::applyLiveView() {
+  if (auto_fit_) {
+    fit();
+  } else if (follow_) {
+    const std::int64_t window = visibleEnd() - t0_;
+    t0_ = std::max(model_.startNs(), model_.endNs() - window + window / 50);
+  }
+}
+
+void TimelineView::zoomBy(double factor, double anchor_x) {
+  const std::int64_t anchor_t = timeForX(follow_ ? plotRect().right() : anchor_x);
+  auto_fit_ = false;
+  ns_per_px_ = std::clamp(ns_per_px_ / factor, kMinNsPerPx, 1e12);
+  const double ax = follow_ ? plotRect().right() : anchor_x;
+  t0_ = anchor_t - static_cast<std::int64_t>(std::llround((ax - plotRect().left()) * ns_per_px_));
+  update();
+}
+
+void TimelineView::zoomIn() { zoomBy(1.5, plotRect().center().x()); }
+void TimelineView::zoomOut() { zoomBy(1 / 1.5, plotRect().center().x()); }
+
+void TimelineView::setHighlightedMinibatch(int minibatch) {
+  if (minibatch == highlight_) return;
+  highlight_ = minibatch;
+  update();
+  Q_EMIT minibatchHighlighted(minibatch);
+}
+
+void TimelineView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  if (auto_fit_) fit();
+}
+
+// --- painting ---------------------------------------------------------------------------------------
+
+void TimelineView::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  stats_ = {};
+  p.fillRect(rect(), palette().color(QPalette::Window));
+  const QRect plot = plotRect();
+  p.fillRect(plot, palette().color(QPalette::Base));
+  paintAxis(p);
+  p.setClipRect(plot);
+  for (int k = 0; k < model_.stageCount(); ++k) paintStageRow(p, k);
+  for (int lane = 0; lane < model_.laneCount(); ++lane) paintLane(p, lane);
+  // The live edge.
+  if (!model_.empty()) {
+    const double x = xForTime(model_.endNs());
+    if (x >= plot.left() && x <= plot.right()) p.fillRect(QRectF(x, plot.top(), 1.5, plot.height()), QColor(214, 39, 40));
+  }
+  p.setClipping(false);
+  paintGutter(p);
+  if (model_.empty()) {
+    p.setPen(palette().color(QPalette::PlaceholderText));
+    p.drawText(plot, Qt::AlignCenter, tr("Start a run to see its pipeline here"));
+  }
+}
+
+void TimelineView::paintAxis(QPainter& p) const {
+  const QRect plot = plotRect();
+  const double step = nice_step(ns_per_px_ * 110);
+  const QColor grid = palette().color(QPalette::Mid);
+  p.setPen(palette().color(QPalette::WindowText));
+  const double first = std::ceil(static_cast<double>(t0_) / step) * step;
+  for (double t = first; t < static_cast<double>(visibleEnd()); t += step) {
+    const double x = plot.left() + (t - static_cast<double>(t0_)) / ns_per_px_;
+    p.fillRect(QRectF(x, plot.top(), 1, plot.height()), QColor(grid.red(), grid.green(), grid.blue(), 60));
+    p.drawLine(QPointF(x, kAxisHeight - 6), QPointF(x, kAxisHeight));
+    p.drawText(QRectF(x + 3, 0, 120, kAxisHeight - 4), Qt::AlignLeft | Qt::AlignBottom, time_label(t, step));
+  }
+}
+
+void TimelineView::paintGutter(QPainter& p) const {
+  const QFontMetrics fm = fontMetrics();
+  p.fillRect(QRect(0, 0, plotRect().left(), height()), palette().color(QPalette::Window));
+  for (int k = 0; k < model_.stageCount(); ++k) {
+    const QRect row = stageRowRect(k);
+    const QRect label(4, row.top(), plotRect().left() - 8, row.height());
+    p.fillRect(QRect(label.left(), row.top() + 2, 4, row.height() - 4), stage_color(k));
+    p.setPen(palette().color(QPalette::WindowText));
+    const bool two_lines = row.height() >= 2 * fm.height() && k < stage_labels_.size();
+    p.drawText(label.adjusted(8, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft | Qt::TextSingleLine,
+               two_lines ? tr("Stage %1\n").arg(k) : tr("Stage %1").arg(k));
+    if (two_lines) {
+      p.setPen(palette().color(QPalette::PlaceholderText));
+      p.drawText(label.adjusted(8, fm.height(), 0, 0), Qt::AlignVCenter | Qt::AlignLeft, stage_labels_[k]);
+    }
+  }
+}
+
+void TimelineView::paintStageRow(QPainter& p, int stage) {
+  const QRect row = stageRowRect(stage);
+  p.fillRect(row, palette().color(QPalette::AlternateBase));  // gaps in the boxes = bubbles
+  const IndexRange range = model_.visibleOps(stage, t0_, visibleEnd());
+  stats_.visible += range.size();
+  const auto& ops = model_.ops(stage);
+  const double left = plotRect().left();
+  const double top = row.top() + 1, h = row.height() - 2;
+  const QColor text_color(25, 25, 25);
+  const QColor tick = palette().color(QPalette::WindowText);
+  const QFontMetrics fm = fontMetrics();
+  const double label_min_px = fm.horizontalAdvance(QStringLiteral("B000")) + 6;
+  int last_px = std::numeric_limits<int>::min();       // last pixel column filled by a merged box
+  int last_tick_px = std::numeric_limits<int>::min();
+  for (std::size_t i = range.first; i < range.last; ++i) {
+    const OpEvent& e = ops[i];
+    const double x0 = left + static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
+    const double x1 = left + static_cast<double>(e.t_end_ns - t0_) / ns_per_px_;
+    if (e.kind == OpKind::Update) {  // a thin tick in the lower part of the row
+      const int px = static_cast<int>(std::floor(x0));
+      if (px == last_tick_px) {
+        ++stats_.merged;
+        continue;
+      }
+      last_tick_px = px;
+      p.fillRect(QRectF(px, top + h * 0.45, 2, h * 0.55), tick);
+      ++stats_.drawn;
+      continue;
+    }
+    const double w = x1 - x0;
+    if (w < kMergeBelowPx) {
+      const int px = static_cast<int>(std::floor(x0));
+      if (px <= last_px) {
+        ++stats_.merged;
+        continue;
+      }
+      p.fillRect(QRect(px, static_cast<int>(top), 1, static_cast<int>(h)), boxColor(e));
+      last_px = px;
+      ++stats_.drawn;
+      continue;
+    }
+    const QRectF box(x0, top, w > 3 ? w - 1 : w, h);  // a 1px seam between neighbours
+    p.fillRect(box, boxColor(e));
+    last_px = static_cast<int>(std::floor(x1));
+    ++stats_.drawn;
+    if (highlight_ >= 0 && e.minibatch == highlight_) {
+      p.setPen(QPen(tick, 2));
+      p.setBrush(Qt::NoBrush);
+      p.drawRect(box.adjusted(1, 1, -1, -1));
+    }
+    if (w > label_min_px && h >= fm.height()) {
+      p.setPen(text_color);
+      p.drawText(box, Qt::AlignCenter, QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})));
+    }
+  }
+}
+
+void TimelineView::paintLane(QPainter& p, int lane) {
+  const QRect r = laneRect(lane);
+  const IndexRange range = model_.visibleTransfers(lane, t0_, visibleEnd());
+  stats_.visible += range.size();
+  const auto& events = model_.transfers(lane);
+  const double left = plotRect().left();
+  const double half = r.height() / 2.0;
+  int last_px[2] = {std::numeric_limits<int>::min(), std::numeric_limits<int>::min()};
+  for (std::size_t i = range.first; i < range.last; ++i) {
+    const TransferEvent& e = events[i];
+    const double x0 = left + static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
+    const double w = std::max(1.0, static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_);
+    const int half_index = e.gradient ? 1 : 0;  // activations on top, gradients below
+    const int px = static_cast<int>(std::floor(x0));
+    if (w < kMergeBelowPx && px <= last_px[half_index]) {
+      ++stats_.merged;
+      continue;
+    }
+    last_px[half_index] = static_cast<int>(std::floor(x0 + w));
+    OpEvent as_op;
+    as_op.minibatch = e.minibatch;
+    as_op.kind = e.gradient ? OpKind::Backward : OpKind::Forward;
+    p.fillRect(QRectF(x0, r.top() + half_index * half + 1, w, half - 1), boxColor(as_op));
+    ++stats_.drawn;
+  }
+}
+
+// --- interaction ------------------------------------------------------------------------------------
+
+std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
+  if (!plotRect().contains(pos)) return std::nullopt;
+  const std::int64_t t = timeForX(pos.x());
+  const auto tolerance = static_cast<std::int64_t>(3 * ns_per_px_);
+  for (int k = 0; k < model_.stageCount(); ++k) {
+    if (stageRowRect(k).contains(pos)) {
+      if (auto i = model_.opAt(k, t, tolerance)) return TimelineHit{TimelineHit::Kind::Op, k, *i};
+      return std::nullopt;
+    }
+  }
+  for (int lane = 0; lane < model_.laneCount(); ++lane) {
+    if (!laneRect(lane).contains(pos)) continue;
+    const IndexRange r = model_.visibleTransfers(lane, t - tolerance, t + tolerance + 1);
+    if (r.size() > 0) return TimelineHit{TimelineHit::Kind::Transfer, lane, r.first};
+  }
+  return std::nullopt;
+}
+
+QString TimelineView::toolTipText(const TimelineHit& hit) const {
+  if (hit.kind == TimelineHit::Kind::Transfer) {
+    const TransferEvent& e = model_.transfers(hit.row)[hit.index];
+    return tr("<b>%1</b> of minibatch %2%3<br>stage %4 → %5<br>%6 in %7")
+        .arg(e.gradient ? tr("Gradient") : tr("Activation"))
+        .arg(e.minibatch)
+        .arg(e.micro >= 0 ? QStringLiteral(".%1").arg(e.micro) : QString())
+        .arg(e.from_stage)
+        .arg(e.to_stage)
+        .arg(format_bytes(e.bytes), format_duration_ns(e.t_end_ns - e.t_start_ns));
+  }
+  const OpEvent& e = model_.ops(hit.row)[hit.index];
+  static const char* const kKinds[] = {"forward", "backward", "update"};
+  QString text = tr("<b>%1</b> · %2 of minibatch %3%4 · stage %5<br>duration %6, starts at %7")
+                     .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})))
+                     .arg(tr(kKinds[static_cast<int>(e.kind)]))
+                     .arg(e.minibatch)
+                     .arg(e.micro >= 0 ? tr(", microbatch %1").arg(e.micro) : QString())
+                     .arg(hit.row)
+                     .arg(format_duration_ns(e.t_end_ns - e.t_start_ns), time_label(static_cast<double>(e.t_start_ns), 1e6));
+  if (e.kind != OpKind::Update) {
+    text += tr("<br>live version %1 · basis %2 · target %3<br>staleness <b>%4</b>")
+                .arg(e.live_version)
+                .arg(e.basis_version)
+                .arg(e.target_version)
+                .arg(e.staleness());
+    if (e.divergence >= 0) text += tr(" · divergence %1").arg(e.divergence, 0, 'g', 3);
+    if (e.prediction_gain >= 0) text += tr(" · prediction gain %1").arg(e.prediction_gain, 0, 'g', 3);
+  }
+  if (e.loss >= 0) text += tr("<br>loss %1").arg(e.loss, 0, 'g', 4);
+  return text;
+}
+
+bool TimelineView::event(QEvent* event) {
+  if (event->type() == QEvent::PaletteChange) rebuildColors();
+  if (event->type() == QEvent::ToolTip) {
+    auto* help = static_cast<QHelpEvent*>(event);
+    if (auto hit = hitTest(help->pos()))
+      QToolTip::showText(help->globalPos(), toolTipText(*hit), this);
+    else
+      QToolTip::hideText();
+    return true;
+  }
+  return QWidget::event(event);
+}
+
+void TimelineView::wheelEvent(QWheelEvent* event) {
+  const double steps = event->angleDelta().y() / 120.0;
+  if (steps == 0) return;
+  zoomBy(std::pow(1.25, steps), event->position().x());
+  event->accept();
+}
+
+void TimelineView::mousePressEvent(QMouseEvent* event) {
+  if (event->button() != Qt::LeftButton) return QWidget::mousePressEvent(event);
+  press_pos_ = event->position().toPoint();
+  press_t0_ = t0_;
+  panned_ = false;
+}
+
+void TimelineView::mouseMoveEvent(QMouseEvent* event) {
+  if (!press_pos_) return;
+  const int dx = event->position().toPoint().x() - press_pos_->x();
+  if (!panned_ && std::abs(dx) < 4) return;
+  if (!panned_) {
+    panned_ = true;
+    auto_fit_ = false;
+    setFollowLive(false);
+    setCursor(Qt::ClosedHandCursor);
+  }
+  t0_ = press_t0_ - static_cast<std::int64_t>(std::llround(dx * ns_per_px_));
+  update();
+}
+
+void TimelineView::mouseReleaseEvent(QMouseEvent* event) {
+  if (event->button() != Qt::LeftButton || !press_pos_) return QWidget::mouseReleaseEvent(event);
+  const bool was_click = !panned_;
+  press_pos_.reset();
+  unsetCursor();
+  if (!was_click) return;
+  const auto hit = hitTest(event->position().toPoint());
+  int minibatch = -1;
+  if (hit && hit->kind == TimelineHit::Kind::Op) minibatch = model_.ops(hit->row)[hit->index].minibatch;
+  if (hit && hit->kind == TimelineHit::Kind::Transfer) minibatch = model_.transfers(hit->row)[hit->index].minibatch;
+  setHighlightedMinibatch(minibatch == highlight_ ? -1 : minibatch);
+}
+
+}  // namespace ps::ui

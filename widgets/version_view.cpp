@@ -1,0 +1,197 @@
+#include "widgets/version_view.h"
+
+#include <QHeaderView>
+#include <QLabel>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+#include "widgets/qcp.h"
+
+#include "widgets/colors.h"
+#include "widgets/in_flight_model.h"
+#include "widgets/plot_style.h"
+
+namespace ps::ui {
+namespace {
+
+constexpr int kGraphsPerStage = 4;  // staleness F, staleness B, divergence, prediction gain
+
+QVector<double> to_qvector(const std::vector<double>& v) { return QVector<double>(v.begin(), v.end()); }
+
+QWidget* titled(const QString& title, QWidget* body, QWidget* parent) {
+  auto* box = new QWidget(parent);
+  auto* layout = new QVBoxLayout(box);
+  layout->setContentsMargins(0, 0, 0, 0);
+  auto* label = new QLabel(QStringLiteral("<b>%1</b>").arg(title), box);
+  layout->addWidget(label);
+  layout->addWidget(body, 1);
+  return box;
+}
+
+}  // namespace
+
+VersionView::VersionView(QWidget* parent)
+    : QWidget(parent),
+      series_plot_(new QCustomPlot(this)),
+      heatmap_plot_(new QCustomPlot(this)),
+      in_flight_(new InFlightModel(this)),
+      in_flight_table_(new QTableView(this)) {
+  // Staleness on top, divergence (left axis) and prediction gain (right axis) below; one time axis.
+  series_plot_->setAutoAddPlottableToLegend(false);
+  staleness_rect_ = series_plot_->axisRect();
+  divergence_rect_ = new QCPAxisRect(series_plot_);
+  series_plot_->plotLayout()->addElement(1, 0, divergence_rect_);
+  auto* margins = new QCPMarginGroup(series_plot_);
+  for (QCPAxisRect* rect : {staleness_rect_, divergence_rect_}) {
+    rect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    rect->setRangeDrag(Qt::Horizontal);
+    rect->setRangeZoom(Qt::Horizontal);
+  }
+  connect(staleness_rect_->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::rangeChanged),
+          divergence_rect_->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::setRange));
+  staleness_rect_->axis(QCPAxis::atLeft)->setLabel(tr("staleness (versions)\nsolid F · dashed B"));
+  staleness_rect_->axis(QCPAxis::atLeft)->ticker()->setTickStepStrategy(QCPAxisTicker::tssReadability);
+  divergence_rect_->axis(QCPAxis::atLeft)->setLabel(tr("divergence ‖W−W*‖/‖W*‖"));
+  divergence_rect_->axis(QCPAxis::atRight)->setLabel(tr("prediction gain (dotted)"));
+  divergence_rect_->axis(QCPAxis::atRight)->setVisible(true);
+  divergence_rect_->axis(QCPAxis::atBottom)->setLabel(tr("run time (s)"));
+  no_divergence_note_ = new QCPItemText(series_plot_);
+  no_divergence_note_->setClipAxisRect(divergence_rect_);
+  no_divergence_note_->position->setAxisRect(divergence_rect_);
+  no_divergence_note_->position->setType(QCPItemPosition::ptAxisRectRatio);
+  no_divergence_note_->position->setCoords(0.5, 0.5);
+  no_divergence_note_->setText(tr("No divergence measured yet: it is known once the target version exists"));
+  series_plot_->legend->setVisible(true);
+  series_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  connect(series_plot_, &QCustomPlot::mouseDoubleClick, this, [this] {
+    series_plot_->rescaleAxes();
+    series_plot_->replot(QCustomPlot::rpQueuedReplot);
+  });
+
+  // Heatmap: stage rows (stage 0 on top, as in the timeline) against time bins.
+  heatmap_ = new QCPColorMap(heatmap_plot_->xAxis, heatmap_plot_->yAxis);
+  auto* scale = new QCPColorScale(heatmap_plot_);
+  heatmap_plot_->plotLayout()->addElement(0, 1, scale);
+  scale->axis()->setLabel(tr("mean divergence"));
+  heatmap_->setColorScale(scale);
+  QCPColorGradient gradient(QCPColorGradient::gpThermal);
+  gradient.setNanHandling(QCPColorGradient::nhTransparent);
+  heatmap_->setGradient(gradient);
+  heatmap_->setInterpolate(false);
+  heatmap_plot_->yAxis->setRangeReversed(true);
+  heatmap_plot_->yAxis->setLabel(tr("stage"));
+  heatmap_plot_->xAxis->setLabel(tr("run time (s)"));
+  auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+  ticker->setTickStep(1.0);
+  heatmap_plot_->yAxis->setTicker(ticker);
+  auto* heat_margins = new QCPMarginGroup(heatmap_plot_);
+  heatmap_plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, heat_margins);
+  scale->setMarginGroup(QCP::msBottom | QCP::msTop, heat_margins);
+
+  in_flight_table_->setModel(in_flight_);
+  in_flight_table_->verticalHeader()->hide();
+  in_flight_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  in_flight_table_->setAlternatingRowColors(true);
+  in_flight_table_->setSelectionMode(QAbstractItemView::NoSelection);
+
+  auto* right = new QSplitter(Qt::Vertical, this);
+  right->addWidget(titled(tr("Divergence by stage and time"), heatmap_plot_, right));
+  right->addWidget(titled(tr("Weights held by in-flight minibatches"), in_flight_table_, right));
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  split->addWidget(titled(tr("Staleness, divergence and prediction gain"), series_plot_, split));
+  split->addWidget(right);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(split);
+  restyle();
+}
+
+void VersionView::appendBatch(const TelemetryBatch& batch) {
+  if (batch.ops.empty()) return;
+  history_.append(batch);
+  dirty_ = true;
+  if (isVisible()) refresh();
+}
+
+void VersionView::clear() {
+  history_.clear();
+  dirty_ = true;
+  refresh();
+}
+
+void VersionView::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (dirty_) refresh();
+}
+
+void VersionView::rebuildGraphs() {
+  series_plot_->clearGraphs();
+  series_plot_->legend->clearItems();
+  for (int k = 0; k < history_.stageCount(); ++k) {
+    const QColor c = stage_color(k);
+    auto* f = series_plot_->addGraph(staleness_rect_->axis(QCPAxis::atBottom), staleness_rect_->axis(QCPAxis::atLeft));
+    f->setPen(QPen(c, 2));
+    f->setLineStyle(QCPGraph::lsStepLeft);
+    f->setName(tr("stage %1").arg(k));
+    f->addToLegend();
+    auto* b = series_plot_->addGraph(staleness_rect_->axis(QCPAxis::atBottom), staleness_rect_->axis(QCPAxis::atLeft));
+    b->setPen(QPen(c, 1.5, Qt::DashLine));
+    b->setLineStyle(QCPGraph::lsStepLeft);
+    auto* d = series_plot_->addGraph(divergence_rect_->axis(QCPAxis::atBottom), divergence_rect_->axis(QCPAxis::atLeft));
+    d->setPen(QPen(c, 1.5));
+    d->setAdaptiveSampling(true);
+    auto* g = series_plot_->addGraph(divergence_rect_->axis(QCPAxis::atBottom), divergence_rect_->axis(QCPAxis::atRight));
+    g->setPen(QPen(c, 1.5, Qt::DotLine));
+  }
+  graphs_for_stages_ = history_.stageCount();
+}
+
+void VersionView::refresh() {
+  dirty_ = false;
+  if (graphs_for_stages_ != history_.stageCount()) rebuildGraphs();
+  for (int k = 0; k < history_.stageCount(); ++k) {
+    const DecimatingSeries* series[kGraphsPerStage] = {&history_.staleness(k, OpKind::Forward),
+                                                       &history_.staleness(k, OpKind::Backward),
+                                                       &history_.divergence(k), &history_.predictionGain(k)};
+    for (int i = 0; i < kGraphsPerStage; ++i)
+      series_plot_->graph(k * kGraphsPerStage + i)->setData(to_qvector(series[i]->t()), to_qvector(series[i]->v()), true);
+  }
+  no_divergence_note_->setVisible(!history_.hasDivergence());
+  divergence_rect_->axis(QCPAxis::atRight)->setVisible(history_.hasPredictionGain());
+  series_plot_->rescaleAxes();
+  auto* y = staleness_rect_->axis(QCPAxis::atLeft);
+  y->setRange(-0.5, std::max(1.0, y->range().upper) + 0.5);
+
+  const int stages = std::max(1, history_.stageCount());
+  const int bins = history_.heatmapBins();
+  const double w = history_.heatmapBinSeconds();
+  heatmap_->data()->setSize(bins, stages);
+  heatmap_->data()->setRange(QCPRange(w / 2, bins * w - w / 2), QCPRange(0, stages - 1));
+  for (int k = 0; k < stages; ++k)
+    for (int b = 0; b < bins; ++b) heatmap_->data()->setCell(b, k, history_.heatmapValue(k, b));
+  heatmap_->rescaleDataRange(true);
+  heatmap_plot_->xAxis->setRange(0, std::max(w, history_.latestTime()));
+  heatmap_plot_->yAxis->setRange(-0.5, stages - 0.5);
+
+  in_flight_->setEntries(history_.inFlight(), history_.latestTime());
+  series_plot_->replot(QCustomPlot::rpQueuedReplot);
+  heatmap_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void VersionView::changeEvent(QEvent* event) {
+  QWidget::changeEvent(event);
+  if (event->type() == QEvent::PaletteChange || event->type() == QEvent::FontChange) restyle();
+}
+
+void VersionView::restyle() {
+  style_plot(series_plot_, palette(), font());
+  style_plot(heatmap_plot_, palette(), font());
+  no_divergence_note_->setColor(palette().color(QPalette::PlaceholderText));
+  no_divergence_note_->setFont(font());
+  series_plot_->replot(QCustomPlot::rpQueuedReplot);
+  heatmap_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace ps::ui

@@ -1,0 +1,54 @@
+// The weight-version page: staleness of F and B per stage over time, divergence and prediction gain
+// where the engine measured them, a stage x time heatmap of divergence, and the versions each
+// in-flight minibatch holds right now.
+#pragma once
+#include <QWidget>
+
+#include "widgets/version_history.h"
+
+class QCustomPlot;
+class QCPAxisRect;
+class QCPColorMap;
+class QCPItemText;
+class QTableView;
+
+namespace ps::ui {
+
+class InFlightModel;
+
+class VersionView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit VersionView(QWidget* parent = nullptr);
+
+  void appendBatch(const TelemetryBatch& batch);
+  void clear();
+  void refresh();  // rebuild graphs from the history (cheap when nothing changed)
+
+  const VersionHistory& history() const { return history_; }
+  InFlightModel* inFlightModel() const { return in_flight_; }
+  QCustomPlot* seriesPlot() const { return series_plot_; }
+  QCustomPlot* heatmapPlot() const { return heatmap_plot_; }
+
+ protected:
+  void changeEvent(QEvent* event) override;
+  void showEvent(QShowEvent* event) override;
+
+ private:
+  void rebuildGraphs();
+  void restyle();
+
+  VersionHistory history_;
+  bool dirty_ = false;
+  int graphs_for_stages_ = -1;
+  QCustomPlot* series_plot_;
+  QCPAxisRect* staleness_rect_ = nullptr;
+  QCPAxisRect* divergence_rect_ = nullptr;
+  QCPItemText* no_divergence_note_ = nullptr;
+  QCustomPlot* heatmap_plot_;
+  QCPColorMap* heatmap_ = nullptr;
+  InFlightModel* in_flight_;
+  QTableView* in_flight_table_;
+};
+
+}  // namespace ps::ui
