@@ -24,8 +24,8 @@ const std::vector<DatasetCatalogEntry>& dataset_catalog() {
       {"spirals", "Two interleaved noisy spirals: 2-d points, 2 classes (synthetic, seeded)", false, ""},
       {"blobs", "Four Gaussian blobs: 2-d points, 4 classes (synthetic, seeded)", false, ""},
       {"sequence",
-       "Token sequences (length 16, vocabulary 16): the class is the token that follows the marker "
-       "token 0, modulo 4; needs attention across positions (synthetic, seeded, for the transformer)",
+       "Token sequences for the transformer: each an arrangement of all 16 tokens; the class is which of "
+       "the tokens 0-3 comes first, so only the order across positions tells it (synthetic, seeded)",
        false, ""},
   };
   return entries;

@@ -77,26 +77,28 @@ DataSplit make_blobs(std::int64_t train, std::int64_t test, std::uint64_t seed) 
   return split_rows(points, labels, train, points_spec(4));
 }
 
-// Marker-follower sequences: 16 tokens from a vocabulary of 16. Token 0 is a marker that occurs exactly
-// once, at a random position before the last; the token right after it is drawn from 4..15, and the class
-// is that token modulo 4 (3 tokens per class, balanced). Every other position holds a random token 1..15.
-// A bag of tokens says nothing about the class: the model must relate the marker's position to its
-// neighbour's content, which takes attention across positions.
+// First-of-four sequences: each sequence is a random arrangement of all 16 tokens of the vocabulary, so
+// every sequence holds the same bag of tokens and only the order carries information. The class is
+// whichever of the tokens 0, 1, 2, 3 comes first (balanced by symmetry): the model has to compare the
+// positions of four tokens scattered across the sequence.
 DataSplit make_sequence(std::int64_t train, std::int64_t test, std::uint64_t seed) {
-  constexpr std::int64_t kLength = 16, kVocab = 16, kClasses = 4, kMarker = 0;
+  constexpr std::int64_t kLength = 16, kVocab = 16, kClasses = 4;
+  static_assert(kLength == kVocab, "a sequence is an arrangement of the whole vocabulary");
   Rng rng(seed, 0x5E9E9CEULL);
   const std::int64_t n = train + test;
   at::Tensor tokens = torch::empty({n, kLength}, torch::kLong);
   at::Tensor labels = torch::empty({n}, torch::kLong);
   auto t = tokens.accessor<std::int64_t, 2>();
   auto l = labels.accessor<std::int64_t, 1>();
+  std::vector<std::int64_t> order(kVocab);
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < kLength; ++j) t[i][j] = 1 + rng.below(kVocab - 1);
-    const std::int64_t marker_pos = rng.below(kLength - 1);
-    const std::int64_t follower = kClasses + rng.below(kVocab - kClasses);
-    t[i][marker_pos] = kMarker;
-    t[i][marker_pos + 1] = follower;
-    l[i] = follower % kClasses;
+    for (std::int64_t v = 0; v < kVocab; ++v) order[v] = v;
+    for (std::int64_t j = kVocab - 1; j > 0; --j) std::swap(order[j], order[rng.below(j + 1)]);  // Fisher-Yates
+    l[i] = -1;
+    for (std::int64_t j = 0; j < kLength; ++j) {
+      t[i][j] = order[j];
+      if (l[i] < 0 && order[j] < kClasses) l[i] = order[j];
+    }
   }
   InputSpec spec;
   spec.sample_shape = {kLength};

@@ -1,0 +1,128 @@
+// pipescope-cli's contract, exercised through the real binary: outputs, exit codes, error messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result cli(const std::string& args) {
+  const std::string cmd = std::string(PIPESCOPE_CLI) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
+  const int status = p ? pclose(p) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("pipescope_cli_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(Cli, ScheduleJsonMatchesTheContract) {
+  Result r = cli("schedule --schedule 1f1b-async --stages 3 --microbatches 1 --minibatches 4 --format json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schedule"], "1f1b-async");
+  ASSERT_EQ(j["stages"].size(), 3u);
+  EXPECT_EQ(j["stages"][0]["stage"], 0);
+  std::vector<std::string> first8(j["stages"][0]["ops"].begin(), j["stages"][0]["ops"].begin() + 8);
+  EXPECT_EQ(first8, (std::vector<std::string>{"F0", "F1", "F2", "B0", "U0", "F3", "B1", "U1"}));
+  std::vector<std::string> last6(j["stages"][2]["ops"].begin(), j["stages"][2]["ops"].begin() + 6);
+  EXPECT_EQ(last6, (std::vector<std::string>{"F0", "B0", "U0", "F1", "B1", "U1"}));
+}
+
+TEST(Cli, ScheduleNamesMicrobatches) {
+  Result r = cli("schedule --schedule gpipe --stages 2 --microbatches 2 --minibatches 1 --format json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["stages"][1]["ops"][0], "F0.0");
+  EXPECT_EQ(j["stages"][1]["ops"][2], "B0.0");
+}
+
+TEST(Cli, RunWritesOutputsAndSummary) {
+  const auto dir = fresh_dir("run");
+  Result r = cli("run --preset " + src("presets/tiny.json") + " --steps 10 --out " + dir.string() + " --trace " +
+                 (dir / "trace.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("status: completed"), std::string::npos) << r.out;
+  auto summary = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_EQ(summary["steps"], 10);
+  for (const char* key : {"schedule", "strategy", "stages", "microbatches", "samples", "final_train_loss",
+                          "test_accuracy", "samples_per_second", "wall_seconds", "weights_digest", "per_stage"})
+    EXPECT_TRUE(summary.contains(key)) << key;
+  for (const char* key : {"stage", "first_layer", "last_layer", "params", "utilization", "weight_copies_max",
+                          "weight_bytes_max", "staleness_forward_mean", "staleness_backward_mean", "divergence_mean",
+                          "prediction_gain_mean"})
+    EXPECT_TRUE(summary["per_stage"][0].contains(key)) << key;
+  std::ifstream metrics(dir / "metrics.csv");
+  std::string header;
+  std::getline(metrics, header);
+  EXPECT_EQ(header.rfind("step,epoch,samples,train_loss,train_acc,lr,samples_per_second,wall_seconds", 0), 0u);
+  auto trace = nlohmann::json::parse(std::ifstream(dir / "trace.json"));
+  EXPECT_GT(trace["traceEvents"].size(), 10u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, OverridesReachTheRun) {
+  Result r = cli("run --preset " + src("presets/tiny.json") +
+                 " --steps 4 --strategy stash --schedule 1f1b-async --partition 1,3 --executor sequential --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("stage 2 [3..3]"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadPresetExitsWithCodeTwoNamingFileFieldAndReason) {
+  const auto dir = fresh_dir("bad");
+  const auto file = dir / "x.json";
+  std::ofstream(file) << R"({"model": {"name": "mlp"}, "dataset": {"name": "spirals"}, "partition": [1, 9]})";
+  Result r = cli("run --preset " + file.string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(file.string() + ": partition[1]: boundary 9 is past the last layer unit"), std::string::npos)
+      << r.out;
+  std::ofstream(file) << R"({"model": {"name": "mlp"}, "dataset": {"name": "spirals"}, "optimiser": {}})";
+  r = cli("run --preset " + file.string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("optimizer"), std::string::npos) << r.out;  // did you mean
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, UnknownArgumentsAndCommandsAreRefused) {
+  EXPECT_EQ(cli("run --preset " + src("presets/tiny.json") + " --sptes 3").code, 2);
+  EXPECT_EQ(cli("frobnicate").code, 2);
+  EXPECT_EQ(cli("list nothing").code, 2);
+}
+
+TEST(Cli, ListStrategiesVerboseCarriesTheTextOnce) {
+  Result r = cli("list strategies --verbose");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* name : {"latest", "stash", "vertical-sync", "2bw", "spectrain", "nesterov", "pipemare",
+                           "v-timeprest", "i-timeprest", "adam-predict"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  EXPECT_NE(r.out.find("not public"), std::string::npos) << "the i-timeprest caveat is missing";
+}
+
+TEST(Cli, BenchmarksSmoke) {
+  Result r = cli("bench telemetry --preset " + src("presets/tiny.json") + " --steps 5 --repeats 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("telemetry: ratio="), std::string::npos) << r.out;
+}
+
+}  // namespace
