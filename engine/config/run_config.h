@@ -71,6 +71,9 @@ struct RunConfig {
   std::uint64_t seed = 1;
   int eval_every_epochs = 1;  // evaluate on the test set after every N epochs (and at the end)
   bool telemetry = true;
+  // Divergence from the staleness-free weights needs a copy of the weights an op read until its target
+  // version exists. Measured on every N-th minibatch (1 = every op: audit mode; 0 = never).
+  int divergence_every = 8;
 
   int num_stages() const { return partition.empty() ? stages : static_cast<int>(partition.size()) + 1; }
 };

@@ -2,6 +2,7 @@
 #include "engine/data/idx_format.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "engine/data/dataset.h"
 #include "engine/data/file_bytes.h"
@@ -18,6 +19,12 @@ std::string hex32(std::uint32_t v) {
 
 std::uint32_t big_endian32(const std::uint8_t* p) {
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+}
+
+std::string dims_text(const std::vector<std::int64_t>& dims) {
+  std::string s;
+  for (std::int64_t d : dims) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
 }
 
 std::string describe(int ndim) {
@@ -44,11 +51,17 @@ at::Tensor parse_idx(const std::string& path, const std::vector<std::uint8_t>& b
     throw DataError(path, "truncated: expected at least " + std::to_string(header) + " bytes of IDX header, got " +
                               std::to_string(bytes.size()));
   std::vector<std::int64_t> dims;
-  std::size_t count = 1;
+  std::uint64_t count = 1;
+  bool absurd = false;  // a corrupt header can announce more bytes than any file holds
   for (int d = 0; d < ndim; ++d) {
-    dims.push_back(big_endian32(bytes.data() + 4 + 4 * d));
-    count *= static_cast<std::size_t>(dims.back());
+    const std::uint32_t dim = big_endian32(bytes.data() + 4 + 4 * d);
+    dims.push_back(dim);
+    if (dim != 0 && count > (std::uint64_t{1} << 48) / dim) absurd = true;
+    else count *= dim;
   }
+  if (absurd)
+    throw DataError(path, "truncated: the header announces dimensions " + dims_text(dims) + ", more than " +
+                              "any file holds; got " + std::to_string(bytes.size()) + " bytes");
   const std::size_t expected_bytes = header + count;
   if (bytes.size() < expected_bytes)
     throw DataError(path, "truncated: expected " + std::to_string(expected_bytes) + " bytes, got " +

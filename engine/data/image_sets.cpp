@@ -1,6 +1,9 @@
 // File-backed image sets: MNIST-format directories (Fashion-MNIST included) and CIFAR-10.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "engine/data/file_bytes.h"
 #include "engine/data/idx_format.h"
 #include "engine/data/loaders.h"

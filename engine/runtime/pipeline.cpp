@@ -12,6 +12,7 @@
 namespace ps {
 namespace {
 
+// Data-parallel replicas exchange no activations or gradients (S is 1 for them here).
 bool needs_activation(const Op& op, int k) { return op.kind == OpKind::Forward && k > 0; }
 bool needs_gradient(const Op& op, int k, int S) { return op.kind == OpKind::Backward && k < S - 1; }
 
@@ -36,20 +37,39 @@ void set_intra_op_threads(int threads) {
 }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-                   int microbatches)
-    : stages_(std::move(stages)), kind_(kind), threads_(threads_per_stage), microbatches_(microbatches) {}
+                   int microbatches, bool replicas)
+    : stages_(std::move(stages)),
+      kind_(kind),
+      threads_(threads_per_stage),
+      microbatches_(microbatches),
+      replicas_(replicas) {}
 
 Pipeline::~Pipeline() = default;
 
 bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,
                    std::chrono::steady_clock::time_point origin) {
   base_ = base;
-  for (int k = 0; k < num_stages(); ++k) stages_[k]->begin_segment(ops[k], base, origin);
-  return kind_ == ExecutorKind::Threaded ? run_threaded(ops, control) : run_sequential(ops, control);
+  for (int k = 0; k < num_stages(); ++k) {
+    stages_[k]->begin_segment(ops[k], base, origin);
+    stages_[k]->set_interrupt_check([&control] { return control.stopped(); });
+  }
+  auto finish = [&] {
+    for (auto& s : stages_) s->finish_segment();
+  };
+  try {
+    const bool done = kind_ == ExecutorKind::Threaded ? run_threaded(ops, control) : run_sequential(ops, control);
+    finish();
+    return done;
+  } catch (...) {
+    finish();
+    throw;
+  }
 }
 
 bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& control) {
   const int S = num_stages();
+  auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
+  auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
   const std::size_t capacity = static_cast<std::size_t>((S + 1) * microbatches_);
   std::vector<std::unique_ptr<Channel<Message>>> acts, grads;  // acts[k]: k -> k+1; grads[k]: k+1 -> k
   for (int k = 0; k + 1 < S; ++k) {
@@ -83,6 +103,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         if (out && op.kind == OpKind::Forward && !acts.empty() && k < S - 1 && !acts[k]->push(std::move(*out))) break;
         if (out && op.kind == OpKind::Backward && k > 0 && !grads[k - 1]->push(std::move(*out))) break;
       }
+    } catch (const Interrupted&) {
+      stopped = true;
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(error_mu);
       if (!error) error = wrap(k, *current, base_, e);
@@ -100,6 +122,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
 
 bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& control) {
   const int S = num_stages();
+  auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
+  auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
   std::vector<std::deque<Message>> acts(S), grads(S);  // inboxes of stage k
   std::vector<std::size_t> pos(S, 0);
   for (;;) {
@@ -110,6 +134,7 @@ bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& cont
       const Op& op = ops[k][pos[k]];
       std::deque<Message>* inbox = needs_activation(op, k) ? &acts[k] : needs_gradient(op, k, S) ? &grads[k] : nullptr;
       if (inbox && inbox->empty()) continue;
+      if (!stages_[k]->ready(op)) continue;
       if (!control.before_op()) return false;
       try {
         std::optional<Message> in;
@@ -134,6 +159,7 @@ bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& cont
 }
 
 at::Tensor Pipeline::infer(const at::Tensor& x) {
+  if (replicas_) return stages_[0]->infer(x);  // data parallel: every replica holds the whole model
   at::Tensor h = x;
   for (auto& s : stages_) h = s->infer(h);
   return h;

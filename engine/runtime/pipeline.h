@@ -17,8 +17,9 @@ enum class ExecutorKind { Threaded, Sequential };
 
 class Pipeline {
  public:
+  // replicas: the stages are data-parallel replicas of the whole model (no activations between them).
   Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-           int microbatches);
+           int microbatches, bool replicas = false);
   ~Pipeline();
 
   int num_stages() const { return static_cast<int>(stages_.size()); }
@@ -33,6 +34,7 @@ class Pipeline {
 
   // Forward through all stages with the live weights (evaluation).
   at::Tensor infer(const at::Tensor& x);
+  bool replicas() const { return replicas_; }
 
  private:
   bool run_threaded(const std::vector<StageOps>& ops, RunControl& control);
@@ -42,6 +44,7 @@ class Pipeline {
   ExecutorKind kind_;
   int threads_;
   int microbatches_;
+  bool replicas_;
   std::int64_t base_ = 0;
 };
 

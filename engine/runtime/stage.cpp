@@ -15,6 +15,14 @@ std::int64_t now_ns(std::chrono::steady_clock::time_point origin) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin).count();
 }
 
+at::Tensor flat_copy(const std::vector<at::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  parts.reserve(params.size());
+  for (const auto& p : params) parts.push_back(p.detach().reshape(-1));
+  return torch::cat(parts).to(torch::kDouble);
+}
+
 }  // namespace
 
 StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimizer_(setup_.optimizer) {
@@ -108,6 +116,8 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
   ev.basis_version = live_->version;
   ev.t_start_ns = now_ns(origin_);
   std::optional<Message> out;
+  last_used_.reset();
+  last_computed_ = false;
   switch (op.kind) {
     case OpKind::Forward: out = forward(op, std::move(in), ev); break;
     case OpKind::Backward: out = backward(op, std::move(in), ev); break;
@@ -118,8 +128,78 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
   ev.weight_copies = weight_copies();
   ev.weight_bytes = weight_copies() * param_bytes_ + setup_.strategy->extra_bytes();
   busy_ns_ += ev.t_end_ns - ev.t_start_ns;
-  if (setup_.on_op) setup_.on_op(ev);
+  if (!setup_.on_op) return out;
+  const bool sampled = setup_.divergence_every > 0 && ev.minibatch % setup_.divergence_every == 0;
+  if (op.kind == OpKind::Update) {
+    emit(ev);
+    resolve_divergence();
+  } else if (sampled && last_used_) {
+    measure_divergence(ev, *last_used_, last_computed_);
+  } else {
+    emit(ev);
+  }
+  last_used_.reset();
   return out;
+}
+
+bool StageRuntime::ready(const Op& op) const {
+  if (setup_.replica < 0 || op.kind != OpKind::Update) return true;
+  return setup_.all_reduce->complete(base_ + op.minibatch);
+}
+
+void StageRuntime::emit(const OpEvent& ev) {
+  if (setup_.on_op) setup_.on_op(ev);
+}
+
+// Divergence of an op: ||W_used - W_target|| / ||W_target|| with W_target the live weights of version
+// target(i). When that version already exists (it is the live one) it is measured at once; otherwise
+// the op waits, with a copy of what it read, for the update that creates it (at most S-1 updates).
+void StageRuntime::measure_divergence(OpEvent& ev, const WeightSet& used, bool computed) {
+  if (ev.target_version == live_->version) {
+    if (&used == live_.get()) {
+      ev.divergence = 0;
+    } else {
+      const at::Tensor u = flat_copy(used.params), t = flat_copy(live_->params);
+      const double d = (u - t).norm().item<double>(), tn = t.norm().item<double>();
+      ev.divergence = tn > 0 ? d / tn : 0;
+      if (computed) ev.prediction_gain = d > 0 ? 0.0 : -1;  // live is the target: doing nothing was exact
+    }
+    emit(ev);
+    return;
+  }
+  if (ev.target_version < live_->version) {  // a version already gone: not measurable without a copy
+    emit(ev);
+    return;
+  }
+  pending_.push_back({ev, flat_copy(used.params), computed ? flat_copy(live_->params) : at::Tensor()});
+}
+
+void StageRuntime::resolve_divergence() {
+  at::Tensor target;
+  double target_norm = 0;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->event.target_version != live_->version) {
+      ++it;
+      continue;
+    }
+    if (!target.defined()) {
+      target = flat_copy(live_->params);
+      target_norm = target.norm().item<double>();
+    }
+    const double d = (it->used - target).norm().item<double>();
+    it->event.divergence = target_norm > 0 ? d / target_norm : 0;
+    if (it->live.defined()) {
+      const double g = (it->live - target).norm().item<double>();
+      it->event.prediction_gain = d > 0 ? g / d : -1;
+    }
+    emit(it->event);
+    it = pending_.erase(it);
+  }
+}
+
+void StageRuntime::finish_segment() {
+  for (const auto& p : pending_) emit(p.event);
+  pending_.clear();
 }
 
 at::Tensor StageRuntime::loss_of(const at::Tensor& logits, const InFlight& rec) const {
@@ -131,7 +211,10 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
   InFlight rec;
   at::Tensor x;
   Batch batch;
-  if (first() || last()) batch = setup_.batches->get(mb, op.micro, setup_.microbatches);
+  const bool replica = setup_.replica >= 0;
+  const int data_micro = replica ? setup_.replica : op.micro;
+  const int data_parts = replica ? setup_.replicas : setup_.microbatches;
+  if (first() || last()) batch = setup_.batches->get(mb, data_micro, data_parts);
   if (first()) {
     x = batch.inputs.to(setup_.device);
   } else {
@@ -169,8 +252,15 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     torch::NoGradGuard no_grad;
     rec.input = x.detach();
     y = ws->module->forward(rec.input);
-    if (ws != live_) release(ws);
+    if (setup_.strategy->backward_needs_forward_weights()) {
+      rec.pinned = ws;  // kept (copy-on-write protects it from updates) until the backward
+      ++ws->graphs;
+    } else if (ws != live_) {
+      release(ws);
+    }
   }
+  last_used_ = ws;
+  last_computed_ = choice.source == WeightSource::Computed;
 
   std::optional<Message> out;
   if (last()) {
@@ -184,7 +274,9 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     r.loss += loss_value;
     r.correct += (y.detach().argmax(1) == rec.labels).sum().item<std::int64_t>();
     r.count += rec.labels.size(0);
-    if (r.count >= setup_.batches->batch_size()) {
+    auto [row_begin, row_end] = BatchSource::micro_rows(setup_.batches->batch_size(), replica ? setup_.replica : -1,
+                                                        setup_.replicas);
+    if (r.count >= row_end - row_begin) {
       if (setup_.on_minibatch) setup_.on_minibatch(r);
       results_.erase(mb);
     }
@@ -208,7 +300,11 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
   } else {
     // The backward reads other weights than its forward did: recompute the stage's forward from the
     // saved input at those weights, so the gradient is exactly the one at the weights read.
-    const StageView v = view();
+    StageView v = view();
+    if (rec.pinned) {
+      v.forward_weights = &rec.pinned->params;
+      v.forward_basis = rec.basis;
+    }
     const WeightChoice choice = setup_.strategy->backward(v, mb, mb);
     ws = live_;
     if (choice.source == WeightSource::Computed) {
@@ -219,6 +315,7 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
     }
     ev.basis_version = choice.basis_version >= 0 ? choice.basis_version : live_->version;
     ev.prediction_distance = choice.prediction_distance;
+    last_computed_ = choice.source == WeightSource::Computed;
     input = rec.input.detach();
     if (!first() && input.is_floating_point()) input.requires_grad_(true);
     output = ws->module->forward(input);
@@ -236,11 +333,13 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
     if (grad_acc_[i].defined()) grad_acc_[i].add_(grads[i]);
     else grad_acc_[i] = grads[i];
   }
+  last_used_ = ws;
   if (rec.weights) {
     if (--ws->graphs == 0 && ws != live_) release(ws);
   } else if (ws != live_) {
     release(ws);
   }
+  if (rec.pinned && --rec.pinned->graphs == 0 && rec.pinned != live_) release(rec.pinned);
   activation_bytes_ -= bytes_of(rec.input) + (rec.weights ? bytes_of(rec.output) : 0);
   return want_input_grad ? grads.back() : at::Tensor();
 }
@@ -263,6 +362,11 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
     in_flight_.erase(it);
     out.tensors.push_back(g);
   }
+  if (setup_.replica >= 0) {
+    std::vector<at::Tensor> mine;
+    for (auto& g : grad_acc_) mine.push_back(g);
+    setup_.all_reduce->deposit(mb, setup_.replica, std::move(mine));
+  }
   if (first()) return std::nullopt;
   return out;
 }
@@ -274,6 +378,10 @@ void StageRuntime::update(const Op& op, OpEvent& ev) {
     auto fresh = acquire_copy();
     held_.push_back(live_);
     live_ = fresh;
+  }
+  if (setup_.replica >= 0) {
+    // Data parallelism: every replica applies the same sum of all replicas' gradients.
+    if (!setup_.all_reduce->sum(base_ + op.minibatch, grad_acc_, interrupted_)) throw Interrupted{};
   }
   const double lr = lr_for_next_update();
   optimizer_.step(live_->params, grad_acc_, lr);

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/runtime/all_reduce.h"
 #include "engine/runtime/batches.h"
 #include "engine/runtime/optimizer.h"
 #include "engine/schedule/op.h"
@@ -40,6 +41,9 @@ struct MinibatchResult {
   std::int64_t count = 0;
 };
 
+// Thrown out of an op that was waiting for other stages when the run stopped (not an error).
+struct Interrupted {};
+
 // One version of a stage's weights: a module instance whose parameters hold it.
 struct WeightSet {
   torch::nn::Sequential module;
@@ -60,6 +64,12 @@ struct StageSetup {
   std::unique_ptr<Strategy> strategy;
   const BatchSource* batches = nullptr;
   int microbatches = 1;
+  int divergence_every = 0;  // measure divergence on every N-th minibatch (0: never)
+  // Data parallelism: this "stage" is replica `replica` of `replicas` holding the whole model; it
+  // takes its share of every minibatch and sums gradients with the others through `all_reduce`.
+  int replica = -1;
+  int replicas = 1;
+  AllReduce* all_reduce = nullptr;
   std::function<void(const OpEvent&)> on_op;                 // telemetry (must not block)
   std::function<void(const MinibatchResult&)> on_minibatch;  // last stage only
 };
@@ -71,14 +81,22 @@ class StageRuntime {
   StageRuntime& operator=(const StageRuntime&) = delete;
 
   int index() const { return setup_.index; }
-  bool first() const { return setup_.index == 0; }
-  bool last() const { return setup_.index == setup_.num_stages - 1; }
+  bool first() const { return setup_.index == 0 || setup_.replica >= 0; }
+  bool last() const { return setup_.index == setup_.num_stages - 1 || setup_.replica >= 0; }
+  // Whether `op` can run without waiting (the sequential executor asks; a data-parallel update waits
+  // for every replica's gradients).
+  bool ready(const Op& op) const;
+  // What an op that must wait for other stages asks to know whether the run is stopping.
+  void set_interrupt_check(std::function<bool()> check) { interrupted_ = std::move(check); }
 
   // Prepares a segment of the run: the stage's op list, with local minibatch ids offset by `base`.
   void begin_segment(const StageOps& ops, std::int64_t base, std::chrono::steady_clock::time_point origin);
   // Runs one op. `in`: the activation (F, not first stage) or the gradient(s) (B, not last stage).
   // Returns what goes to the neighbour: the activation (F, not last) or input gradient(s) (B, not first).
   std::optional<Message> run(const Op& op, std::optional<Message> in);
+
+  // Ends a segment: emits the op events still waiting for their target version (divergence unknown).
+  void finish_segment();
 
   // Evaluation forward with the live weights (no graph).
   at::Tensor infer(const at::Tensor& x);
@@ -103,6 +121,14 @@ class StageRuntime {
     std::int64_t basis = 0;
     at::Tensor labels;  // last stage
     double scale = 1;   // this microbatch's share of the minibatch (loss weighting)
+    std::shared_ptr<WeightSet> pinned;  // the forward's weights, kept for the backward's strategy
+  };
+  // An op whose divergence waits for its target version: a flat copy of the weights it read
+  // (and of the live weights of its moment, for the prediction gain).
+  struct PendingDivergence {
+    OpEvent event;
+    at::Tensor used;
+    at::Tensor live;
   };
   using Key = std::pair<std::int64_t, int>;
 
@@ -115,6 +141,9 @@ class StageRuntime {
   void release(std::shared_ptr<WeightSet> ws);
   StageView view() const;
   void note_memory();
+  void measure_divergence(OpEvent& ev, const WeightSet& used, bool computed);
+  void resolve_divergence();
+  void emit(const OpEvent& ev);
   double lr_for_next_update() const;
 
   StageSetup setup_;
@@ -126,6 +155,10 @@ class StageRuntime {
   std::map<Key, InFlight> in_flight_;
   std::set<std::int64_t> update_between_;  // minibatches whose F and B are separated by a U here
   std::map<std::int64_t, MinibatchResult> results_;
+  std::vector<PendingDivergence> pending_;
+  std::shared_ptr<WeightSet> last_used_;  // the weights the last F/B read (for divergence)
+  bool last_computed_ = false;
+  std::function<bool()> interrupted_ = [] { return false; };
   std::int64_t base_ = 0;
   std::chrono::steady_clock::time_point origin_;
   std::int64_t param_bytes_ = 0, param_count_ = 0;

@@ -35,6 +35,9 @@ struct Session::Impl {
   std::vector<std::unique_ptr<SpscRing<OpEvent>>> rings;  // one producer each: the stage's worker
   std::mutex results_mu;
   std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
+  std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
+  bool replicas = false;
+  std::unique_ptr<AllReduce> all_reduce;
   std::vector<EvalMetrics> evals;        // from the driver, guarded by results_mu
 
   std::thread driver, collector;
@@ -71,8 +74,7 @@ struct Session::Impl {
 void Session::Impl::build() {
   validate(cfg);
   const ScheduleInfo& sched = schedule_info(cfg.schedule);
-  if (sched.replicas)
-    throw InputError(cfg.source, "schedule", "data-parallel is not available in this build of the engine yet");
+  replicas = sched.replicas;
   resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw InputError(cfg.source, "device", "CUDA was asked for, but this LibTorch has no CUDA device available");
@@ -84,14 +86,19 @@ void Session::Impl::build() {
                          std::to_string(data.train.size()) + " samples)");
   builder = std::make_unique<ModelBuilder>(cfg.model, data.input);
   const int units = builder->num_units();
-  if (!cfg.partition.empty()) {
-    validate_partition(cfg.partition, units, cfg.source);
-    boundaries = cfg.partition;
+  if (replicas) {
+    ranges.assign(static_cast<std::size_t>(cfg.stages), StageRange{0, units - 1});  // whole model each
   } else {
-    boundaries = balanced_partition(builder->info(), cfg.stages, cfg.source);
+    if (!cfg.partition.empty()) {
+      validate_partition(cfg.partition, units, cfg.source);
+      boundaries = cfg.partition;
+    } else {
+      boundaries = balanced_partition(builder->info(), cfg.stages, cfg.source);
+    }
+    ranges = stage_ranges(boundaries, units);
   }
-  ranges = stage_ranges(boundaries, units);
   const int S = static_cast<int>(ranges.size());
+  if (replicas) all_reduce = std::make_unique<AllReduce>(S);
   schedule_info(cfg.schedule);
   make_schedule(cfg.schedule, S, cfg.microbatches, 1);  // refuses bad combinations up front
 
@@ -99,7 +106,7 @@ void Session::Impl::build() {
   total_steps = cfg.steps > 0 ? cfg.steps : cfg.epochs * batches->steps_per_epoch();
   const auto strategy_params = resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
 
-  torch::manual_seed(cfg.seed);
+  torch::manual_seed(cfg.seed);  // stages built in unit order: the same initial weights for any partition
   std::vector<std::unique_ptr<StageRuntime>> stages;
   stats = RunStats(S);
   for (int k = 0; k < S; ++k) {
@@ -113,6 +120,12 @@ void Session::Impl::build() {
     s.num_stages = S;
     s.device = device;
     const int first = ranges[k].first, last = ranges[k].last;
+    if (replicas) {
+      torch::manual_seed(cfg.seed);  // every replica starts from the same weights
+      s.replica = k;
+      s.replicas = S;
+      s.all_reduce = all_reduce.get();
+    }
     s.module = builder->build_units(first, last + 1);
     const ModelBuilder* b = builder.get();
     s.make_replica = [b, first, last] { return b->build_units(first, last + 1); };
@@ -122,19 +135,28 @@ void Session::Impl::build() {
     s.strategy = make_strategy(cfg.strategy.name, strategy_params, k, S);
     s.batches = batches.get();
     s.microbatches = cfg.microbatches;
+    s.divergence_every = cfg.divergence_every;
     SpscRing<OpEvent>* ring = rings.back().get();
     if (cfg.telemetry) s.on_op = [ring](const OpEvent& ev) { ring->try_push(ev); };
-    if (k == S - 1)
-      s.on_minibatch = [this](const MinibatchResult& r) {
+    if (k == S - 1 || replicas)
+      s.on_minibatch = [this](const MinibatchResult& part) {
+        // Data-parallel replicas each report their share; a minibatch is done when all shares are in.
         std::lock_guard<std::mutex> lock(results_mu);
+        MinibatchResult& r = partial[part.minibatch];
+        r.minibatch = part.minibatch;
+        r.loss += part.loss;
+        r.correct += part.correct;
+        r.count += part.count;
+        if (r.count < cfg.batch_size) return;
         results.push_back(r);
+        partial.erase(part.minibatch);
         steps_done = r.minibatch + 1;
       };
     stages.push_back(std::make_unique<StageRuntime>(std::move(s)));
   }
   pipeline = std::make_unique<Pipeline>(std::move(stages),
                                         cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
-                                        cfg.threads_per_stage, cfg.microbatches);
+                                        cfg.threads_per_stage, cfg.microbatches, replicas);
 
   if (!opts.out_dir.empty()) {
     std::error_code ec;
@@ -328,7 +350,9 @@ void Session::Impl::write_outputs_final() {
     s = make_summary();
   }
   std::vector<std::vector<at::Tensor>> weights;
-  for (int k = 0; k < pipeline->num_stages(); ++k) weights.push_back(pipeline->stage(k).live_params());
+  // Data-parallel replicas hold identical weights: the digest is the model's, as for one device.
+  const int holders = replicas ? 1 : pipeline->num_stages();
+  for (int k = 0; k < holders; ++k) weights.push_back(pipeline->stage(k).live_params());
   s.weights_digest = weights_digest(weights);
   {
     std::lock_guard<std::mutex> lock(mu);

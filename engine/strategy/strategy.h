@@ -22,6 +22,10 @@ struct StageView {
   std::int64_t live_version = 0;                  // updates applied at this stage so far
   const StageOptimizer* optimizer = nullptr;
   double lr = 0;  // the scheduled learning rate of the next update
+  // At a backward, for strategies that ask for it (backward_needs_forward_weights): the weights the
+  // same minibatch's forward read at this stage, and their basis version.
+  const std::vector<at::Tensor>* forward_weights = nullptr;
+  std::int64_t forward_basis = -1;
 };
 
 enum class WeightSource {
@@ -51,6 +55,9 @@ class Strategy {
   // True when every backward reads the live weights of its moment (the executor may then reuse the
   // forward's graph when no update of this stage falls between the two).
   virtual bool backward_reads_live() const { return false; }
+  // True when the backward's weights are computed from the forward's (I-TiMePReSt's interpolation):
+  // the executor then keeps the forward's weights until the backward and shows them in StageView.
+  virtual bool backward_needs_forward_weights() const { return false; }
 
   // For WeightSource::Computed: write the weights into `out` (tensors shaped like the live ones).
   virtual void fill(const StageView& view, const WeightChoice& choice, std::vector<at::Tensor>& out) {}

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <map>
 #include <mutex>
 
 #include "engine/runtime/pipeline.h"
@@ -27,6 +28,8 @@ struct ToyOptions {
   // Inserted after the first unit of this stage: a module that throws on its N-th forward call.
   int fail_stage = -1;
   int fail_call = -1;
+  int divergence_every = 0;
+  bool record_versions = false;  // keep a flat copy of every live version of every stage
 };
 
 // Every weight version of the stage holds one of these; they share the call counter.
@@ -50,12 +53,21 @@ class ToyPipeline {
     batches_ = std::make_unique<BatchSource>(data_, opt_.batch_size, 3);
     torch::manual_seed(11);
     std::vector<std::unique_ptr<StageRuntime>> stages;
-    const int units = opt_.stages * opt_.units_per_stage;
+    // Data parallel: every replica holds all units_per_stage units, from the same initial weights.
+    const bool replicas = opt_.schedule == "data-parallel";
+    if (replicas) all_reduce_ = std::make_unique<AllReduce>(opt_.stages);
+    const int units = replicas ? opt_.units_per_stage : opt_.stages * opt_.units_per_stage;
     for (int k = 0; k < opt_.stages; ++k) {
       StageSetup s;
       s.index = k;
       s.num_stages = opt_.stages;
-      const int first = k * opt_.units_per_stage;
+      if (replicas) {
+        torch::manual_seed(11);
+        s.replica = k;
+        s.replicas = opt_.stages;
+        s.all_reduce = all_reduce_.get();
+      }
+      const int first = replicas ? 0 : k * opt_.units_per_stage;
       auto calls = std::make_shared<std::atomic<int>>(0);
       auto make = [first, units, this, k, calls]() {
         torch::nn::Sequential seq;
@@ -75,9 +87,12 @@ class ToyPipeline {
       s.strategy = make_strategy(opt_.strategy, {}, k, opt_.stages);
       s.batches = batches_.get();
       s.microbatches = opt_.microbatches;
-      s.on_op = [this](const OpEvent& ev) {
+      s.divergence_every = opt_.divergence_every;
+      s.on_op = [this, k](const OpEvent& ev) {
         std::lock_guard<std::mutex> lock(mu_);
         events_.push_back(ev);
+        if (opt_.record_versions && ev.kind == OpKind::Update)
+          versions_[{k, ev.live_version + 1}] = flat(pipeline_->stage(k).live_params());
       };
       s.on_minibatch = [this](const MinibatchResult& r) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -85,7 +100,19 @@ class ToyPipeline {
       };
       stages.push_back(std::make_unique<StageRuntime>(std::move(s)));
     }
-    pipeline_ = std::make_unique<Pipeline>(std::move(stages), opt_.executor, 1, opt_.microbatches);
+    pipeline_ = std::make_unique<Pipeline>(std::move(stages), opt_.executor, 1, opt_.microbatches, replicas);
+    for (int k = 0; k < opt_.stages; ++k) versions_[{k, 0}] = flat(pipeline_->stage(k).live_params());
+  }
+
+  static at::Tensor flat(const std::vector<at::Tensor>& params) {
+    std::vector<at::Tensor> parts;
+    for (const auto& p : params) parts.push_back(p.detach().reshape(-1).to(torch::kDouble));
+    return torch::cat(parts);
+  }
+  // Live weights of `stage` at `version` (record_versions).
+  at::Tensor version(int stage, std::int64_t v) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return versions_.at({stage, v});
   }
 
   bool run(int minibatches, std::int64_t base = 0) {
@@ -120,11 +147,13 @@ class ToyPipeline {
   ToyOptions opt_;
   TensorDataset data_;
   std::unique_ptr<BatchSource> batches_;
+  std::unique_ptr<AllReduce> all_reduce_;
   std::unique_ptr<Pipeline> pipeline_;
   RunControl control_;
   mutable std::mutex mu_;
   std::vector<OpEvent> events_;
   std::vector<MinibatchResult> results_;
+  std::map<std::pair<int, std::int64_t>, at::Tensor> versions_;
 };
 
 }  // namespace ps::testing

@@ -142,6 +142,9 @@ TEST_F(DataLoadingTest, TruncatedFileSaysHowManyBytes) {
                     "expected " + std::to_string(full) + " bytes, got " + std::to_string(full - 5));
   const std::string gz_path = write("short.gz", gzip(bytes));  // the count is of the inflated bytes
   expect_data_error([&] { read_idx(gz_path); }, gz_path, "truncated");
+  // A corrupt header announcing 2^96 bytes must not overflow the size arithmetic into a match.
+  const std::string huge = write("huge", idx_bytes(3, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, counting_bytes(8)));
+  expect_data_error([&] { read_idx(huge); }, huge, "truncated");
 }
 
 TEST_F(DataLoadingTest, CorruptGzipStreamIsRefused) {

@@ -212,3 +212,109 @@ TEST(PipelineControl, PauseAndStepAdvanceOneOpAtATime) {
 
 }  // namespace
 }  // namespace ps
+
+namespace ps {
+namespace {
+
+// Divergence = ||W_used - W_target|| / ||W_target||, checked against the versions the test recorded.
+TEST(PipelineTelemetry, DivergenceMatchesRecordedVersions) {
+  for (const char* strategy : {"stash", "latest"}) {
+    testing::ToyOptions o;
+    o.stages = 3;
+    o.strategy = strategy;
+    o.divergence_every = 1;
+    o.record_versions = true;
+    o.executor = ExecutorKind::Sequential;
+    testing::ToyPipeline p(o);
+    ASSERT_TRUE(p.run(10));
+    int checked = 0, stale = 0;
+    for (const auto& e : p.events()) {
+      if (e.kind == OpKind::Update) continue;
+      ASSERT_GE(e.divergence, 0) << strategy << " " << op_name({e.kind, e.minibatch}) << " at stage " << e.stage;
+      const at::Tensor used = p.version(e.stage, e.basis_version), target = p.version(e.stage, e.target_version);
+      const double expected = ((used - target).norm() / target.norm()).item<double>();
+      EXPECT_NEAR(e.divergence, expected, 1e-9 + 1e-6 * expected) << strategy;
+      if (e.staleness() == 0) EXPECT_EQ(e.divergence, 0.0);
+      if (e.staleness() > 0) {
+        EXPECT_GT(e.divergence, 0.0);
+        ++stale;
+      }
+      ++checked;
+    }
+    EXPECT_EQ(checked, 10 * 2 * 3);
+    EXPECT_GT(stale, 10);
+  }
+}
+
+TEST(PipelineTelemetry, DivergenceIsSampledEveryNthMinibatch) {
+  testing::ToyOptions o;
+  o.stages = 2;
+  o.divergence_every = 4;
+  testing::ToyPipeline p(o);
+  ASSERT_TRUE(p.run(12));
+  for (const auto& e : p.events()) {
+    if (e.kind == OpKind::Update) continue;
+    EXPECT_EQ(e.divergence >= 0, e.minibatch % 4 == 0) << op_name({e.kind, e.minibatch});
+  }
+}
+
+}  // namespace
+}  // namespace ps
+
+namespace ps {
+namespace {
+
+// Data parallelism with R replicas is one device on the whole minibatch (up to summation order), and
+// every replica keeps identical weights.
+TEST(DataParallel, ReplicasMatchOneDeviceAndEachOther) {
+  testing::ToyOptions single;
+  single.stages = 1;
+  single.units_per_stage = 3;
+  single.schedule = "sequential";
+  testing::ToyPipeline reference(single);
+  ASSERT_TRUE(reference.run(6));
+  for (auto kind : {ExecutorKind::Threaded, ExecutorKind::Sequential}) {
+    testing::ToyOptions dp = single;
+    dp.stages = 2;
+    dp.schedule = "data-parallel";
+    dp.executor = kind;
+    testing::ToyPipeline replicas(dp);
+    ASSERT_TRUE(replicas.run(6));
+    const auto& r0 = replicas.pipeline().stage(0).live_params();
+    const auto& r1 = replicas.pipeline().stage(1).live_params();
+    const auto& one = reference.pipeline().stage(0).live_params();
+    ASSERT_EQ(r0.size(), one.size());
+    for (std::size_t i = 0; i < r0.size(); ++i) {
+      EXPECT_TRUE(torch::equal(r0[i], r1[i])) << "replicas drifted apart at parameter " << i;
+      EXPECT_TRUE(torch::allclose(r0[i], one[i], 1e-5, 1e-6)) << "parameter " << i;
+    }
+    EXPECT_EQ(replicas.results().size(), 12u);  // a share per replica per minibatch
+  }
+}
+
+TEST(DataParallel, ThreadedEqualsSequentialAndStopDoesNotHang) {
+  testing::ToyOptions o;
+  o.stages = 3;
+  o.units_per_stage = 3;
+  o.schedule = "data-parallel";
+  o.batch_size = 9;
+  testing::ToyPipeline a(o);
+  o.executor = ExecutorKind::Sequential;
+  testing::ToyPipeline b(o);
+  ASSERT_TRUE(a.run(8));
+  ASSERT_TRUE(b.run(8));
+  EXPECT_EQ(a.digest(), b.digest());
+  for (int i = 0; i < 50; ++i) {
+    o.executor = ExecutorKind::Threaded;
+    testing::ToyPipeline p(o);
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds(300 * (i % 5)));
+      p.control().stop();
+    });
+    p.run(300);
+    stopper.join();
+  }
+}
+
+}  // namespace
+}  // namespace ps

@@ -1,0 +1,38 @@
+// In-process gradient all-reduce for the data-parallel baseline: every replica deposits its gradients
+// for a minibatch; each replica's update then reads the same sum, added in replica order, so all
+// replicas stay bit-identical and the result does not depend on which thread arrived first.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace ps {
+
+class AllReduce {
+ public:
+  explicit AllReduce(int replicas) : replicas_(replicas) {}
+
+  void deposit(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads);
+  bool complete(std::int64_t minibatch) const;
+  // Blocks until every replica has deposited (or `stopped()` turns true: returns false), then
+  // returns the sum of the gradients in replica order.
+  bool sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const std::function<bool()>& stopped);
+
+ private:
+  struct Round {
+    std::vector<std::vector<at::Tensor>> grads;  // by replica
+    int deposited = 0;
+    int consumed = 0;
+  };
+  int replicas_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::int64_t, Round> rounds_;
+};
+
+}  // namespace ps
