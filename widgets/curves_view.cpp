@@ -6,6 +6,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSlider>
+#include <QTimer>
 #include <QVBoxLayout>
 #include "widgets/qcp.h"
 
@@ -29,6 +30,7 @@ QCPGraph* add_graph(QCustomPlot* plot, QCPAxisRect* rect, const QPen& pen, const
 CurvesView::CurvesView(QWidget* parent)
     : QWidget(parent),
       plot_(new QCustomPlot(this)),
+      refresh_timer_(new QTimer(this)),
       x_combo_(new QComboBox(this)),
       smoothing_slider_(new QSlider(Qt::Horizontal, this)),
       smoothing_label_(new QLabel(this)) {
@@ -61,6 +63,9 @@ CurvesView::CurvesView(QWidget* parent)
   layout->addLayout(controls);
   layout->addWidget(plot_, 1);
 
+  refresh_timer_->setSingleShot(true);
+  refresh_timer_->setInterval(100);
+  connect(refresh_timer_, &QTimer::timeout, this, &CurvesView::refresh);
   buildAxes();
   restyle();
   setXAxis(x_axis_);
@@ -92,7 +97,6 @@ void CurvesView::buildAxes() {
   acc_rect_->axis(QCPAxis::atLeft)->setLabel(tr("accuracy"));
   speed_rect_->axis(QCPAxis::atLeft)->setLabel(tr("samples / s"));
   plot_->legend->setVisible(true);
-  plot_->legend->setIconSize(18, 8);
   loss_rect_->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   plot_->setNoAntialiasingOnDrag(true);
@@ -183,7 +187,17 @@ void CurvesView::refresh() {
     }
     if (found) loss_rect_->axis(QCPAxis::atBottom)->setRange(x.lower, std::max(x.upper, x.lower + 1e-9));
   }
+  // Drawing is the expensive part: a hidden page only keeps its data current and draws when shown.
+  if (isVisible()) plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void CurvesView::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
   plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void CurvesView::requestRefresh() {
+  if (!refresh_timer_->isActive()) refresh_timer_->start();
 }
 
 void CurvesView::fit() {
@@ -219,7 +233,7 @@ void CurvesView::changeEvent(QEvent* event) {
 
 void CurvesView::restyle() {
   style_plot(plot_, palette(), font());
-  plot_->replot(QCustomPlot::rpQueuedReplot);
+  if (isVisible()) plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace ps::ui

@@ -15,6 +15,7 @@ class QCPGraph;
 class QComboBox;
 class QSlider;
 class QLabel;
+class QTimer;
 
 namespace ps::ui {
 
@@ -31,6 +32,7 @@ class CurvesView : public QWidget {
   void setRuns(std::vector<CurveRun> runs);
   void setShowRaw(bool show);  // raw loss under the smoothed one (live page: yes; overlays: no)
   void refresh();              // the runs' data grew: rebuild the graphs and replot (queued)
+  void requestRefresh();       // the same, coalesced to at most ~10 per second (for live data)
 
   void setXAxis(XAxis axis);
   XAxis xAxis() const { return x_axis_; }
@@ -47,6 +49,7 @@ class CurvesView : public QWidget {
 
  protected:
   void changeEvent(QEvent* event) override;
+  void showEvent(QShowEvent* event) override;
 
  private:
   void buildAxes();
@@ -69,6 +72,7 @@ class CurvesView : public QWidget {
   double smoothing_ = 0.6;
 
   QCustomPlot* plot_;
+  QTimer* refresh_timer_;
   QCPAxisRect* loss_rect_ = nullptr;
   QCPAxisRect* acc_rect_ = nullptr;
   QCPAxisRect* speed_rect_ = nullptr;

@@ -166,7 +166,12 @@ void PartitionEditor::setStageDevices(const std::vector<std::string>& devices) {
 std::vector<std::string> PartitionEditor::stageDevices() const { return stage_devices_; }
 
 void PartitionEditor::rebuildDeviceCombos() {
+  if (model_.units.empty()) {  // nothing to place yet
+    table_->setRowCount(0);
+    return;
+  }
   const int stages = stageCount();
+  stage_devices_.resize(static_cast<std::size_t>(stages), device_choices_.value(0).toStdString());
   QStringList labels;
   for (int k = 0; k < stages; ++k) {
     auto* combo = qobject_cast<QComboBox*>(table_->cellWidget(k, kDevice));

@@ -14,7 +14,7 @@
 namespace ps::ui {
 namespace {
 
-constexpr double kMinUnitPx = 10;   // tiny units stay visible and clickable
+constexpr double kMinUnitPx = 28;   // tiny units stay visible, clickable and labelled
 constexpr double kHandleGrabPx = 6; // how close a press must be to grab a handle
 constexpr int kMargin = 8;
 

@@ -27,6 +27,12 @@ void style_plot(QCustomPlot* plot, const QPalette& palette, const QFont& font) {
   if (plot->legend) {
     plot->legend->setFont(font);
     plot->legend->setTextColor(text);
+    for (int i = 0; i < plot->legend->itemCount(); ++i) {
+      plot->legend->item(i)->setFont(font);
+      plot->legend->item(i)->setTextColor(text);
+    }
+    const int icon_h = QFontMetrics(font).height() / 2;
+    plot->legend->setIconSize(icon_h * 3, icon_h);
     QColor legend_bg = palette.color(QPalette::Base);
     legend_bg.setAlpha(220);
     plot->legend->setBrush(legend_bg);

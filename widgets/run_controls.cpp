@@ -35,6 +35,7 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   slow_ = new QSlider(Qt::Horizontal, this);
   slow_->setRange(0, kSliderMax);
   slow_->setMinimumWidth(140);
+  slow_->setMaximumWidth(260);
   slow_->setToolTip(tr("Slow motion: a pause before every op, so a pipeline can be watched"));
   slow_label_ = new QLabel(this);
   slow_label_->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("full speed")) + 6);
@@ -46,6 +47,7 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   layout->addWidget(new QLabel(tr("Slow motion"), this));
   layout->addWidget(slow_);
   layout->addWidget(slow_label_);
+  layout->addStretch(1);
 
   connect(start_, &QPushButton::clicked, this, &RunControls::startRequested);
   connect(pause_, &QPushButton::clicked, this, &RunControls::pauseRequested);

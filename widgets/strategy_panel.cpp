@@ -2,6 +2,7 @@
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFontDatabase>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
@@ -115,6 +116,10 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   error_label_->setStyleSheet(QStringLiteral("color: #d62728;"));
   error_label_->hide();
   description_->setReadOnly(true);
+  QFont fixed = description_->font();  // family only: the size still follows the application's zoom
+  fixed.setFamily(QFontDatabase::systemFont(QFontDatabase::FixedFont).family());
+  fixed.setStyleHint(QFont::Monospace);
+  description_->setFont(fixed);
   description_->setLineWrapMode(QPlainTextEdit::WidgetWidth);
   description_->setMinimumHeight(fontMetrics().height() * 8);
 

@@ -1,6 +1,7 @@
 #include "widgets/timeline_view.h"
 
 #include <QHelpEvent>
+#include <QImage>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
@@ -17,6 +18,7 @@ namespace {
 constexpr int kAxisHeight = 24;
 constexpr int kRightMargin = 8;
 constexpr double kMergeBelowPx = 1.5;  // narrower boxes are folded per pixel column
+constexpr int kMinTickSpacingPx = 4;   // denser update ticks would paint a solid bar
 constexpr double kMinNsPerPx = 1.0;
 
 // 1, 2 or 5 times a power of ten, at least `raw`.
@@ -69,7 +71,7 @@ void TimelineView::appendBatch(const TelemetryBatch& batch) {
 void TimelineView::clear() {
   model_.clear();
   highlight_ = -1;
-  auto_fit_ = true;
+  mode_ = LiveMode::Growing;
   follow_ = true;
   t0_ = 0;
   ns_per_px_ = 1e4;
@@ -95,7 +97,7 @@ int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height()
 int TimelineView::stageRowHeight() const {
   const int stages = std::max(1, model_.stageCount());
   const int body = height() - kAxisHeight - 4 - model_.laneCount() * laneHeight();
-  return std::clamp(body / stages, 12, fontMetrics().height() * 4);
+  return std::clamp(body / stages, 12, fontMetrics().height() * 10);
 }
 
 QRect TimelineView::plotRect() const {
@@ -127,7 +129,7 @@ std::int64_t TimelineView::visibleEnd() const {
 // --- viewport ---------------------------------------------------------------------------------------
 
 void TimelineView::setVisibleRange(std::int64_t t0, std::int64_t t1) {
-  auto_fit_ = false;
+  mode_ = LiveMode::Window;
   setFollowLive(false);
   t0_ = t0;
   ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(std::max<std::int64_t>(1, t1 - t0)) / plotRect().width());
@@ -135,7 +137,7 @@ void TimelineView::setVisibleRange(std::int64_t t0, std::int64_t t1) {
 }
 
 void TimelineView::fit() {
-  auto_fit_ = true;
+  mode_ = LiveMode::FitAll;
   const std::int64_t span = std::max<std::int64_t>(1000, model_.endNs() - model_.startNs());
   t0_ = model_.empty() ? 0 : model_.startNs();
   ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(span) * 1.02 / plotRect().width());
@@ -151,17 +153,19 @@ void TimelineView::setFollowLive(bool follow) {
 }
 
 void TimelineView::applyLiveView() {
-  if (auto_fit_) {
-    fit();
-  } else if (follow_) {
-    const std::int64_t window = visibleEnd() - t0_;
-    t0_ = std::max(model_.startNs(), model_.endNs() - window + window / 50);
+  if (mode_ == LiveMode::FitAll) return fit();
+  if (!follow_ || model_.empty()) return;
+  if (mode_ == LiveMode::Growing) {
+    const double span = static_cast<double>(model_.endNs() - model_.startNs()) * 1.04;
+    ns_per_px_ = std::max(kMinNsPerPx, std::min(span, static_cast<double>(live_window_ns_)) / plotRect().width());
   }
+  const std::int64_t window = visibleEnd() - t0_;
+  t0_ = std::max(model_.startNs(), model_.endNs() - window + window / 50);  // the live edge 2% from the right
 }
 
 void TimelineView::zoomBy(double factor, double anchor_x) {
   const std::int64_t anchor_t = timeForX(follow_ ? plotRect().right() : anchor_x);
-  auto_fit_ = false;
+  mode_ = LiveMode::Window;
   ns_per_px_ = std::clamp(ns_per_px_ / factor, kMinNsPerPx, 1e12);
   const double ax = follow_ ? plotRect().right() : anchor_x;
   t0_ = anchor_t - static_cast<std::int64_t>(std::llround((ax - plotRect().left()) * ns_per_px_));
@@ -180,7 +184,7 @@ void TimelineView::setHighlightedMinibatch(int minibatch) {
 
 void TimelineView::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
-  if (auto_fit_) fit();
+  applyLiveView();
 }
 
 // --- painting ---------------------------------------------------------------------------------------
@@ -231,59 +235,77 @@ void TimelineView::paintGutter(QPainter& p) const {
     p.fillRect(QRect(label.left(), row.top() + 2, 4, row.height() - 4), stage_color(k));
     p.setPen(palette().color(QPalette::WindowText));
     const bool two_lines = row.height() >= 2 * fm.height() && k < stage_labels_.size();
-    p.drawText(label.adjusted(8, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft | Qt::TextSingleLine,
-               two_lines ? tr("Stage %1\n").arg(k) : tr("Stage %1").arg(k));
-    if (two_lines) {
-      p.setPen(palette().color(QPalette::PlaceholderText));
-      p.drawText(label.adjusted(8, fm.height(), 0, 0), Qt::AlignVCenter | Qt::AlignLeft, stage_labels_[k]);
+    if (!two_lines) {
+      p.drawText(label.adjusted(8, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft, tr("Stage %1").arg(k));
+      continue;
     }
+    const int mid = row.center().y();
+    p.drawText(QRect(label.left() + 8, mid - fm.height(), label.width() - 8, fm.height()), Qt::AlignLeft | Qt::AlignBottom,
+               tr("Stage %1").arg(k));
+    p.setPen(palette().color(QPalette::PlaceholderText));
+    p.drawText(QRect(label.left() + 8, mid, label.width() - 8, fm.height()), Qt::AlignLeft | Qt::AlignTop,
+               stage_labels_[k]);
   }
 }
 
+// Boxes narrower than a pixel or so are folded into one colour per pixel column, kept in a 1-pixel-high
+// image drawn stretched over the row: one draw call however many ops the range holds. Wider boxes are
+// drawn one by one on top (there are at most a few hundred of them on screen).
 void TimelineView::paintStageRow(QPainter& p, int stage) {
   const QRect row = stageRowRect(stage);
   p.fillRect(row, palette().color(QPalette::AlternateBase));  // gaps in the boxes = bubbles
   const IndexRange range = model_.visibleOps(stage, t0_, visibleEnd());
   stats_.visible += range.size();
   const auto& ops = model_.ops(stage);
+  const int width = plotRect().width();
   const double left = plotRect().left();
   const double top = row.top() + 1, h = row.height() - 2;
-  const QColor text_color(25, 25, 25);
   const QColor tick = palette().color(QPalette::WindowText);
-  const QFontMetrics fm = fontMetrics();
-  const double label_min_px = fm.horizontalAdvance(QStringLiteral("B000")) + 6;
-  int last_px = std::numeric_limits<int>::min();       // last pixel column filled by a merged box
-  int last_tick_px = std::numeric_limits<int>::min();
+  columns_.assign(static_cast<std::size_t>(width), 0);
+  ticks_.assign(static_cast<std::size_t>(width), 0);
+  wide_.clear();
+  int last_tick = std::numeric_limits<int>::min() / 2;
   for (std::size_t i = range.first; i < range.last; ++i) {
     const OpEvent& e = ops[i];
+    const double x0 = static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
+    const int px = static_cast<int>(std::floor(x0));
+    if (e.kind == OpKind::Update) {  // a thin tick in the lower part of the row, at most one per few pixels
+      if (px < 0 || px >= width || px - last_tick < kMinTickSpacingPx) {
+        ++stats_.merged;
+        continue;
+      }
+      ticks_[static_cast<std::size_t>(px)] = tick.rgba();
+      last_tick = px;
+      ++stats_.drawn;
+      continue;
+    }
+    const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
+    if (w >= kMergeBelowPx) {
+      wide_.push_back(i);
+      continue;
+    }
+    const bool highlighted = highlight_ >= 0 && e.minibatch == highlight_;
+    if (px < 0 || px >= width || (columns_[static_cast<std::size_t>(px)] != 0 && !highlighted)) {
+      ++stats_.merged;
+      continue;
+    }
+    if (columns_[static_cast<std::size_t>(px)] != 0) ++stats_.merged;  // the highlighted op wins the column
+    else ++stats_.drawn;
+    columns_[static_cast<std::size_t>(px)] = boxColor(e).rgba();
+  }
+  const auto as_image = [width](std::vector<QRgb>& pixels) {
+    return QImage(reinterpret_cast<const uchar*>(pixels.data()), width, 1, width * 4, QImage::Format_ARGB32_Premultiplied);
+  };
+  p.drawImage(QRectF(left, top, width, h), as_image(columns_));
+
+  const QFontMetrics fm = fontMetrics();
+  const double label_min_px = fm.horizontalAdvance(QStringLiteral("F0")) + 4;
+  for (std::size_t i : wide_) {
+    const OpEvent& e = ops[i];
     const double x0 = left + static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
-    const double x1 = left + static_cast<double>(e.t_end_ns - t0_) / ns_per_px_;
-    if (e.kind == OpKind::Update) {  // a thin tick in the lower part of the row
-      const int px = static_cast<int>(std::floor(x0));
-      if (px == last_tick_px) {
-        ++stats_.merged;
-        continue;
-      }
-      last_tick_px = px;
-      p.fillRect(QRectF(px, top + h * 0.45, 2, h * 0.55), tick);
-      ++stats_.drawn;
-      continue;
-    }
-    const double w = x1 - x0;
-    if (w < kMergeBelowPx) {
-      const int px = static_cast<int>(std::floor(x0));
-      if (px <= last_px) {
-        ++stats_.merged;
-        continue;
-      }
-      p.fillRect(QRect(px, static_cast<int>(top), 1, static_cast<int>(h)), boxColor(e));
-      last_px = px;
-      ++stats_.drawn;
-      continue;
-    }
+    const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
     const QRectF box(x0, top, w > 3 ? w - 1 : w, h);  // a 1px seam between neighbours
     p.fillRect(box, boxColor(e));
-    last_px = static_cast<int>(std::floor(x1));
     ++stats_.drawn;
     if (highlight_ >= 0 && e.minibatch == highlight_) {
       p.setPen(QPen(tick, 2));
@@ -291,10 +313,14 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
       p.drawRect(box.adjusted(1, 1, -1, -1));
     }
     if (w > label_min_px && h >= fm.height()) {
-      p.setPen(text_color);
-      p.drawText(box, Qt::AlignCenter, QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})));
+      const QString label = QString::fromStdString(op_name({e.kind, e.minibatch, e.micro}));
+      if (fm.horizontalAdvance(label) + 4 <= w) {
+        p.setPen(QColor(25, 25, 25));
+        p.drawText(box, Qt::AlignCenter, label);
+      }
     }
   }
+  p.drawImage(QRectF(left, top + h * 0.6, width, h * 0.4), as_image(ticks_));
 }
 
 void TimelineView::paintLane(QPainter& p, int lane) {
@@ -410,7 +436,7 @@ void TimelineView::mouseMoveEvent(QMouseEvent* event) {
   if (!panned_ && std::abs(dx) < 4) return;
   if (!panned_) {
     panned_ = true;
-    auto_fit_ = false;
+    mode_ = LiveMode::Window;
     setFollowLive(false);
     setCursor(Qt::ClosedHandCursor);
   }

@@ -2,6 +2,7 @@
 // bubbles as gaps, transfers on thin lanes between the stage rows. Custom painting with culling
 // (binary search per row, sub-pixel boxes merged per pixel column) keeps a 100k-op buffer interactive.
 #pragma once
+#include <QRgb>
 #include <QStringList>
 #include <QWidget>
 #include <array>
@@ -43,6 +44,8 @@ class TimelineView : public QWidget {
   std::int64_t visibleEnd() const;
   void zoomBy(double factor, double anchor_x);
   bool followLive() const { return follow_; }
+  // While following from the start, the view grows with the run up to this span, then slides.
+  void setLiveWindow(std::int64_t ns) { live_window_ns_ = ns; }
 
   int highlightedMinibatch() const { return highlight_; }
   void setHighlightedMinibatch(int minibatch);  // -1 clears
@@ -62,7 +65,7 @@ class TimelineView : public QWidget {
   QSize minimumSizeHint() const override { return {300, 120}; }
 
  public Q_SLOTS:
-  void fit();                     // whole run; keeps fitting as the run grows while following
+  void fit();                     // whole run; keeps fitting as the run grows
   void setFollowLive(bool follow);
   void zoomIn();
   void zoomOut();
@@ -96,13 +99,19 @@ class TimelineView : public QWidget {
   QStringList stage_labels_;
   std::int64_t t0_ = 0;
   double ns_per_px_ = 1e4;
+  // Growing: the whole run up to the live window, then a sliding window of that span (the start-up view).
+  // FitAll: the whole run, refitted as it grows (after Fit). Window: the user's zoom, right edge pinned.
+  enum class LiveMode { Growing, FitAll, Window };
+  LiveMode mode_ = LiveMode::Growing;
   bool follow_ = true;
-  bool auto_fit_ = true;  // keep the whole run in view while it grows (until the user zooms or pans)
+  std::int64_t live_window_ns_ = 2'000'000'000;
   int highlight_ = -1;
   std::optional<QPoint> press_pos_;
   std::int64_t press_t0_ = 0;
   bool panned_ = false;
   TimelinePaintStats stats_;
+  std::vector<QRgb> columns_, ticks_;  // per pixel column of the row being painted (reused buffers)
+  std::vector<std::size_t> wide_;
   std::array<QColor, 3 * kMinibatchHues> colors_, faded_;
 };
 

@@ -30,7 +30,7 @@ void VersionHistory::clear() {
   in_flight_.clear();
   has_divergence_ = has_gain_ = false;
   latest_s_ = 0;
-  bin_s_ = 0.25;
+  bin_s_ = kFirstBinSeconds;
 }
 
 VersionHistory::Stage& VersionHistory::stage(int k) {

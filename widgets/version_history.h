@@ -73,7 +73,8 @@ class VersionHistory {
 
   std::size_t points_;
   int bins_;
-  double bin_s_ = 0.25;
+  static constexpr double kFirstBinSeconds = 0.01;  // fine for short runs; widens as the run grows
+  double bin_s_ = kFirstBinSeconds;
   std::vector<Stage> stages_;
   std::map<std::tuple<int, int, int>, InFlightEntry> in_flight_;
   bool has_divergence_ = false, has_gain_ = false;

@@ -72,7 +72,6 @@ VersionView::VersionView(QWidget* parent)
   heatmap_ = new QCPColorMap(heatmap_plot_->xAxis, heatmap_plot_->yAxis);
   auto* scale = new QCPColorScale(heatmap_plot_);
   heatmap_plot_->plotLayout()->addElement(0, 1, scale);
-  scale->axis()->setLabel(tr("mean divergence"));
   heatmap_->setColorScale(scale);
   QCPColorGradient gradient(QCPColorGradient::gpThermal);
   gradient.setNanHandling(QCPColorGradient::nhTransparent);
@@ -84,6 +83,10 @@ VersionView::VersionView(QWidget* parent)
   auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
   ticker->setTickStep(1.0);
   heatmap_plot_->yAxis->setTicker(ticker);
+  no_heatmap_note_ = new QCPItemText(heatmap_plot_);
+  no_heatmap_note_->position->setType(QCPItemPosition::ptAxisRectRatio);
+  no_heatmap_note_->position->setCoords(0.5, 0.5);
+  no_heatmap_note_->setText(tr("No divergence measured yet"));
   auto* heat_margins = new QCPMarginGroup(heatmap_plot_);
   heatmap_plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, heat_margins);
   scale->setMarginGroup(QCP::msBottom | QCP::msTop, heat_margins);
@@ -95,13 +98,16 @@ VersionView::VersionView(QWidget* parent)
   in_flight_table_->setSelectionMode(QAbstractItemView::NoSelection);
 
   auto* right = new QSplitter(Qt::Vertical, this);
-  right->addWidget(titled(tr("Divergence by stage and time"), heatmap_plot_, right));
+  right->addWidget(titled(tr("Mean divergence by stage and time"), heatmap_plot_, right));
   right->addWidget(titled(tr("Weights held by in-flight minibatches"), in_flight_table_, right));
+  heatmap_plot_->setMinimumHeight(fontMetrics().height() * 10);
+  right->setStretchFactor(0, 3);
+  right->setStretchFactor(1, 2);
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(titled(tr("Staleness, divergence and prediction gain"), series_plot_, split));
   split->addWidget(right);
-  split->setStretchFactor(0, 3);
-  split->setStretchFactor(1, 2);
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 1);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(split);
@@ -111,8 +117,7 @@ VersionView::VersionView(QWidget* parent)
 void VersionView::appendBatch(const TelemetryBatch& batch) {
   if (batch.ops.empty()) return;
   history_.append(batch);
-  dirty_ = true;
-  if (isVisible()) refresh();
+  refresh();
 }
 
 void VersionView::clear() {
@@ -123,7 +128,9 @@ void VersionView::clear() {
 
 void VersionView::showEvent(QShowEvent* event) {
   QWidget::showEvent(event);
-  if (dirty_) refresh();
+  if (dirty_) return refresh();
+  series_plot_->replot(QCustomPlot::rpQueuedReplot);
+  heatmap_plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void VersionView::rebuildGraphs() {
@@ -149,6 +156,10 @@ void VersionView::rebuildGraphs() {
 }
 
 void VersionView::refresh() {
+  if (!isVisible()) {  // a hidden page catches up when shown
+    dirty_ = true;
+    return;
+  }
   dirty_ = false;
   if (graphs_for_stages_ != history_.stageCount()) rebuildGraphs();
   for (int k = 0; k < history_.stageCount(); ++k) {
@@ -159,6 +170,7 @@ void VersionView::refresh() {
       series_plot_->graph(k * kGraphsPerStage + i)->setData(to_qvector(series[i]->t()), to_qvector(series[i]->v()), true);
   }
   no_divergence_note_->setVisible(!history_.hasDivergence());
+  no_heatmap_note_->setVisible(!history_.hasDivergence());
   divergence_rect_->axis(QCPAxis::atRight)->setVisible(history_.hasPredictionGain());
   series_plot_->rescaleAxes();
   auto* y = staleness_rect_->axis(QCPAxis::atLeft);
@@ -190,8 +202,12 @@ void VersionView::restyle() {
   style_plot(heatmap_plot_, palette(), font());
   no_divergence_note_->setColor(palette().color(QPalette::PlaceholderText));
   no_divergence_note_->setFont(font());
-  series_plot_->replot(QCustomPlot::rpQueuedReplot);
-  heatmap_plot_->replot(QCustomPlot::rpQueuedReplot);
+  no_heatmap_note_->setColor(palette().color(QPalette::PlaceholderText));
+  no_heatmap_note_->setFont(font());
+  if (isVisible()) {
+    series_plot_->replot(QCustomPlot::rpQueuedReplot);
+    heatmap_plot_->replot(QCustomPlot::rpQueuedReplot);
+  }
 }
 
 }  // namespace ps::ui

@@ -45,6 +45,7 @@ class VersionView : public QWidget {
   QCPAxisRect* staleness_rect_ = nullptr;
   QCPAxisRect* divergence_rect_ = nullptr;
   QCPItemText* no_divergence_note_ = nullptr;
+  QCPItemText* no_heatmap_note_ = nullptr;
   QCustomPlot* heatmap_plot_;
   QCPColorMap* heatmap_ = nullptr;
   InFlightModel* in_flight_;

@@ -3,9 +3,11 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QImage>
+#include <QTabWidget>
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 #include "app/gui/command_line.h"
@@ -46,16 +48,28 @@ TelemetryBatch synthetic_ops(int count) {
   return b;
 }
 
-double median_paint_ms(ui::TimelineView& view, int repeats) {
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+struct PaintTime {
+  double wall_ms, cpu_ms;  // medians; the CPU time does not count waiting for a busy machine's cores
+};
+
+PaintTime median_paint(ui::TimelineView& view, int repeats) {
   QImage image(view.size(), QImage::Format_ARGB32_Premultiplied);
-  std::vector<double> ms;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < repeats; ++i) {
     QElapsedTimer timer;
     timer.start();
+    const double cpu0 = thread_cpu_ms();
     view.render(&image);
-    ms.push_back(static_cast<double>(timer.nsecsElapsed()) / 1e6);
+    cpu.push_back(thread_cpu_ms() - cpu0);
+    wall.push_back(static_cast<double>(timer.nsecsElapsed()) / 1e6);
   }
-  return percentile(ms, 0.5);
+  return {percentile(wall, 0.5), percentile(cpu, 0.5)};
 }
 
 void bench_paint() {
@@ -66,12 +80,13 @@ void bench_paint() {
   for (int count : {10000, 100000}) {
     view.clear();
     view.appendBatch(synthetic_ops(count));
-    view.fit();
-    const double fit_ms = median_paint_ms(view, 15);
-    std::printf("timeline_%dk: %.2f ms\n", count / 1000, fit_ms);
-    // Zoomed to a tenth of the run: fewer boxes, each wide enough for a label.
-    view.setVisibleRange(view.model().startNs(), view.model().startNs() + (view.model().endNs() - view.model().startNs()) / 200);
-    std::printf("timeline_%dk_zoomed: %.2f ms\n", count / 1000, median_paint_ms(view, 15));
+    view.fit();  // every box in view: the worst case
+    const PaintTime all = median_paint(view, 15);
+    std::printf("timeline_%dk: %.2f ms\n", count / 1000, all.wall_ms);
+    std::printf("timeline_%dk_cpu: %.2f ms\n", count / 1000, all.cpu_ms);
+    // Zoomed in to a few dozen boxes per row, each wide enough for a label.
+    view.setVisibleRange(view.model().startNs(), view.model().startNs() + 40'000'000);
+    std::printf("timeline_%dk_zoomed: %.2f ms\n", count / 1000, median_paint(view, 15).wall_ms);
   }
   std::fflush(stdout);
 }
@@ -79,6 +94,8 @@ void bench_paint() {
 // Event-loop latency: a 5 ms single-shot timer re-armed on every fire; lateness = actual - expected.
 int bench_event_loop(const GuiOptions& options) {
   MainWindow window;
+  window.setSaveSettingsOnClose(false);
+  window.pages()->setCurrentIndex(MainWindow::PipelinePageIndex);  // the live timeline: the busiest page
   window.setAttribute(Qt::WA_DontShowOnScreen);
   window.show();
   const QString preset = options.bench_preset.isEmpty() ? find_preset(QStringLiteral("tiny.json")) : options.bench_preset;
@@ -105,7 +122,16 @@ int bench_event_loop(const GuiOptions& options) {
     tick.start(5);
     expected_ns = clock.nsecsElapsed() + 5000000;
   });
-  QObject::connect(window.controller(), &SessionController::runFinished, [&] { QTimer::singleShot(200, qApp, &QApplication::quit); });
+  // One tiny run gives only a few dozen samples: repeat it until a p99 means something.
+  int runs = 0;
+  QObject::connect(window.controller(), &SessionController::runFinished, [&] {
+    measuring = false;
+    ++runs;
+    if (late_ms.size() < 500 && runs < 20)
+      QTimer::singleShot(0, &window, [&window] { window.startRun(); });
+    else
+      QTimer::singleShot(100, qApp, &QApplication::quit);
+  });
   QObject::connect(window.controller(), &SessionController::prepareFailed, [&](const QString& e) {
     std::fprintf(stderr, "%s\n", qPrintable(e));
     qApp->exit(2);
@@ -114,6 +140,7 @@ int bench_event_loop(const GuiOptions& options) {
   window.startRun();
   const int rc = qApp->exec();
   if (rc != 0) return rc;
+  std::printf("event_loop_runs: %d\n", runs);
   std::printf("event_loop_samples: %zu\n", late_ms.size());
   std::printf("event_loop_p50: %.2f ms\n", percentile(late_ms, 0.5));
   std::printf("event_loop_p99: %.2f ms\n", percentile(late_ms, 0.99));

@@ -25,7 +25,12 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   const QCommandLineOption bench_preset(QStringLiteral("bench-preset"),
                                         QStringLiteral("Preset for the event-loop benchmark (default presets/tiny.json)."),
                                         QStringLiteral("FILE"));
-  parser.addOptions({preset, autostart, screenshot, screenshot_after, quit_after, bench, bench_preset});
+  const QCommandLineOption page(QStringLiteral("page"), QStringLiteral("Page to show: pipeline, versions, curves or compare."),
+                                QStringLiteral("NAME"));
+  const QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("light or dark."), QStringLiteral("NAME"));
+  const QCommandLineOption zoom(QStringLiteral("zoom"), QStringLiteral("Text size factor, 0.7 to 3 (projectors: 1.5)."),
+                                QStringLiteral("FACTOR"));
+  parser.addOptions({preset, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench, bench_preset});
   if (!parser.parse(arguments)) {
     *error = parser.errorText();
     return std::nullopt;
@@ -42,6 +47,30 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   o.screenshot = parser.value(screenshot);
   o.bench = parser.isSet(bench);
   o.bench_preset = parser.value(bench_preset);
+  if (parser.isSet(theme)) {
+    o.theme = parser.value(theme);
+    if (o.theme != QStringLiteral("light") && o.theme != QStringLiteral("dark")) {
+      *error = QStringLiteral("--theme: expected light or dark, got '%1'").arg(o.theme);
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(zoom)) {
+    bool ok = false;
+    o.zoom = parser.value(zoom).toDouble(&ok);
+    if (!ok || o.zoom < 0.7 || o.zoom > 3) {
+      *error = QStringLiteral("--zoom: expected a factor from 0.7 to 3, got '%1'").arg(parser.value(zoom));
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(page)) {
+    const QStringList pages{QStringLiteral("pipeline"), QStringLiteral("versions"), QStringLiteral("curves"),
+                            QStringLiteral("compare")};
+    o.page = static_cast<int>(pages.indexOf(parser.value(page)));
+    if (o.page < 0) {
+      *error = QStringLiteral("--page: expected one of %1, got '%2'").arg(pages.join(QStringLiteral(", ")), parser.value(page));
+      return std::nullopt;
+    }
+  }
   auto seconds = [&](const QCommandLineOption& opt, double fallback, double* out) {
     if (!parser.isSet(opt)) return *out = fallback, true;
     bool ok = false;

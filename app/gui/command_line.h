@@ -12,6 +12,9 @@ struct GuiOptions {
   QString screenshot;         // save a PNG of the main window ...
   double screenshot_after = 3;  // ... this many seconds after start-up
   double quit_after = -1;     // quit after this many seconds (< 0: stay open)
+  QString theme;              // "light" or "dark" ("" = as saved)
+  double zoom = 0;            // text size factor (0 = as saved)
+  int page = -1;              // page to show: 0 pipeline, 1 versions, 2 curves, 3 compare (-1: as saved)
   bool bench = false;         // print paint and event-loop timings and exit
   QString bench_preset;       // preset the benchmark runs ("" = presets/tiny.json)
 };

@@ -1,5 +1,6 @@
 // pipescope: the Qt dashboard. Also headless: --screenshot/--quit-after for scripts, --bench for timings.
 #include <QApplication>
+#include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
 
@@ -24,10 +25,14 @@ int main(int argc, char** argv) {
   if (options->bench) return ps::gui::run_bench(*options);
 
   ps::gui::MainWindow window;
+  window.setSaveSettingsOnClose(options->quit_after < 0);  // scripted runs leave the user's layout alone
   const QString preset = options->preset.isEmpty() ? ps::gui::find_preset(QStringLiteral("default.json")) : options->preset;
   const bool loaded = window.loadPreset(preset);
   if (!loaded) std::fprintf(stderr, "pipescope: %s\n", qPrintable(window.noticeText()));
   if (loaded && options->autostart) window.startRun();
+  if (options->page >= 0) window.pages()->setCurrentIndex(options->page);
+  if (!options->theme.isEmpty()) window.setDarkTheme(options->theme == QStringLiteral("dark"));
+  if (options->zoom > 0) window.setFontScale(options->zoom);
   window.show();
 
   int exit_code = 0;

@@ -94,8 +94,9 @@ MainWindow::MainWindow(QWidget* parent)
   progress_->setRange(0, 1000);
   progress_->setMaximumWidth(220);
   progress_->setTextVisible(true);
-  statusBar()->addWidget(status_label_);
-  statusBar()->addWidget(metrics_label_, 1);
+  // Permanent widgets: transient messages (showMessage) take the left side and never cover them.
+  statusBar()->addPermanentWidget(status_label_);
+  statusBar()->addPermanentWidget(metrics_label_);
   statusBar()->addPermanentWidget(progress_);
   partition_->setDeviceChoices(device_choices());
 
@@ -105,6 +106,9 @@ MainWindow::MainWindow(QWidget* parent)
   resize(1500, 950);
   default_state_ = saveState();
   restoreSettings();
+  // Start with the keyboard on the timeline: single-key shortcuts (Space, S, F, L) must not land in a
+  // spin box of the setup panel.
+  pipeline_->timeline()->setFocus();
 }
 
 MainWindow::~MainWindow() = default;
@@ -301,15 +305,15 @@ void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
 void MainWindow::onTelemetry(const TelemetryBatch& batch) {
   pipeline_->timeline()->appendBatch(batch);
   versions_->appendBatch(batch);
-  if ((!batch.steps.empty() || !batch.evals.empty()) && curves_->isVisible()) curves_->refresh();
+  if ((!batch.steps.empty() || !batch.evals.empty()) && curves_->isVisible()) curves_->requestRefresh();
 }
 
 void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
   runs_->runUpdated(run.get());
   pipeline_->showSummary(run->summary);
   updateStageLabels(&run->summary);
-  if (!curves_->isVisible()) curves_->refresh();  // keep it current at a low rate when hidden
-  if (compare_->isVisible()) compare_->refresh();
+  if (!curves_->isVisible()) curves_->refresh();  // hidden: data only, at a low rate (drawn when shown)
+  compare_->refresh();
   const RunSummary& s = run->summary;
   metrics_label_->setText(tr("step %1 · loss %2 · %3 samples/s%4")
                               .arg(s.steps)
@@ -348,7 +352,6 @@ void MainWindow::updateStageLabels(const RunSummary* summary) {
 void MainWindow::showNotice(const QString& text) {
   notice_->setText(text);
   notice_->show();
-  statusBar()->showMessage(text, 10000);
 }
 
 void MainWindow::clearNotice() {
@@ -356,7 +359,7 @@ void MainWindow::clearNotice() {
   notice_->hide();
 }
 
-QString MainWindow::noticeText() const { return notice_->isVisible() ? notice_->text() : QString(); }
+QString MainWindow::noticeText() const { return notice_->isHidden() ? QString() : notice_->text(); }
 
 bool MainWindow::saveScreenshot(const QString& path) { return grab().save(path); }
 
@@ -376,19 +379,24 @@ void MainWindow::savePresetDialog() {
 
 void MainWindow::setFontScale(double scale) {
   font_scale_ = std::clamp(scale, 0.7, 3.0);
-  apply_font_scale(*qApp, font_scale_);
+  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
 }
 
-void MainWindow::setDarkTheme(bool dark) { apply_theme(*qApp, dark ? Theme::Dark : Theme::Light); }
+void MainWindow::setDarkTheme(bool dark) {
+  if (actions_.dark_theme->isChecked() != dark) return actions_.dark_theme->setChecked(dark);  // toggled() calls back
+  dark_ = dark;
+  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
+}
 
 void MainWindow::restoreSettings() {
   QSettings settings;
   restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
   restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
-  const bool dark = theme_from_name(settings.value(QStringLiteral("view/theme")).toString()) == Theme::Dark;
-  actions_.dark_theme->setChecked(dark);
-  setDarkTheme(dark);
-  setFontScale(settings.value(QStringLiteral("view/font_scale"), 1.0).toDouble());
+  dark_ = theme_from_name(settings.value(QStringLiteral("view/theme")).toString()) == Theme::Dark;
+  font_scale_ = std::clamp(settings.value(QStringLiteral("view/font_scale"), 1.0).toDouble(), 0.7, 3.0);
+  const QSignalBlocker block(actions_.dark_theme);
+  actions_.dark_theme->setChecked(dark_);
+  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
   tabs_->setCurrentIndex(settings.value(QStringLiteral("view/page"), 0).toInt());
 }
 
@@ -402,7 +410,7 @@ void MainWindow::saveSettings() const {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  saveSettings();
+  if (save_settings_on_close_) saveSettings();
   controller_->stop();
   event->accept();
 }

@@ -41,6 +41,9 @@ class MainWindow : public QMainWindow {
   RunConfig currentConfig() const;       // the panel's settings with the editor's partition and devices
   void startRun();                       // as the Start button
   bool saveScreenshot(const QString& path);
+  void setFontScale(double scale);  // 1 = the platform's text size
+  void setDarkTheme(bool dark);
+  void setSaveSettingsOnClose(bool save) { save_settings_on_close_ = save; }  // off for scripted runs
 
   SessionController* controller() const { return controller_; }
   ui::PartitionEditor* partitionEditor() const { return partition_; }
@@ -73,14 +76,14 @@ class MainWindow : public QMainWindow {
   void updateStageLabels(const RunSummary* summary);
   void openPresetDialog();
   void savePresetDialog();
-  void setFontScale(double scale);
-  void setDarkTheme(bool dark);
   void restoreSettings();
   void saveSettings() const;
 
   RunConfig base_config_;
   QString preset_path_;
   double font_scale_ = 1.0;
+  bool dark_ = false;
+  bool save_settings_on_close_ = true;
   QByteArray default_state_;
 
   SessionController* controller_;

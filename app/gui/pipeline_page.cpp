@@ -46,6 +46,8 @@ PipelinePage::PipelinePage(QWidget* parent)
   };
   auto* legend = new QLabel(legend_html(), this);
   legend->setObjectName(QStringLiteral("hint"));
+  legend->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped, never widens the window
+  legend->setMinimumWidth(80);
   figures_->setObjectName(QStringLiteral("hint"));
 
   auto* bar = new QHBoxLayout;

@@ -61,9 +61,14 @@ void SessionController::prepare(const RunConfig& config, bool start_when_ready, 
 }
 
 void SessionController::start(const RunConfig& config, bool paused) {
-  if (phase_ == Phase::Running || phase_ == Phase::Stopping || phase_ == Phase::Preparing) {
-    if (phase_ == Phase::Preparing && !pending_.empty()) pending_.back().start = true;
-    return;
+  if (phase_ == Phase::Running || phase_ == Phase::Stopping) return;
+  if (phase_ == Phase::Preparing && !pending_.empty()) {
+    Pending& latest = pending_.back();
+    if (configKey(latest.config) == configKey(config)) {  // already being built: start when ready
+      latest.start = true;
+      latest.paused = paused;
+      return;
+    }
   }
   if (phase_ == Phase::Ready && configKey(config) == session_key_) {
     startPrepared(paused);
@@ -79,9 +84,9 @@ void SessionController::startPrepared(bool paused) {
   run_->config = c;
   run_->config.partition = session_->partition();
   run_->config.stages = run_->config.num_stages();
-  run_->name = QStringLiteral("run %1 · %2 / %3")
-                   .arg(runs_started_)
-                   .arg(QString::fromStdString(c.schedule), QString::fromStdString(c.strategy.name));
+  // Schedule and strategy have their own columns in the run list; the preset says which lesson it was.
+  run_->name = c.name.empty() ? QStringLiteral("run %1").arg(runs_started_)
+                              : QStringLiteral("run %1 · %2").arg(runs_started_).arg(QString::fromStdString(c.name));
   run_->trace_path = traces_.isValid() ? traces_.filePath(QStringLiteral("run-%1.trace.json").arg(generation_)) : QString();
   run_->summary.status = RunStatus::Running;
   if (paused) session_->pause();

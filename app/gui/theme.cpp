@@ -2,7 +2,9 @@
 
 #include <QApplication>
 #include <QFile>
+#include <QFont>
 #include <QPalette>
+#include <QStyle>
 #include <QStyleFactory>
 #include <algorithm>
 
@@ -36,8 +38,8 @@ QPalette dark_palette() {
   return p;
 }
 
-QPalette light_palette() {
-  QPalette p = QStyleFactory::create(QStringLiteral("Fusion"))->standardPalette();
+QPalette light_palette(const QStyle& style) {
+  QPalette p = style.standardPalette();
   p.setColor(QPalette::AlternateBase, QColor(241, 243, 246));
   p.setColor(QPalette::PlaceholderText, QColor(110, 116, 126));
   p.setColor(QPalette::Highlight, QColor(38, 110, 220));
@@ -49,22 +51,18 @@ QPalette light_palette() {
 QString theme_name(Theme theme) { return theme == Theme::Dark ? QStringLiteral("dark") : QStringLiteral("light"); }
 Theme theme_from_name(const QString& name) { return name == QStringLiteral("dark") ? Theme::Dark : Theme::Light; }
 
-void apply_theme(QApplication& app, Theme theme) {
+void apply_appearance(QApplication& app, const Appearance& a) {
   init_pipescope_resources();
-  app.setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
-  app.setPalette(theme == Theme::Dark ? dark_palette() : light_palette());
-  QFile qss(QStringLiteral(":/pipescope/themes/%1.qss").arg(theme_name(theme)));
-  app.setStyleSheet(qss.open(QIODevice::ReadOnly) ? QString::fromUtf8(qss.readAll()) : QString());
-}
-
-void apply_font_scale(QApplication& app, double scale) {
-  static const double base_size = [&app] {
+  static const double base_size = [&app] {  // the platform's size, read before any sheet applies
     const QFont f = app.font();
     return f.pointSizeF() > 0 ? f.pointSizeF() : 10.0;
   }();
-  QFont f = app.font();
-  f.setPointSizeF(base_size * std::clamp(scale, 0.7, 3.0));
-  app.setFont(f);
+  app.setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+  app.setPalette(a.theme == Theme::Dark ? dark_palette() : light_palette(*app.style()));
+  QFile qss(QStringLiteral(":/pipescope/themes/%1.qss").arg(theme_name(a.theme)));
+  QString sheet = qss.open(QIODevice::ReadOnly) ? QString::fromUtf8(qss.readAll()) : QString();
+  sheet += QStringLiteral("\n* { font-size: %1pt; }\n").arg(base_size * std::clamp(a.font_scale, 0.7, 3.0), 0, 'f', 1);
+  app.setStyleSheet(sheet);
 }
 
 }  // namespace ps::gui

@@ -1,5 +1,5 @@
 // Light and dark themes (Fusion style + palette + a small style sheet from resources/themes) and the
-// font zoom that makes the dashboard readable on a classroom projector.
+// text size zoom that makes the dashboard readable on a classroom projector.
 #pragma once
 #include <QString>
 
@@ -12,9 +12,13 @@ enum class Theme { Light, Dark };
 QString theme_name(Theme theme);
 Theme theme_from_name(const QString& name);  // unknown names: Light
 
-void apply_theme(QApplication& app, Theme theme);
+struct Appearance {
+  Theme theme = Theme::Light;
+  double font_scale = 1.0;  // relative to the platform's text size, clamped to 0.7..3
+};
 
-// Scales the application font relative to the platform default (1.0 = default), clamped to 0.7..3.
-void apply_font_scale(QApplication& app, double scale);
+// With a style sheet active, Qt takes fonts from the sheet (QApplication::setFont is ignored by styled
+// widgets), so the text size is a rule of the sheet too.
+void apply_appearance(QApplication& app, const Appearance& appearance);
 
 }  // namespace ps::gui

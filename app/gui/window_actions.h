@@ -1,5 +1,6 @@
 // The main window's menus and keyboard shortcuts in one place, so the window only wires them.
 #pragma once
+#include <QList>
 #include <array>
 
 class QAction;

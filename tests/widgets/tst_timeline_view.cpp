@@ -48,6 +48,24 @@ class TestTimelineView : public QObject {
     QVERIFY(view_->visibleEnd() >= end_before + 5000000);
   }
 
+  void aLongRunSlidesWithALiveWindow() {
+    view_->setLiveWindow(10000000);                          // 10 ms
+    view_->appendBatch(test::make_stream(2, 20, 1000000));  // ~60 ms
+    QVERIFY(view_->followLive());
+    const std::int64_t span = view_->visibleEnd() - view_->visibleStart();
+    QVERIFY2(qAbs(span - 10000000) < 100000, qPrintable(QString::number(span)));
+    QVERIFY(view_->visibleEnd() >= view_->model().endNs());
+    QVERIFY(view_->visibleStart() > view_->model().startNs());
+    view_->fit();  // F: the whole run, and it stays whole as the run grows
+    QVERIFY(view_->visibleStart() <= view_->model().startNs());
+    const std::int64_t end = view_->model().endNs();
+    TelemetryBatch more;
+    more.ops.push_back(test::make_op(0, OpKind::Forward, 30, end, end + 30000000));
+    view_->appendBatch(more);
+    QVERIFY(view_->visibleStart() <= view_->model().startNs());
+    QVERIFY(view_->visibleEnd() >= end + 30000000);
+  }
+
   void paintsOnlyTheVisibleBoxes() {
     view_->appendBatch(test::make_stream(3, 200, 1000000));
     const std::int64_t t0 = 50000000, t1 = 60000000;

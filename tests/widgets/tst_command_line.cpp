@@ -1,0 +1,65 @@
+// The dashboard's command line: headless hooks parse, bad values are refused with the option's name.
+#include <QtTest>
+
+#include "app/gui/command_line.h"
+#include "widget_test_main.h"
+
+using namespace ps::gui;
+
+class TestCommandLine : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void headlessHooksParse() {
+    QString error;
+    const auto o = parse_gui_options({"pipescope", "--preset", "p.json", "--autostart", "--screenshot", "x.png",
+                                      "--screenshot-after", "2.5", "--quit-after", "4", "--page", "curves",
+                                      "--theme", "dark", "--zoom", "1.5"},
+                                     &error);
+    QVERIFY2(o.has_value(), qPrintable(error));
+    QCOMPARE(o->preset, QStringLiteral("p.json"));
+    QVERIFY(o->autostart);
+    QCOMPARE(o->screenshot, QStringLiteral("x.png"));
+    QCOMPARE(o->screenshot_after, 2.5);
+    QCOMPARE(o->quit_after, 4.0);
+    QCOMPARE(o->page, 2);
+    QCOMPARE(o->theme, QStringLiteral("dark"));
+    QCOMPARE(o->zoom, 1.5);
+    QVERIFY(!o->bench);
+  }
+
+  void defaultsStayOpenWithoutScreenshots() {
+    QString error;
+    const auto o = parse_gui_options({"pipescope"}, &error);
+    QVERIFY(o.has_value());
+    QVERIFY(o->preset.isEmpty());
+    QCOMPARE(o->quit_after, -1.0);
+    QCOMPARE(o->page, -1);
+  }
+
+  void badValuesNameTheirOption_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("option");
+    QTest::newRow("seconds") << QStringList{"pipescope", "--quit-after", "soon"} << "quit-after";
+    QTest::newRow("negative") << QStringList{"pipescope", "--screenshot-after", "-1"} << "screenshot-after";
+    QTest::newRow("page") << QStringList{"pipescope", "--page", "nope"} << "page";
+    QTest::newRow("theme") << QStringList{"pipescope", "--theme", "blue"} << "theme";
+    QTest::newRow("zoom") << QStringList{"pipescope", "--zoom", "9"} << "zoom";
+    QTest::newRow("unknown") << QStringList{"pipescope", "--frobnicate"} << "frobnicate";
+    QTest::newRow("positional") << QStringList{"pipescope", "preset.json"} << "preset.json";
+  }
+  void badValuesNameTheirOption() {
+    QFETCH(QStringList, args);
+    QFETCH(QString, option);
+    QString error;
+    QVERIFY(!parse_gui_options(args, &error).has_value());
+    QVERIFY2(error.contains(option), qPrintable(error));
+  }
+
+  void findsTheShippedPresets() {
+    const QString path = find_preset(QStringLiteral("tiny.json"));
+    QVERIFY2(QFileInfo::exists(path), qPrintable(path));
+  }
+};
+
+PS_WIDGET_TEST_MAIN(TestCommandLine)
+#include "tst_command_line.moc"
