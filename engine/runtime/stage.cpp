@@ -77,13 +77,31 @@ std::shared_ptr<WeightSet> StageRuntime::acquire_copy() {
   for (std::size_t i = 0; i < ws->params.size(); ++i) ws->params[i].copy_(live_->params[i]);
   ws->version = live_->version;
   ws->graphs = 0;
+  ws->superseded = false;
   return ws;
 }
 
 void StageRuntime::release(std::shared_ptr<WeightSet> ws) {
-  if (ws == live_) return;
+  if (ws == live_ || ws->graphs > 0) return;
+  if (ws->superseded && setup_.strategy->keeps_version(ws->version)) return;  // a later op reads it
   held_.erase(std::remove(held_.begin(), held_.end(), ws), held_.end());
   if (spare_.size() < 2) spare_.push_back(std::move(ws));
+}
+
+// WeightSource::Version: the live weights, or a former live version the stage still holds.
+std::shared_ptr<WeightSet> StageRuntime::version_for(const WeightChoice& choice) {
+  if (choice.basis_version == live_->version) return live_;
+  for (const auto& ws : held_)
+    if (ws->superseded && ws->version == choice.basis_version) return ws;
+  throw std::logic_error("stage " + std::to_string(setup_.index) + " no longer holds weight version " +
+                         std::to_string(choice.basis_version) + " (live " + std::to_string(live_->version) + ")");
+}
+
+// Former live versions that no graph references and the strategy no longer wants.
+void StageRuntime::drop_unneeded_versions() {
+  const std::vector<std::shared_ptr<WeightSet>> held = held_;
+  for (const auto& ws : held)
+    if (ws->superseded) release(ws);
 }
 
 void StageRuntime::begin_segment(const StageOps& ops, std::int64_t base, std::chrono::steady_clock::time_point origin) {
@@ -123,6 +141,7 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
     case OpKind::Backward: out = backward(op, std::move(in), ev); break;
     case OpKind::Update: update(op, ev); break;
   }
+  drop_unneeded_versions();
   note_memory();
   ev.t_end_ns = now_ns(origin_);
   ev.weight_copies = weight_copies();
@@ -215,18 +234,21 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
   const int data_micro = replica ? setup_.replica : op.micro;
   const int data_parts = replica ? setup_.replicas : setup_.microbatches;
   if (first() || last()) batch = setup_.batches->get(mb, data_micro, data_parts);
+  std::int64_t origin = -1;
   if (first()) {
     x = batch.inputs.to(setup_.device);
   } else {
     if (!in || in->tensors.empty()) throw std::logic_error("forward without an input activation");
     x = in->tensors.front().to(setup_.device);
+    origin = in->origin_version;
   }
   if (last()) {
     rec.labels = batch.labels.to(setup_.device);
     rec.scale = double(batch.labels.size(0)) / double(setup_.batches->batch_size());
   }
 
-  const StageView v = view();
+  StageView v = view();
+  v.origin_version = origin;
   const WeightChoice choice = setup_.strategy->forward(v, mb, mb);
   const bool reuse = setup_.strategy->backward_reuses_forward() ||
                      (choice.source == WeightSource::Live && setup_.strategy->backward_reads_live() &&
@@ -236,6 +258,9 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     ws = acquire_copy();
     setup_.strategy->fill(v, choice, ws->params);
     held_.push_back(ws);  // counted while it exists
+    note_memory();
+  } else if (choice.source == WeightSource::Version) {
+    ws = version_for(choice);
   }
   rec.basis = choice.basis_version >= 0 ? choice.basis_version : live_->version;
   ev.basis_version = rec.basis;
@@ -282,7 +307,7 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     }
     if (reuse) rec.output = loss;
   } else {
-    out = Message{static_cast<int>(mb), op.micro, {y.detach()}};
+    out = Message{static_cast<int>(mb), op.micro, {y.detach()}, first() ? rec.basis : origin};
     if (reuse) rec.output = y;
   }
   activation_bytes_ += bytes_of(rec.input) + (rec.weights ? bytes_of(y) : 0);
@@ -312,6 +337,8 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
       setup_.strategy->fill(v, choice, ws->params);
       held_.push_back(ws);
       note_memory();
+    } else if (choice.source == WeightSource::Version) {
+      ws = version_for(choice);
     }
     ev.basis_version = choice.basis_version >= 0 ? choice.basis_version : live_->version;
     ev.prediction_distance = choice.prediction_distance;
@@ -372,10 +399,12 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
 }
 
 void StageRuntime::update(const Op& op, OpEvent& ev) {
-  if (live_->graphs > 0) {
-    // Copy-on-write: forwards in flight still hold graphs on these weights (stashing), so they stay
-    // as they are and the update goes to a fresh copy, which becomes the live version.
+  if (live_->graphs > 0 || setup_.strategy->keeps_version(live_->version)) {
+    // Copy-on-write: forwards in flight still hold graphs on these weights (stashing), or a later op
+    // will read this version, so they stay as they are and the update goes to a fresh copy, which
+    // becomes the live version.
     auto fresh = acquire_copy();
+    live_->superseded = true;
     held_.push_back(live_);
     live_ = fresh;
   }
@@ -383,6 +412,7 @@ void StageRuntime::update(const Op& op, OpEvent& ev) {
     // Data parallelism: every replica applies the same sum of all replicas' gradients.
     if (!setup_.all_reduce->sum(base_ + op.minibatch, grad_acc_, interrupted_)) throw Interrupted{};
   }
+  setup_.strategy->before_update(view());
   const double lr = lr_for_next_update();
   optimizer_.step(live_->params, grad_acc_, lr);
   ++live_->version;

@@ -31,6 +31,7 @@ struct Message {
   int minibatch = 0;  // global id
   int micro = -1;
   std::vector<at::Tensor> tensors;
+  std::int64_t origin_version = -1;  // activations: the live version stage 0's forward read (vertical sync)
 };
 
 // The loss and accuracy of one minibatch, reported by the last stage when its forwards are done.
@@ -50,6 +51,7 @@ struct WeightSet {
   std::vector<at::Tensor> params;
   std::int64_t version = 0;  // the live version these weights are (or were derived from)
   int graphs = 0;            // forward graphs in flight that reference these weights
+  bool superseded = false;   // a former live version, kept for graphs or for Strategy::keeps_version
 };
 
 struct StageSetup {
@@ -139,6 +141,8 @@ class StageRuntime {
   at::Tensor loss_of(const at::Tensor& logits, const InFlight& rec) const;
   std::shared_ptr<WeightSet> acquire_copy();
   void release(std::shared_ptr<WeightSet> ws);
+  std::shared_ptr<WeightSet> version_for(const WeightChoice& choice);
+  void drop_unneeded_versions();
   StageView view() const;
   void note_memory();
   void measure_divergence(OpEvent& ev, const WeightSet& used, bool computed);

@@ -26,12 +26,17 @@ struct StageView {
   // same minibatch's forward read at this stage, and their basis version.
   const std::vector<at::Tensor>* forward_weights = nullptr;
   std::int64_t forward_basis = -1;
+  // At a forward (vertical sync): the live version stage 0's forward of the same minibatch read; the
+  // id travels with the minibatch. -1 at stage 0 and at backwards.
+  std::int64_t origin_version = -1;
 };
 
 enum class WeightSource {
   Live,           // the live weights as they are when the op runs
   SameAsForward,  // backward only: exactly the weights the forward used (stashing)
   Computed,       // weights the strategy writes (a prediction, an interpolation); see Strategy::fill
+  Version,        // an older live version of this stage, basis_version, that the stage still holds (in
+                  // use by a graph, or kept because Strategy::keeps_version asked for it)
 };
 
 struct WeightChoice {
@@ -64,8 +69,13 @@ class Strategy {
 
   // Multiplier on the scheduled learning rate of the next update (PipeMare's rescheduling).
   virtual double lr_scale(const StageView& view) { return 1.0; }
+  // Called just before every update of the live weights (view.live still holds the old version).
+  virtual void before_update(const StageView& view) {}
   // Called after every update of the live weights.
   virtual void after_update(const StageView& view) {}
+  // For WeightSource::Version: whether the stage must keep live version `version` once an update
+  // supersedes it, because a later op will read it. Asked at every update and after every op.
+  virtual bool keeps_version(std::int64_t version) const { return false; }
   // Weight-sized bytes the strategy holds besides the executor's weight versions (delta buffers...).
   virtual std::int64_t extra_bytes() const { return 0; }
 };

@@ -81,17 +81,29 @@ std::vector<StrategyInfo> make_catalog() {
   vertical.formula = "F and B of minibatch i at stage k: W = version v0(i), the version stage 0's forward of i read";
   vertical.memory = "stash of versions";
   vertical.source = "PipeDream, SOSP'19, sec. 3.3 (not in its public code)";
-  vertical.caveat = "PipeDream's public code does not implement vertical sync; this follows the paper's text.";
+  vertical.caveat =
+      "PipeDream's public code does not implement vertical sync; this follows the paper's text. Stage k keeps "
+      "every version from the latest v0 it has seen on, so under 1f1b-async stage 0 holds up to S versions and "
+      "every other stage up to S+1.";
+  vertical.implemented = true;
   all.push_back(vertical);
 
   StrategyInfo two_bw;
   two_bw.name = "2bw";
   two_bw.title = "PipeDream-2BW: double-buffered weights, one update per M microbatches";
-  two_bw.forward_reads = "PipeDream-2BW: two buffers, update once per M microbatches, W(t+1)=W(t)-lr*grad(W(t-1))";
+  two_bw.forward_reads =
+      "version i-1 for minibatch i (two buffers: the live one and the one before); the live weights where the "
+      "schedule's delay exceeds 1";
   two_bw.backward_reads = "same as F";
   two_bw.formula = "W(t+1)=W(t)-lr*grad(W(t-1)), the gradient computed on the previous buffer";
   two_bw.memory = "1 extra copy";
   two_bw.source = "PipeDream-2BW (Memory-Efficient Pipeline-Parallel DNN Training), ICML'21";
+  two_bw.caveat =
+      "The schedule decides when updates happen (one per minibatch). With nf1b and microbatches >= stages-1 "
+      "every stage's delay is at most 1 and every forward of minibatch i reads version i-1, as in 2BW (a stage "
+      "with delay 0 keeps the version before its live one). Under 1f1b-async, stages k < S-2 cannot read "
+      "version i-1 yet: they read their live weights, stashed as in PipeDream, and hold more than two versions.";
+  two_bw.implemented = true;
   all.push_back(two_bw);
 
   StrategyInfo spectrain;
@@ -100,12 +112,13 @@ std::vector<StrategyInfo> make_catalog() {
   spectrain.forward_reads = "predicted W_hat = live - s*lr*buf";
   spectrain.backward_reads = "predicted again with the B-time s";
   spectrain.formula = "W_hat = live - s*lr*buf  (s: prediction distance, buf: momentum buffer, lr: current rate)";
-  spectrain.memory = "1 temporary copy";
+  spectrain.memory = "1 temporary copy (v2: the forward's prediction is kept until its backward)";
   spectrain.source = "SpecTrain (Chen et al.), arXiv 1809.02839";
   spectrain.caveat =
       "The paper's closed-form distance (distance=paper: forward s = floor(k/2) + N - k - 1, backward "
       "s = floor(k/2)) assumes SpecTrain's own timing. Under a strict per-stage 1F1B order the last stage's "
       "exact forward s is 0 while the paper's is floor((N-1)/2); compare the two rather than trusting either.";
+  spectrain.implemented = true;
   spectrain.params = {choice_param("distance", {"exact", "paper", "v2"},
                                    "prediction distance s: exact = target - live version read off the ledger at "
                                    "the op; paper = SpecTrain's closed form; v2 = SpecTrain repository's variant "
@@ -122,8 +135,10 @@ std::vector<StrategyInfo> make_catalog() {
   nesterov.source = "NWPT seed; Nesterov's accelerated gradient (NAG) look-ahead";
   nesterov.caveat =
       "The NWPT seed's description is loose; this closed form is Nesterov's look-ahead with the future "
-      "gradients taken as zero (SpecTrain takes them equal to the smoothed gradient). Needs optimizer sgd "
-      "with optimizer.nesterov = true and momentum > 0.";
+      "gradients taken as zero (SpecTrain takes them equal to the smoothed gradient), summed as classic momentum "
+      "steps; with LibTorch's Nesterov step lr*(g + mu*buf) the sum would carry one more factor mu. Needs "
+      "optimizer sgd with optimizer.nesterov = true and momentum > 0.";
+  nesterov.implemented = true;
   all.push_back(nesterov);
 
   StrategyInfo pipemare;
@@ -139,7 +154,9 @@ std::vector<StrategyInfo> make_catalog() {
   pipemare.caveat =
       "The learning-rate rule is confirmed in PipeMare's public code; the delta (weight correction) rule is "
       "taken from the paper's text and has not been checked against code. The defaults of decay and warmup "
-      "are PipeScope's choices.";
+      "are PipeScope's choices. The delays are read off the ledger: tau_f (tau_b) is the largest forward "
+      "(backward) staleness seen at the stage, and one backward's correction uses its own live(B) - live(F).";
+  pipemare.implemented = true;
   pipemare.params = {
       bool_param("lr_rescale", true, "divide the learning rate by tau^(1 - min(step/K,1))"),
       bool_param("correction", true, "correct the backward's weights by the delta EMA"),
@@ -160,6 +177,7 @@ std::vector<StrategyInfo> make_catalog() {
   v_timeprest.caveat =
       "Under the same schedule it reads the same weights as 'latest'; the method's difference is its nF1B "
       "schedule (schedule nf1b).";
+  v_timeprest.implemented = true;
   all.push_back(v_timeprest);
 
   StrategyInfo i_timeprest;
@@ -176,6 +194,7 @@ std::vector<StrategyInfo> make_catalog() {
       "The paper's exact significance function is not public in any source we could reach. "
       "sigma(d) = exp(-lambda*d) (and the 1/(1+d) option) is our reading of its description, "
       "\"exponential decay with the degree of staleness\", not the authors' equation.";
+  i_timeprest.implemented = true;
   i_timeprest.params = {
       choice_param("significance", {"exp", "inverse"}, "sigma(d): exp = exp(-lambda*d), inverse = 1/(1+d)"),
       number_param("lambda", "0.5", 0, true, kInf, false, false, "decay rate of exp(-lambda*d)"),
@@ -190,6 +209,10 @@ std::vector<StrategyInfo> make_catalog() {
   adam_predict.formula = "W_hat = live - s*lr*m_hat/(sqrt(v_hat)+eps)  (m_hat, v_hat: Adam's bias-corrected moments)";
   adam_predict.memory = "1 temporary copy";
   adam_predict.source = "XPipe, arXiv 1911.04610; PipeOptim, arXiv 2312.00839";
+  adam_predict.caveat =
+      "With the exact distance a backward under 1f1b-async or nf1b runs at its target version (s = 0), so "
+      "passes=both and passes=forward read the same weights there; they differ where a backward runs stale.";
+  adam_predict.implemented = true;
   adam_predict.params = {choice_param("passes", {"both", "forward"},
                                       "both = predict for F and B (XPipe); forward = B reads live (PipeOptim)")};
   all.push_back(adam_predict);

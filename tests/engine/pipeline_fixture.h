@@ -20,16 +20,20 @@ struct ToyOptions {
   int units_per_stage = 1;
   std::string schedule = "1f1b-async";
   std::string strategy = "stash";
+  std::map<std::string, std::string> strategy_params;  // empty: the catalogue's defaults
   int microbatches = 1;
   ExecutorKind executor = ExecutorKind::Threaded;
   double lr = 0.1;
   double momentum = 0.9;
+  std::string optimizer = "sgd";  // sgd, adam
+  bool nesterov = false;
   int batch_size = 8;
   // Inserted after the first unit of this stage: a module that throws on its N-th forward call.
   int fail_stage = -1;
   int fail_call = -1;
   int divergence_every = 0;
   bool record_versions = false;  // keep a flat copy of every live version of every stage
+  bool learnable = false;        // labels from a fixed linear map of the inputs (not random)
 };
 
 // Every weight version of the stage holds one of these; they share the call counter.
@@ -50,6 +54,7 @@ class ToyPipeline {
     torch::manual_seed(7);
     data_.inputs = torch::randn({256, 6});
     data_.labels = torch::randint(0, 3, {256}, torch::kLong);
+    if (opt_.learnable) data_.labels = data_.inputs.matmul(torch::randn({6, 3})).argmax(1);
     batches_ = std::make_unique<BatchSource>(data_, opt_.batch_size, 3);
     torch::manual_seed(11);
     std::vector<std::unique_ptr<StageRuntime>> stages;
@@ -83,8 +88,10 @@ class ToyPipeline {
       s.make_replica = make;
       s.optimizer.lr = opt_.lr;
       s.optimizer.momentum = opt_.momentum;
+      s.optimizer.name = opt_.optimizer;
+      s.optimizer.nesterov = opt_.nesterov;
       s.total_steps = 1000;
-      s.strategy = make_strategy(opt_.strategy, {}, k, opt_.stages);
+      s.strategy = make_strategy(opt_.strategy, opt_.strategy_params, k, opt_.stages);
       s.batches = batches_.get();
       s.microbatches = opt_.microbatches;
       s.divergence_every = opt_.divergence_every;
