@@ -192,8 +192,12 @@ int cmd_schedule(const Args& args) {
 int cmd_run(const Args& args) {
   ArgReader r(args, "run");
   const std::string preset = r.value("--preset");
-  if (preset.empty()) throw InputError("command line", "--preset", "is required (for example presets/default.json)");
-  RunConfig cfg = load_preset(preset);
+  const std::string resume = r.value("--resume");
+  if (!resume.empty() && !preset.empty())
+    throw InputError("command line", "--resume", "give either --preset or --resume (a checkpoint holds its run's config)");
+  if (preset.empty() && resume.empty())
+    throw InputError("command line", "--preset", "is required (for example presets/default.json)");
+  RunConfig cfg = resume.empty() ? load_preset(preset) : checkpoint_config(resume);
   auto set = [&](const std::string& flag, const std::string& path) {
     for (const auto& v : r.values(flag)) apply_override(cfg, path + "=" + v);
   };
@@ -228,6 +232,22 @@ int cmd_run(const Args& args) {
   SessionOptions opts;
   opts.out_dir = r.value("--out");
   opts.trace_path = r.value("--trace");
+  opts.resume_path = resume;
+  opts.checkpoint_path = r.value("--checkpoint");
+  const std::string every = r.value("--checkpoint-every");
+  if (!every.empty()) {
+    try {
+      std::size_t used = 0;
+      opts.checkpoint_every_minutes = std::stod(every, &used);
+      if (used != every.size()) throw std::invalid_argument(every);
+    } catch (...) {
+      throw InputError("command line", "--checkpoint-every", "expected minutes (a number), got '" + every + "'");
+    }
+    if (!(opts.checkpoint_every_minutes > 0))
+      throw InputError("command line", "--checkpoint-every", "must be more than 0 minutes");
+    if (opts.checkpoint_path.empty())
+      throw InputError("command line", "--checkpoint-every", "needs --checkpoint FILE");
+  }
   const bool quiet = r.flag("--quiet");
   r.finish();
   validate(cfg);
@@ -284,6 +304,8 @@ int cmd_run(const Args& args) {
                 st.first_layer, st.last_layer, st.device.c_str(), st.utilization, st.weight_copies_max,
                 st.staleness_forward_mean.value_or(0), st.staleness_backward_mean.value_or(0));
   std::printf("weights_digest: %s\n", s.weights_digest.c_str());
+  if (const auto ck = session.last_checkpoint(); ck && !opts.checkpoint_path.empty())
+    std::printf("checkpoint: %s (after %lld steps)\n", ck->path.c_str(), static_cast<long long>(ck->step));
   if (!opts.out_dir.empty()) std::printf("outputs: %s\n", opts.out_dir.c_str());
   switch (s.status) {
     case RunStatus::Completed: return 0;

@@ -12,6 +12,13 @@ torch::Tensor activate(const torch::Tensor& x, Activation act) {
   return x;
 }
 
+// He et al. (2015) for layers followed by ReLU; draws from the global generator like the default init.
+void he_init(torch::Tensor& weight, torch::Tensor& bias) {
+  torch::NoGradGuard no_grad;
+  torch::nn::init::kaiming_uniform_(weight, 0.0, torch::kFanIn, torch::kReLU);
+  bias.zero_();
+}
+
 }  // namespace
 
 LinearUnitImpl::LinearUnitImpl(std::int64_t in, std::int64_t out, bool flatten, Activation act)
@@ -28,11 +35,7 @@ ConvUnitImpl::ConvUnitImpl(const ConvUnitOptions& options) : options_(options) {
   for (int i = 0; i < options.convs; ++i) {
     torch::nn::Conv2d conv(torch::nn::Conv2dOptions(i == 0 ? options.in : options.out, options.out, options.kernel)
                                .padding(options.padding));
-    if (options.kaiming_init) {
-      torch::NoGradGuard no_grad;
-      torch::nn::init::kaiming_uniform_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
-      conv->bias.zero_();
-    }
+    if (options.kaiming_init) he_init(conv->weight, conv->bias);
     convs_->push_back(conv);
   }
   register_module("convs", convs_);

@@ -1,5 +1,7 @@
 #include "engine/runtime/all_reduce.h"
 
+#include "engine/session/checkpoint.h"
+
 namespace ps {
 
 void AllReduce::deposit(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads) {
@@ -39,6 +41,32 @@ bool AllReduce::sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const 
   }
   if (++r.consumed == replicas_) rounds_.erase(minibatch);
   return true;
+}
+
+void AllReduce::save(Checkpoint& c) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json rounds = nlohmann::json::array();
+  for (const auto& [mb, r] : rounds_) {
+    rounds.push_back({{"minibatch", mb}, {"deposited", r.deposited}, {"consumed", r.consumed}});
+    for (std::size_t k = 0; k < r.grads.size(); ++k)
+      c.put_list("allreduce/" + std::to_string(mb) + "/" + std::to_string(k), r.grads[k]);
+  }
+  c.meta["all_reduce"] = rounds;
+}
+
+void AllReduce::load(const Checkpoint& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rounds_.clear();
+  if (!c.meta.contains("all_reduce")) return;
+  for (const auto& j : c.meta["all_reduce"]) {
+    const std::int64_t mb = j["minibatch"].get<std::int64_t>();
+    Round& r = rounds_[mb];
+    r.deposited = j["deposited"].get<int>();
+    r.consumed = j["consumed"].get<int>();
+    r.grads.resize(static_cast<std::size_t>(replicas_));
+    for (int k = 0; k < replicas_; ++k)
+      r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce/" + std::to_string(mb) + "/" + std::to_string(k));
+  }
 }
 
 }  // namespace ps

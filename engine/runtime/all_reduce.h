@@ -13,6 +13,8 @@
 
 namespace ps {
 
+struct Checkpoint;
+
 class AllReduce {
  public:
   explicit AllReduce(int replicas) : replicas_(replicas) {}
@@ -22,6 +24,10 @@ class AllReduce {
   // Blocks until every replica has deposited (or `stopped()` turns true: returns false), then
   // returns the sum of the gradients in replica order.
   bool sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const std::function<bool()>& stopped);
+
+  // Checkpoints: the rounds in progress (deposits not yet consumed by every replica).
+  void save(Checkpoint& c) const;
+  void load(const Checkpoint& c);
 
  private:
   struct Round {

@@ -14,8 +14,9 @@ class Channel {
  public:
   explicit Channel(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
-  // Blocks while full. Returns false if the channel was closed.
-  bool push(T value) {
+  // Blocks while full. Returns false if the channel was closed; `value` is then left as it was, so
+  // that a stopping pipeline keeps what it could not send.
+  bool push(T&& value) {
     std::unique_lock<std::mutex> lock(mu_);
     not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
     if (closed_) return false;
@@ -33,6 +34,15 @@ class Channel {
     items_.pop_front();
     not_full_.notify_one();
     return value;
+  }
+
+  // Everything still queued, oldest first (also after close()).
+  std::deque<T> take_all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::deque<T> out;
+    out.swap(items_);
+    not_full_.notify_all();
+    return out;
   }
 
   void close() {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/session/checkpoint.h"
+
 namespace ps {
 
 void StageOptimizer::step(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, double lr) {
@@ -49,6 +51,26 @@ std::int64_t StageOptimizer::state_bytes() const {
     for (const auto& t : *list)
       if (t.defined()) n += t.numel() * static_cast<std::int64_t>(t.element_size());
   return n;
+}
+
+void StageOptimizer::save(Checkpoint& c, const std::string& prefix) const {
+  c.meta["optimizers"][prefix] = {{"steps", steps_}, {"name", cfg_.name}};
+  c.put_list(prefix + "/buf", buf_);
+  c.put_list(prefix + "/m", m_);
+  c.put_list(prefix + "/v", v_);
+}
+
+void StageOptimizer::load(const Checkpoint& c, const std::string& prefix, const c10::Device& device) {
+  if (!c.meta.contains("optimizers") || !c.meta["optimizers"].contains(prefix)) return;
+  steps_ = c.meta["optimizers"][prefix]["steps"].get<std::int64_t>();
+  auto restore = [&](const std::string& name, std::vector<at::Tensor>& into) {
+    into = c.get_list(prefix + "/" + name);
+    for (auto& t : into)
+      if (t.defined()) t = t.to(device);
+  };
+  restore("buf", buf_);
+  restore("m", m_);
+  restore("v", v_);
 }
 
 double scheduled_lr(const OptimizerConfig& opt, const LrScheduleConfig& sched, std::int64_t step,

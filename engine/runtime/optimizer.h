@@ -4,12 +4,17 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/config/run_config.h"
 
 namespace ps {
+
+struct Checkpoint;
 
 class StageOptimizer {
  public:
@@ -28,6 +33,10 @@ class StageOptimizer {
   const std::vector<at::Tensor>& adam_m() const { return m_; }
   const std::vector<at::Tensor>& adam_v() const { return v_; }
   std::int64_t state_bytes() const;
+
+  // Checkpoints: the step count and every state tensor, under names starting with `prefix`.
+  void save(Checkpoint& c, const std::string& prefix) const;
+  void load(const Checkpoint& c, const std::string& prefix, const c10::Device& device);
 
  private:
   OptimizerConfig cfg_;

@@ -47,18 +47,33 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKi
 Pipeline::~Pipeline() = default;
 
 bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,
-                   std::chrono::steady_clock::time_point origin) {
+                   std::chrono::steady_clock::time_point origin, PipelineCut* cut) {
   base_ = base;
-  for (int k = 0; k < num_stages(); ++k) {
+  const int S = num_stages();
+  for (int k = 0; k < S; ++k) {
     stages_[k]->begin_segment(ops[k], base, origin);
     stages_[k]->set_interrupt_check([&control] { return control.stopped(); });
   }
+  PipelineCut local;
+  PipelineCut& at = cut ? *cut : local;
+  if (at.empty()) {
+    at.next.assign(S, 0);
+    at.acts.assign(S, {});
+    at.grads.assign(S, {});
+  }
+  if (static_cast<int>(at.next.size()) != S || static_cast<int>(at.acts.size()) != S ||
+      static_cast<int>(at.grads.size()) != S)
+    throw std::logic_error("a pipeline cut of " + std::to_string(at.next.size()) + " stages for " +
+                           std::to_string(S) + " stages");
+  for (int k = 0; k < S; ++k)
+    if (at.next[k] > ops[k].size()) throw std::logic_error("a pipeline cut beyond the end of stage " + std::to_string(k));
   auto finish = [&] {
     for (auto& s : stages_) s->finish_segment();
   };
   try {
-    const bool done = kind_ == ExecutorKind::Threaded ? run_threaded(ops, control) : run_sequential(ops, control);
+    const bool done = kind_ == ExecutorKind::Threaded ? run_threaded(ops, control, at) : run_sequential(ops, control, at);
     finish();
+    if (done) at.clear();
     return done;
   } catch (...) {
     finish();
@@ -66,15 +81,19 @@ bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunContr
   }
 }
 
-bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& control) {
+bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut) {
   const int S = num_stages();
   auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
   auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
-  const std::size_t capacity = static_cast<std::size_t>((S + 1) * microbatches_);
-  std::vector<std::unique_ptr<Channel<Message>>> acts, grads;  // acts[k]: k -> k+1; grads[k]: k+1 -> k
+  std::size_t capacity = static_cast<std::size_t>((S + 1) * microbatches_);
+  for (int k = 0; k < S; ++k) capacity = std::max({capacity, cut.acts[k].size() + 1, cut.grads[k].size() + 1});
+  // acts[k]: k -> k+1; grads[k]: k+1 -> k. Filled with what the cut holds in transit.
+  std::vector<std::unique_ptr<Channel<Message>>> acts, grads;
   for (int k = 0; k + 1 < S; ++k) {
     acts.push_back(std::make_unique<Channel<Message>>(capacity));
     grads.push_back(std::make_unique<Channel<Message>>(capacity));
+    for (auto& m : cut.acts[k + 1]) acts[k]->push(std::move(m));
+    for (auto& m : cut.grads[k]) grads[k]->push(std::move(m));
   }
   auto close_all = [&] {
     for (auto& c : acts) c->close();
@@ -83,13 +102,17 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   std::mutex error_mu;
   std::optional<PipelineError> error;
   std::atomic<bool> stopped{false};
+  std::vector<std::size_t> next = cut.next;
+  // A message a stopping worker could not send (its channel closed): kept for the cut, after the
+  // channel's own contents. unsent_act[k] goes to stage k+1, unsent_grad[k] to stage k-1.
+  std::vector<std::optional<Message>> unsent_act(S), unsent_grad(S);
 
   auto worker = [&](int k) {
     set_intra_op_threads(threads_);
-    const Op* current = nullptr;
+    std::size_t i = next[k];
     try {
-      for (const Op& op : ops[k]) {
-        current = &op;
+      for (; i < ops[k].size(); ++i) {
+        const Op& op = ops[k][i];
         if (!control.before_op()) {
           stopped = true;
           break;
@@ -100,16 +123,25 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         if ((needs_activation(op, k) || needs_gradient(op, k, S)) && !in) break;  // closed: stopping
         if (in) check_message(*in, op, base_, k);
         std::optional<Message> out = stages_[k]->run(op, std::move(in));
-        if (out && op.kind == OpKind::Forward && !acts.empty() && k < S - 1 && !acts[k]->push(std::move(*out))) break;
-        if (out && op.kind == OpKind::Backward && k > 0 && !grads[k - 1]->push(std::move(*out))) break;
+        if (out && op.kind == OpKind::Forward && !acts.empty() && k < S - 1 && !acts[k]->push(std::move(*out))) {
+          unsent_act[k] = std::move(out);
+          ++i;  // the op itself is done
+          break;
+        }
+        if (out && op.kind == OpKind::Backward && k > 0 && !grads[k - 1]->push(std::move(*out))) {
+          unsent_grad[k] = std::move(out);
+          ++i;
+          break;
+        }
       }
     } catch (const Interrupted&) {
-      stopped = true;
+      stopped = true;  // the op changed nothing: it runs again from the cut
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = wrap(k, *current, base_, e);
+      if (!error) error = wrap(k, ops[k][std::min(i, ops[k].size() - 1)], base_, e);
       control.stop();
     }
+    next[k] = i;
     if (stopped || control.stopped()) close_all();
   };
 
@@ -117,15 +149,31 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   for (int k = 0; k < S; ++k) threads.emplace_back(worker, k);
   for (auto& t : threads) t.join();
   if (error) throw *error;
-  return !stopped && !control.stopped();
+  const bool done = !stopped && !control.stopped();
+  if (!done) {
+    cut.next = next;
+    for (int k = 0; k < S; ++k) {
+      cut.acts[k].clear();
+      cut.grads[k].clear();
+    }
+    for (int k = 0; k + 1 < S; ++k) {
+      cut.acts[k + 1] = acts[k]->take_all();
+      if (unsent_act[k]) cut.acts[k + 1].push_back(std::move(*unsent_act[k]));
+      cut.grads[k] = grads[k]->take_all();
+      if (unsent_grad[k + 1]) cut.grads[k].push_back(std::move(*unsent_grad[k + 1]));
+    }
+  }
+  return done;
 }
 
-bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& control) {
+bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut) {
   const int S = num_stages();
   auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
   auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
-  std::vector<std::deque<Message>> acts(S), grads(S);  // inboxes of stage k
-  std::vector<std::size_t> pos(S, 0);
+  // The cut is the sequential executor's own state: each stage's position and inboxes.
+  std::vector<std::deque<Message>>& acts = cut.acts;
+  std::vector<std::deque<Message>>& grads = cut.grads;
+  std::vector<std::size_t>& pos = cut.next;
   for (;;) {
     bool progressed = false, remaining = false;
     for (int k = 0; k < S; ++k) {
@@ -139,14 +187,16 @@ bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& cont
       try {
         std::optional<Message> in;
         if (inbox) {
+          check_message(inbox->front(), op, base_, k);
           in = std::move(inbox->front());
           inbox->pop_front();
-          check_message(*in, op, base_, k);
         }
         set_intra_op_threads(threads_);
         std::optional<Message> out = stages_[k]->run(op, std::move(in));
         if (out && op.kind == OpKind::Forward) acts[k + 1].push_back(std::move(*out));
         if (out && op.kind == OpKind::Backward) grads[k - 1].push_back(std::move(*out));
+      } catch (const Interrupted&) {
+        return false;
       } catch (const std::exception& e) {
         throw wrap(k, op, base_, e);
       }

@@ -4,6 +4,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,17 @@
 namespace ps {
 
 enum class ExecutorKind { Threaded, Sequential };
+
+// Where a stopped segment stands: each stage's next op in its list, and the messages sent but not yet
+// received. Any stop of either executor leaves a consistent cut (it was reached by running), and a
+// segment run from a cut, by either executor, goes on exactly as if it had never stopped.
+struct PipelineCut {
+  std::vector<std::size_t> next;           // per stage: index of its next op
+  std::vector<std::deque<Message>> acts;   // per stage: activations waiting for it, oldest first
+  std::vector<std::deque<Message>> grads;  // per stage: gradients waiting for it, oldest first
+  bool empty() const { return next.empty(); }
+  void clear() { next.clear(), acts.clear(), grads.clear(); }
+};
 
 class Pipeline {
  public:
@@ -28,17 +40,18 @@ class Pipeline {
 
   // Runs one segment: `ops[k]` for stage k, with local minibatch ids offset by `base`.
   // Returns false when stopped through `control`; throws PipelineError when an op fails
-  // (every worker is joined first).
+  // (every worker is joined first). With `cut`: starts from it when it is not empty, and on a stop
+  // leaves in it where the segment stands (cleared when the segment completes).
   bool run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,
-           std::chrono::steady_clock::time_point origin);
+           std::chrono::steady_clock::time_point origin, PipelineCut* cut = nullptr);
 
   // Forward through all stages with the live weights (evaluation).
   at::Tensor infer(const at::Tensor& x);
   bool replicas() const { return replicas_; }
 
  private:
-  bool run_threaded(const std::vector<StageOps>& ops, RunControl& control);
-  bool run_sequential(const std::vector<StageOps>& ops, RunControl& control);
+  bool run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
+  bool run_sequential(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
 
   std::vector<std::unique_ptr<StageRuntime>> stages_;
   ExecutorKind kind_;

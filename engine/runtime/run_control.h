@@ -30,9 +30,26 @@ class RunControl {
   void pause() { set([&] { paused_ = true; step_credits_ = 0; }); }
   void resume() { set([&] { paused_ = false; step_credits_ = 0; }); }
   void step(int ops) { set([&] { if (paused_) step_credits_ += ops; }); }
-  void stop() { set([&] { stop_ = true; }); }
+  void stop() { set([&] { stop_ = true; hard_stop_ = true; }); }
   void set_delay(std::chrono::microseconds d) { set([&] { delay_ = d; }); }
-  void reset() { set([&] { stop_ = false; paused_ = false; step_credits_ = 0; }); }
+  void reset() { set([&] { stop_ = false; hard_stop_ = false; cut_ = false; paused_ = false; step_credits_ = 0; }); }
+
+  // A checkpoint: the workers stop as for stop(); the driver saves, then continue_after_cut() lets
+  // the run go on, unless a real stop() came in the meantime (then it stays stopped: false).
+  void request_cut() { set([&] { stop_ = true; cut_ = true; }); }
+  bool cut_requested() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cut_;
+  }
+  bool continue_after_cut() {
+    bool go_on = false;
+    set([&] {
+      go_on = cut_ && !hard_stop_;
+      cut_ = false;
+      if (go_on) stop_ = false;
+    });
+    return go_on;
+  }
 
   bool stopped() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -55,7 +72,9 @@ class RunControl {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  bool stop_ = false;       // workers stop before their next op
+  bool hard_stop_ = false;  // ... because the run is to end (not only for a checkpoint)
+  bool cut_ = false;
   bool paused_ = false;
   int step_credits_ = 0;
   std::chrono::microseconds delay_{0};

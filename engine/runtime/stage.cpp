@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/session/checkpoint.h"
 #include "engine/util/errors.h"
 
 namespace ps {
@@ -21,6 +22,12 @@ at::Tensor flat_copy(const std::vector<at::Tensor>& params) {
   parts.reserve(params.size());
   for (const auto& p : params) parts.push_back(p.detach().reshape(-1));
   return torch::cat(parts).to(torch::kDouble);
+}
+
+// Prediction gain is defined for predictions (STRATEGIES.md section 1): computed weights that look
+// s > 0 updates ahead. PipeMare's correction (s < 0) and I-TiMePReSt's interpolation (s = 0) are not.
+bool is_prediction(const WeightChoice& choice) {
+  return choice.source == WeightSource::Computed && choice.prediction_distance > 0;
 }
 
 }  // namespace
@@ -144,6 +151,7 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
   drop_unneeded_versions();
   note_memory();
   ev.t_end_ns = now_ns(origin_);
+  if (out) out->sent_ns = ev.t_end_ns;
   ev.weight_copies = weight_copies();
   ev.weight_bytes = weight_copies() * param_bytes_ + setup_.strategy->extra_bytes();
   busy_ns_ += ev.t_end_ns - ev.t_start_ns;
@@ -168,6 +176,23 @@ bool StageRuntime::ready(const Op& op) const {
 
 void StageRuntime::emit(const OpEvent& ev) {
   if (setup_.on_op) setup_.on_op(ev);
+}
+
+// A message's transfer: from the moment its sender finished the op that made it to the moment it is on
+// this stage's device (time in the channel, then the device copy; zero-copy between CPU stages).
+void StageRuntime::received(const Message& m, bool gradient, const at::Tensor& arrived) {
+  if (!setup_.on_transfer || setup_.replica >= 0) return;
+  TransferEvent t;
+  t.from_stage = gradient ? setup_.index + 1 : setup_.index - 1;
+  t.to_stage = setup_.index;
+  t.gradient = gradient;
+  t.minibatch = m.minibatch;
+  t.micro = m.micro;
+  t.t_start_ns = m.sent_ns;
+  t.t_end_ns = std::max(m.sent_ns, now_ns(origin_));
+  for (const auto& tensor : m.tensors) t.bytes += bytes_of(tensor);
+  (void)arrived;
+  setup_.on_transfer(t);
 }
 
 // Divergence of an op: ||W_used - W_target|| / ||W_target|| with W_target the live weights of version
@@ -241,6 +266,7 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     if (!in || in->tensors.empty()) throw std::logic_error("forward without an input activation");
     x = in->tensors.front().to(setup_.device);
     origin = in->origin_version;
+    received(*in, false, x);
   }
   if (last()) {
     rec.labels = batch.labels.to(setup_.device);
@@ -285,14 +311,15 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     }
   }
   last_used_ = ws;
-  last_computed_ = choice.source == WeightSource::Computed;
+  last_computed_ = is_prediction(choice);
 
   std::optional<Message> out;
   if (last()) {
     at::Tensor loss = loss_of(y, rec);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value))
-      throw PipelineError(setup_.index, op_name(op), static_cast<int>(mb), "the loss is not finite (diverged)");
+      throw PipelineError(setup_.index, op_name(op), static_cast<int>(mb),
+                          "step " + std::to_string(mb + 1) + ": the loss is not finite (diverged)");
     ev.loss = loss_value / rec.scale;
     auto& r = results_[mb];
     r.minibatch = mb;
@@ -322,6 +349,13 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
   at::Tensor input = rec.input;
   if (ws) {
     ev.basis_version = rec.basis;
+    if (!output.defined()) {
+      // Restored from a checkpoint: the forward's graph is rebuilt from the saved input at its weights.
+      input = rec.input.detach();
+      if (!first() && input.is_floating_point()) input.requires_grad_(true);
+      output = ws->module->forward(input);
+      if (last()) output = loss_of(output, rec);
+    }
   } else {
     // The backward reads other weights than its forward did: recompute the stage's forward from the
     // saved input at those weights, so the gradient is exactly the one at the weights read.
@@ -342,7 +376,7 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
     }
     ev.basis_version = choice.basis_version >= 0 ? choice.basis_version : live_->version;
     ev.prediction_distance = choice.prediction_distance;
-    last_computed_ = choice.source == WeightSource::Computed;
+    last_computed_ = is_prediction(choice);
     input = rec.input.detach();
     if (!first() && input.is_floating_point()) input.requires_grad_(true);
     output = ws->module->forward(input);
@@ -381,11 +415,16 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
   }
   if (!last() && (!in || in->tensors.size() != micros.size()))
     throw std::logic_error("backward without the expected output gradients");
+  std::vector<at::Tensor> grads_in;
+  if (!last()) {
+    for (const auto& g : in->tensors) grads_in.push_back(g.to(setup_.device));
+    received(*in, true, grads_in.front());
+  }
   Message out{static_cast<int>(mb), op.micro, {}};
   for (std::size_t n = 0; n < micros.size(); ++n) {
     auto it = in_flight_.find(Key{mb, micros[n]});
     if (it == in_flight_.end()) throw std::logic_error("backward of a minibatch that was not forwarded here");
-    at::Tensor g = backward_one(it->second, last() ? at::Tensor() : in->tensors[n], ev, mb);
+    at::Tensor g = backward_one(it->second, last() ? at::Tensor() : grads_in[n], ev, mb);
     in_flight_.erase(it);
     out.tensors.push_back(g);
   }
@@ -399,6 +438,11 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
 }
 
 void StageRuntime::update(const Op& op, OpEvent& ev) {
+  if (setup_.replica >= 0) {
+    // Data parallelism: every replica applies the same sum of all replicas' gradients. Done first, so
+    // that an update interrupted while it waits for the others has changed nothing (it runs again).
+    if (!setup_.all_reduce->sum(base_ + op.minibatch, grad_acc_, interrupted_)) throw Interrupted{};
+  }
   if (live_->graphs > 0 || setup_.strategy->keeps_version(live_->version)) {
     // Copy-on-write: forwards in flight still hold graphs on these weights (stashing), or a later op
     // will read this version, so they stay as they are and the update goes to a fresh copy, which
@@ -408,21 +452,143 @@ void StageRuntime::update(const Op& op, OpEvent& ev) {
     held_.push_back(live_);
     live_ = fresh;
   }
-  if (setup_.replica >= 0) {
-    // Data parallelism: every replica applies the same sum of all replicas' gradients.
-    if (!setup_.all_reduce->sum(base_ + op.minibatch, grad_acc_, interrupted_)) throw Interrupted{};
-  }
   setup_.strategy->before_update(view());
   const double lr = lr_for_next_update();
   optimizer_.step(live_->params, grad_acc_, lr);
   ++live_->version;
   for (auto& g : grad_acc_) g = at::Tensor();
   setup_.strategy->after_update(view());
+  check_finite(op);
+}
+
+// A NaN or an Inf in the new weights ends the run as diverged (the loss check alone misses a stage
+// whose weights blow up while the loss is still finite). One reduction per update: the sum of every
+// parameter's sum is finite exactly when no element is NaN or Inf (barring float64 overflow).
+void StageRuntime::check_finite(const Op& op) const {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> sums;
+  sums.reserve(live_->params.size());
+  for (const auto& p : live_->params) sums.push_back(p.sum().to(torch::kDouble));
+  if (sums.empty()) return;
+  const double total = torch::stack(sums).sum().item<double>();
+  if (std::isfinite(total)) return;
+  const std::int64_t mb = base_ + op.minibatch;
+  throw PipelineError(setup_.index, op_name(op), static_cast<int>(mb),
+                      "step " + std::to_string(mb + 1) + ": the weights are not finite after the update (diverged)");
 }
 
 at::Tensor StageRuntime::infer(const at::Tensor& x) {
   torch::NoGradGuard no_grad;
   return live_->module->forward(x.to(setup_.device));
+}
+
+}  // namespace ps
+
+namespace ps {
+
+void StageRuntime::save(Checkpoint& c, const std::string& prefix) const {
+  nlohmann::json& j = c.meta["stages"][prefix];
+  // Weight sets: the live one first, then every held one (former versions, computed copies).
+  std::vector<const WeightSet*> sets{live_.get()};
+  for (const auto& ws : held_) sets.push_back(ws.get());
+  auto index_of = [&](const std::shared_ptr<WeightSet>& ws) -> int {
+    if (!ws) return -1;
+    for (std::size_t n = 0; n < sets.size(); ++n)
+      if (sets[n] == ws.get()) return static_cast<int>(n);
+    throw std::logic_error("stage " + std::to_string(setup_.index) + ": an in-flight minibatch reads weights the stage does not hold");
+  };
+  j["sets"] = nlohmann::json::array();
+  for (std::size_t n = 0; n < sets.size(); ++n) {
+    j["sets"].push_back({{"version", sets[n]->version}, {"superseded", sets[n]->superseded}});
+    c.put_list(prefix + "/set" + std::to_string(n), sets[n]->params);
+  }
+  j["in_flight"] = nlohmann::json::array();
+  int r = 0;
+  for (const auto& [key, rec] : in_flight_) {
+    const std::string name = prefix + "/rec" + std::to_string(r++);
+    j["in_flight"].push_back({{"minibatch", key.first}, {"micro", key.second}, {"basis", rec.basis},
+                              {"scale", rec.scale}, {"weights", index_of(rec.weights)}, {"pinned", index_of(rec.pinned)},
+                              {"name", name}});
+    c.put(name + "/input", rec.input.detach());
+    c.put(name + "/labels", rec.labels);
+  }
+  c.put_list(prefix + "/grad_acc", grad_acc_);
+  j["results"] = nlohmann::json::array();
+  for (const auto& [mb, res] : results_)
+    j["results"].push_back({{"minibatch", mb}, {"loss", res.loss}, {"correct", res.correct}, {"count", res.count}});
+  j["copies_max"] = copies_max_;
+  j["bytes_max"] = bytes_max_;
+  j["activation_bytes_max"] = activation_bytes_max_;
+  j["busy_ns"] = busy_ns_;
+  optimizer_.save(c, prefix + "/optimizer");
+  setup_.strategy->save_state(c, prefix + "/strategy");
+}
+
+void StageRuntime::load(const Checkpoint& c, const std::string& prefix) {
+  const std::string where = "stages." + prefix;
+  if (!c.meta.contains("stages") || !c.meta["stages"].contains(prefix))
+    throw InputError(c.source, where, "missing");
+  const nlohmann::json& j = c.meta["stages"][prefix];
+  torch::NoGradGuard no_grad;
+  std::vector<std::shared_ptr<WeightSet>> sets;
+  for (std::size_t n = 0; n < j["sets"].size(); ++n) {
+    const std::vector<at::Tensor> params = c.get_list(prefix + "/set" + std::to_string(n));
+    std::shared_ptr<WeightSet> ws = n == 0 ? live_ : acquire_copy();
+    if (params.size() != ws->params.size())
+      throw InputError(c.source, where + ".sets", "the stage has " + std::to_string(ws->params.size()) +
+                                                       " parameter tensors, the checkpoint " + std::to_string(params.size()));
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].defined() || params[i].sizes() != ws->params[i].sizes())
+        throw InputError(c.source, where + ".sets", "parameter " + std::to_string(i) + " has another shape");
+      ws->params[i].copy_(params[i]);
+    }
+    ws->version = j["sets"][n]["version"].get<std::int64_t>();
+    ws->superseded = j["sets"][n]["superseded"].get<bool>();
+    ws->graphs = 0;
+    if (n > 0) held_.push_back(ws);
+    sets.push_back(ws);
+  }
+  auto set_at = [&](int index) -> std::shared_ptr<WeightSet> {
+    if (index < 0) return nullptr;
+    if (index >= static_cast<int>(sets.size())) throw InputError(c.source, where + ".in_flight", "bad weight set index");
+    ++sets[static_cast<std::size_t>(index)]->graphs;
+    return sets[static_cast<std::size_t>(index)];
+  };
+  in_flight_.clear();
+  activation_bytes_ = 0;
+  for (const auto& r : j["in_flight"]) {
+    InFlight rec;
+    const std::string name = r["name"].get<std::string>();
+    rec.input = c.get(name + "/input").to(setup_.device);
+    const at::Tensor labels = c.get(name + "/labels");
+    if (labels.defined()) rec.labels = labels.to(setup_.device);
+    rec.basis = r["basis"].get<std::int64_t>();
+    rec.scale = r["scale"].get<double>();
+    rec.weights = set_at(r["weights"].get<int>());
+    rec.pinned = set_at(r["pinned"].get<int>());
+    activation_bytes_ += bytes_of(rec.input);
+    in_flight_.emplace(Key{r["minibatch"].get<std::int64_t>(), r["micro"].get<int>()}, std::move(rec));
+  }
+  const std::vector<at::Tensor> acc = c.get_list(prefix + "/grad_acc");
+  if (!acc.empty()) {
+    if (acc.size() != grad_acc_.size()) throw InputError(c.source, where + ".grad_acc", "wrong number of tensors");
+    for (std::size_t i = 0; i < acc.size(); ++i) grad_acc_[i] = acc[i].defined() ? acc[i].to(setup_.device) : at::Tensor();
+  }
+  results_.clear();
+  for (const auto& r : j["results"]) {
+    MinibatchResult res;
+    res.minibatch = r["minibatch"].get<std::int64_t>();
+    res.loss = r["loss"].get<double>();
+    res.correct = r["correct"].get<std::int64_t>();
+    res.count = r["count"].get<std::int64_t>();
+    results_[res.minibatch] = res;
+  }
+  copies_max_ = j["copies_max"].get<int>();
+  bytes_max_ = j["bytes_max"].get<std::int64_t>();
+  activation_bytes_max_ = j["activation_bytes_max"].get<std::int64_t>();
+  busy_ns_ = j["busy_ns"].get<std::int64_t>();
+  optimizer_.load(c, prefix + "/optimizer", setup_.device);
+  setup_.strategy->load_state(c, prefix + "/strategy", setup_.device);
 }
 
 }  // namespace ps

@@ -25,6 +25,8 @@
 
 namespace ps {
 
+struct Checkpoint;
+
 // What travels between neighbouring stages: activations forward, gradients backward.
 // A group backward (nf1b) carries one gradient per microbatch.
 struct Message {
@@ -32,6 +34,7 @@ struct Message {
   int micro = -1;
   std::vector<at::Tensor> tensors;
   std::int64_t origin_version = -1;  // activations: the live version stage 0's forward read (vertical sync)
+  std::int64_t sent_ns = 0;          // when the sender finished the op (since the run started)
 };
 
 // The loss and accuracy of one minibatch, reported by the last stage when its forwards are done.
@@ -73,6 +76,7 @@ struct StageSetup {
   int replicas = 1;
   AllReduce* all_reduce = nullptr;
   std::function<void(const OpEvent&)> on_op;                 // telemetry (must not block)
+  std::function<void(const TransferEvent&)> on_transfer;     // a message received (must not block)
   std::function<void(const MinibatchResult&)> on_minibatch;  // last stage only
 };
 
@@ -102,6 +106,13 @@ class StageRuntime {
 
   // Evaluation forward with the live weights (no graph).
   at::Tensor infer(const at::Tensor& x);
+
+  // Checkpoints: everything the stage holds (weight versions, optimizer and strategy state, gradients
+  // accumulated so far, the minibatches in flight) under names starting with `prefix`. load() expects
+  // a freshly built stage of the same shape; an in-flight forward's graph is rebuilt by recomputing it
+  // from the saved input at its weights when its backward runs (the same numbers, bit for bit).
+  void save(Checkpoint& c, const std::string& prefix) const;
+  void load(const Checkpoint& c, const std::string& prefix);
 
   const std::vector<at::Tensor>& live_params() const { return live_->params; }
   torch::nn::Sequential live_module() const { return live_->module; }
@@ -137,6 +148,7 @@ class StageRuntime {
   std::optional<Message> forward(const Op& op, std::optional<Message> in, OpEvent& ev);
   std::optional<Message> backward(const Op& op, std::optional<Message> in, OpEvent& ev);
   void update(const Op& op, OpEvent& ev);
+  void check_finite(const Op& op) const;
   at::Tensor backward_one(InFlight& rec, const at::Tensor& grad_out, OpEvent& ev, std::int64_t minibatch);
   at::Tensor loss_of(const at::Tensor& logits, const InFlight& rec) const;
   std::shared_ptr<WeightSet> acquire_copy();
@@ -148,6 +160,7 @@ class StageRuntime {
   void measure_divergence(OpEvent& ev, const WeightSet& used, bool computed);
   void resolve_divergence();
   void emit(const OpEvent& ev);
+  void received(const Message& m, bool gradient, const at::Tensor& arrived);
   double lr_for_next_update() const;
 
   StageSetup setup_;

@@ -37,4 +37,37 @@ void RunStats::fill(std::vector<StageSummary>& summaries) const {
   }
 }
 
+nlohmann::json RunStats::to_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  auto mean = [](const Mean& m) { return nlohmann::json::array({m.sum, m.n}); };
+  for (const Stage& s : per_stage_) {
+    nlohmann::json basis = nlohmann::json::array();
+    for (const auto& [key, v] : s.forward_basis) basis.push_back({key.first, key.second, v});
+    out.push_back({{"staleness_f", mean(s.staleness_f)}, {"staleness_b", mean(s.staleness_b)},
+                   {"inconsistency", mean(s.inconsistency)}, {"divergence", mean(s.divergence)},
+                   {"gain", mean(s.gain)}, {"forward_basis", basis}});
+  }
+  return out;
+}
+
+void RunStats::from_json(const nlohmann::json& j) {
+  auto mean = [](const nlohmann::json& v) {
+    Mean m;
+    m.sum = v[0].get<double>();
+    m.n = v[1].get<long long>();
+    return m;
+  };
+  for (std::size_t k = 0; k < per_stage_.size() && k < j.size(); ++k) {
+    Stage& s = per_stage_[k];
+    s.staleness_f = mean(j[k]["staleness_f"]);
+    s.staleness_b = mean(j[k]["staleness_b"]);
+    s.inconsistency = mean(j[k]["inconsistency"]);
+    s.divergence = mean(j[k]["divergence"]);
+    s.gain = mean(j[k]["gain"]);
+    s.forward_basis.clear();
+    for (const auto& e : j[k]["forward_basis"])
+      s.forward_basis[{e[0].get<int>(), e[1].get<int>()}] = e[2].get<long long>();
+  }
+}
+
 }  // namespace ps

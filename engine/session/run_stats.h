@@ -1,6 +1,8 @@
 // Aggregates op events into the per-stage figures of summary.json (staleness, inconsistency,
 // divergence, prediction gain) with constant memory per in-flight minibatch. Torch-free.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <utility>
 #include <vector>
@@ -15,6 +17,9 @@ class RunStats {
   void add(const OpEvent& ev);
   // Fills the optional means of `summaries` (indexed by stage).
   void fill(std::vector<StageSummary>& summaries) const;
+  // Checkpoints.
+  nlohmann::json to_json() const;
+  void from_json(const nlohmann::json& j);
 
  private:
   struct Mean {

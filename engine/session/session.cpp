@@ -7,6 +7,7 @@
 #include "engine/partition/partition.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/schedule/schedule.h"
+#include "engine/session/checkpoint.h"
 #include "engine/session/run_stats.h"
 #include "engine/session/weights_digest.h"
 #include "engine/strategy/strategy_info.h"
@@ -33,6 +34,7 @@ struct Session::Impl {
 
   RunControl control;
   std::vector<std::unique_ptr<SpscRing<OpEvent>>> rings;  // one producer each: the stage's worker
+  std::vector<std::unique_ptr<SpscRing<TransferEvent>>> transfer_rings;  // likewise, for received messages
   std::mutex results_mu;
   std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
   std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
@@ -58,6 +60,18 @@ struct Session::Impl {
   std::string final_digest;
   std::atomic<bool> summary_written{false};
 
+  // Checkpoints. The cut and the segment are the driver's; the rest is guarded by mu.
+  PipelineCut cut;
+  std::int64_t seg_base = 0, seg_len = 0;  // the segment the cut belongs to (driver)
+  std::int64_t resume_seg_len = 0;         // a resumed run's first segment, as it was saved
+  std::vector<StepMetrics> history;        // every step so far (mu)
+  std::vector<EvalMetrics> eval_history;   // every evaluation so far (mu)
+  std::optional<CheckpointInfo> last_ckpt;  // (mu)
+  std::string ckpt_request_path;            // (mu) where the requested cut is saved
+  Clock::time_point last_ckpt_time;         // (mu)
+  double wall_offset = 0;                   // a resumed run's wall time before the resume
+  std::atomic<std::uint64_t> collections{0};
+
   std::unique_ptr<MetricsCsvWriter> metrics_csv;
   std::unique_ptr<LedgerCsvWriter> ledger_csv;
   std::unique_ptr<TraceWriter> trace;
@@ -69,6 +83,11 @@ struct Session::Impl {
   EvalMetrics evaluate(int epoch);
   RunSummary make_summary() const;  // mu held
   void write_outputs_final();
+  double wall_now() const { return wall_offset + std::chrono::duration<double>(Clock::now() - origin).count(); }
+  void wait_collected();
+  void write_checkpoint(const std::string& path, const char* reason);  // driver, pipeline at rest
+  void restore(const Checkpoint& c);
+  void checkpoint_timer();  // collector: asks for a periodic checkpoint when one is due
 };
 
 void Session::Impl::build() {
@@ -111,6 +130,7 @@ void Session::Impl::build() {
   stats = RunStats(S);
   for (int k = 0; k < S; ++k) {
     rings.push_back(std::make_unique<SpscRing<OpEvent>>(1 << 16));
+    transfer_rings.push_back(std::make_unique<SpscRing<TransferEvent>>(1 << 14));
     c10::Device device(c10::kCPU);
     if (k < static_cast<int>(cfg.stage_devices.size())) device = c10::Device(cfg.stage_devices[k]);
     else if (cfg.device == "cuda") device = c10::Device(c10::kCUDA, k % std::max<int>(1, torch::cuda::device_count()));
@@ -138,6 +158,8 @@ void Session::Impl::build() {
     s.divergence_every = cfg.divergence_every;
     SpscRing<OpEvent>* ring = rings.back().get();
     if (cfg.telemetry) s.on_op = [ring](const OpEvent& ev) { ring->try_push(ev); };
+    SpscRing<TransferEvent>* transfer_ring = transfer_rings.back().get();
+    if (cfg.telemetry) s.on_transfer = [transfer_ring](const TransferEvent& t) { transfer_ring->try_push(t); };
     if (k == S - 1 || replicas)
       s.on_minibatch = [this](const MinibatchResult& part) {
         // Data-parallel replicas each report their share; a minibatch is done when all shares are in.
@@ -158,6 +180,12 @@ void Session::Impl::build() {
                                         cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
                                         cfg.threads_per_stage, cfg.microbatches, replicas);
 
+  std::optional<Checkpoint> resumed;
+  if (!opts.resume_path.empty()) {
+    resumed = load_checkpoint(opts.resume_path);
+    restore(*resumed);
+  }
+
   if (!opts.out_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(opts.out_dir, ec);
@@ -166,6 +194,7 @@ void Session::Impl::build() {
     ledger_csv = std::make_unique<LedgerCsvWriter>(opts.out_dir + "/ledger.csv");
   }
   if (!opts.trace_path.empty()) trace = std::make_unique<TraceWriter>(opts.trace_path, devices);
+  if (resumed && metrics_csv) metrics_csv->append(history, eval_history);  // the curves so far
 }
 
 EvalMetrics Session::Impl::evaluate(int epoch) {
@@ -188,7 +217,7 @@ EvalMetrics Session::Impl::evaluate(int epoch) {
   }
   m.test_loss = n ? loss_sum / n : 0;
   m.test_accuracy = n ? double(correct) / n : 0;
-  m.wall_seconds = std::chrono::duration<double>(Clock::now() - origin).count();
+  m.wall_seconds = wall_now();
   return m;
 }
 
@@ -198,19 +227,43 @@ void Session::Impl::drive() {
   try {
     const int S = pipeline->num_stages();
     const std::int64_t per_epoch = batches->steps_per_epoch();
-    std::int64_t done = 0;
+    std::int64_t done = seg_base;
     int epoch = 0;
     bool evaluated_last = false;
     while (done < total_steps) {
-      const std::int64_t n = std::min(per_epoch - done % per_epoch, total_steps - done);
+      // A resumed run first finishes the segment it was saved in, as it was planned.
+      const std::int64_t n = resume_seg_len > 0 ? resume_seg_len : std::min(per_epoch - done % per_epoch, total_steps - done);
+      resume_seg_len = 0;
+      seg_base = done;
+      seg_len = n;
       auto ops = make_schedule(cfg.schedule, S, cfg.microbatches, static_cast<int>(n));
-      const auto t0 = Clock::now();
-      const bool ok = pipeline->run(ops, done, control, origin);
-      pipeline_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+      bool ok = false;
+      for (;;) {
+        const auto t0 = Clock::now();
+        ok = pipeline->run(ops, done, control, origin, &cut);
+        pipeline_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+        if (ok || !control.cut_requested()) break;
+        // A checkpoint was asked for: save at this cut, then go on from it (unless a stop came too).
+        std::string path;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          path = ckpt_request_path.empty() ? opts.checkpoint_path : ckpt_request_path;
+          ckpt_request_path.clear();
+        }
+        try {
+          if (!path.empty()) write_checkpoint(path, "requested");
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (error.empty()) error = e.what();
+        }
+        if (!control.continue_after_cut()) break;
+      }
       if (!ok) {
         final_status = RunStatus::Stopped;
         break;
       }
+      seg_base = done + n;
+      seg_len = 0;
       done += n;
       epoch = static_cast<int>(done / per_epoch);
       const bool epoch_end = done % per_epoch == 0;
@@ -230,10 +283,18 @@ void Session::Impl::drive() {
     final_status = RunStatus::Failed;
     final_error = e.what();
   }
+  // The final checkpoint: of a completed or stopped run (a failed or diverged one keeps its last good one).
+  if (!opts.checkpoint_path.empty() && (final_status == RunStatus::Completed || final_status == RunStatus::Stopped)) {
+    try {
+      write_checkpoint(opts.checkpoint_path, final_status == RunStatus::Completed ? "completed" : "stopped");
+    } catch (const std::exception& e) {
+      if (final_error.empty()) final_error = e.what();
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     status = final_status;
-    error = final_error;
+    if (!final_error.empty()) error = final_error;  // else keep a writer's or a checkpoint's error
   }
   driver_done = true;
 }
@@ -241,16 +302,20 @@ void Session::Impl::drive() {
 void Session::Impl::collect() {
   std::vector<OpEvent> ops;
   for (auto& r : rings) r->pop_all(ops);
+  std::vector<TransferEvent> transfers;
+  for (auto& r : transfer_rings) r->pop_all(transfers);
+  const double now = wall_now();
+  // mu, then results_mu: a checkpoint (which takes both) sees every result either in the history or
+  // still waiting in `results`, never in between.
+  std::lock_guard<std::mutex> lock(mu);
   std::vector<MinibatchResult> res;
   std::vector<EvalMetrics> ev;
   {
-    std::lock_guard<std::mutex> lock(results_mu);
+    std::lock_guard<std::mutex> results_lock(results_mu);
     res.swap(results);
     ev.swap(evals);
   }
   std::vector<StepMetrics> steps;
-  const double now = std::chrono::duration<double>(Clock::now() - origin).count();
-  std::lock_guard<std::mutex> lock(mu);
   for (const auto& r : res) {
     StepMetrics m;
     m.step = r.minibatch + 1;
@@ -268,14 +333,17 @@ void Session::Impl::collect() {
     steps.push_back(m);
     last_step = m;
   }
+  history.insert(history.end(), steps.begin(), steps.end());
+  eval_history.insert(eval_history.end(), ev.begin(), ev.end());
   for (const auto& op : ops) stats.add(op);
   if (!ev.empty()) last_eval = ev.back();
   try {
     if (ledger_csv && !ops.empty()) ledger_csv->append(ops);
     if (metrics_csv && (!steps.empty() || !ev.empty())) metrics_csv->append(steps, ev);
-    if (trace && !ops.empty()) {
+    if (trace && (!ops.empty() || !transfers.empty())) {
       TelemetryBatch b;
       b.ops = ops;
+      b.transfers = transfers;
       trace->add(b);
     }
   } catch (const std::exception& e) {
@@ -287,13 +355,237 @@ void Session::Impl::collect() {
     pending.ops.erase(pending.ops.begin(), pending.ops.begin() + static_cast<std::ptrdiff_t>(drop));
     pending.dropped_ops += static_cast<std::int64_t>(drop);
   }
+  pending.transfers.insert(pending.transfers.end(), transfers.begin(), transfers.end());
+  if (pending.transfers.size() > opts.ui_buffer_ops) {
+    const std::size_t drop = pending.transfers.size() - opts.ui_buffer_ops;
+    pending.transfers.erase(pending.transfers.begin(), pending.transfers.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
   pending.steps.insert(pending.steps.end(), steps.begin(), steps.end());
   pending.evals.insert(pending.evals.end(), ev.begin(), ev.end());
+  ++collections;
+}
+
+void Session::Impl::checkpoint_timer() {
+  if (opts.checkpoint_path.empty() || opts.checkpoint_every_minutes <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (status != RunStatus::Running && status != RunStatus::Paused) return;
+    if (Clock::now() - last_ckpt_time < std::chrono::duration<double>(60.0 * opts.checkpoint_every_minutes)) return;
+    last_ckpt_time = Clock::now();  // not again before the next period, even if this one is slow
+  }
+  control.request_cut();
+}
+
+// Waits until the collector has gone through two full rounds: every event and result of the ops that
+// ran before this call is then in the history, the ledger and the statistics.
+void Session::Impl::wait_collected() {
+  if (!started || summary_written) return;  // no collector running: nothing in flight
+  const std::uint64_t start = collections;
+  const auto until = Clock::now() + std::chrono::seconds(5);
+  while (collections < start + 2 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+namespace {
+
+void put_messages(Checkpoint& c, nlohmann::json& list, const std::deque<Message>& messages, const std::string& prefix) {
+  list = nlohmann::json::array();
+  int n = 0;
+  for (const Message& m : messages) {
+    const std::string name = prefix + "/" + std::to_string(n++);
+    list.push_back({{"minibatch", m.minibatch}, {"micro", m.micro}, {"origin", m.origin_version}, {"name", name}});
+    c.put_list(name, m.tensors);
+  }
+}
+
+std::deque<Message> get_messages(const Checkpoint& c, const nlohmann::json& list) {
+  std::deque<Message> out;
+  for (const auto& j : list) {
+    Message m;
+    m.minibatch = j["minibatch"].get<int>();
+    m.micro = j["micro"].get<int>();
+    m.origin_version = j["origin"].get<std::int64_t>();
+    m.tensors = c.get_list(j["name"].get<std::string>());
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+nlohmann::json step_json(const StepMetrics& m) {
+  return {m.step, m.epoch, m.samples, m.train_loss, m.train_acc, m.lr, m.samples_per_second, m.wall_seconds};
+}
+
+StepMetrics step_from(const nlohmann::json& j) {
+  StepMetrics m;
+  m.step = j[0].get<std::int64_t>();
+  m.epoch = j[1].get<int>();
+  m.samples = j[2].get<std::int64_t>();
+  m.train_loss = j[3].get<double>();
+  m.train_acc = j[4].get<double>();
+  m.lr = j[5].get<double>();
+  m.samples_per_second = j[6].get<double>();
+  m.wall_seconds = j[7].get<double>();
+  return m;
+}
+
+nlohmann::json eval_json(const EvalMetrics& m) {
+  return {m.step, m.epoch, m.test_loss, m.test_accuracy, m.wall_seconds};
+}
+
+EvalMetrics eval_from(const nlohmann::json& j) {
+  EvalMetrics m;
+  m.step = j[0].get<std::int64_t>();
+  m.epoch = j[1].get<int>();
+  m.test_loss = j[2].get<double>();
+  m.test_accuracy = j[3].get<double>();
+  m.wall_seconds = j[4].get<double>();
+  return m;
+}
+
+nlohmann::json result_json(const MinibatchResult& r) { return {r.minibatch, r.loss, r.correct, r.count}; }
+
+MinibatchResult result_from(const nlohmann::json& j) {
+  MinibatchResult r;
+  r.minibatch = j[0].get<std::int64_t>();
+  r.loss = j[1].get<double>();
+  r.correct = j[2].get<std::int64_t>();
+  r.count = j[3].get<std::int64_t>();
+  return r;
+}
+
+constexpr const char* kCheckpointFormat = "pipescope-session";
+
+// The parts of the config that fix the state's shape and the numbers so far: a resumed run must keep them.
+const char* const kFixedFields[] = {"model", "dataset", "batch_size", "microbatches", "schedule", "strategy", "seed",
+                                    "stages", "partition", "stage_devices", "device"};
+
+}  // namespace
+
+void Session::Impl::write_checkpoint(const std::string& path, const char* reason) {
+  wait_collected();
+  Checkpoint c;
+  c.meta["format"] = kCheckpointFormat;
+  c.meta["version"] = 1;
+  c.meta["reason"] = reason;
+  c.meta["config"] = nlohmann::json::parse(preset_to_json(cfg));
+  c.meta["partition"] = boundaries;
+  c.meta["num_stages"] = pipeline->num_stages();
+  c.meta["segment"] = {{"base", seg_base}, {"length", seg_len}};
+  c.meta["total_steps"] = total_steps;
+  c.meta["pipeline_ns"] = pipeline_ns;
+  c.meta["wall_seconds"] = wall_now();
+  nlohmann::json cj;
+  cj["next"] = cut.next;
+  cj["acts"] = nlohmann::json::array();
+  cj["grads"] = nlohmann::json::array();
+  for (std::size_t k = 0; k < cut.next.size(); ++k) {
+    nlohmann::json a, g;
+    put_messages(c, a, cut.acts[k], "cut/act" + std::to_string(k));
+    put_messages(c, g, cut.grads[k], "cut/grad" + std::to_string(k));
+    cj["acts"].push_back(a);
+    cj["grads"].push_back(g);
+  }
+  c.meta["cut"] = cj;
+  for (int k = 0; k < pipeline->num_stages(); ++k) pipeline->stage(k).save(c, "s" + std::to_string(k));
+  if (all_reduce) all_reduce->save(c);
+  {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    c.put("rng/cpu", gen.get_state());
+  }
+  std::int64_t step = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> results_lock(results_mu);
+    nlohmann::json h = nlohmann::json::array(), e = nlohmann::json::array(), waiting = nlohmann::json::array(),
+                   partial_j = nlohmann::json::array();
+    for (const auto& m : history) h.push_back(step_json(m));
+    for (const auto& m : eval_history) e.push_back(eval_json(m));
+    for (const auto& m : evals) e.push_back(eval_json(m));
+    for (const auto& r : results) waiting.push_back(result_json(r));
+    for (const auto& [mb, r] : partial) partial_j.push_back(result_json(r));
+    c.meta["history"] = h;
+    c.meta["evals"] = e;
+    c.meta["results_waiting"] = waiting;
+    c.meta["results_partial"] = partial_j;
+    c.meta["steps_done"] = steps_done.load();
+    c.meta["run_stats"] = stats.to_json();
+    step = steps_done;
+  }
+  ps::save_checkpoint(path, c);
+  std::lock_guard<std::mutex> lock(mu);
+  last_ckpt = CheckpointInfo{path, step, wall_now()};
+  last_ckpt_time = Clock::now();
+}
+
+void Session::Impl::restore(const Checkpoint& c) {
+  const std::string& file = c.source;
+  if (c.meta.value("format", std::string()) != kCheckpointFormat)
+    throw InputError(file, "format", "not a PipeScope session checkpoint");
+  if (c.meta.value("version", 0) != 1)
+    throw InputError(file, "version", "checkpoint version " + c.meta.value("version", nlohmann::json()).dump() +
+                                          " is not supported (this build reads version 1)");
+  const nlohmann::json saved = c.meta["config"];
+  const nlohmann::json now = nlohmann::json::parse(preset_to_json(cfg));
+  for (const char* field : kFixedFields) {
+    const nlohmann::json a = saved.value(field, nlohmann::json()), b = now.value(field, nlohmann::json());
+    if (a != b)
+      throw InputError(file, field, "the run to resume has " + b.dump() + ", the checkpoint " + a.dump() +
+                                        " (a checkpoint resumes the run it was saved from)");
+  }
+  if (c.meta["partition"].get<std::vector<int>>() != boundaries)
+    throw InputError(file, "partition", "the resolved partition differs from the checkpoint's");
+  const int S = pipeline->num_stages();
+  if (c.meta["num_stages"].get<int>() != S) throw InputError(file, "num_stages", "differs from the run's");
+
+  for (int k = 0; k < S; ++k) pipeline->stage(k).load(c, "s" + std::to_string(k));
+  if (all_reduce) all_reduce->load(c);
+  const at::Tensor rng = c.get("rng/cpu");
+  if (rng.defined()) {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+  const nlohmann::json& cj = c.meta["cut"];
+  cut.clear();
+  if (!cj["next"].empty()) {
+    cut.next = cj["next"].get<std::vector<std::size_t>>();
+    for (int k = 0; k < S; ++k) {
+      cut.acts.push_back(get_messages(c, cj["acts"][k]));
+      cut.grads.push_back(get_messages(c, cj["grads"][k]));
+    }
+  }
+  seg_base = c.meta["segment"]["base"].get<std::int64_t>();
+  resume_seg_len = cut.empty() ? 0 : c.meta["segment"]["length"].get<std::int64_t>();
+  pipeline_ns = c.meta["pipeline_ns"].get<std::int64_t>();
+  wall_offset = c.meta["wall_seconds"].get<double>();
+  steps_done = c.meta["steps_done"].get<std::int64_t>();
+  for (const auto& j : c.meta["history"]) history.push_back(step_from(j));
+  for (const auto& j : c.meta["evals"]) eval_history.push_back(eval_from(j));
+  for (const auto& j : c.meta["results_waiting"]) results.push_back(result_from(j));
+  for (const auto& j : c.meta["results_partial"]) {
+    const MinibatchResult r = result_from(j);
+    partial[r.minibatch] = r;
+  }
+  stats.from_json(c.meta["run_stats"]);
+  if (!history.empty()) last_step = history.back();
+  if (!eval_history.empty()) last_eval = eval_history.back();
+  pending.steps = history;  // a dashboard shows the whole curve
+  pending.evals = eval_history;
+  last_ckpt = CheckpointInfo{file, steps_done, wall_offset};
+}
+
+RunConfig checkpoint_config(const std::string& path) {
+  const Checkpoint c = load_checkpoint(path);
+  if (c.meta.value("format", std::string()) != kCheckpointFormat)
+    throw InputError(path, "format", "not a PipeScope session checkpoint");
+  RunConfig cfg = parse_preset(c.meta["config"].dump(), path);
+  return cfg;
 }
 
 void Session::Impl::collect_loop() {
   while (!driver_done) {
     collect();
+    checkpoint_timer();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   collect();
@@ -318,7 +610,7 @@ RunSummary Session::Impl::make_summary() const {
     s.test_accuracy = last_eval->test_accuracy;
     s.test_loss = last_eval->test_loss;
   }
-  s.wall_seconds = started ? std::chrono::duration<double>(Clock::now() - origin).count() : 0;
+  s.wall_seconds = started ? wall_now() : wall_offset;
   const double pipe_s = pipeline_ns * 1e-9;
   s.samples_per_second = pipe_s > 0 ? s.samples / pipe_s : last_step.samples_per_second;
   s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, s.stages, cfg.microbatches);
@@ -388,6 +680,10 @@ void Session::start() {
   impl_->origin = Clock::now();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->last_ckpt_time = impl_->origin;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->status = impl_->control.paused() ? RunStatus::Paused : RunStatus::Running;
   }
   if (!impl_->opts.out_dir.empty()) {
@@ -430,6 +726,30 @@ void Session::wait() {
   while (!wait_for(std::chrono::milliseconds(100))) {
     if (!impl_->started) return;
   }
+}
+
+void Session::save_checkpoint(const std::string& path) {
+  const std::string target = path.empty() ? impl_->opts.checkpoint_path : path;
+  if (target.empty()) throw InputError("checkpoint", "path", "no checkpoint file was given");
+  const RunStatus st = status();
+  if (st == RunStatus::Failed || st == RunStatus::Diverged)
+    throw InputError(target, "", "the run " + to_string(st) + ": its state is not saved (resume from its last checkpoint)");
+  if (!impl_->started || impl_->driver_done) {
+    // Not running: the state is at rest (before the start, or the final cut).
+    if (impl_->started) wait();
+    impl_->write_checkpoint(target, impl_->started ? "final" : "initial");
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->ckpt_request_path = target;
+  }
+  impl_->control.request_cut();
+}
+
+std::optional<CheckpointInfo> Session::last_checkpoint() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->last_ckpt;
 }
 
 RunStatus Session::status() const {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/session/checkpoint.h"
 #include "engine/strategy/strategy_factories.h"
 
 namespace ps {
@@ -78,6 +79,24 @@ class PipeMareStrategy final : public Strategy {
     for (std::size_t i = 0; i < delta_.size(); ++i)
       delta_[i].mul_(gamma).add_((*view.live)[i] - old_[i], 1 - gamma);
     old_.clear();
+  }
+
+  void save_state(Checkpoint& c, const std::string& prefix) const override {
+    nlohmann::json forward_live = nlohmann::json::array();
+    for (const auto& [mb, v] : forward_live_) forward_live.push_back({mb, v});
+    c.meta["strategies"][prefix] = {{"tau_f", tau_f_}, {"tau_b", tau_b_}, {"forward_live", forward_live}};
+    c.put_list(prefix + "/delta", delta_);
+  }
+
+  void load_state(const Checkpoint& c, const std::string& prefix, const c10::Device& device) override {
+    if (!c.meta.contains("strategies") || !c.meta["strategies"].contains(prefix)) return;
+    const nlohmann::json& j = c.meta["strategies"][prefix];
+    tau_f_ = j["tau_f"].get<std::int64_t>();
+    tau_b_ = j["tau_b"].get<std::int64_t>();
+    forward_live_.clear();
+    for (const auto& e : j["forward_live"]) forward_live_[e[0].get<int>()] = e[1].get<std::int64_t>();
+    delta_ = c.get_list(prefix + "/delta");
+    for (auto& t : delta_) t = t.to(device);
   }
 
   std::int64_t extra_bytes() const override {

@@ -3,6 +3,7 @@
 // Internal to the engine (LibTorch types).
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <map>
@@ -13,6 +14,8 @@
 #include "engine/runtime/optimizer.h"
 
 namespace ps {
+
+struct Checkpoint;
 
 // What a strategy may look at when it decides: the stage's live weights and optimizer state.
 struct StageView {
@@ -78,6 +81,10 @@ class Strategy {
   virtual bool keeps_version(std::int64_t version) const { return false; }
   // Weight-sized bytes the strategy holds besides the executor's weight versions (delta buffers...).
   virtual std::int64_t extra_bytes() const { return 0; }
+
+  // Checkpoints: the strategy's own state (what it learnt from the run so far), under `prefix`.
+  virtual void save_state(Checkpoint& c, const std::string& prefix) const {}
+  virtual void load_state(const Checkpoint& c, const std::string& prefix, const c10::Device& device) {}
 };
 
 // Builds a strategy from its catalogue name and resolved parameters (see strategy_info.h).

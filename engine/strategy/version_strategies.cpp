@@ -6,6 +6,7 @@
 //                  so W(t+1) = W(t) - lr*grad(W(t-1)) at every stage.
 #include <algorithm>
 
+#include "engine/session/checkpoint.h"
 #include "engine/strategy/strategy_factories.h"
 
 namespace ps {
@@ -25,12 +26,19 @@ class VerticalSyncStrategy final : public Strategy {
   WeightChoice forward(const StageView& view, int, std::int64_t) override {
     if (stage_ == 0 || view.origin_version < 0) return {};
     oldest_needed_ = std::max(oldest_needed_, view.origin_version);
-    if (view.origin_version >= view.live_version) return {};  // not expected: no newer version to read
+    if (view.origin_version >= view.live_version) return {};  // the live weights (> never happens)
     return {WeightSource::Version, view.origin_version};
   }
   WeightChoice backward(const StageView&, int, std::int64_t) override { return {WeightSource::SameAsForward}; }
   bool backward_reuses_forward() const override { return true; }
   bool keeps_version(std::int64_t version) const override { return stage_ > 0 && version >= oldest_needed_; }
+  void save_state(Checkpoint& c, const std::string& prefix) const override {
+    c.meta["strategies"][prefix] = {{"oldest_needed", oldest_needed_}};
+  }
+  void load_state(const Checkpoint& c, const std::string& prefix, const c10::Device&) override {
+    if (c.meta.contains("strategies") && c.meta["strategies"].contains(prefix))
+      oldest_needed_ = c.meta["strategies"][prefix]["oldest_needed"].get<std::int64_t>();
+  }
 
  private:
   int stage_;
@@ -58,6 +66,13 @@ class TwoBufferStrategy final : public Strategy {
   // Later forwards are of minibatches j > latest_target_ and read version j-1 >= latest_target_ (the
   // microbatches of latest_target_ run back to back and hold theirs through their graphs).
   bool keeps_version(std::int64_t version) const override { return version >= latest_target_; }
+  void save_state(Checkpoint& c, const std::string& prefix) const override {
+    c.meta["strategies"][prefix] = {{"latest_target", latest_target_}};
+  }
+  void load_state(const Checkpoint& c, const std::string& prefix, const c10::Device&) override {
+    if (c.meta.contains("strategies") && c.meta["strategies"].contains(prefix))
+      latest_target_ = c.meta["strategies"][prefix]["latest_target"].get<std::int64_t>();
+  }
 
  private:
   std::int64_t latest_target_ = 0;

@@ -17,6 +17,7 @@ using Json = nlohmann::ordered_json;  // keeps name/ph/pid/... first: readable b
 
 constexpr int kComputeTid = 1;
 constexpr int kTransfersTid = 2;
+constexpr int kTransferLaneTid = 100;  // + lane, for overlapping transfers (lane 0 is kTransfersTid)
 constexpr std::size_t kWriteThreshold = 64 * 1024;
 // Bounds the flows kept in memory when no update at stage 0 ever settles them.
 constexpr std::size_t kMaxOpenFlows = 4096;
@@ -182,6 +183,20 @@ void TraceWriter::write_op_locked(const OpEvent& op) {
 
 void TraceWriter::write_transfer_locked(const TransferEvent& t) {
   name_process_locked(t.from_stage);
+  const double start = to_us(t.t_start_ns), end = start + duration_us(t.t_start_ns, t.t_end_ns);
+  std::vector<double>& lanes = transfer_lanes_[t.from_stage];
+  std::size_t lane = 0;
+  while (lane < lanes.size() && lanes[lane] > start) ++lane;
+  if (lane == lanes.size()) {
+    lanes.push_back(end);
+    if (lane > 0) {  // a new track under the first: "transfers 2", ...
+      const int pid = pid_of(t.from_stage), tid = kTransferLaneTid + static_cast<int>(lane);
+      emit_locked(dump(metadata("thread_name", pid, tid, {{"name", "transfers " + std::to_string(lane + 1)}})));
+      emit_locked(dump(metadata("thread_sort_index", pid, tid, {{"sort_index", tid}})));
+    }
+  }
+  lanes[lane] = std::max(lanes[lane], end);
+  const int tid = lane == 0 ? kTransfersTid : kTransferLaneTid + static_cast<int>(lane);
   std::string name = t.gradient ? "grad " : "act ";
   name += std::to_string(t.minibatch);
   if (t.micro >= 0) name += "." + std::to_string(t.micro);
@@ -190,7 +205,7 @@ void TraceWriter::write_transfer_locked(const TransferEvent& t) {
                         {"cat", "transfer"},
                         {"ph", "X"},
                         {"pid", pid_of(t.from_stage)},
-                        {"tid", kTransfersTid},
+                        {"tid", tid},
                         {"ts", to_us(t.t_start_ns)},
                         {"dur", duration_us(t.t_start_ns, t.t_end_ns)},
                         {"args", {{"bytes", t.bytes}, {"minibatch", t.minibatch}, {"microbatch", t.micro}}}}));

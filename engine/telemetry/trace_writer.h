@@ -70,6 +70,9 @@ class TraceWriter {
   bool first_event_ = true;
   bool finished_ = false;
   std::vector<bool> process_named_;
+  // Transfers of one sender may overlap (several messages in a channel); a slice track must nest, so
+  // each goes to the first of the sender's transfer lanes that is free by its start (end times, in us).
+  std::map<int, std::vector<double>> transfer_lanes_;
   std::vector<std::optional<int>> last_weight_copies_;  // per stage, for the change-only counter
   std::map<int, std::vector<FlowPoint>> open_flows_;    // minibatch -> its F/B slices so far
   int flows_written_through_ = -1;                      // minibatches <= this have their flow on disk

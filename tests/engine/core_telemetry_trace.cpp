@@ -224,6 +224,38 @@ TEST(TraceWriter, TransfersSitOnTheSendersTransferTrack) {
   EXPECT_DOUBLE_EQ((*grad)["dur"].get<double>(), 16.0);
 }
 
+// Messages queue in a channel, so one sender's transfers overlap in time; slices on one track must nest
+// (Perfetto rejects overlapping X events), so overlapping transfers go to further transfer tracks.
+TEST(TraceWriter, OverlappingTransfersGoToSeparateTracksThatNeverOverlap) {
+  TelemetryBatch b;
+  b.ops = {op(0, OpKind::Forward, 0, 0, 10, 0)};
+  b.transfers = {transfer(0, 1, false, 0, 10, 50), transfer(0, 1, false, 1, 20, 60), transfer(0, 1, false, 2, 30, 40),
+                 transfer(0, 1, false, 3, 55, 70)};
+  const fs::path path = fresh_dir("overlap") / "t.json";
+  {
+    TraceWriter writer(path.string(), {"cpu:0", "cpu:1"});
+    writer.add(b);
+    writer.finish();
+  }
+  const Json trace = Json::parse(read_text(path));
+  std::map<int, std::vector<std::pair<double, double>>> by_tid;
+  for (const Json& e : trace["traceEvents"])
+    if (e["ph"] == "X" && e["cat"] == "transfer") {
+      const double ts = e["ts"].get<double>();
+      by_tid[e["tid"].get<int>()].push_back({ts, ts + e["dur"].get<double>()});
+    }
+  EXPECT_EQ(by_tid.size(), 3u);  // 10-50, 20-60 and 30-40 all overlap; 55-70 fits after 10-50
+  EXPECT_EQ(by_tid[2].size(), 2u);
+  for (auto& [tid, slices] : by_tid) {
+    std::sort(slices.begin(), slices.end());
+    for (std::size_t i = 1; i < slices.size(); ++i) EXPECT_LE(slices[i - 1].second, slices[i].first) << "tid " << tid;
+    bool named = false;
+    for (const Json& e : trace["traceEvents"])
+      named |= e["ph"] == "M" && e["name"] == "thread_name" && e["pid"] == 1 && e["tid"] == tid;
+    EXPECT_TRUE(named) << "tid " << tid << " has no name";
+  }
+}
+
 TEST(TraceWriter, FlowsFollowEachMinibatchAcrossStagesInTimeOrder) {
   const Json trace = write_and_parse(fresh_dir("flows") / "t.json", synthetic_run());
   std::map<int, std::vector<Json>> flows;

@@ -2,6 +2,7 @@
 // changing a single weight, and bad configurations are named by their field.
 #include <gtest/gtest.h>
 
+#include "engine/data/dataset.h"
 #include "engine/models/model.h"
 #include "engine/util/errors.h"
 
@@ -198,6 +199,45 @@ TEST(ModelsBuild, DepthSetsTheNumberOfBlocks) {
     EXPECT_EQ(ModelBuilder(named("resnet", 4, depth), images(3, 16, 16)).num_units(), depth + 2);
     EXPECT_EQ(ModelBuilder(named("transformer", 16, depth), token_sequences()).num_units(), depth + 2);
   }
+}
+
+// Trains `model` on `data` for `steps` minibatches of 64 and returns the test accuracy.
+double train_and_test(const ModelConfig& model, const DataSplit& data, int steps, bool adam, double lr) {
+  torch::manual_seed(1);
+  const ModelBuilder builder(model, data.input);
+  torch::nn::Sequential net = builder.build_units(0, builder.num_units());
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (adam) optimizer = std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(lr));
+  else optimizer = std::make_unique<torch::optim::SGD>(net->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
+  auto order = at::make_generator<at::CPUGeneratorImpl>(5);
+  for (int step = 0; step < steps; ++step) {
+    const at::Tensor rows = torch::randint(data.train.size(), {64}, order, torch::kLong);
+    const at::Tensor loss = torch::cross_entropy_loss(net->forward(data.train.inputs.index_select(0, rows)),
+                                                      data.train.labels.index_select(0, rows));
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+  }
+  torch::NoGradGuard no_grad;
+  return net->forward(data.test.inputs).argmax(1).eq(data.test.labels).to(torch::kDouble).mean().item<double>();
+}
+
+TEST(ModelsLearning, MlpSeparatesTheBlobs) {
+  DatasetConfig blobs;
+  blobs.name = "blobs";
+  blobs.synthetic_size = 2048;
+  ModelConfig mlp = named("mlp");
+  mlp.hidden = {32};
+  // Four unit-variance blobs at (+-2, +-2): the best possible accuracy is about 0.95, chance 0.25.
+  EXPECT_GT(train_and_test(mlp, load_dataset(blobs, 1), 300, /*adam=*/false, 0.05), 0.85);
+}
+
+TEST(ModelsLearning, TransformerLearnsWhichTokenComesFirst) {
+  DatasetConfig sequence;
+  sequence.name = "sequence";
+  sequence.synthetic_size = 2048;
+  // Chance is 0.25, and every sequence holds the same bag of tokens: only their order tells the class.
+  EXPECT_GT(train_and_test(named("transformer", 32), load_dataset(sequence, 1), 120, /*adam=*/true, 3e-3), 0.6);
 }
 
 struct BadConfig {

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <tuple>
 
 #include "engine/config/run_config.h"
 #include "engine/session/session.h"
@@ -140,6 +142,38 @@ TEST(SessionInput, CudaOnACpuOnlyMachineIsRefused) {
   cfg.device = "cuda";
   if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has CUDA";
   EXPECT_THROW(Session s(cfg), InputError);
+}
+
+// Every activation and gradient that crosses a stage boundary is a transfer event: one per forward of
+// a stage after the first and per backward of a stage before the last, with the message's bytes, an
+// interval from the sender's op end to the receiver having it, and the right direction.
+TEST(SessionTelemetry, EveryMessageBetweenStagesIsATransferEvent) {
+  RunConfig cfg = tiny();
+  cfg.steps = 10;
+  cfg.stages = 3;
+  cfg.model.hidden = {16, 16, 16};
+  Session s(cfg);
+  s.start();
+  s.wait();
+  TelemetryBatch all;
+  for (TelemetryBatch b = s.drain(); !b.empty(); b = s.drain()) {
+    all.ops.insert(all.ops.end(), b.ops.begin(), b.ops.end());
+    all.transfers.insert(all.transfers.end(), b.transfers.begin(), b.transfers.end());
+  }
+  std::map<std::tuple<int, int, bool>, int> expected, seen;  // (from, to, gradient) -> count
+  for (const OpEvent& op : all.ops) {
+    if (op.kind == OpKind::Forward && op.stage > 0) ++expected[{op.stage - 1, op.stage, false}];
+    if (op.kind == OpKind::Backward && op.stage < 2) ++expected[{op.stage + 1, op.stage, true}];
+  }
+  for (const TransferEvent& t : all.transfers) {
+    ++seen[{t.from_stage, t.to_stage, t.gradient}];
+    EXPECT_LE(t.t_start_ns, t.t_end_ns);
+    EXPECT_GT(t.t_start_ns, 0);
+    // A microbatch of 32 samples times the 16 floats of an mlp hidden layer.
+    EXPECT_EQ(t.bytes, 32 * 16 * 4) << t.from_stage << "->" << t.to_stage;
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(static_cast<int>(all.transfers.size()), 2 * 2 * 10);  // 2 boundaries, both ways, 10 minibatches
 }
 
 }  // namespace

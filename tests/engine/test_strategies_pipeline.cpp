@@ -187,6 +187,33 @@ TEST(StrategyPipeline, TwoBufferReadsTheVersionBeforeTheTarget) {
   expect_reads_recorded_versions(q, "2bw 1f1b-async");
 }
 
+// Where stage 0's delay is 1 (S=2 under 1f1b-async; nf1b with M >= S-1) vertical sync and 2BW both
+// read version i-1 at every stage, through different means (the version id carried by the
+// activations, the strategy's own rule): the trained weights must agree bit for bit.
+TEST(StrategyPipeline, VerticalSyncAndTwoBufferAgreeWhereBothReadTheVersionBefore) {
+  struct Case {
+    std::string schedule;
+    int stages, microbatches;
+  };
+  for (const Case& c : {Case{"1f1b-async", 2, 1}, Case{"nf1b", 3, 2}, Case{"nf1b", 4, 3}}) {
+    SCOPED_TRACE(c.schedule + " S=" + std::to_string(c.stages));
+    ToyOptions o = options_for("vertical-sync");
+    o.stages = c.stages;
+    o.schedule = c.schedule;
+    o.microbatches = c.microbatches;
+    ToyPipeline vertical(o);
+    o.strategy = "2bw";
+    ToyPipeline two_buffer(o);
+    o.strategy = "stash";
+    ToyPipeline stash(o);
+    ASSERT_TRUE(vertical.run(12));
+    ASSERT_TRUE(two_buffer.run(12));
+    ASSERT_TRUE(stash.run(12));
+    EXPECT_EQ(vertical.digest(), two_buffer.digest());
+    EXPECT_NE(vertical.digest(), stash.digest());  // stashing reads version i at the last stage
+  }
+}
+
 // PipeMare's backward reads live - gap*delta with delta the EMA of the recorded versions' differences
 // (gamma = D^(1/(tau_f - tau_b)), tau_f = S-1-k, tau_b = 0); its divergence from the target (the live
 // version at B) is then gap*||delta|| / ||W_target||.
