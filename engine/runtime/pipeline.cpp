@@ -106,6 +106,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   // A message a stopping worker could not send (its channel closed): kept for the cut, after the
   // channel's own contents. unsent_act[k] goes to stage k+1, unsent_grad[k] to stage k-1.
   std::vector<std::optional<Message>> unsent_act(S), unsent_grad(S);
+  // A message a stopping worker had received but not used: the oldest of its inbox.
+  std::vector<std::optional<Message>> unreceived(S);
 
   auto worker = [&](int k) {
     set_intra_op_threads(threads_);
@@ -113,14 +115,17 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
     try {
       for (; i < ops[k].size(); ++i) {
         const Op& op = ops[k][i];
-        if (!control.before_op()) {
-          stopped = true;
-          break;
-        }
+        // The input first, then the permission to run: a paused stage waiting for its input does not
+        // take the credit of a single step that another stage could use.
         std::optional<Message> in;
         if (needs_activation(op, k)) in = acts[k - 1]->pop();
         if (needs_gradient(op, k, S)) in = grads[k]->pop();
         if ((needs_activation(op, k) || needs_gradient(op, k, S)) && !in) break;  // closed: stopping
+        if (!control.before_op()) {
+          stopped = true;
+          if (in) unreceived[k] = std::move(in);  // back into the cut, before what is still queued
+          break;
+        }
         if (in) check_message(*in, op, base_, k);
         std::optional<Message> out = stages_[k]->run(op, std::move(in));
         if (out && op.kind == OpKind::Forward && !acts.empty() && k < S - 1 && !acts[k]->push(std::move(*out))) {
@@ -161,6 +166,11 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
       if (unsent_act[k]) cut.acts[k + 1].push_back(std::move(*unsent_act[k]));
       cut.grads[k] = grads[k]->take_all();
       if (unsent_grad[k + 1]) cut.grads[k].push_back(std::move(*unsent_grad[k + 1]));
+    }
+    for (int k = 0; k < S; ++k) {
+      if (!unreceived[k] || next[k] >= ops[k].size()) continue;
+      const Op& op = ops[k][next[k]];
+      (op.kind == OpKind::Forward ? cut.acts[k] : cut.grads[k]).push_front(std::move(*unreceived[k]));
     }
   }
   return done;

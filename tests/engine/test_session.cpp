@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <map>
 #include <tuple>
 
@@ -174,6 +175,36 @@ TEST(SessionTelemetry, EveryMessageBetweenStagesIsATransferEvent) {
   }
   EXPECT_EQ(seen, expected);
   EXPECT_EQ(static_cast<int>(all.transfers.size()), 2 * 2 * 10);  // 2 boundaries, both ways, 10 minibatches
+}
+
+// Step while paused runs exactly one op each time, even when a stage waits for its neighbour's output:
+// a stage blocked on its input must not take the step's credit and then sit on it.
+TEST(SessionControl, EachStepWhilePausedRunsExactlyOneOp) {
+  RunConfig cfg = tiny();
+  cfg.steps = 6;
+  cfg.stages = 2;
+  Session s(cfg);
+  s.pause();
+  s.start();
+  std::size_t ops = 0;
+  auto count_for = [&](std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+      ops += s.drain().ops.size();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  count_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(ops, 0u) << "ops ran while paused";
+  for (int n = 1; n <= 14; ++n) {
+    s.step(1);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ops < static_cast<std::size_t>(n) && std::chrono::steady_clock::now() < until) count_for(std::chrono::milliseconds(5));
+    count_for(std::chrono::milliseconds(30));
+    ASSERT_EQ(ops, static_cast<std::size_t>(n)) << "after step " << n;
+  }
+  s.stop();
+  s.wait();
 }
 
 }  // namespace
