@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 
 #include "engine/partition/partition.h"
+#include "engine/planner/balance.h"
 #include "widgets/colors.h"
 #include "widgets/format.h"
 #include "widgets/partition_strip.h"
@@ -67,6 +68,11 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   auto* balance_button = new QPushButton(tr("Balance"), this);
   balance_button->setToolTip(tr("Split evenly by estimated cost (the engine's default partition)"));
   connect(balance_button, &QPushButton::clicked, this, &PartitionEditor::balance);
+  auto* auto_button = new QPushButton(tr("Auto-balance"), this);
+  auto_button->setObjectName(QStringLiteral("autoBalance"));
+  auto_button->setToolTip(tr("Minimise the slowest stage's time (dynamic programming over contiguous splits, "
+                             "as PipeDream's planner) on the measured profile, or on the estimate without one"));
+  connect(auto_button, &QPushButton::clicked, this, [this] { autoBalance(); });
 
   summary_->setTextFormat(Qt::RichText);
   auto* hint = new QLabel(tr("Drag a handle to move layers · double-click a layer to start a stage there, "
@@ -77,6 +83,7 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   auto* top = new QHBoxLayout;
   top->addWidget(metric_combo_);
   top->addWidget(balance_button);
+  top->addWidget(auto_button);
   top->addWidget(undo_button_);
   top->addWidget(redo_button_);
   top->addSpacing(12);
@@ -114,6 +121,7 @@ PartitionEditor::PartitionEditor(QWidget* parent)
 }
 
 void PartitionEditor::setModelInfo(const ModelInfo& model, const std::vector<int>& boundaries) {
+  if (model.name != model_.name || model.units.size() != model_.units.size()) clearProfile();  // another model
   model_ = model;
   undo_->clear();
   strip_->setModelInfo(&model_);
@@ -244,6 +252,30 @@ QString PartitionEditor::summaryText() const {
 void PartitionEditor::balance() {
   if (model_.units.empty()) return;
   pushEdit(committed_, balanced_partition(model_, stageCount()), tr("Balance stages"));
+}
+
+void PartitionEditor::setProfile(const ModelProfile& profile) {
+  profile_ = profile;
+  has_profile_ = profile.units.size() == model_.units.size();
+}
+
+void PartitionEditor::clearProfile() {
+  profile_ = {};
+  has_profile_ = false;
+}
+
+ModelProfile PartitionEditor::balanceProfile() const {
+  if (has_profile_ && profile_.units.size() == model_.units.size()) return profile_;
+  return estimate_profile(model_, 1, 1);
+}
+
+std::vector<int> PartitionEditor::autoBalance() {
+  if (model_.units.empty()) return committed_;
+  BalanceOptions opts;
+  opts.stages = stageCount();
+  const std::vector<int> best = balance_partition(balanceProfile(), opts).boundaries;
+  pushEdit(committed_, best, tr("Auto-balance stages"));
+  return best;
 }
 
 }  // namespace ps::ui

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/models/model_info.h"
+#include "engine/planner/profiler.h"
 #include "widgets/partition_math.h"
 
 class QComboBox;
@@ -35,6 +36,14 @@ class PartitionEditor : public QWidget {
   int stageCount() const { return static_cast<int>(committed_.size()) + 1; }
 
   void setStrategy(const std::string& strategy);  // weight copies per stage follow it
+  // Measured unit times for Auto-balance (a profile of the same model); without one it balances an
+  // estimate from the analytic flops. `schedule` and microbatches decide the in-flight activations.
+  void setProfile(const ModelProfile& profile);
+  void clearProfile();
+  bool hasProfile() const { return has_profile_; }
+  // Auto-balance: the dynamic-programming split minimising the slowest stage (planner/balance.h) on the
+  // profile, as one undoable edit. Returns the boundaries it applied.
+  std::vector<int> autoBalance();
   void setMetric(UnitMetric metric);
   void setDeviceChoices(const QStringList& devices);  // e.g. "cpu:0".."cpu:3", "cuda:0"
   void setStageDevices(const std::vector<std::string>& devices);
@@ -59,10 +68,13 @@ class PartitionEditor : public QWidget {
   void refreshTotals(const std::vector<int>& boundaries);
   void rebuildDeviceCombos();
   void balance();
+  ModelProfile balanceProfile() const;
 
   ModelInfo model_;
   std::vector<int> committed_;
   std::string strategy_ = "latest";
+  ModelProfile profile_;
+  bool has_profile_ = false;
   PartitionStats stats_;
   QStringList device_choices_{QStringLiteral("cpu")};
   std::vector<std::string> stage_devices_;

@@ -4,6 +4,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSlider>
+#include <QSpinBox>
 #include <QStyle>
 #include <cmath>
 
@@ -32,6 +33,16 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
                            tr("While paused: run the ops of one minibatch on every stage (Shift+S)"));
   stop_ = button(tr("Stop"), QStyle::SP_MediaStop, tr("End the run; its outputs are still written (Esc)"));
   reset_ = button(tr("Reset"), QStyle::SP_BrowserReload, tr("Stop, clear the views and prepare a fresh run"));
+  save_checkpoint_ = button(tr("Save checkpoint…"), QStyle::SP_DialogSaveButton,
+                            tr("Save the whole state of the run to a file, to resume it later (Ctrl+Shift+S). "
+                               "A running pipeline is saved at its next op boundary and goes on."));
+  checkpoint_every_ = new QSpinBox(this);
+  checkpoint_every_->setRange(0, 24 * 60);
+  checkpoint_every_->setSpecialValueText(tr("off"));
+  checkpoint_every_->setSuffix(tr(" min"));
+  checkpoint_every_->setFocusPolicy(Qt::ClickFocus);
+  checkpoint_every_->setToolTip(tr("Save a checkpoint of the runs started from now on every N minutes and when they "
+                                   "end, so that a diverged or interrupted run can be resumed (0 = off)"));
   slow_ = new QSlider(Qt::Horizontal, this);
   slow_->setRange(0, kSliderMax);
   slow_->setMinimumWidth(140);
@@ -47,6 +58,12 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   layout->addWidget(new QLabel(tr("Slow motion"), this));
   layout->addWidget(slow_);
   layout->addWidget(slow_label_);
+  layout->addSpacing(12);
+  layout->addWidget(save_checkpoint_);
+  auto* every = new QLabel(tr("Auto-checkpoint"), this);
+  every->setToolTip(checkpoint_every_->toolTip());
+  layout->addWidget(every);
+  layout->addWidget(checkpoint_every_);
   layout->addStretch(1);
 
   connect(start_, &QPushButton::clicked, this, &RunControls::startRequested);
@@ -56,6 +73,8 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   connect(step_minibatch_, &QPushButton::clicked, this, &RunControls::stepMinibatchRequested);
   connect(stop_, &QPushButton::clicked, this, &RunControls::stopRequested);
   connect(reset_, &QPushButton::clicked, this, &RunControls::resetRequested);
+  connect(save_checkpoint_, &QPushButton::clicked, this, &RunControls::saveCheckpointRequested);
+  connect(checkpoint_every_, &QSpinBox::valueChanged, this, &RunControls::checkpointEveryChanged);
   connect(slow_, &QSlider::valueChanged, this, [this](int v) {
     const auto delay = slow_motion_delay(v);
     slow_label_->setText(v == 0 ? tr("full speed")
@@ -81,9 +100,13 @@ void RunControls::setStatus(RunStatus status, bool preparing) {
   step_minibatch_->setEnabled(paused);
   stop_->setEnabled(live);
   reset_->setEnabled(!preparing);
+  // A failed or diverged run's state is not worth saving; a completed or stopped one can be continued.
+  save_checkpoint_->setEnabled(!preparing && (live || status == RunStatus::Completed || status == RunStatus::Stopped));
 }
 
 void RunControls::setSlowMotion(int slider_value) { slow_->setValue(slider_value); }
 std::chrono::microseconds RunControls::opDelay() const { return slow_motion_delay(slow_->value()); }
+void RunControls::setCheckpointEvery(int minutes) { checkpoint_every_->setValue(minutes); }
+int RunControls::checkpointEvery() const { return checkpoint_every_->value(); }
 
 }  // namespace ps::ui

@@ -1,5 +1,6 @@
-// Run controls: Start, Pause, Resume, Step (one op / one minibatch), Stop, Reset and a slow-motion
-// slider. Buttons enable themselves from the run's status; the controller does the work.
+// Run controls: Start, Pause, Resume, Step (one op / one minibatch), Stop, Reset, a slow-motion
+// slider, Save checkpoint and the period of automatic checkpoints. Buttons enable themselves from the
+// run's status; the controller does the work.
 #pragma once
 #include <QWidget>
 #include <chrono>
@@ -8,6 +9,7 @@
 
 class QPushButton;
 class QSlider;
+class QSpinBox;
 class QLabel;
 
 namespace ps::ui {
@@ -26,6 +28,9 @@ class RunControls : public QWidget {
   RunStatus status() const { return status_; }
   void setSlowMotion(int slider_value);
   std::chrono::microseconds opDelay() const;
+  // Minutes between automatic checkpoints of the runs started from now on (0 = off).
+  void setCheckpointEvery(int minutes);
+  int checkpointEvery() const;
 
   QPushButton* startButton() const { return start_; }
   QPushButton* pauseButton() const { return pause_; }
@@ -34,6 +39,8 @@ class RunControls : public QWidget {
   QPushButton* stepMinibatchButton() const { return step_minibatch_; }
   QPushButton* stopButton() const { return stop_; }
   QPushButton* resetButton() const { return reset_; }
+  QPushButton* saveCheckpointButton() const { return save_checkpoint_; }
+  QSpinBox* checkpointEveryBox() const { return checkpoint_every_; }
 
  Q_SIGNALS:
   void startRequested();
@@ -44,10 +51,13 @@ class RunControls : public QWidget {
   void stopRequested();
   void resetRequested();
   void opDelayChanged(std::chrono::microseconds delay);
+  void saveCheckpointRequested();
+  void checkpointEveryChanged(int minutes);
 
  private:
   RunStatus status_ = RunStatus::Idle;
-  QPushButton *start_, *pause_, *resume_, *step_op_, *step_minibatch_, *stop_, *reset_;
+  QPushButton *start_, *pause_, *resume_, *step_op_, *step_minibatch_, *stop_, *reset_, *save_checkpoint_;
+  QSpinBox* checkpoint_every_;
   QSlider* slow_;
   QLabel* slow_label_;
 };

@@ -364,8 +364,18 @@ std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
   }
   for (int lane = 0; lane < model_.laneCount(); ++lane) {
     if (!laneRect(lane).contains(pos)) continue;
+    // The nearest transfer of the half under the mouse (activations on top, gradients below).
+    const bool gradient_half = pos.y() >= laneRect(lane).center().y();
     const IndexRange r = model_.visibleTransfers(lane, t - tolerance, t + tolerance + 1);
-    if (r.size() > 0) return TimelineHit{TimelineHit::Kind::Transfer, lane, r.first};
+    std::optional<std::size_t> best;
+    std::int64_t best_distance = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t i = r.first; i < r.last; ++i) {
+      const TransferEvent& e = model_.transfers(lane)[i];
+      const std::int64_t d = t < e.t_start_ns ? e.t_start_ns - t : (t >= e.t_end_ns ? t - e.t_end_ns + 1 : 0);
+      const std::int64_t score = d + (e.gradient == gradient_half ? 0 : tolerance + 1);  // the other half only if alone
+      if (score < best_distance) best_distance = score, best = i;
+    }
+    if (best) return TimelineHit{TimelineHit::Kind::Transfer, lane, *best};
   }
   return std::nullopt;
 }

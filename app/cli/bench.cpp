@@ -1,8 +1,37 @@
+#include "app/cli/bench_memory.h"
 #include "commands.h"
 #include "engine/bench/benchmarks.h"
 #include "engine/util/errors.h"
 
 namespace ps::cli {
+namespace {
+
+int to_int(const std::string& text, const std::string& flag) {
+  std::size_t used = 0;
+  int v = 0;
+  try {
+    v = std::stoi(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty()) throw InputError("command line", flag, "expected an integer, got '" + text + "'");
+  return v;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 int cmd_bench(const Args& args) {
   ArgReader r(args, "bench");
@@ -10,17 +39,34 @@ int cmd_bench(const Args& args) {
   opts.preset = r.value("--preset");
   const std::string steps = r.value("--steps");
   const std::string repeats = r.value("--repeats");
+  const std::string strategies = r.value("--strategies");
+  const std::string stages = r.value("--stages");
   auto pos = r.positional();
   r.finish();
-  if (pos.empty()) throw InputError("command line", "bench", "name a benchmark: overhead, scaling or telemetry");
-  try {
-    if (!steps.empty()) opts.steps = std::stoi(steps);
-    if (!repeats.empty()) opts.repeats = std::stoi(repeats);
-  } catch (...) {
-    throw InputError("command line", "--steps/--repeats", "expected integers");
+  if (pos.empty())
+    throw InputError("command line", "bench",
+                     "name a benchmark: overhead, scaling, efficiency, telemetry or memory");
+  if (!steps.empty()) opts.steps = to_int(steps, "--steps");
+  if (!repeats.empty()) opts.repeats = to_int(repeats, "--repeats");
+  if (opts.steps < 1) throw InputError("command line", "--steps", "must be at least 1, got " + steps);
+  if (opts.repeats < 1) throw InputError("command line", "--repeats", "must be at least 1, got " + repeats);
+  MemoryBenchOptions mem;
+  mem.preset = opts.preset;
+  mem.steps = opts.steps;
+  mem.repeats = opts.repeats;
+  mem.strategies = split_list(strategies);
+  if (!stages.empty()) mem.stages = to_int(stages, "--stages");
+  if (!stages.empty() && mem.stages < 2) throw InputError("command line", "--stages", "must be at least 2, got " + stages);
+  for (const auto& name : pos)
+    if (name != "memory" && (!strategies.empty() || !stages.empty()))
+      throw InputError("command line", strategies.empty() ? "--stages" : "--strategies",
+                       "applies to `bench memory` only, not '" + name + "'");
+  for (const auto& name : pos) {
+    if (name == "memory")
+      run_memory_benchmark(mem, stdout);
+    else
+      run_benchmark(name, opts, stdout);
   }
-  if (opts.steps < 1 || opts.repeats < 1) throw InputError("command line", "--steps/--repeats", "must be at least 1");
-  for (const auto& name : pos) run_benchmark(name, opts, stdout);
   return 0;
 }
 

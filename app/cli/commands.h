@@ -12,6 +12,9 @@ int cmd_list(const Args& args);
 int cmd_run(const Args& args);
 int cmd_schedule(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_partition(const Args& args);  // plan_commands.cpp
+int cmd_simulate(const Args& args);
+int cmd_sweep(const Args& args);
 
 // Small argument reader shared by the commands: --key value, --flag, repeatable keys.
 class ArgReader {

@@ -6,6 +6,8 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <algorithm>
+#include <chrono>
+#include <string>
 #include <cstdio>
 #include <ctime>
 #include <vector>
@@ -72,32 +74,39 @@ PaintTime median_paint(ui::TimelineView& view, int repeats) {
   return {percentile(wall, 0.5), percentile(cpu, 0.5)};
 }
 
-void bench_paint() {
+// "10k" for 10000 boxes, "500" for 500.
+std::string size_label(int count) {
+  return count >= 1000 && count % 1000 == 0 ? std::to_string(count / 1000) + "k" : std::to_string(count);
+}
+
+void bench_paint(const BenchSizes& sizes, std::FILE* out) {
   ui::TimelineView view;
   view.setAttribute(Qt::WA_DontShowOnScreen);
   view.resize(1600, 600);
   view.show();
-  for (int count : {10000, 100000}) {
+  for (int count : sizes.boxes) {
+    const std::string n = size_label(count);
     view.clear();
     view.appendBatch(synthetic_ops(count));
     view.fit();  // every box in view: the worst case
-    const PaintTime all = median_paint(view, 15);
-    std::printf("timeline_%dk: %.2f ms\n", count / 1000, all.wall_ms);
-    std::printf("timeline_%dk_cpu: %.2f ms\n", count / 1000, all.cpu_ms);
+    const PaintTime all = median_paint(view, sizes.paint_repeats);
+    std::fprintf(out, "timeline_%s: %.2f ms\n", n.c_str(), all.wall_ms);
+    std::fprintf(out, "timeline_%s_cpu: %.2f ms\n", n.c_str(), all.cpu_ms);
     // Zoomed in to a few dozen boxes per row, each wide enough for a label.
     view.setVisibleRange(view.model().startNs(), view.model().startNs() + 40'000'000);
-    std::printf("timeline_%dk_zoomed: %.2f ms\n", count / 1000, median_paint(view, 15).wall_ms);
+    std::fprintf(out, "timeline_%s_zoomed: %.2f ms\n", n.c_str(), median_paint(view, sizes.paint_repeats).wall_ms);
   }
-  std::fflush(stdout);
+  std::fflush(out);
 }
 
 // Event-loop latency: a 5 ms single-shot timer re-armed on every fire; lateness = actual - expected.
-int bench_event_loop(const GuiOptions& options) {
+int bench_event_loop(const GuiOptions& options, const BenchSizes& sizes, std::FILE* out) {
   MainWindow window;
   window.setSaveSettingsOnClose(false);
   window.pages()->setCurrentIndex(MainWindow::PipelinePageIndex);  // the live timeline: the busiest page
   window.setAttribute(Qt::WA_DontShowOnScreen);
   window.show();
+  window.controller()->setOpDelay(std::chrono::microseconds(0));  // full speed, whatever the saved slider says
   const QString preset = options.bench_preset.isEmpty() ? find_preset(QStringLiteral("tiny.json")) : options.bench_preset;
   if (!window.loadPreset(preset)) {
     std::fprintf(stderr, "%s\n", qPrintable(window.noticeText()));
@@ -127,7 +136,7 @@ int bench_event_loop(const GuiOptions& options) {
   QObject::connect(window.controller(), &SessionController::runFinished, [&] {
     measuring = false;
     ++runs;
-    if (late_ms.size() < 500 && runs < 20)
+    if (late_ms.size() < sizes.latency_samples && runs < sizes.max_runs)
       QTimer::singleShot(0, &window, [&window] { window.startRun(); });
     else
       QTimer::singleShot(100, qApp, &QApplication::quit);
@@ -140,19 +149,23 @@ int bench_event_loop(const GuiOptions& options) {
   window.startRun();
   const int rc = qApp->exec();
   if (rc != 0) return rc;
-  std::printf("event_loop_runs: %d\n", runs);
-  std::printf("event_loop_samples: %zu\n", late_ms.size());
-  std::printf("event_loop_p50: %.2f ms\n", percentile(late_ms, 0.5));
-  std::printf("event_loop_p99: %.2f ms\n", percentile(late_ms, 0.99));
-  std::printf("event_loop_max: %.2f ms\n", late_ms.empty() ? 0 : *std::max_element(late_ms.begin(), late_ms.end()));
-  return 0;
+  std::fprintf(out, "event_loop_runs: %d\n", runs);
+  std::fprintf(out, "event_loop_samples: %zu\n", late_ms.size());
+  std::fprintf(out, "event_loop_p50: %.2f ms\n", percentile(late_ms, 0.5));
+  std::fprintf(out, "event_loop_p99: %.2f ms\n", percentile(late_ms, 0.99));
+  std::fprintf(out, "event_loop_max: %.2f ms\n",
+               late_ms.empty() ? 0 : *std::max_element(late_ms.begin(), late_ms.end()));
+  std::fflush(out);
+  return late_ms.empty() ? 1 : 0;  // no sample: nothing was measured
 }
 
 }  // namespace
 
-int run_bench(const GuiOptions& options) {
-  bench_paint();
-  return bench_event_loop(options);
+int run_bench(const GuiOptions& options, const BenchSizes& sizes, std::FILE* out) {
+  bench_paint(sizes, out);
+  return bench_event_loop(options, sizes, out);
 }
+
+int run_bench(const GuiOptions& options) { return run_bench(options, BenchSizes{}, stdout); }
 
 }  // namespace ps::gui

@@ -13,6 +13,13 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   parser.addHelpOption();
   parser.addVersionOption();
   const QCommandLineOption preset(QStringLiteral("preset"), QStringLiteral("Open this preset (JSON)."), QStringLiteral("FILE"));
+  const QCommandLineOption resume(QStringLiteral("resume"),
+                                QStringLiteral("Continue the run saved in this checkpoint (starts at once)."),
+                                QStringLiteral("CHECKPOINT"));
+  const QCommandLineOption set(QStringLiteral("set"),
+                               QStringLiteral("Override a setting, e.g. optimizer.lr=0.01 (repeatable). With --resume "
+                                              "only the optimizer and steps may change."),
+                               QStringLiteral("FIELD=VALUE"));
   const QCommandLineOption autostart(QStringLiteral("autostart"), QStringLiteral("Start the run at once."));
   const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the main window."),
                                       QStringLiteral("FILE.png"));
@@ -30,7 +37,7 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   const QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("light or dark."), QStringLiteral("NAME"));
   const QCommandLineOption zoom(QStringLiteral("zoom"), QStringLiteral("Text size factor, 0.7 to 3 (projectors: 1.5)."),
                                 QStringLiteral("FACTOR"));
-  parser.addOptions({preset, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench, bench_preset});
+  parser.addOptions({preset, resume, set, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench, bench_preset});
   if (!parser.parse(arguments)) {
     *error = parser.errorText();
     return std::nullopt;
@@ -43,6 +50,17 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   }
   GuiOptions o;
   o.preset = parser.value(preset);
+  o.resume = parser.value(resume);
+  o.overrides = parser.values(set);
+  if (!o.preset.isEmpty() && !o.resume.isEmpty()) {
+    *error = QStringLiteral("give either --preset or --resume (a checkpoint holds its run's settings)");
+    return std::nullopt;
+  }
+  for (const QString& kv : o.overrides)
+    if (!kv.contains(QLatin1Char('=')) || kv.startsWith(QLatin1Char('='))) {
+      *error = QStringLiteral("--set: expected FIELD=VALUE, got '%1'").arg(kv);
+      return std::nullopt;
+    }
   o.autostart = parser.isSet(autostart);
   o.screenshot = parser.value(screenshot);
   o.bench = parser.isSet(bench);

@@ -8,6 +8,8 @@ namespace ps::gui {
 
 struct GuiOptions {
   QString preset;             // "" = the default preset
+  QString resume;             // a checkpoint to continue at once (instead of a preset)
+  QStringList overrides;      // "field.path=value" applied to the preset (or, for lr and steps, the checkpoint)
   bool autostart = false;     // start the run as soon as the session is prepared
   QString screenshot;         // save a PNG of the main window ...
   double screenshot_after = 3;  // ... this many seconds after start-up

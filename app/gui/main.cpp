@@ -3,11 +3,14 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
+#include <exception>
+#include <optional>
 
 #include "app/gui/app_icon.h"
 #include "app/gui/bench.h"
 #include "app/gui/command_line.h"
 #include "app/gui/main_window.h"
+#include "engine/session/session.h"
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -26,10 +29,26 @@ int main(int argc, char** argv) {
 
   ps::gui::MainWindow window;
   window.setSaveSettingsOnClose(options->quit_after < 0);  // scripted runs leave the user's layout alone
-  const QString preset = options->preset.isEmpty() ? ps::gui::find_preset(QStringLiteral("default.json")) : options->preset;
-  const bool loaded = window.loadPreset(preset);
-  if (!loaded) std::fprintf(stderr, "pipescope: %s\n", qPrintable(window.noticeText()));
-  if (loaded && options->autostart) window.startRun();
+  bool loaded = false;
+  if (!options->resume.isEmpty()) {
+    // A checkpoint holds its run's settings: only the learning rate and the length may change.
+    std::optional<double> lr;
+    std::optional<std::int64_t> steps;
+    try {
+      ps::RunConfig c = ps::checkpoint_config(options->resume.toStdString());
+      for (const QString& kv : options->overrides) ps::apply_override(c, kv.toStdString());
+      lr = c.optimizer.lr;
+      steps = c.steps;
+      loaded = window.resumeFromCheckpoint(options->resume, lr, steps);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "pipescope: %s\n", e.what());
+    }
+  } else {
+    const QString preset = options->preset.isEmpty() ? ps::gui::find_preset(QStringLiteral("default.json")) : options->preset;
+    loaded = window.loadPreset(preset, options->overrides);
+    if (!loaded) std::fprintf(stderr, "pipescope: %s\n", qPrintable(window.noticeText()));
+    if (loaded && options->autostart) window.startRun();
+  }
   if (options->page >= 0) window.pages()->setCurrentIndex(options->page);
   if (!options->theme.isEmpty()) window.setDarkTheme(options->theme == QStringLiteral("dark"));
   if (options->zoom > 0) window.setFontScale(options->zoom);

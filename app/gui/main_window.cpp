@@ -2,24 +2,29 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "app/gui/checkpoint_ui.h"
 #include "app/gui/pipeline_page.h"
 #include "app/gui/session_controller.h"
 #include "app/gui/theme.h"
 #include "engine/partition/partition.h"
+#include "engine/session/session.h"
 #include "widgets/curves_export.h"
 #include "widgets/curves_view.h"
 #include "widgets/partition_editor.h"
@@ -66,6 +71,7 @@ MainWindow::MainWindow(QWidget* parent)
       compare_(new ui::RunCompareView(runs_, this)),
       tabs_(new QTabWidget(this)),
       notice_(new QLabel(this)),
+      diverged_(new DivergedBanner(this)),
       preset_title_(new QLabel(this)),
       preset_description_(new QLabel(this)),
       status_label_(new QLabel(tr("No run"), this)),
@@ -85,6 +91,7 @@ MainWindow::MainWindow(QWidget* parent)
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(4, 4, 4, 0);
   layout->addWidget(notice_);
+  layout->addWidget(diverged_);
   layout->addWidget(tabs_, 1);
   setCentralWidget(central);
 
@@ -146,6 +153,8 @@ void MainWindow::buildDocks() {
 void MainWindow::connectActions() {
   connect(actions_.open_preset, &QAction::triggered, this, &MainWindow::openPresetDialog);
   connect(actions_.save_preset, &QAction::triggered, this, &MainWindow::savePresetDialog);
+  connect(actions_.save_checkpoint, &QAction::triggered, this, &MainWindow::saveCheckpointDialog);
+  connect(actions_.resume_checkpoint, &QAction::triggered, this, &MainWindow::resumeCheckpointDialog);
   connect(actions_.export_screenshot, &QAction::triggered, this, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"), QString(), tr("PNG images (*.png)"));
     if (!path.isEmpty() && !saveScreenshot(path)) showNotice(tr("%1: could not be written").arg(path));
@@ -189,6 +198,21 @@ void MainWindow::connectActions() {
   connect(controls_, &ui::RunControls::stopRequested, controller_, &SessionController::stop);
   connect(controls_, &ui::RunControls::resetRequested, this, &MainWindow::reset);
   connect(controls_, &ui::RunControls::opDelayChanged, controller_, &SessionController::setOpDelay);
+  connect(controls_, &ui::RunControls::saveCheckpointRequested, this, &MainWindow::saveCheckpointDialog);
+  connect(controls_, &ui::RunControls::checkpointEveryChanged, this, [this](int minutes) {
+    controller_->setCheckpointEvery(minutes);
+    if (minutes > 0)
+      statusBar()->showMessage(tr("Runs started from now on save a checkpoint every %1 min (and at their end) in %2")
+                                   .arg(minutes)
+                                   .arg(QDir::toNativeSeparators(controller_->checkpointDir())),
+                               8000);
+  });
+  connect(diverged_, &DivergedBanner::resumeRequested, this,
+          [this] { offerLowerLearningRate(diverged_->checkpointPath(), diverged_->runLearningRate()); });
+  connect(diverged_, &DivergedBanner::enableCheckpointsRequested, this, [this] {
+    controls_->setCheckpointEvery(5);
+    diverged_->enableCheckpointsButton()->setEnabled(false);
+  });
 
   connect(strategy_, &ui::StrategyPanel::strategyChanged, this,
           [this](const QString& s) { partition_->setStrategy(s.toStdString()); });
@@ -212,14 +236,19 @@ void MainWindow::connectController() {
   connect(controller_, &SessionController::summaryUpdated, this, &MainWindow::onSummary);
   connect(controller_, &SessionController::runFinished, this, &MainWindow::onRunFinished);
   connect(controller_, &SessionController::statusChanged, this, &MainWindow::onStatus);
+  connect(controller_, &SessionController::checkpointSaved, this, &MainWindow::onCheckpointSaved);
+  connect(controller_, &SessionController::resumeFailed, this, [this](const QString& path, const QString& error) {
+    showError(tr("Cannot resume"), tr("%1 cannot be resumed.\n\n%2").arg(QDir::toNativeSeparators(path), error));
+  });
   connect(controller_, &SessionController::progressChanged, this,
           [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
 }
 
-bool MainWindow::loadPreset(const QString& path) {
+bool MainWindow::loadPreset(const QString& path, const QStringList& overrides) {
   RunConfig config;
   try {
     config = load_preset(path.toStdString());
+    for (const QString& kv : overrides) apply_override(config, kv.toStdString());
   } catch (const std::exception& e) {
     showNotice(QString::fromStdString(e.what()));
     return false;
@@ -293,6 +322,7 @@ void MainWindow::onPrepared() {
 }
 
 void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
+  diverged_->hide();
   pipeline_->clear();
   versions_->clear();
   pipeline_->timeline()->setStageCount(run->config.num_stages());
@@ -328,7 +358,13 @@ void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
   compare_->refresh();
   versions_->refresh();
   const RunSummary& s = run->summary;
-  if (s.status == RunStatus::Failed || s.status == RunStatus::Diverged)
+  if (s.status == RunStatus::Diverged) {
+    const auto checkpoint = controller_->lastCheckpoint();
+    diverged_->showDiverged(run->name, QString::fromStdString(s.error),
+                            checkpoint ? QString::fromStdString(checkpoint->path) : QString(),
+                            checkpoint ? checkpoint->step : 0, run->config.optimizer.lr);
+    diverged_->enableCheckpointsButton()->setEnabled(controls_->checkpointEvery() == 0);
+  } else if (s.status == RunStatus::Failed)
     showNotice(tr("%1 %2: %3").arg(run->name, QString::fromStdString(to_string(s.status)), QString::fromStdString(s.error)));
   statusBar()->showMessage(tr("%1 %2 after %3 steps").arg(run->name, QString::fromStdString(to_string(s.status))).arg(s.steps), 8000);
 }
@@ -337,6 +373,122 @@ void MainWindow::onStatus(RunStatus status, bool preparing) {
   controls_->setStatus(status, preparing);
   status_label_->setText(preparing ? tr("Preparing: loading data, building the model…")
                                    : tr("Status: %1").arg(QString::fromStdString(to_string(status))));
+  const bool bad = !preparing && (status == RunStatus::Diverged || status == RunStatus::Failed);
+  status_label_->setStyleSheet(bad ? QStringLiteral("color: #d93025; font-weight: bold;") : QString());
+  actions_.save_checkpoint->setEnabled(!preparing && status != RunStatus::Diverged && status != RunStatus::Failed);
+}
+
+void MainWindow::onCheckpointSaved(const QString& path, qint64 step) {
+  checkpoint_message_ = tr("Checkpoint saved: %1 (step %2)").arg(QDir::toNativeSeparators(path)).arg(step);
+  statusBar()->showMessage(checkpoint_message_, 10000);
+}
+
+void MainWindow::showError(const QString& title, const QString& text) {
+  auto* box = new QMessageBox(QMessageBox::Warning, title, text, QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  box->open();  // window-modal, non-blocking: the engine's timer keeps running
+}
+
+bool MainWindow::saveCheckpointTo(const QString& path) {
+  QString error;
+  if (!controller_->saveCheckpoint(path, &error)) {
+    showNotice(tr("Checkpoint not saved: %1").arg(error));
+    return false;
+  }
+  checkpoint_dir_ = QFileInfo(path).absolutePath();
+  if (controller_->phase() == SessionController::Phase::Running)
+    statusBar()->showMessage(controller_->status() == RunStatus::Paused
+                                 ? tr("Checkpoint requested: it is written at the next op boundary, once the run resumes")
+                                 : tr("Saving a checkpoint at the next op boundary…"),
+                             10000);
+  return true;
+}
+
+void MainWindow::saveCheckpointDialog() {
+  QString error;
+  if (!controller_->canSaveCheckpoint()) {
+    controller_->saveCheckpoint(QString(), &error);  // says why not
+    showNotice(tr("Checkpoint not saved: %1").arg(error));
+    return;
+  }
+  const auto run = controller_->currentRun();
+  const RunConfig config = run ? run->config : currentConfig();
+  const std::int64_t step = run ? run->summary.steps : 0;
+  const QString dir = checkpoint_dir_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)
+                                                : checkpoint_dir_;
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save checkpoint"),
+                                                    QDir(dir).filePath(default_checkpoint_name(config, step)),
+                                                    tr("PipeScope checkpoints (*.ckpt);;All files (*)"));
+  if (!path.isEmpty()) saveCheckpointTo(path);
+}
+
+void MainWindow::resumeCheckpointDialog() {
+  const QString dir = checkpoint_dir_.isEmpty() ? controller_->checkpointDir() : checkpoint_dir_;
+  const QString path = QFileDialog::getOpenFileName(this, tr("Resume from checkpoint"), dir,
+                                                    tr("PipeScope checkpoints (*.ckpt);;All files (*)"));
+  if (path.isEmpty()) return;
+  RunConfig config;
+  try {
+    config = checkpoint_config(path.toStdString());
+  } catch (const std::exception& e) {
+    showError(tr("Cannot resume"), tr("%1 cannot be resumed.\n\n%2").arg(QDir::toNativeSeparators(path), QString::fromStdString(e.what())));
+    return;
+  }
+  checkpoint_dir_ = QFileInfo(path).absolutePath();
+  showResumeDialog(path, config, config.optimizer.lr);
+}
+
+void MainWindow::offerLowerLearningRate(const QString& path, double lr) {
+  RunConfig config;
+  try {
+    config = checkpoint_config(path.toStdString());
+  } catch (const std::exception& e) {
+    showError(tr("Cannot resume"), tr("%1 cannot be resumed.\n\n%2").arg(QDir::toNativeSeparators(path), QString::fromStdString(e.what())));
+    return;
+  }
+  // The diverged run's length: it may have been extended beyond the checkpoint's.
+  if (const auto run = controller_->currentRun()) config.steps = std::max(config.steps, run->config.steps);
+  showResumeDialog(path, config, lowered_learning_rate(lr));
+}
+
+void MainWindow::showResumeDialog(const QString& path, const RunConfig& config, double lr) {
+  auto* dialog = new ResumeDialog(path, config, lr, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &QDialog::accepted, this, [this, dialog] {
+    resumeFromCheckpoint(dialog->path(), dialog->lr(), dialog->steps());
+  });
+  dialog->open();
+}
+
+bool MainWindow::resumeFromCheckpoint(const QString& path, std::optional<double> lr, std::optional<std::int64_t> steps) {
+  RunConfig config;
+  try {
+    config = checkpoint_config(path.toStdString());
+  } catch (const std::exception& e) {
+    showError(tr("Cannot resume"), tr("%1 cannot be resumed.\n\n%2").arg(QDir::toNativeSeparators(path), QString::fromStdString(e.what())));
+    return false;
+  }
+  const double saved_lr = config.optimizer.lr;
+  if (lr) config.optimizer.lr = *lr;
+  if (steps) config.steps = *steps;
+  clearNotice();
+  diverged_->hide();
+  checkpoint_dir_ = QFileInfo(path).absolutePath();
+  base_config_ = config;
+  preset_path_.clear();
+  const QString name = QString::fromStdString(config.name.empty() ? std::string("run") : config.name);
+  preset_title_->setText(tr("%1 (resumed)").arg(name));
+  QString about = tr("Continues the run saved in %1").arg(QDir::toNativeSeparators(path));
+  if (config.optimizer.lr != saved_lr)
+    about += tr(", learning rate %1 instead of %2").arg(format_learning_rate(config.optimizer.lr), format_learning_rate(saved_lr));
+  preset_description_->setText(about + QStringLiteral(".\n\n") + QString::fromStdString(config.description));
+  setWindowTitle(tr("PipeScope — %1").arg(QFileInfo(path).fileName()));
+  strategy_->setConfig(config);
+  partition_->setStrategy(config.strategy.name);
+  controller_->startFromCheckpoint(config, path);
+  statusBar()->showMessage(tr("Resuming %1…").arg(QDir::toNativeSeparators(path)), 6000);
+  return true;
 }
 
 void MainWindow::updateStageLabels(const RunSummary* summary) {
@@ -398,6 +550,8 @@ void MainWindow::restoreSettings() {
   actions_.dark_theme->setChecked(dark_);
   apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
   tabs_->setCurrentIndex(settings.value(QStringLiteral("view/page"), 0).toInt());
+  checkpoint_dir_ = settings.value(QStringLiteral("checkpoint/dir")).toString();
+  controls_->setCheckpointEvery(settings.value(QStringLiteral("checkpoint/every_minutes"), 0).toInt());
 }
 
 void MainWindow::saveSettings() const {
@@ -407,6 +561,8 @@ void MainWindow::saveSettings() const {
   settings.setValue(QStringLiteral("view/theme"), theme_name(actions_.dark_theme->isChecked() ? Theme::Dark : Theme::Light));
   settings.setValue(QStringLiteral("view/font_scale"), font_scale_);
   settings.setValue(QStringLiteral("view/page"), tabs_->currentIndex());
+  settings.setValue(QStringLiteral("checkpoint/dir"), checkpoint_dir_);
+  settings.setValue(QStringLiteral("checkpoint/every_minutes"), controls_->checkpointEvery());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

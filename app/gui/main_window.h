@@ -4,7 +4,10 @@
 #pragma once
 #include <QMainWindow>
 #include <QString>
+#include <QStringList>
+#include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "app/gui/window_actions.h"
 #include "engine/config/run_config.h"
@@ -27,6 +30,7 @@ struct RunRecord;
 
 namespace ps::gui {
 
+class DivergedBanner;
 class PipelinePage;
 class SessionController;
 
@@ -37,10 +41,26 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  bool loadPreset(const QString& path);  // false (and a notice) when the preset is invalid
+  // false (and a notice) when the preset is invalid; `overrides` are "field.path=value" as in the CLI's --set
+  bool loadPreset(const QString& path, const QStringList& overrides = {});
   RunConfig currentConfig() const;       // the panel's settings with the editor's partition and devices
   void startRun();                       // as the Start button
   bool saveScreenshot(const QString& path);
+
+  // Checkpoints. saveCheckpointTo asks the session to save (the status bar says "Checkpoint saved: …"
+  // once the file is written); false with a notice when there is nothing worth saving.
+  bool saveCheckpointTo(const QString& path);
+  // Reads the checkpoint's config, shows it in the panels and starts the run that continues it, with the
+  // learning rate and the total length changed where given. A bad file: a message box naming the file and
+  // the reason, false, and nothing else changes.
+  bool resumeFromCheckpoint(const QString& path, std::optional<double> lr = std::nullopt,
+                            std::optional<std::int64_t> steps = std::nullopt);
+  void saveCheckpointDialog();    // File > Save checkpoint…
+  void resumeCheckpointDialog();  // File > Resume from checkpoint…
+  // The dialog offered after a divergence: resume `path` with the learning rate at a tenth of `lr`.
+  void offerLowerLearningRate(const QString& path, double lr);
+  QString lastCheckpointMessage() const { return checkpoint_message_; }
+  DivergedBanner* divergedBanner() const { return diverged_; }
   void setFontScale(double scale);  // 1 = the platform's text size
   void setDarkTheme(bool dark);
   void setSaveSettingsOnClose(bool save) { save_settings_on_close_ = save; }  // off for scripted runs
@@ -73,6 +93,9 @@ class MainWindow : public QMainWindow {
   void onSummary(const std::shared_ptr<ui::RunRecord>& run);
   void onRunFinished(const std::shared_ptr<ui::RunRecord>& run);
   void onStatus(RunStatus status, bool preparing);
+  void onCheckpointSaved(const QString& path, qint64 step);
+  void showResumeDialog(const QString& path, const RunConfig& config, double lr);
+  void showError(const QString& title, const QString& text);  // a non-blocking message box
   void updateStageLabels(const RunSummary* summary);
   void openPresetDialog();
   void savePresetDialog();
@@ -97,6 +120,9 @@ class MainWindow : public QMainWindow {
   ui::RunCompareView* compare_;
   QTabWidget* tabs_;
   QLabel* notice_;
+  DivergedBanner* diverged_;
+  QString checkpoint_message_;
+  QString checkpoint_dir_;  // where the last checkpoint was saved or opened from
   QLabel* preset_title_;
   QLabel* preset_description_;
   QLabel* status_label_;

@@ -1,5 +1,11 @@
 #include "app/gui/session_controller.h"
 
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QStandardPaths>
+#include <algorithm>
 #include <exception>
 
 namespace ps::gui {
@@ -35,7 +41,71 @@ std::string SessionController::configKey(const RunConfig& config) {
 const ModelInfo* SessionController::modelInfo() const { return session_ ? &session_->model_info() : nullptr; }
 std::vector<int> SessionController::partition() const { return session_ ? session_->partition() : std::vector<int>{}; }
 
+std::string SessionController::keyFor(const RunConfig& config, double checkpoint_minutes) {
+  return configKey(config) + "\ncheckpoint every " + std::to_string(checkpoint_minutes);
+}
+
+void SessionController::setCheckpointEvery(double minutes) { checkpoint_every_minutes_ = std::max(0.0, minutes); }
+
+QString SessionController::checkpointDir() const {
+  if (!checkpoint_dir_.isEmpty()) return checkpoint_dir_;
+  return QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation)).filePath(QStringLiteral("checkpoints"));
+}
+
 void SessionController::prepare(const RunConfig& config, bool start_when_ready, bool start_paused) {
+  prepareWith(config, start_when_ready, start_paused, QString());
+}
+
+void SessionController::startFromCheckpoint(const RunConfig& config, const QString& path) {
+  prepareWith(config, true, false, path);
+}
+
+bool SessionController::canSaveCheckpoint() const {
+  if (!session_) return false;
+  if (phase_ == Phase::Running) return status_ == RunStatus::Running || status_ == RunStatus::Paused;
+  return phase_ == Phase::Finished && (status_ == RunStatus::Completed || status_ == RunStatus::Stopped);
+}
+
+bool SessionController::saveCheckpoint(const QString& path, QString* error) {
+  auto fail = [error](const QString& e) {
+    if (error) *error = e;
+    return false;
+  };
+  if (!canSaveCheckpoint())
+    return fail(status_ == RunStatus::Diverged || status_ == RunStatus::Failed
+                    ? tr("The run %1: its state is not worth saving (resume from its last checkpoint instead).")
+                          .arg(QString::fromStdString(to_string(status_)))
+                    : tr("There is no run to save: start one first."));
+  if (path.isEmpty()) return fail(tr("No checkpoint file was given."));
+  const QFileInfo info(path);
+  if (!info.absoluteDir().exists() && !QDir().mkpath(info.absolutePath()))
+    return fail(tr("%1: cannot create the folder").arg(info.absolutePath()));
+  try {
+    session_->save_checkpoint(path.toStdString());
+  } catch (const std::exception& e) {
+    return fail(QString::fromStdString(e.what()));
+  }
+  pollCheckpoint();  // an ended run saves at once
+  return true;
+}
+
+std::optional<CheckpointInfo> SessionController::lastCheckpoint() const {
+  return session_ ? session_->last_checkpoint() : std::nullopt;
+}
+
+void SessionController::pollCheckpoint() {
+  if (!session_) return;
+  const auto now = session_->last_checkpoint();
+  if (!now) return;
+  if (checkpoint_seen_ && checkpoint_seen_->path == now->path && checkpoint_seen_->step == now->step &&
+      checkpoint_seen_->wall_seconds == now->wall_seconds)
+    return;
+  checkpoint_seen_ = now;
+  Q_EMIT checkpointSaved(QString::fromStdString(now->path), static_cast<qint64>(now->step));
+}
+
+void SessionController::prepareWith(const RunConfig& config, bool start_when_ready, bool start_paused,
+                                    const QString& resume_path) {
   if (session_ && (phase_ == Phase::Running || phase_ == Phase::Stopping)) {
     // Replacing a live run (Reset): it ends as stopped and stays in the run list.
     session_->stop();
@@ -49,9 +119,22 @@ void SessionController::prepare(const RunConfig& config, bool start_when_ready, 
   p.start = start_when_ready;
   p.paused = start_paused;
   p.generation = ++generation_;
+  p.key = keyFor(config, checkpoint_every_minutes_);
+  p.checkpoint_minutes = checkpoint_every_minutes_;
+  p.resume_path = resume_path;
   SessionOptions options;
   options.trace_path = traces_.isValid() ? traces_.filePath(QStringLiteral("run-%1.trace.json").arg(p.generation)).toStdString()
                                          : std::string();
+  options.resume_path = resume_path.toStdString();
+  if (checkpoint_every_minutes_ > 0) {
+    QString name = QString::fromStdString(config.name.empty() ? std::string("run") : config.name);
+    name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("-"));
+    const QString stamp = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss"));
+    QDir().mkpath(checkpointDir());
+    options.checkpoint_path =
+        QDir(checkpointDir()).filePath(QStringLiteral("%1-%2-%3.ckpt").arg(name, stamp).arg(p.generation)).toStdString();
+    options.checkpoint_every_minutes = checkpoint_every_minutes_;
+  }
   p.future = std::async(std::launch::async,
                         [config, options] { return std::make_unique<Session>(config, options); });
   pending_.push_back(std::move(p));
@@ -64,13 +147,13 @@ void SessionController::start(const RunConfig& config, bool paused) {
   if (phase_ == Phase::Running || phase_ == Phase::Stopping) return;
   if (phase_ == Phase::Preparing && !pending_.empty()) {
     Pending& latest = pending_.back();
-    if (configKey(latest.config) == configKey(config)) {  // already being built: start when ready
+    if (latest.resume_path.isEmpty() && latest.key == keyFor(config, checkpoint_every_minutes_)) {  // already being built: start when ready
       latest.start = true;
       latest.paused = paused;
       return;
     }
   }
-  if (phase_ == Phase::Ready && configKey(config) == session_key_) {
+  if (phase_ == Phase::Ready && keyFor(config, checkpoint_every_minutes_) == session_key_) {
     startPrepared(paused);
     return;
   }
@@ -89,6 +172,7 @@ void SessionController::startPrepared(bool paused) {
                               : QStringLiteral("run %1 · %2").arg(runs_started_).arg(QString::fromStdString(c.name));
   run_->trace_path = traces_.isValid() ? traces_.filePath(QStringLiteral("run-%1.trace.json").arg(generation_)) : QString();
   run_->summary.status = RunStatus::Running;
+  checkpoint_seen_ = session_->last_checkpoint();  // a resumed session starts with its checkpoint: not news
   if (paused) session_->pause();
   session_->set_op_delay(op_delay_);
   session_->start();
@@ -145,6 +229,7 @@ void SessionController::setStatus(RunStatus status) {
 void SessionController::tick() {
   pollPrepares();
   if (phase_ == Phase::Running || phase_ == Phase::Stopping) pollRun();
+  if (phase_ == Phase::Running || phase_ == Phase::Stopping || phase_ == Phase::Finished) pollCheckpoint();
   // Sessions that were stopped: free them once their threads have ended (never started: at once).
   for (auto it = retiring_.begin(); it != retiring_.end();) {
     const bool never_started = (*it)->status() == RunStatus::Idle;
@@ -177,7 +262,8 @@ void SessionController::pollPrepares() {
     if (!built) {
       phase_ = Phase::Empty;
       status_ = RunStatus::Idle;
-      Q_EMIT prepareFailed(error);
+      if (!p.resume_path.isEmpty()) Q_EMIT resumeFailed(p.resume_path, error);
+      else Q_EMIT prepareFailed(error);
       Q_EMIT statusChanged(status_, false);
       continue;
     }
@@ -185,7 +271,9 @@ void SessionController::pollPrepares() {
     RunConfig resolved = p.config;
     resolved.partition = session_->partition();
     resolved.stages = resolved.num_stages();
-    session_key_ = configKey(resolved);
+    // A session that resumes a checkpoint is never taken for a fresh run of the same settings.
+    session_key_ = p.resume_path.isEmpty() ? keyFor(resolved, p.checkpoint_minutes)
+                                           : std::string("resume:") + p.resume_path.toStdString();
     phase_ = Phase::Ready;
     Q_EMIT prepared(session_->model_info(), session_->partition());
     Q_EMIT statusChanged(status_, false);
@@ -225,6 +313,7 @@ void SessionController::finishRun() {
   Q_EMIT progressChanged(session_->progress());
   setStatus(run_->summary.status);
   Q_EMIT runFinished(run_);
+  pollCheckpoint();  // the final one (periodic checkpoints on), announced after the run's end
 }
 
 }  // namespace ps::gui

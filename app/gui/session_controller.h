@@ -3,12 +3,14 @@
 // views. The GUI thread never waits on the engine: stopping asks, then the timer polls wait_for(0).
 #pragma once
 #include <QObject>
+#include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/session/session.h"
@@ -36,6 +38,22 @@ class SessionController : public QObject {
   void setOpDelay(std::chrono::microseconds delay);
   void setPollInterval(int ms) { timer_.setInterval(ms); }
 
+  // Checkpoints. Periodic ones (minutes > 0) go to checkpointDir()/<preset>-<time>.ckpt; the engine also
+  // writes that file when such a run completes or is stopped. Applies to sessions prepared from now on.
+  void setCheckpointEvery(double minutes);
+  double checkpointEvery() const { return checkpoint_every_minutes_; }
+  void setCheckpointDir(const QString& dir) { checkpoint_dir_ = dir; }
+  QString checkpointDir() const;
+  // Prepares a session that continues the run saved in `path` and starts it when ready. `config` must
+  // be checkpoint_config(path) with at most the optimizer, the length, the executor or telemetry changed.
+  void startFromCheckpoint(const RunConfig& config, const QString& path);
+  // True when the current session's state is worth saving: running or paused, or ended completed/stopped.
+  bool canSaveCheckpoint() const;
+  // Asks the session to save its state to `path` (a running one at its next op boundary, an ended one at
+  // once); checkpointSaved follows when the file is written. False (and `error`) when it cannot.
+  bool saveCheckpoint(const QString& path, QString* error = nullptr);
+  std::optional<CheckpointInfo> lastCheckpoint() const;  // of the current session
+
   Phase phase() const { return phase_; }
   RunStatus status() const { return status_; }
   bool busy() const { return phase_ == Phase::Preparing; }
@@ -53,6 +71,8 @@ class SessionController : public QObject {
   void summaryUpdated(std::shared_ptr<ps::ui::RunRecord> run);
   void runFinished(std::shared_ptr<ps::ui::RunRecord> run);
   void progressChanged(double fraction);
+  void checkpointSaved(const QString& path, qint64 step);   // a checkpoint of the current session was written
+  void resumeFailed(const QString& path, const QString& error);  // the session to resume could not be built
 
  private:
   struct Pending {
@@ -60,10 +80,16 @@ class SessionController : public QObject {
     RunConfig config;
     bool start = false, paused = false;
     int generation = 0;
+    std::string key;  // keyFor(config, checkpoint_minutes)
+    double checkpoint_minutes = 0;
+    QString resume_path;
   };
   void tick();
   void pollPrepares();
   void pollRun();
+  void pollCheckpoint();
+  void prepareWith(const RunConfig& config, bool start_when_ready, bool start_paused, const QString& resume_path);
+  static std::string keyFor(const RunConfig& config, double checkpoint_minutes);  // configKey + options that matter
   void startPrepared(bool paused);
   void finishRun();
   void retire(std::unique_ptr<Session> session);
@@ -83,6 +109,9 @@ class SessionController : public QObject {
   std::chrono::steady_clock::time_point last_summary_;
   int runs_started_ = 0;
   QTemporaryDir traces_;  // each run's trace.json; exports copy from here
+  double checkpoint_every_minutes_ = 0;
+  QString checkpoint_dir_;
+  std::optional<CheckpointInfo> checkpoint_seen_;  // the last one announced (or found at the start)
 };
 
 }  // namespace ps::gui

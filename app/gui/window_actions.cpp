@@ -24,6 +24,10 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
   WindowActions a{};
   a.open_preset = make(w, QMainWindow::tr("&Open preset…"), QKeySequence::Open);
   a.save_preset = make(w, QMainWindow::tr("&Save settings as preset…"), QKeySequence(QStringLiteral("Ctrl+S")));
+  a.save_checkpoint = make(w, QMainWindow::tr("Save &checkpoint…"), QKeySequence(QStringLiteral("Ctrl+Shift+S")),
+                           QMainWindow::tr("Save the whole state of the run to a file, to resume it later"));
+  a.resume_checkpoint = make(w, QMainWindow::tr("&Resume from checkpoint…"), QKeySequence(QStringLiteral("Ctrl+Shift+O")),
+                             QMainWindow::tr("Continue a saved run, optionally with another learning rate or length"));
   a.export_screenshot = make(w, QMainWindow::tr("Save &screenshot…"), QKeySequence(QStringLiteral("Ctrl+Shift+P")));
   a.quit = make(w, QMainWindow::tr("&Quit"), QKeySequence(QStringLiteral("Ctrl+Q")));
 
@@ -48,7 +52,11 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
   a.about = make(w, QMainWindow::tr("&About PipeScope"), QKeySequence());
 
   QMenu* file = w->menuBar()->addMenu(QMainWindow::tr("&File"));
-  file->addActions({a.open_preset, a.save_preset, a.export_screenshot});
+  file->addActions({a.open_preset, a.save_preset});
+  file->addSeparator();
+  file->addActions({a.save_checkpoint, a.resume_checkpoint});
+  file->addSeparator();
+  file->addAction(a.export_screenshot);
   file->addSeparator();
   file->addAction(a.quit);
   QMenu* run = w->menuBar()->addMenu(QMainWindow::tr("&Run"));
@@ -79,6 +87,8 @@ const char* shortcuts_help_html() {
          "<tr><td><b>Ctrl+T</b></td><td>light / dark theme</td></tr>"
          "<tr><td><b>Ctrl+Z</b> / <b>Ctrl+Shift+Z</b></td><td>undo / redo a partition edit (in the partition panel)</td></tr>"
          "<tr><td><b>Ctrl+O</b> / <b>Ctrl+S</b></td><td>open a preset / save the settings as a preset</td></tr>"
+         "<tr><td><b>Ctrl+Shift+S</b> / <b>Ctrl+Shift+O</b></td><td>save a checkpoint of the run / resume from a "
+         "checkpoint</td></tr>"
          "</table>";
 }
 

@@ -1,4 +1,8 @@
 #include "engine/bench/benchmarks.h"
+#include "engine/planner/simulator_bench.h"
+
+#include <cmath>
+#include <numeric>
 
 #include "engine/config/run_config.h"
 #include "engine/data/dataset.h"
@@ -16,15 +20,69 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Samples per second of the engine on `cfg` (pipeline time only: data loading and evaluation excluded).
-double engine_rate(RunConfig cfg) {
+unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// Busy time of one stage per minibatch, seconds, split by op kind.
+struct StageTimes {
+  double f = 0, b = 0, u = 0;
+  double total() const { return f + b + u; }
+};
+
+struct Measured {
+  RunSummary sum;
+  double rate = 0;                // samples/s over the pipeline phases (data loading and evaluation excluded)
+  std::vector<StageTimes> busy;   // per stage, per minibatch: the run's own op events
+  std::vector<int> partition;     // as resolved by the session
+  double slowest() const {
+    double m = 0;
+    for (const auto& t : busy) m = std::max(m, t.total());
+    return m;
+  }
+  int slowest_stage() const {
+    int k = 0;
+    for (int i = 0; i < int(busy.size()); ++i)
+      if (busy[i].total() > busy[k].total()) k = i;
+    return k;
+  }
+  double sum_busy() const {
+    double s = 0;
+    for (const auto& t : busy) s += t.total();
+    return s;
+  }
+};
+
+// Runs `cfg` to the end. With `ops`, the op events are drained for a per-kind split of each stage's
+// busy time; without, the busy time comes from the summary's utilization (the same op durations summed
+// by the stages) and nothing is drained.
+Measured measure(RunConfig cfg, bool ops = false) {
   cfg.eval_every_epochs = 1000000;
-  Session s(cfg);
+  SessionOptions so;
+  if (ops) so.ui_buffer_ops = std::size_t(cfg.steps) * cfg.num_stages() * (2 * cfg.microbatches + 1) + 1024;
+  Session s(cfg, so);
+  Measured m;
+  m.partition = s.partition();
   s.start();
   s.wait();
-  const RunSummary sum = s.summary();
-  if (sum.status != RunStatus::Completed) throw std::runtime_error("benchmark run failed: " + sum.error);
-  return sum.samples_per_second;
+  m.sum = s.summary();
+  if (m.sum.status != RunStatus::Completed)
+    throw std::runtime_error("benchmark run (" + cfg.schedule + ", " + std::to_string(cfg.num_stages()) +
+                             " stages) did not complete: " + to_string(m.sum.status) + " " + m.sum.error);
+  m.rate = m.sum.samples_per_second;
+  const double steps = std::max<double>(1, double(m.sum.steps));
+  const double pipe_s = m.rate > 0 ? double(m.sum.samples) / m.rate : 0;
+  m.busy.assign(m.sum.per_stage.size(), StageTimes{});
+  const TelemetryBatch batch = ops ? s.drain() : TelemetryBatch{};
+  if (ops && batch.dropped_ops == 0 && !batch.ops.empty()) {
+    for (const OpEvent& e : batch.ops) {
+      if (e.stage < 0 || e.stage >= int(m.busy.size())) continue;
+      const double d = double(e.t_end_ns - e.t_start_ns) * 1e-9 / steps;
+      StageTimes& t = m.busy[e.stage];
+      (e.kind == OpKind::Forward ? t.f : e.kind == OpKind::Backward ? t.b : t.u) += d;
+    }
+  } else {
+    for (std::size_t k = 0; k < m.sum.per_stage.size(); ++k) m.busy[k].f = m.sum.per_stage[k].utilization * pipe_s / steps;
+  }
+  return m;
 }
 
 // The same training written as a plain LibTorch loop: one module, torch::optim::SGD, same batches.
@@ -53,14 +111,209 @@ double plain_rate(const RunConfig& cfg, const DataSplit& data) {
   return cfg.steps * cfg.batch_size / secs;
 }
 
+double print_ratio(std::FILE* out, const std::string& name, double ratio) {
+  std::fprintf(out, "%s: ratio=%.3f\n", name.c_str(), ratio);
+  std::fflush(out);
+  return ratio;
+}
+
+// Two configurations alternating: overhead (engine vs plain loop) and telemetry (on vs off).
+double bench_pair(const std::string& name, RunConfig base, const BenchOptions& opts, std::FILE* out) {
+  std::vector<double> a, b;
+  std::string label_a, label_b;
+  base.dataset.test_limit = 1;
+  if (name == "overhead") {
+    base.stages = 1;
+    const DataSplit data = load_dataset(base.dataset, base.seed);
+    label_a = "engine, 1 stage";
+    label_b = "plain LibTorch loop";
+    for (int r = 0; r < opts.repeats; ++r) {
+      a.push_back(measure(base).rate);
+      b.push_back(plain_rate(base, data));
+    }
+  } else {
+    RunConfig on = base, off = base;
+    on.stages = off.stages = 2;
+    off.telemetry = false;
+    label_a = "telemetry on";
+    label_b = "telemetry off";
+    for (int r = 0; r < opts.repeats; ++r) {
+      a.push_back(measure(on).rate);
+      b.push_back(measure(off).rate);
+    }
+  }
+  const double ma = median(a), mb = median(b);
+  std::fprintf(out, "%s: %s %.1f samples/s vs %s %.1f samples/s (median of %d, %d steps of %d, model %s)\n",
+               name.c_str(), label_a.c_str(), ma, label_b.c_str(), mb, opts.repeats, opts.steps, base.batch_size,
+               base.model.name.c_str());
+  return print_ratio(out, name, mb > 0 ? ma / mb : 0);
+}
+
+// 1f1b-async on 2 stages vs 1 stage. The 2-stage speed-up is bounded by the cores and by the balance of
+// the split (total work over the slowest stage's), so the split is balanced by measured unit times.
+double bench_scaling(RunConfig base, const BenchOptions& opts, std::FILE* out) {
+  base.dataset.test_limit = 1;
+  RunConfig one = base, two = base;
+  one.stages = 1;
+  two.stages = 2;
+  // Per-unit busy time, measured: the sequential schedule with one unit per stage keeps one stage busy at
+  // a time, so the times are not inflated by the other stage's thread.
+  int units = 0;
+  std::vector<int> default_split;
+  {
+    Session probe(two);
+    units = int(probe.model_info().units.size());
+    default_split = probe.partition();
+  }
+  if (units < 2) throw InputError(base.source, "model", "has one layer unit: nothing to split into 2 stages");
+  RunConfig cal = base;
+  cal.schedule = "sequential";
+  cal.strategy.name = "latest";
+  cal.strategy.params.clear();
+  cal.microbatches = 1;
+  cal.steps = std::max<std::int64_t>(3, std::min<std::int64_t>(opts.steps, 20));
+  cal.partition.clear();
+  for (int u = 1; u < units; ++u) cal.partition.push_back(u);
+  const Measured unit_run = measure(cal);
+  std::vector<double> unit_ms;
+  for (const auto& t : unit_run.busy) unit_ms.push_back(t.total() * 1e3);
+  const double total = std::accumulate(unit_ms.begin(), unit_ms.end(), 0.0);
+  auto balance = [&](int b) {  // total over the slower side when stage 2 starts at unit b
+    const double left = std::accumulate(unit_ms.begin(), unit_ms.begin() + b, 0.0);
+    return total / std::max(left, total - left);
+  };
+  int best = 1;
+  for (int b = 2; b < units; ++b)
+    if (balance(b) > balance(best)) best = b;
+  const int def = default_split.empty() ? best : default_split[0];
+  std::fprintf(out, "scaling: unit busy times (sequential schedule, one unit per stage, %lld steps):",
+               static_cast<long long>(cal.steps));
+  for (std::size_t u = 0; u < unit_ms.size(); ++u) std::fprintf(out, " %zu:%.2f", u, unit_ms[u]);
+  std::fprintf(out, " ms per minibatch\n");
+  const bool rebalance = balance(def) < 0.97 * balance(best);
+  std::fprintf(out,
+               "scaling: default split at unit %d (balance limit %.2f), split balanced by measured time at unit %d "
+               "(%.2f): %s\n",
+               def, balance(def), best, balance(best),
+               rebalance ? ("using --partition " + std::to_string(best)).c_str() : "the default is balanced, kept");
+  if (rebalance) two.partition = {best};
+
+  std::vector<double> rate2, rate1, busy_max, busy_sum, busy1;
+  std::vector<std::vector<double>> per_stage(2);
+  for (int r = 0; r < opts.repeats; ++r) {
+    const Measured m2 = measure(two);
+    const Measured m1 = measure(one);
+    rate2.push_back(m2.rate);
+    rate1.push_back(m1.rate);
+    busy_max.push_back(m2.slowest());
+    busy_sum.push_back(m2.sum_busy());
+    busy1.push_back(m1.sum_busy());
+    for (int k = 0; k < 2 && k < int(m2.busy.size()); ++k) per_stage[k].push_back(m2.busy[k].total() * 1e3);
+  }
+  const double r2 = median(rate2), r1 = median(rate1);
+  std::fprintf(out, "scaling: 1f1b-async, 2 stages %.1f samples/s vs 1 stage %.1f samples/s (median of %d, %d steps of %d, model %s)\n",
+               r2, r1, opts.repeats, opts.steps, base.batch_size, base.model.name.c_str());
+  const double bal = median(busy_max) > 0 ? median(busy_sum) / median(busy_max) : 0;
+  const double with_ops = median(busy_max) > 0 ? median(busy1) / median(busy_max) : 0;
+  const double limit = std::min({2.0, double(cores()), bal});
+  std::fprintf(out,
+               "scaling: limit %.2f = min(2 stages, %u cores, partition balance %.2f); 2-stage busy %.2f + %.2f ms, "
+               "1-stage busy %.2f ms per minibatch (1 stage over the slowest of 2: %.2f)\n",
+               limit, cores(), bal, median(per_stage[0]), median(per_stage[1]), median(busy1) * 1e3, with_ops);
+  return print_ratio(out, "scaling", r1 > 0 ? r2 / r1 : 0);
+}
+
+// Per schedule: measured throughput over the bound set by the slowest stage (batch / its busy time per
+// minibatch, from the run's own op events), and the ideal bubble-limited bound beside it.
+double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOptions& opts, std::FILE* out) {
+  base.dataset.test_limit = 1;
+  base.strategy.name = "latest";  // synchronous schedules read the staleness-free weights: nothing to choose
+  base.strategy.params.clear();
+  base.stages = std::max(2, base.stages);
+  const int M = std::min(base.batch_size, preset_microbatches > 1 ? preset_microbatches : 4);
+  const std::vector<std::string> schedules = {"1f1b-async", "1f1b-flush", "gpipe", "sequential"};
+  struct Acc {
+    std::vector<double> rate, bound, ratio, ideal, ideal_ratio, f, b, u, slowest_stage;
+    std::vector<std::vector<double>> stage;  // per stage busy per minibatch
+  };
+  std::map<std::string, Acc> acc;
+  for (int r = 0; r < opts.repeats; ++r)
+    for (const auto& name : schedules) {
+      RunConfig cfg = base;
+      cfg.schedule = name;
+      cfg.microbatches = (name == "gpipe" || name == "1f1b-flush") ? M : 1;
+      const Measured m = measure(cfg, true);
+      Acc& a = acc[name];
+      const double t = m.slowest();
+      const double bound = t > 0 ? cfg.batch_size / t : 0;
+      a.rate.push_back(m.rate);
+      a.bound.push_back(bound);
+      a.ratio.push_back(bound > 0 ? m.rate / bound : 0);
+      // The bubble-limited ideal assumes balanced stages; one stage at a time (sequential) is bounded exactly
+      // by the sum of the stages' busy times.
+      const double ideal = name == "sequential" ? (m.sum_busy() > 0 ? cfg.batch_size / m.sum_busy() : 0)
+                                                : bound * (1.0 - m.sum.bubble_fraction_ideal);
+      a.ideal.push_back(ideal);
+      a.ideal_ratio.push_back(ideal > 0 ? m.rate / ideal : 0);
+      const StageTimes& st = m.busy[m.slowest_stage()];
+      a.f.push_back(st.f);
+      a.b.push_back(st.b);
+      a.u.push_back(st.u);
+      a.slowest_stage.push_back(m.slowest_stage());
+      a.stage.resize(m.busy.size());
+      for (std::size_t k = 0; k < m.busy.size(); ++k) a.stage[k].push_back(m.busy[k].total());
+    }
+  std::fprintf(out, "efficiency: %d stages, model %s, batch %d, %d steps, median of %d; gpipe and 1f1b-flush with %d microbatches\n",
+               base.stages, base.model.name.c_str(), base.batch_size, opts.steps, opts.repeats, M);
+  std::fprintf(out, "efficiency: bound = batch / the slowest stage's busy time per minibatch (its own op events); ideal = "
+                    "bound x (1 - ideal bubble) for gpipe and 1f1b-flush, batch / all stages' busy time for sequential\n");
+  // The sequential runs keep one stage busy at a time: their stage times are free of the other stages'
+  // threads competing for the cores, which is the uncontended limit of any schedule on this machine.
+  const Acc& seq = acc["sequential"];
+  double seq_max = 0, seq_sum = 0;
+  for (const auto& v : seq.stage) {
+    seq_max = std::max(seq_max, median(v));
+    seq_sum += median(v);
+  }
+  const double slot_limit = seq_max > 0 ? base.batch_size / seq_max : 0;
+  const double core_limit = seq_sum > 0 ? std::min<double>(base.stages, cores()) * base.batch_size / seq_sum : 0;
+  const double hw_limit = std::min(slot_limit, core_limit);
+  double result = 0;
+  for (const auto& name : schedules) {
+    const Acc& a = acc[name];
+    const double rate = median(a.rate), bound = median(a.bound), ideal = median(a.ideal), ratio = median(a.ratio);
+    std::fprintf(out,
+                 "efficiency[%s]: %.1f samples/s; slowest stage %d busy %.2f ms per minibatch (F %.2f + B %.2f + U %.2f) "
+                 "-> bound %.1f samples/s, ideal %.1f; measured/bound %.3f, measured/ideal %.3f, "
+                 "of the uncontended limit %.3f\n",
+                 name.c_str(), rate, int(median(a.slowest_stage)), (median(a.f) + median(a.b) + median(a.u)) * 1e3,
+                 median(a.f) * 1e3, median(a.b) * 1e3, median(a.u) * 1e3, bound, ideal, ratio,
+                 median(a.ideal_ratio), hw_limit > 0 ? rate / hw_limit : 0);
+    print_ratio(out, "efficiency[" + name + "]", ratio);
+    if (name == "1f1b-async") result = ratio;
+  }
+  std::fprintf(out,
+               "efficiency: uncontended limit %.1f samples/s = min(slowest stage %.1f, %u cores over all stages' work "
+               "%.1f), from the sequential runs' stage times (%.2f ms slowest, %.2f ms all, per minibatch)\n",
+               hw_limit, slot_limit, cores(), core_limit, seq_max * 1e3, seq_sum * 1e3);
+  std::fprintf(out, "efficiency: the ratio below is 1f1b-async's measured/bound\n");
+  return print_ratio(out, "efficiency", result);
+}
+
 }  // namespace
 
-double run_benchmark(const std::string& name, const BenchOptions& opts, std::FILE* out) {
-  std::string path = opts.preset;
+std::string bench_preset_path(const std::string& preset) {
+  std::string path = preset;
 #ifdef PIPESCOPE_SOURCE_DIR
   if (path.empty()) path = std::string(PIPESCOPE_SOURCE_DIR) + "/presets/default.json";
 #endif
-  RunConfig base = load_preset(path);
+  return path;
+}
+
+double run_benchmark(const std::string& name, const BenchOptions& opts, std::FILE* out) {
+  if (name == "simulator") return run_simulator_benchmark(opts, out);
+  RunConfig base = load_preset(bench_preset_path(opts.preset));
+  const int preset_microbatches = base.microbatches;
   base.steps = opts.steps;
   base.threads_per_stage = 1;
   base.strategy.name = "stash";
@@ -68,48 +321,11 @@ double run_benchmark(const std::string& name, const BenchOptions& opts, std::FIL
   base.schedule = "1f1b-async";
   base.microbatches = 1;
   base.partition.clear();
-  std::vector<double> a, b;
-  std::string label_a, label_b, line;
-  if (name == "overhead") {
-    base.stages = 1;
-    base.dataset.test_limit = 1;
-    const DataSplit data = load_dataset(base.dataset, base.seed);
-    label_a = "engine, 1 stage";
-    label_b = "plain LibTorch loop";
-    for (int r = 0; r < opts.repeats; ++r) {
-      a.push_back(engine_rate(base));
-      b.push_back(plain_rate(base, data));
-    }
-  } else if (name == "scaling" || name == "telemetry") {
-    base.dataset.test_limit = 1;
-    RunConfig one = base, two = base;
-    two.stages = 2;
-    if (name == "scaling") {
-      one.stages = 1;
-      label_a = "1f1b-async, 2 stages";
-      label_b = "1 stage";
-    } else {
-      one.stages = 2;
-      one.telemetry = false;
-      label_a = "telemetry on";
-      label_b = "telemetry off";
-    }
-    for (int r = 0; r < opts.repeats; ++r) {
-      a.push_back(engine_rate(two));
-      b.push_back(engine_rate(one));
-    }
-  } else {
-    throw InputError("command line", "bench", "unknown benchmark '" + name + "' (known: overhead, scaling, telemetry)");
-  }
-  const double ma = median(a), mb = median(b), ratio = mb > 0 ? ma / mb : 0;
-  std::fprintf(out, "%s: %s %.1f samples/s vs %s %.1f samples/s (median of %d, %d steps of %d, model %s)\n",
-               name.c_str(), label_a.c_str(), ma, label_b.c_str(), mb, opts.repeats, opts.steps, base.batch_size,
-               base.model.name.c_str());
-  if (name == "scaling")
-    std::fprintf(out, "scaling: limit %.1f (2 stages on %u cores, one intra-op thread each)\n",
-                 std::min(2.0, double(std::thread::hardware_concurrency())), std::thread::hardware_concurrency());
-  std::fprintf(out, "%s: ratio=%.3f\n", name.c_str(), ratio);
-  return ratio;
+  if (name == "overhead" || name == "telemetry") return bench_pair(name, base, opts, out);
+  if (name == "scaling") return bench_scaling(base, opts, out);
+  if (name == "efficiency") return bench_efficiency(base, preset_microbatches, opts, out);
+  throw InputError("command line", "bench",
+                   "unknown benchmark '" + name + "' (known: overhead, scaling, efficiency, telemetry, memory)");
 }
 
 }  // namespace ps

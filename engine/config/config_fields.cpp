@@ -76,8 +76,9 @@ void read_integer(Int& out, const ConfigJson& j, const Loc& at) {
   }
   if (std::is_unsigned<Int>::value && value < 0)
     at.fail("expected a non-negative integer, got " + std::to_string(value));
+  // For Int = int64_t the range test is always false: the template serves int too.
   if (!std::is_unsigned<Int>::value &&
-      (value < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
+      (value < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||  // NOLINT(misc-redundant-expression)
        value > static_cast<std::int64_t>(std::numeric_limits<Int>::max())))
     at.fail("is out of range for this field, got " + std::to_string(value));
   out = static_cast<Int>(value);
@@ -135,7 +136,7 @@ auto in_interval(double lo, bool lo_open, double hi, bool hi_open) {
 auto positive() { return in_interval(0, true, std::numeric_limits<double>::infinity(), true); }
 
 auto known_name(std::string what, std::function<std::vector<std::string>()> names) {
-  return [what, names](const std::string& v, const Loc& at) {
+  return [what = std::move(what), names = std::move(names)](const std::string& v, const Loc& at) {
     const auto known = names();
     for (const auto& n : known)
       if (n == v) return;
@@ -144,7 +145,7 @@ auto known_name(std::string what, std::function<std::vector<std::string>()> name
 }
 
 auto fixed_names(std::string what, std::vector<std::string> names) {
-  return known_name(std::move(what), [names] { return names; });
+  return known_name(std::move(what), [names = std::move(names)] { return names; });
 }
 
 template <class Check> auto each(Check check) {
@@ -236,7 +237,7 @@ void check_partition(const std::vector<int>& boundaries, const Loc& at) {
   validate_partition(boundaries, std::numeric_limits<int>::max(), at.source);
 }
 
-#define PS_MEMBER(m) [](auto& c) -> auto& { return c.m; }
+#define PS_MEMBER(m) ([](auto& c) -> auto& { return c.m; })
 
 std::vector<FieldSpec> make_fields() {
   const double inf = std::numeric_limits<double>::infinity();

@@ -20,8 +20,17 @@ std::string trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
+bool is_utf8(const std::string& text) {
+  try {
+    (void)ConfigJson(text).dump();
+    return true;
+  } catch (const ConfigJson::type_error&) {
+    return false;
+  }
+}
+
 ConfigJson number_from_text(const std::string& text, bool integer, const FieldLocation& at) {
-  const ConfigJson value = ConfigJson::parse(text, nullptr, false);
+  ConfigJson value = ConfigJson::parse(text, nullptr, false);
   if (value.is_discarded() || !value.is_number())
     at.fail(std::string(integer ? "expected an integer" : "expected a number") + ", got '" + text + "'");
   return value;
@@ -66,9 +75,10 @@ std::string unknown_path_reason(const std::string& path) {
   std::vector<std::string> paths;
   for (const auto& f : run_config_fields()) paths.push_back(f.path);
   // A bare key that names a field inside a section ("lr") is most likely that field.
+  const std::string dotted = "." + path;
   if (path.find('.') == std::string::npos)
     for (const auto& p : paths)
-      if (p.size() > path.size() + 1 && p.compare(p.size() - path.size() - 1, std::string::npos, "." + path) == 0)
+      if (p.size() > dotted.size() && p.compare(p.size() - dotted.size(), std::string::npos, dotted) == 0)
         return "unknown key '" + path + "'; did you mean '" + p + "'?";
   return unknown_name_reason("key", path, paths);
 }
@@ -94,6 +104,10 @@ void apply_override(RunConfig& cfg, const std::string& assignment) {
     throw InputError(kSource, trim(assignment), "expected KEY=VALUE, e.g. optimizer.lr=0.1");
   const std::string text = assignment.substr(equals + 1);
   const FieldLocation at{kSource, path};
+  // A preset is JSON, so its text is UTF-8; a value that is not could never be written back (the
+  // dashboard's "save preset", a checkpoint's copy of the config): nlohmann throws type_error 316.
+  if (!is_utf8(path)) throw InputError(kSource, "", "the key is not valid UTF-8 text");
+  if (!is_utf8(text)) at.fail("the value is not valid UTF-8 text");
 
   const std::string params_prefix = "strategy.params.";
   if (path.compare(0, params_prefix.size(), params_prefix) == 0)

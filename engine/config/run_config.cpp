@@ -9,6 +9,7 @@
 
 #include "engine/config/config_fields.h"
 #include "engine/config/suggest.h"
+#include "engine/data/catalog.h"
 #include "engine/schedule/schedule.h"
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
@@ -120,6 +121,15 @@ void check_across_fields(const RunConfig& cfg) {
                                                     "), got " + number_text(cfg.lr_schedule.min_lr));
 }
 
+// A data set read from files needs a directory: say so while the preset's name is still at hand
+// (the loader would only see the data set's options).
+void check_dataset_path(const RunConfig& cfg) {
+  for (const DatasetCatalogEntry& d : dataset_catalog())
+    if (d.name == cfg.dataset.name && d.needs_files && d.default_path.empty() && cfg.dataset.path.empty())
+      throw InputError(cfg.source, "dataset.path",
+                       "missing; the " + d.name + " data set is read from files: set the directory that holds them");
+}
+
 }  // namespace
 
 RunConfig parse_preset(const std::string& json_text, const std::string& source) {
@@ -179,6 +189,7 @@ void validate(const RunConfig& cfg) {
   for (const FieldSpec& f : run_config_fields()) f.check(cfg, FieldLocation{cfg.source, f.path});
   check_across_fields(cfg);
   check_strategy_optimizer(cfg);
+  check_dataset_path(cfg);
   resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
 }
 

@@ -26,13 +26,18 @@ std::string nearest_name(const std::string& word, const std::vector<std::string>
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   std::string best;
   int best_distance = 0;
+  std::size_t best_shared = 0;
   for (const auto& name : known) {
     // A word that is the start of a name ("warmup" for "warmup_steps") is as good as a one-letter typo.
     const bool prefix = lower.size() >= 4 && name.compare(0, lower.size(), lower) == 0;
     const int d = prefix ? 1 : edit_distance(lower, name);
-    if (best.empty() || d < best_distance) {
+    // Between names as far away, the one that starts like the word ("lrate": "lr", not "name").
+    std::size_t shared = 0;
+    while (shared < lower.size() && shared < name.size() && lower[shared] == name[shared]) ++shared;
+    if (best.empty() || d < best_distance || (d == best_distance && shared > best_shared)) {
       best = name;
       best_distance = d;
+      best_shared = shared;
     }
   }
   // A plausible typo changes at most a third of the word (and at least two letters are allowed).

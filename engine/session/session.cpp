@@ -97,13 +97,28 @@ void Session::Impl::build() {
   resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw InputError(cfg.source, "device", "CUDA was asked for, but this LibTorch has no CUDA device available");
+  for (std::size_t k = 0; k < cfg.stage_devices.size(); ++k)
+    if (cfg.stage_devices[k].rfind("cuda", 0) == 0 && !torch::cuda::is_available())
+      throw InputError(cfg.source, "stage_devices[" + std::to_string(k) + "]",
+                       "'" + cfg.stage_devices[k] + "' asks for CUDA, but this LibTorch has no CUDA device available");
 
-  data = load_dataset(cfg.dataset, cfg.seed);
+  // Errors of the data loaders and the model builder name the field; the preset is the file they are in.
+  auto in_preset = [&](auto&& make) {
+    try {
+      return make();
+    } catch (const DataError&) {
+      throw;  // names the data file itself
+    } catch (const InputError& e) {
+      if (!e.file().empty()) throw;
+      throw InputError(cfg.source, e.field(), e.reason());
+    }
+  };
+  data = in_preset([&] { return load_dataset(cfg.dataset, cfg.seed); });
   if (data.train.size() < cfg.batch_size)
     throw InputError(cfg.source, "batch_size",
                      "batch size " + std::to_string(cfg.batch_size) + " is larger than the training set (" +
                          std::to_string(data.train.size()) + " samples)");
-  builder = std::make_unique<ModelBuilder>(cfg.model, data.input);
+  builder = in_preset([&] { return std::make_unique<ModelBuilder>(cfg.model, data.input); });
   const int units = builder->num_units();
   if (replicas) {
     ranges.assign(static_cast<std::size_t>(cfg.stages), StageRange{0, units - 1});  // whole model each
@@ -186,14 +201,28 @@ void Session::Impl::build() {
     restore(*resumed);
   }
 
+  bool created_out = false;
   if (!opts.out_dir.empty()) {
     std::error_code ec;
+    created_out = !std::filesystem::exists(opts.out_dir, ec);
     std::filesystem::create_directories(opts.out_dir, ec);
     if (ec) throw InputError(opts.out_dir, "", "cannot create the output directory: " + ec.message());
+  }
+  // The trace before the CSV files (it may live in the output directory): a trace that cannot be
+  // written leaves nothing behind, not even the directory this run made for its outputs.
+  if (!opts.trace_path.empty()) {
+    try {
+      trace = std::make_unique<TraceWriter>(opts.trace_path, devices);
+    } catch (...) {
+      std::error_code ec;
+      if (created_out) std::filesystem::remove_all(opts.out_dir, ec);
+      throw;
+    }
+  }
+  if (!opts.out_dir.empty()) {
     metrics_csv = std::make_unique<MetricsCsvWriter>(opts.out_dir + "/metrics.csv");
     ledger_csv = std::make_unique<LedgerCsvWriter>(opts.out_dir + "/ledger.csv");
   }
-  if (!opts.trace_path.empty()) trace = std::make_unique<TraceWriter>(opts.trace_path, devices);
   if (resumed && metrics_csv) metrics_csv->append(history, eval_history);  // the curves so far
 }
 

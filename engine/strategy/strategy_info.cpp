@@ -300,7 +300,7 @@ std::map<std::string, std::string> resolve_strategy_params(const StrategyConfig&
   for (const auto& p : info->params) resolved[p.key] = p.default_value;
   for (const auto& [key, value] : cfg.params) {
     const auto p = std::find_if(info->params.begin(), info->params.end(),
-                                [&](const StrategyParamInfo& q) { return q.key == key; });
+                                [&key = key](const StrategyParamInfo& q) { return q.key == key; });
     if (p == info->params.end()) {
       if (keys.empty())
         throw InputError(source, "strategy.params." + key, "strategy '" + info->name + "' takes no parameters");

@@ -298,7 +298,7 @@ TEST(RunConfig, LoadPresetReadsAFile) {
 
 InputError override_error(RunConfig& c, const std::string& assignment) {
   const RunConfig before = c;
-  const InputError e = input_error([&] { apply_override(c, assignment); });
+  InputError e = input_error([&] { apply_override(c, assignment); });
   EXPECT_EQ(e.file(), "command line") << assignment;
   expect_same(c, before);  // a failed override leaves the config as it was
   return e;

@@ -129,7 +129,7 @@ TEST(TraceWriter, DestructorFinishesTheFile) {
     writer.add(op(0, OpKind::Forward, 0, 0, 5, 0));
   }
   ASSERT_TRUE(fs::exists(path));
-  EXPECT_EQ(Json::parse(read_text(path))["traceEvents"].size() > 0, true);
+  EXPECT_FALSE(Json::parse(read_text(path))["traceEvents"].empty());
 }
 
 TEST(TraceWriter, UnwritablePathIsAnInputErrorNamingTheFile) {

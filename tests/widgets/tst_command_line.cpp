@@ -27,6 +27,16 @@ class TestCommandLine : public QObject {
     QVERIFY(!o->bench);
   }
 
+  void resumeAndOverridesParse() {
+    QString error;
+    const auto o = parse_gui_options({"pipescope", "--resume", "run.ckpt", "--set", "optimizer.lr=0.005", "--set", "steps=80"},
+                                     &error);
+    QVERIFY2(o.has_value(), qPrintable(error));
+    QCOMPARE(o->resume, QStringLiteral("run.ckpt"));
+    QCOMPARE(o->overrides, (QStringList{"optimizer.lr=0.005", "steps=80"}));
+    QVERIFY(o->preset.isEmpty());
+  }
+
   void defaultsStayOpenWithoutScreenshots() {
     QString error;
     const auto o = parse_gui_options({"pipescope"}, &error);
@@ -45,6 +55,8 @@ class TestCommandLine : public QObject {
     QTest::newRow("theme") << QStringList{"pipescope", "--theme", "blue"} << "theme";
     QTest::newRow("zoom") << QStringList{"pipescope", "--zoom", "9"} << "zoom";
     QTest::newRow("unknown") << QStringList{"pipescope", "--frobnicate"} << "frobnicate";
+    QTest::newRow("set") << QStringList{"pipescope", "--set", "optimizer.lr"} << "set";
+    QTest::newRow("preset and resume") << QStringList{"pipescope", "--preset", "p.json", "--resume", "r.ckpt"} << "resume";
     QTest::newRow("positional") << QStringList{"pipescope", "preset.json"} << "preset.json";
   }
   void badValuesNameTheirOption() {

@@ -1,11 +1,13 @@
 // Drag, double-click, undo/redo and devices on the partition editor, driven through the mouse.
 #include <QComboBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QUndoStack>
 #include <QtTest>
 
 #include "fixtures.h"
+#include "engine/planner/balance.h"
 #include "widgets/partition_editor.h"
 #include "widgets/partition_strip.h"
 #include "widget_test_main.h"
@@ -75,6 +77,33 @@ class TestPartitionEditor : public QObject {
     QTest::mouseRelease(strip(), Qt::LeftButton, {}, unitPoint(3));
     QCOMPARE(editor_->partition(), (std::vector<int>{4}));
     QCOMPARE(editor_->undoStack()->count(), 0);
+  }
+
+  void autoBalanceAppliesTheDynamicProgrammingSplit() {
+    const ModelInfo model = test::make_model(8, {1e6, 9e6, 1e6, 1e6, 2e6, 1e6, 6e6, 1e6});
+    editor_->setModelInfo(model, {2, 4});
+    auto* button = editor_->findChild<QPushButton*>(QStringLiteral("autoBalance"));
+    QVERIFY(button);
+    BalanceOptions opts;
+    opts.stages = 3;
+    const std::vector<int> expected = balance_partition(estimate_profile(model, 1, 1), opts).boundaries;
+    QVERIFY(expected != (std::vector<int>{2, 4}));
+    QTest::mouseClick(button, Qt::LeftButton);
+    QCOMPARE(editor_->partition(), expected);
+    QCOMPARE(editor_->undoStack()->count(), 1);
+    editor_->undoStack()->undo();
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 4}));
+
+    // A measured profile wins over the estimate: here the first unit is by far the slowest.
+    ModelProfile measured = estimate_profile(model, 1, 1);
+    for (auto& u : measured.units) u.forward_micro_s = u.forward_batch_s = u.backward_micro_s = u.backward_batch_s = 1e-3;
+    measured.units[0].forward_micro_s = measured.units[0].forward_batch_s = 1.0;
+    editor_->setProfile(measured);
+    QVERIFY(editor_->hasProfile());
+    QTest::mouseClick(button, Qt::LeftButton);
+    QCOMPARE(editor_->partition().front(), 1);
+    opts.stages = 3;
+    QCOMPARE(editor_->partition(), balance_partition(measured, opts).boundaries);
   }
 
   void bottleneckAndEfficiencyFollowTheDrag() {

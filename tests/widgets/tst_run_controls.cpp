@@ -2,6 +2,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QSpinBox>
 #include <QtTest>
 
 #include "widgets/run_controls.h"
@@ -52,6 +53,40 @@ class TestRunControls : public QObject {
     QVERIFY(!c.stopButton()->isEnabled());
     c.setStatus(RunStatus::Idle, /*preparing=*/true);
     QVERIFY(!c.startButton()->isEnabled());
+  }
+
+  void saveCheckpointOnlyForARunWorthSaving() {
+    RunControls c;
+    c.show();
+    c.setStatus(RunStatus::Idle);
+    QVERIFY(!c.saveCheckpointButton()->isEnabled());  // nothing to save
+    c.setStatus(RunStatus::Running);
+    QVERIFY(c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Paused);
+    QVERIFY(c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Completed);
+    QVERIFY(c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Stopped);
+    QVERIFY(c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Diverged);
+    QVERIFY(!c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Failed);
+    QVERIFY(!c.saveCheckpointButton()->isEnabled());
+    c.setStatus(RunStatus::Running);
+    QSignalSpy save(&c, &RunControls::saveCheckpointRequested);
+    QTest::mouseClick(c.saveCheckpointButton(), Qt::LeftButton);
+    QCOMPARE(save.count(), 1);
+  }
+
+  void checkpointPeriodIsOffUntilSet() {
+    RunControls c;
+    QCOMPARE(c.checkpointEvery(), 0);
+    QCOMPARE(c.checkpointEveryBox()->text(), QStringLiteral("off"));
+    QSignalSpy spy(&c, &RunControls::checkpointEveryChanged);
+    c.setCheckpointEvery(5);
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toInt(), 5);
+    QCOMPARE(c.checkpointEvery(), 5);
   }
 
   void clicksBecomeRequests() {

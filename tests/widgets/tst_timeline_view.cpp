@@ -108,6 +108,48 @@ class TestTimelineView : public QObject {
     QVERIFY(tip.contains(QStringLiteral("minibatch 3")));
   }
 
+  void transfersShowOnTheLaneBetweenStagesWithBytesAndDuration() {
+    TelemetryBatch b;
+    b.ops.push_back(test::make_op(0, OpKind::Forward, 2, 0, 1000000));
+    b.ops.push_back(test::make_op(1, OpKind::Forward, 2, 1600000, 2600000));
+    b.transfers.push_back(TransferEvent{0, 1, false, 2, -1, 1000000, 1500000, 3 * 1024});  // activation 0 -> 1
+    b.transfers.push_back(TransferEvent{1, 0, true, 1, -1, 1100000, 1700000, 512});       // gradient 1 -> 0
+    view_->appendBatch(b);
+    view_->setVisibleRange(0, 3000000);
+    QCOMPARE(view_->model().laneCount(), 1);
+    QCOMPARE(view_->model().transfers(0).size(), std::size_t(2));
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().visible, std::size_t(2 + 2));  // two ops, two transfers
+    const QRect lane = view_->laneRect(0);
+    const int x = qRound(view_->xForTime(1300000));  // both transfers are in flight here
+    const auto top = view_->hitTest(QPoint(x, lane.top() + 1));
+    QVERIFY(top.has_value());
+    QCOMPARE(int(top->kind), int(TimelineHit::Kind::Transfer));
+    QVERIFY(!view_->model().transfers(0)[top->index].gradient);  // activations on the upper half
+    const QString tip = view_->toolTipText(*top);
+    QVERIFY2(tip.contains(QStringLiteral("3.0 KiB")) && tip.contains(QStringLiteral("500.0 µs")), qPrintable(tip));
+    QVERIFY(tip.contains(QStringLiteral("stage 0 → 1")));
+    const auto bottom = view_->hitTest(QPoint(x, lane.bottom()));
+    QVERIFY(bottom.has_value());
+    QVERIFY(view_->model().transfers(0)[bottom->index].gradient);
+    QVERIFY(view_->toolTipText(*bottom).contains(QStringLiteral("512 B")));
+  }
+
+  void subPixelTransfersAreMergedPerPixelColumn() {
+    TelemetryBatch b = test::make_stream(2, 20000, 1000);
+    for (int i = 0; i < 100000; ++i)
+      b.transfers.push_back(TransferEvent{0, 1, i % 2 == 1, i / 2, -1, i * 400LL, i * 400LL + 100, 4096});  // within the ops
+    view_->appendBatch(b);
+    view_->setVisibleRange(0, 2 * 20000 * 2100);  // the whole run (fit() may follow a live window)
+    view_->grab();
+    const TimelinePaintStats& stats = view_->lastPaintStats();
+    QCOMPARE(stats.visible, view_->model().opCount() + 100000);
+    const std::size_t columns = std::size_t(view_->plotRect().width()) + 2;
+    // Two stage rows (a box and a tick per column) and the lane's two halves (one bar per column each).
+    QVERIFY2(stats.drawn <= 2 * 2 * columns + 2 * columns, qPrintable(QString::number(stats.drawn)));
+    QCOMPARE(stats.drawn + stats.merged, stats.visible);
+  }
+
   void clickHighlightsAMinibatchAcrossStages() {
     view_->appendBatch(test::make_stream(3, 10, 1000000));
     view_->setVisibleRange(0, 8000000);

@@ -1,0 +1,133 @@
+// ModelProfile arithmetic, the analytic estimate, the JSON cache format and the cache location.
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "engine/partition/partition.h"
+#include "engine/planner/profiler.h"
+#include "engine/util/errors.h"
+
+namespace ps {
+namespace {
+
+// Time at `samples` on the line through (micro, t_micro) and (batch, t_batch); proportional when the two
+// sizes coincide. Never below zero (a line fitted to noisy medians can cross it for tiny sizes).
+double interpolate(int micro, double t_micro, int batch, double t_batch, int samples) {
+  if (batch == micro || micro <= 0) return micro > 0 ? t_micro * samples / micro : t_micro;
+  const double slope = (t_batch - t_micro) / double(batch - micro);
+  return std::max(0.0, t_micro + slope * (samples - micro));
+}
+
+}  // namespace
+
+double ModelProfile::forward_s(int unit, int samples) const {
+  const UnitProfile& u = units.at(unit);
+  return interpolate(microbatch_size(), u.forward_micro_s, batch_size, u.forward_batch_s, samples);
+}
+
+double ModelProfile::backward_s(int unit, int samples) const {
+  const UnitProfile& u = units.at(unit);
+  return interpolate(microbatch_size(), u.backward_micro_s, batch_size, u.backward_batch_s, samples);
+}
+
+std::int64_t ModelProfile::activation_bytes(int unit, int samples) const {
+  return units.at(unit).activation_bytes * samples / microbatch_size();
+}
+
+std::int64_t ModelProfile::total_param_bytes() const {
+  std::int64_t n = 0;
+  for (const auto& u : units) n += u.param_bytes;
+  return n;
+}
+
+ModelProfile estimate_profile(const ModelInfo& info, int batch_size, int microbatches, double seconds_per_cost) {
+  ModelProfile p;
+  p.key = "estimate:" + info.name;
+  p.model = info.name;
+  p.batch_size = std::max(1, batch_size);
+  p.microbatches = std::max(1, microbatches);
+  const int micro = p.microbatch_size();
+  for (const auto& u : info.units) {
+    UnitProfile up;
+    up.name = u.name;
+    const double per_sample = unit_cost(u) * seconds_per_cost;  // forward + backward, backward ~2x forward
+    up.forward_micro_s = per_sample / 3 * micro;
+    up.backward_micro_s = per_sample * 2 / 3 * micro;
+    up.forward_batch_s = per_sample / 3 * p.batch_size;
+    up.backward_batch_s = per_sample * 2 / 3 * p.batch_size;
+    up.update_s = 4.0 * double(u.params) * seconds_per_cost;
+    up.activation_bytes = u.activation_bytes * micro;
+    up.param_bytes = u.params * 4;
+    p.units.push_back(up);
+  }
+  return p;
+}
+
+std::string profile_cache_dir() {
+  if (const char* dir = std::getenv("PIPESCOPE_PROFILE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/pipescope/profiles";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/pipescope/profiles";
+  return ".pipescope-profiles";
+}
+
+std::string profile_to_json(const ModelProfile& p) {
+  nlohmann::json j;
+  j["format"] = "pipescope-profile-1";
+  j["key"] = p.key;
+  j["model"] = p.model;
+  j["device"] = p.device;
+  j["batch_size"] = p.batch_size;
+  j["microbatches"] = p.microbatches;
+  j["threads"] = p.threads;
+  j["measured"] = p.measured;
+  j["units"] = nlohmann::json::array();
+  for (const auto& u : p.units)
+    j["units"].push_back({{"name", u.name},
+                          {"forward_micro_s", u.forward_micro_s},
+                          {"backward_micro_s", u.backward_micro_s},
+                          {"forward_batch_s", u.forward_batch_s},
+                          {"backward_batch_s", u.backward_batch_s},
+                          {"update_s", u.update_s},
+                          {"activation_bytes", u.activation_bytes},
+                          {"param_bytes", u.param_bytes}});
+  return j.dump(2) + "\n";
+}
+
+ModelProfile profile_from_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw InputError(source, "", std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object() || j.value("format", "") != "pipescope-profile-1")
+    throw InputError(source, "format", "not a PipeScope profile (expected \"pipescope-profile-1\")");
+  ModelProfile p;
+  try {
+    p.key = j.at("key").get<std::string>();
+    p.model = j.at("model").get<std::string>();
+    p.device = j.at("device").get<std::string>();
+    p.batch_size = j.at("batch_size").get<int>();
+    p.microbatches = j.at("microbatches").get<int>();
+    p.threads = j.at("threads").get<int>();
+    p.measured = j.value("measured", true);
+    for (const auto& u : j.at("units")) {
+      UnitProfile up;
+      up.name = u.at("name").get<std::string>();
+      up.forward_micro_s = u.at("forward_micro_s").get<double>();
+      up.backward_micro_s = u.at("backward_micro_s").get<double>();
+      up.forward_batch_s = u.at("forward_batch_s").get<double>();
+      up.backward_batch_s = u.at("backward_batch_s").get<double>();
+      up.update_s = u.at("update_s").get<double>();
+      up.activation_bytes = u.at("activation_bytes").get<std::int64_t>();
+      up.param_bytes = u.at("param_bytes").get<std::int64_t>();
+      p.units.push_back(up);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(source, "units", std::string("malformed profile: ") + e.what());
+  }
+  if (p.batch_size < 1 || p.microbatches < 1) throw InputError(source, "batch_size", "must be at least 1");
+  return p;
+}
+
+}  // namespace ps

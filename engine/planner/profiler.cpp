@@ -1,0 +1,307 @@
+// The profiler (per layer unit forward, backward and update time, activation and parameter bytes,
+// measured with LibTorch and cached as JSON) and the simulator benchmark, which needs both the profiler
+// and a real Session: one LibTorch translation unit for the planner.
+#include "engine/planner/profiler.h"
+
+#include <torch/cuda.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "engine/data/dataset.h"
+#include "engine/models/model.h"
+#include "engine/partition/partition.h"
+#include "engine/planner/simulator.h"
+#include "engine/planner/simulator_bench.h"
+#include "engine/runtime/pipeline.h"
+#include "engine/session/session.h"
+#include "engine/util/errors.h"
+
+namespace ps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// The data set's sample shape and classes. Loads the set (file-backed sets are read once; the limits
+// keep what stays in memory small): there is no other source of the shape that every loader agrees on.
+InputSpec input_spec_for(const RunConfig& cfg) {
+  DatasetConfig d = cfg.dataset;
+  d.train_limit = 1;
+  d.test_limit = 1;
+  if (d.synthetic_size > 256) d.synthetic_size = 256;
+  return load_dataset(d, cfg.seed).input;
+}
+
+std::string profile_key(const RunConfig& cfg) {
+  std::ostringstream k;
+  k << cfg.model.name << "-h";
+  for (std::size_t i = 0; i < cfg.model.hidden.size(); ++i) k << (i ? "." : "") << cfg.model.hidden[i];
+  k << "-w" << cfg.model.width << "-d" << cfg.model.depth << "_" << cfg.dataset.name << "_" << cfg.device << "_b"
+    << cfg.batch_size << "_m" << cfg.microbatches << "_t" << cfg.threads_per_stage << "_" << cfg.optimizer.name;
+  std::string s = k.str();
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '-';
+  return s;
+}
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+at::Tensor random_inputs(const InputSpec& spec, int samples, const c10::Device& device) {
+  std::vector<std::int64_t> shape{samples};
+  shape.insert(shape.end(), spec.sample_shape.begin(), spec.sample_shape.end());
+  if (spec.tokens) return torch::randint(0, std::max(1, spec.vocab), shape, torch::kLong).to(device);
+  return torch::randn(shape).to(device);
+}
+
+struct Timing {
+  double forward_s = 0, backward_s = 0, update_s = 0;
+  std::int64_t activation_bytes = 0;
+};
+
+// Times one unit at `samples` per pass: forward (with the loss on the last unit), backward from a
+// random output gradient (or the loss), and the optimizer step over its parameters.
+Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at::Tensor& labels, bool last,
+                 const RunConfig& cfg, const ProfileOptions& opts, const c10::Device& device) {
+  Timing out;
+  std::vector<double> fwd, bwd, upd;
+  auto params = unit->parameters();
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (!params.empty()) {
+    if (cfg.optimizer.name == "adam")
+      opt = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(cfg.optimizer.lr));
+    else
+      opt = std::make_unique<torch::optim::SGD>(
+          params, torch::optim::SGDOptions(cfg.optimizer.lr).momentum(cfg.optimizer.momentum));
+  }
+  at::Tensor grad_out;
+  for (int it = 0; it < opts.warmup + opts.iterations; ++it) {
+    at::Tensor x = input.detach();
+    if (x.is_floating_point()) x.requires_grad_(true);
+    const auto t0 = Clock::now();
+    at::Tensor y = unit->forward(x);
+    at::Tensor loss;
+    if (last) loss = torch::nn::functional::cross_entropy(y, labels);
+    synchronize(device);
+    const auto t1 = Clock::now();
+    if (last) {
+      loss.backward();
+    } else {
+      if (!grad_out.defined()) grad_out = torch::randn_like(y);
+      y.backward(grad_out);
+    }
+    synchronize(device);
+    const auto t2 = Clock::now();
+    if (opt) opt->step();
+    synchronize(device);
+    const auto t3 = Clock::now();
+    if (opt) opt->zero_grad();
+    out.activation_bytes = y.numel() * y.element_size();
+    if (it < opts.warmup) continue;
+    fwd.push_back(std::chrono::duration<double>(t1 - t0).count());
+    bwd.push_back(std::chrono::duration<double>(t2 - t1).count());
+    upd.push_back(std::chrono::duration<double>(t3 - t2).count());
+  }
+  out.forward_s = median(fwd);
+  out.backward_s = median(bwd);
+  out.update_s = opt ? median(upd) : 0;
+  return out;
+}
+
+ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
+  const InputSpec spec = input_spec_for(cfg);
+  const ModelBuilder builder(cfg.model, spec);
+  const c10::Device device(cfg.device == "cuda" ? c10::kCUDA : c10::kCPU);
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw InputError(cfg.source, "device", "CUDA was asked for, but this LibTorch has no CUDA device available");
+  set_intra_op_threads(std::max(1, cfg.threads_per_stage));
+  torch::manual_seed(cfg.seed);
+  const int n = builder.num_units();
+  std::vector<torch::nn::Sequential> units;
+  for (int u = 0; u < n; ++u) {
+    units.push_back(builder.build_units(u, u + 1));
+    units.back()->to(device);
+  }
+  ModelProfile p;
+  p.key = profile_key(cfg);
+  p.model = cfg.model.name;
+  p.device = cfg.device;
+  p.batch_size = cfg.batch_size;
+  p.microbatches = std::max(1, cfg.microbatches);
+  p.threads = std::max(1, cfg.threads_per_stage);
+  p.measured = true;
+  p.units.resize(n);
+  for (int u = 0; u < n; ++u) {
+    p.units[u].name = builder.info().units[u].name;
+    for (const auto& t : units[u]->parameters()) p.units[u].param_bytes += t.numel() * t.element_size();
+  }
+  const int sizes[2] = {p.microbatch_size(), p.batch_size};
+  for (int which = 0; which < 2; ++which) {
+    if (which == 1 && sizes[1] == sizes[0]) {
+      for (auto& u : p.units) u.forward_batch_s = u.forward_micro_s, u.backward_batch_s = u.backward_micro_s;
+      break;
+    }
+    at::Tensor x = random_inputs(spec, sizes[which], device);
+    const at::Tensor labels = torch::randint(0, std::max(1, spec.num_classes), {sizes[which]}, torch::kLong).to(device);
+    for (int u = 0; u < n; ++u) {
+      const Timing t = time_unit(units[u], x, labels, u == n - 1, cfg, opts, device);
+      UnitProfile& up = p.units[u];
+      if (which == 0) {
+        up.forward_micro_s = t.forward_s;
+        up.backward_micro_s = t.backward_s;
+        up.activation_bytes = t.activation_bytes;
+        up.update_s = t.update_s;
+      } else {
+        up.forward_batch_s = t.forward_s;
+        up.backward_batch_s = t.backward_s;
+        up.update_s = 0.5 * (up.update_s + t.update_s);  // independent of the size: two samples of it
+      }
+      torch::NoGradGuard no_grad;
+      x = units[u]->forward(x);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+ModelInfo model_info_for(const RunConfig& cfg) { return ModelBuilder(cfg.model, input_spec_for(cfg)).info(); }
+
+ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
+  if (cfg.batch_size < 1) throw InputError(cfg.source, "batch_size", "must be at least 1");
+  if (opts.warmup < 0 || opts.iterations < 1)
+    throw InputError("", "profile", "needs warmup >= 0 and at least one timed iteration");
+  const std::string dir = opts.cache_dir.empty() ? profile_cache_dir() : opts.cache_dir;
+  const std::string path = dir + "/" + profile_key(cfg) + ".json";
+  if (opts.use_cache && !opts.refresh && std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      ModelProfile p = profile_from_json(text.str(), path);
+      if (p.key == profile_key(cfg)) {
+        if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
+        return p;
+      }
+    } catch (const InputError& e) {
+      std::fprintf(stderr, "profile: ignoring unreadable cache (%s)\n", e.what());
+    }
+  }
+  if (opts.verbose) std::fprintf(stderr, "profile: measuring %s on %s ...\n", cfg.model.name.c_str(), cfg.device.c_str());
+  ModelProfile p = measure(cfg, opts);
+  if (opts.use_cache) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream f(path);
+    if (f) f << profile_to_json(p);
+    if (opts.verbose) std::fprintf(stderr, "profile: %s %s\n", f ? "saved" : "could not save", path.c_str());
+  }
+  return p;
+}
+
+// ---- bench simulator ----------------------------------------------------------------------------------
+namespace {
+
+// The cores this process can use right now: `hw` threads spin on the same fixed work at once, and the
+// speed-up over one thread doing it alone says how many cores they really got (fewer than `hw` on a
+// machine shared with other jobs). Medians of three.
+double effective_cores(int hw) {
+  auto work = [] {
+    volatile double x = 0;
+    for (int i = 0; i < 20000000; ++i) x = x + i * 1e-9;
+  };
+  auto wall = [&](int threads) {
+    std::vector<double> t;
+    for (int r = 0; r < 3; ++r) {
+      const auto t0 = Clock::now();
+      std::vector<std::thread> pool;
+      for (int i = 0; i < threads; ++i) pool.emplace_back(work);
+      for (auto& th : pool) th.join();
+      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return median(t);
+  };
+  const double one = wall(1), all = wall(hw);
+  return std::clamp(hw * one / std::max(all, 1e-9), 1.0, double(hw));
+}
+
+}  // namespace
+
+
+double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
+  std::string path = opts.preset;
+#ifdef PIPESCOPE_SOURCE_DIR
+  if (path.empty()) path = std::string(PIPESCOPE_SOURCE_DIR) + "/presets/default.json";
+#endif
+  RunConfig base = load_preset(path);
+  base.steps = opts.steps;
+  base.threads_per_stage = 1;
+  base.eval_every_epochs = 1000000;
+  base.dataset.test_limit = 1;
+  base.partition.clear();
+  // Profiled now, not read from the cache: the measured runs below see the machine as it is now.
+  ProfileOptions popts;
+  popts.refresh = true;
+  const ModelProfile profile = profile_model(base, popts);
+  // The device model: one virtual device per stage (each stage is a worker thread), but the threads
+  // share this machine's cores. With `cores` set, the simulator lets at most that many ops progress at
+  // full speed and slows all running ops evenly beyond it (processor sharing, as the OS time-slices).
+  // `cores` is what this process gets now (effective_cores), which on a shared machine is below the count.
+  const int hw = std::max(1u, std::thread::hardware_concurrency());
+  const double cores = effective_cores(hw);
+  const int n_units = int(profile.units.size());
+  std::fprintf(out,
+               "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f available now), "
+               "median of %d\n",
+               path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
+               opts.steps, hw, cores, opts.repeats);
+  std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s\n", "stages", "partition", "predicted/s", "measured/s",
+               "error", "bubble pred", "bubble meas");
+  double max_error = 0;
+  for (int S : {1, 2, 4}) {
+    if (S > n_units) break;
+    RunConfig cfg = base;
+    cfg.stages = S;
+    std::vector<double> rates, bubbles;
+    std::vector<int> partition;
+    for (int r = 0; r < opts.repeats; ++r) {
+      Session session(cfg);
+      partition = session.partition();
+      session.start();
+      session.wait();
+      const RunSummary sum = session.summary();
+      if (sum.status != RunStatus::Completed) throw std::runtime_error("benchmark run failed: " + sum.error);
+      rates.push_back(sum.samples_per_second);
+      bubbles.push_back(sum.bubble_fraction_measured);
+    }
+    SimOptions so;
+    so.schedule = cfg.schedule;
+    so.microbatches = cfg.microbatches;
+    so.minibatches = int(cfg.steps);
+    so.boundaries = partition;
+    so.replicas = S;
+    so.cores = cores;
+    const SimResult sim = simulate(profile, so);
+    const double measured = median(rates);
+    const double error = measured > 0 ? std::abs(sim.samples_per_second - measured) / measured : 1.0;
+    max_error = std::max(max_error, error);
+    std::string parts;
+    for (int b : partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
+    std::fprintf(out, "%-7d %-12s %14.1f %14.1f %8.1f%% %12.3f %12.3f\n", S, parts.empty() ? "-" : parts.c_str(),
+                 sim.samples_per_second, measured, 100 * error, sim.bubble_fraction, median(bubbles));
+  }
+  std::fprintf(out, "simulator: max_error=%.3f\n", max_error);
+  return max_error;
+}
+
+}  // namespace ps

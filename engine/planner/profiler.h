@@ -1,0 +1,72 @@
+// Per layer unit measured costs (forward, backward, update time; activation and parameter bytes) and the
+// profiler that measures them with LibTorch. This header is torch-free: the planner (balance.h), the
+// simulator and the dashboard read ModelProfile; only profile_model() (profiler.cpp) needs LibTorch.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/config/run_config.h"
+#include "engine/models/model_info.h"
+
+namespace ps {
+
+struct UnitProfile {
+  std::string name;
+  // Median seconds at two sizes: one microbatch (batch / microbatches samples) and the whole minibatch
+  // (equal when microbatches == 1). Times at other sizes come from the line through the two.
+  double forward_micro_s = 0, backward_micro_s = 0;
+  double forward_batch_s = 0, backward_batch_s = 0;
+  double update_s = 0;                 // optimizer step over this unit's parameters
+  std::int64_t activation_bytes = 0;   // the unit's output for one microbatch
+  std::int64_t param_bytes = 0;
+};
+
+struct ModelProfile {
+  std::string key;     // model config, device, batch size, threads: what the cache is keyed by
+  std::string model;   // model name
+  std::string device = "cpu";
+  int batch_size = 1;
+  int microbatches = 1;
+  int threads = 1;
+  bool measured = false;  // false: estimated from the analytic flops (estimate_profile)
+  std::vector<UnitProfile> units;
+
+  int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
+  double forward_s(int unit, int samples) const;   // interpolated between the two measured sizes
+  double backward_s(int unit, int samples) const;
+  std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
+  std::int64_t total_param_bytes() const;
+};
+
+// A profile guessed from ModelInfo's analytic flops (unit_cost), at `seconds_per_cost` seconds per cost
+// unit and sample. For the dashboard (no LibTorch) and for tests; relative times are what matter there.
+ModelProfile estimate_profile(const ModelInfo& info, int batch_size, int microbatches,
+                              double seconds_per_cost = 1e-9);
+
+struct ProfileOptions {
+  int warmup = 3;        // untimed iterations per unit and size
+  int iterations = 11;   // timed iterations; the median is kept
+  bool use_cache = true;  // read a cached profile when one matches
+  bool refresh = false;   // measure again and overwrite the cache
+  std::string cache_dir;  // "" = profile_cache_dir()
+  bool verbose = false;   // say on stderr where the profile came from
+};
+
+// $PIPESCOPE_PROFILE_DIR, else $XDG_CACHE_HOME/pipescope/profiles, else ~/.cache/pipescope/profiles.
+std::string profile_cache_dir();
+
+// The units of cfg's model for cfg's data set (loads only the data set's shape; LibTorch).
+ModelInfo model_info_for(const RunConfig& cfg);
+
+// Measures every unit of cfg's model on cfg.device with cfg.threads_per_stage intra-op threads, at
+// cfg.batch_size / cfg.microbatches and cfg.batch_size samples, with random inputs and labels of the
+// data set's shape. Cached as JSON per (model config, device, batch size, microbatches, threads).
+ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts = {});
+
+// JSON round trip (the cache format). parse throws InputError naming `source` for malformed files.
+std::string profile_to_json(const ModelProfile& p);
+ModelProfile profile_from_json(const std::string& text, const std::string& source);
+
+}  // namespace ps

@@ -1,0 +1,225 @@
+// Event-driven what-if simulation of a schedule's op lists (see simulator.h).
+//
+// Each stage follows its op list in order. An op can start when the previous op of its stage has ended,
+// its input has arrived (F at stage k > 0: the activation of F at k-1 after its transfer; B at k < S-1:
+// the gradient of B at k+1 after its transfer; data-parallel U: every replica's B plus the all-reduce),
+// and its device is free. A device picks, among its stages' ready ops, the one ready first. Transfers
+// queue on one full-duplex link per pair of adjacent stages (none between stages on the same device).
+// Time advances from event to event (an op ends, an input arrives); with `cores` set, the running ops
+// share the cores evenly, so every op's remaining work shrinks at min(1, cores / running) per second.
+#include "engine/planner/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+
+#include "engine/partition/partition.h"
+#include "engine/schedule/schedule.h"
+#include "engine/util/errors.h"
+
+namespace ps {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+using MessageKey = std::tuple<int, int, int, int>;  // receiving stage, kind, minibatch, micro
+
+struct Running {
+  int stage = 0;
+  double start = 0;
+  double remaining = 0;  // seconds of work at full speed
+};
+
+std::int64_t to_ns(double s) { return std::int64_t(std::llround(s * 1e9)); }
+
+}  // namespace
+
+SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
+  const ScheduleInfo& info = schedule_info(opts.schedule);
+  const int n = int(profile.units.size());
+  const bool replicas = info.replicas;
+  int S = int(opts.boundaries.size()) + 1;
+  if (replicas) {
+    S = std::max(1, opts.replicas > 0 ? opts.replicas : S);
+  } else {
+    validate_partition(opts.boundaries, n, "");
+  }
+  const int M = std::max(1, opts.microbatches);
+  const int N = opts.minibatches;
+  if (N < 1) throw InputError("", "minibatches", "must be at least 1, got " + std::to_string(N));
+  if (opts.devices < 0) throw InputError("", "devices", "must be at least 1, got " + std::to_string(opts.devices));
+  if (opts.bandwidth_bytes_per_s < 0) throw InputError("", "bandwidth", "must not be negative");
+  const std::vector<StageOps> ops = make_schedule(opts.schedule, S, M, N);
+  const int D = std::min(S, opts.devices > 0 ? opts.devices : S);
+  auto device_of = [&](int k) { return opts.round_robin ? k % D : int(std::int64_t(k) * D / S); };
+
+  // Units of every stage and op durations.
+  std::vector<StageRange> ranges;
+  if (replicas)
+    ranges.assign(S, StageRange{0, n - 1});
+  else
+    ranges = stage_ranges(opts.boundaries, n);
+  const int batch = std::max(1, profile.batch_size / (replicas ? S : 1));
+  const int micro = std::max(1, batch / M);
+  auto samples_of = [&](const Op& op) { return op.micro >= 0 ? micro : batch; };
+  auto duration = [&](int k, const Op& op) {
+    double t = 0;
+    for (int u = ranges[k].first; u <= ranges[k].last; ++u) {
+      if (op.kind == OpKind::Forward) t += profile.forward_s(u, samples_of(op));
+      if (op.kind == OpKind::Backward) t += profile.backward_s(u, samples_of(op));
+      if (op.kind == OpKind::Update) t += profile.units[u].update_s;
+    }
+    return t;
+  };
+  auto boundary_bytes = [&](int k, const Op& op) {  // activation leaving stage k (= gradient entering it)
+    return profile.activation_bytes(ranges[k].last, samples_of(op));
+  };
+  const double bw = opts.bandwidth_bytes_per_s;
+  const std::int64_t model_bytes = profile.total_param_bytes();
+  const double all_reduce_s = (replicas && S > 1 && bw > 0) ? 2.0 * (S - 1) / S * double(model_bytes) / bw : 0;
+
+  SimResult res;
+  res.stages = S;
+  res.stage_busy_s.assign(S, 0);
+  res.device_busy_s.assign(D, 0);
+  std::map<MessageKey, double> arrival;
+  std::vector<int> backward_done(N, 0);
+  std::vector<double> backward_last(N, 0);
+  std::vector<double> link_free_fwd(S, 0), link_free_bwd(S, 0);  // link k: between stages k and k+1
+  std::vector<std::size_t> pos(S, 0);
+  std::vector<bool> stage_running(S, false), device_running(D, false);
+  std::vector<Running> active;
+  std::size_t total = 0, done = 0;
+  for (const auto& l : ops) total += l.size();
+
+  // When the next op of stage k may start as far as its inputs go (nullopt: not produced yet).
+  auto ready_time = [&](int k) -> std::optional<double> {
+    const Op& op = ops[k][pos[k]];
+    if (!replicas && op.kind == OpKind::Forward && k > 0) {
+      auto it = arrival.find({k, int(OpKind::Forward), op.minibatch, op.micro});
+      if (it == arrival.end()) return std::nullopt;
+      return it->second;
+    }
+    if (!replicas && op.kind == OpKind::Backward && k < S - 1) {
+      auto it = arrival.find({k, int(OpKind::Backward), op.minibatch, op.micro});
+      if (it == arrival.end()) return std::nullopt;
+      return it->second;
+    }
+    if (replicas && op.kind == OpKind::Update && S > 1) {
+      if (backward_done[op.minibatch] < S) return std::nullopt;
+      return backward_last[op.minibatch] + all_reduce_s;
+    }
+    return 0.0;
+  };
+  auto send = [&](int from, int to, bool gradient, const Op& op, double at) {
+    const std::int64_t bytes = boundary_bytes(std::min(from, to), op);
+    double start = at, end = at;
+    if (bw > 0 && device_of(from) != device_of(to)) {
+      double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
+      start = std::max(at, free_at);
+      end = start + double(bytes) / bw;
+      free_at = end;
+      TransferEvent tr;
+      tr.from_stage = from;
+      tr.to_stage = to;
+      tr.gradient = gradient;
+      tr.minibatch = op.minibatch;
+      tr.micro = op.micro;
+      tr.t_start_ns = to_ns(start);
+      tr.t_end_ns = to_ns(end);
+      tr.bytes = bytes;
+      res.transfers.push_back(tr);
+    }
+    arrival[{to, int(op.kind), op.minibatch, op.micro}] = end;
+  };
+
+  double t = 0;
+  while (done < total) {
+    // Start what can start now: per free device, the ready op that was ready first.
+    for (int d = 0; d < D; ++d) {
+      if (device_running[d]) continue;
+      int pick = -1;
+      double pick_ready = kInf;
+      for (int k = 0; k < S; ++k) {
+        if (device_of(k) != d || stage_running[k] || pos[k] >= ops[k].size()) continue;
+        const auto r = ready_time(k);
+        if (r && *r <= t + 1e-15 && *r < pick_ready) {
+          pick = k;
+          pick_ready = *r;
+        }
+      }
+      if (pick < 0) continue;
+      stage_running[pick] = device_running[d] = true;
+      active.push_back({pick, t, duration(pick, ops[pick][pos[pick]])});
+    }
+    // The next input arrival that could let an idle stage start.
+    double next_arrival = kInf;
+    for (int k = 0; k < S; ++k) {
+      if (stage_running[k] || pos[k] >= ops[k].size()) continue;
+      const auto r = ready_time(k);
+      if (r && *r > t) next_arrival = std::min(next_arrival, *r);
+    }
+    if (active.empty()) {
+      if (next_arrival == kInf) {
+        std::string stuck;
+        for (int k = 0; k < S; ++k)
+          if (pos[k] < ops[k].size()) stuck += " stage " + std::to_string(k) + " at " + op_name(ops[k][pos[k]]);
+        throw std::logic_error("simulated schedule '" + opts.schedule + "' deadlocks:" + stuck);
+      }
+      t = next_arrival;
+      continue;
+    }
+    const double running = double(active.size());
+    const double rate = (opts.cores > 0 && running > opts.cores) ? opts.cores / running : 1.0;
+    double min_remaining = kInf;
+    for (const auto& a : active) min_remaining = std::min(min_remaining, a.remaining);
+    const double t_next = std::min(t + min_remaining / rate, next_arrival);
+    const double progressed = (t_next - t) * rate;
+    t = t_next;
+    std::vector<Running> still;
+    for (auto& a : active) {
+      a.remaining -= progressed;
+      if (a.remaining > 1e-12) {  // seconds: far below any op, far above the rounding of the step
+        still.push_back(a);
+        continue;
+      }
+      // Completed.
+      const int k = a.stage;
+      const Op op = ops[k][pos[k]];
+      OpEvent ev;
+      ev.stage = k;
+      ev.kind = op.kind;
+      ev.minibatch = op.minibatch;
+      ev.micro = op.micro;
+      ev.t_start_ns = to_ns(a.start);
+      ev.t_end_ns = to_ns(t);
+      res.ops.push_back(ev);
+      res.stage_busy_s[k] += t - a.start;
+      res.device_busy_s[device_of(k)] += t - a.start;
+      stage_running[k] = device_running[device_of(k)] = false;
+      ++pos[k];
+      ++done;
+      if (!replicas && op.kind == OpKind::Forward && k < S - 1) send(k, k + 1, false, op, t);
+      if (!replicas && op.kind == OpKind::Backward && k > 0) send(k, k - 1, true, op, t);
+      if (op.kind == OpKind::Backward) {
+        ++backward_done[op.minibatch];
+        backward_last[op.minibatch] = std::max(backward_last[op.minibatch], t);
+      }
+    }
+    active.swap(still);
+  }
+  res.makespan_s = t;
+  res.samples_per_second = t > 0 ? double(N) * profile.batch_size / t : 0;
+  double util = 0;
+  for (int k = 0; k < S; ++k) util += t > 0 ? res.stage_busy_s[k] / t : 0;
+  res.bubble_fraction = 1.0 - util / S;
+  std::sort(res.ops.begin(), res.ops.end(),
+            [](const OpEvent& a, const OpEvent& b) { return std::tie(a.t_start_ns, a.stage) < std::tie(b.t_start_ns, b.stage); });
+  return res;
+}
+
+}  // namespace ps

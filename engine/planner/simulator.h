@@ -1,0 +1,43 @@
+// What-if simulator: plays a schedule's per-stage op lists (make_schedule) on virtual devices, with op
+// durations from a ModelProfile and activation / gradient transfers over links of a given bandwidth.
+// Event-driven and torch-free; its op events have the OpEvent shape so the timeline can draw them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/planner/profiler.h"
+#include "engine/telemetry/events.h"
+
+namespace ps {
+
+struct SimOptions {
+  std::string schedule = "1f1b-flush";
+  int microbatches = 1;
+  int minibatches = 16;           // how many minibatches to play (fill and drain included)
+  std::vector<int> boundaries;    // the partition (stages = boundaries.size() + 1); replicas: stages below
+  int replicas = 0;               // data-parallel only: number of whole-model replicas (0 = 1)
+  int devices = 0;                // 0 = one per stage
+  bool round_robin = false;       // stage k on device k % devices; else contiguous blocks of stages
+  double bandwidth_bytes_per_s = 0;  // 0 = infinite; one full-duplex link per pair of adjacent stages
+  // Shared processors: 0 = every device runs its op at full speed. With C > 0 at most C ops progress at
+  // full speed; when n > C ops are running, each progresses at C/n of its speed (processor sharing,
+  // which is how an OS time-slices n busy threads over C cores). Models S stage threads on a C-core CPU.
+  double cores = 0;  // may be fractional: the share of a loaded machine's cores this process gets
+};
+
+struct SimResult {
+  std::vector<OpEvent> ops;             // predicted start/end (ns since the start), per stage
+  std::vector<TransferEvent> transfers;
+  int stages = 0;
+  double makespan_s = 0;
+  double samples_per_second = 0;
+  double bubble_fraction = 0;           // 1 - mean over stages of busy / makespan (as RunSummary measures)
+  std::vector<double> stage_busy_s;
+  std::vector<double> device_busy_s;
+};
+
+// Throws InputError for invalid options (unknown schedule, bad partition, devices < 1) and
+// std::logic_error if the op lists deadlock (which names the stuck stages and ops).
+SimResult simulate(const ModelProfile& profile, const SimOptions& opts);  // batch size: profile.batch_size
+
+}  // namespace ps

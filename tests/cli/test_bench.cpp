@@ -1,0 +1,141 @@
+// Smoke tests of `pipescope-cli bench`: every benchmark runs once at a tiny size through the real binary
+// and ends with `NAME: ratio=X`, X a positive finite number. No timing is asserted (the figures are
+// printed for people; a shared machine makes them noisy), only the contract of the output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout only
+  std::string all;  // stdout and stderr
+};
+
+Result cli(const std::string& args) {
+  Result r;
+  const std::string err_file = testing::TempDir() + "pipescope_bench_stderr_" + std::to_string(::getpid());
+  const std::string cmd = std::string(PIPESCOPE_CLI) + " " + args + " 2>" + err_file;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
+  const int status = p ? pclose(p) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.all = r.out;
+  if (FILE* e = std::fopen(err_file.c_str(), "r")) {
+    while (fgets(buf.data(), buf.size(), e)) r.all += buf.data();
+    std::fclose(e);
+  }
+  std::remove(err_file.c_str());
+  return r;
+}
+
+std::string tiny_bench(const std::string& name, const std::string& extra = "") {
+  return "bench " + name + " --preset " + std::string(PIPESCOPE_SOURCE_DIR) + "/presets/tiny.json --steps 3 --repeats 1" +
+         extra;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+// The value X of a line `label: ratio=X`; NaN when `line` is not such a line.
+double ratio_of(const std::string& line, const std::string& label) {
+  static const std::regex re(R"(^([A-Za-z0-9_\-\[\]]+): ratio=([-+0-9.eE]+|nan|inf|-inf)$)");
+  std::smatch m;
+  if (!std::regex_match(line, m, re) || m[1] != label) return std::nan("");
+  return std::strtod(m[2].str().c_str(), nullptr);
+}
+
+// Runs benchmark `name` at tiny size and checks the contract of its last line; returns stdout's lines.
+std::vector<std::string> run_and_check(const std::string& name, const std::string& extra = "") {
+  const Result r = cli(tiny_bench(name, extra));
+  EXPECT_EQ(r.code, 0) << r.all;
+  const auto ls = lines(r.out);
+  if (ls.empty()) {
+    ADD_FAILURE() << "no output from bench " << name << "\n" << r.all;
+    return ls;
+  }
+  const double x = ratio_of(ls.back(), name);
+  EXPECT_TRUE(std::isfinite(x) && x > 0) << "last line: '" << ls.back() << "'\n" << r.all;
+  return ls;
+}
+
+const std::string* find_line(const std::vector<std::string>& ls, const std::string& prefix) {
+  for (const auto& l : ls)
+    if (l.rfind(prefix, 0) == 0) return &l;
+  return nullptr;
+}
+
+TEST(Bench, OverheadEndsWithARatio) { run_and_check("overhead"); }
+
+TEST(Bench, TelemetryEndsWithARatio) { run_and_check("telemetry"); }
+
+TEST(Bench, ScalingPrintsItsLimitBesideTheRatio) {
+  const auto ls = run_and_check("scaling");
+  const std::string* limit = find_line(ls, "scaling: limit ");
+  ASSERT_NE(limit, nullptr);
+  // The limit is at most 2 (two stages) and comes with the per-stage busy times it was computed from.
+  const double value = std::strtod(limit->c_str() + std::string("scaling: limit ").size(), nullptr);
+  EXPECT_GT(value, 0);
+  EXPECT_LE(value, 2.0);
+  EXPECT_NE(limit->find("2-stage busy"), std::string::npos) << *limit;
+}
+
+TEST(Bench, EfficiencyReportsEverySchedule) {
+  const auto ls = run_and_check("efficiency");
+  for (const char* s : {"1f1b-async", "1f1b-flush", "gpipe", "sequential"}) {
+    const std::string label = std::string("efficiency[") + s + "]";
+    double x = std::nan("");
+    for (const auto& l : ls)
+      if (std::isfinite(ratio_of(l, label))) x = ratio_of(l, label);
+    // Measured over the slowest stage's bound cannot exceed 1: the slowest stage's busy time lies within
+    // the run's pipeline time (a little slack for clock granularity).
+    EXPECT_TRUE(x > 0 && x <= 1.02) << label << " = " << x;
+    EXPECT_NE(find_line(ls, label + ": "), nullptr) << label;
+  }
+  EXPECT_NE(find_line(ls, "efficiency: the ratio below is 1f1b-async"), nullptr);
+}
+
+TEST(Bench, MemoryRunsEachStrategyInAChildAndReadsItsWeights) {
+  const auto ls = run_and_check("memory", " --strategies latest,stash");
+  const std::string* latest = find_line(ls, "memory[latest]: peak RSS ");
+  const std::string* stash = find_line(ls, "memory[stash]: peak RSS ");
+  ASSERT_NE(latest, nullptr);
+  ASSERT_NE(stash, nullptr);
+  // Weight stashing holds more weight copies than the live weights alone (from the child's summary.json).
+  const auto x = stash->find(" of latest)");
+  ASSERT_NE(x, std::string::npos) << *stash;
+  const auto start = stash->rfind("(x", x);
+  ASSERT_NE(start, std::string::npos) << *stash;
+  EXPECT_GT(std::strtod(stash->c_str() + start + 2, nullptr), 1.0) << *stash;
+  EXPECT_NE(latest->find("x1.00 of latest"), std::string::npos) << *latest;
+  // A child's peak RSS is a real measurement: a LibTorch process holds more than a few MiB.
+  const double rss = std::strtod(latest->c_str() + std::string("memory[latest]: peak RSS ").size(), nullptr);
+  EXPECT_GT(rss, 10.0) << *latest;
+}
+
+TEST(Bench, BadNamesAndOptionsExitWithCodeTwo) {
+  Result r = cli(tiny_bench("nonsense"));
+  EXPECT_EQ(r.code, 2) << r.all;
+  EXPECT_NE(r.all.find("unknown benchmark 'nonsense'"), std::string::npos) << r.all;
+  EXPECT_EQ(cli("bench").code, 2);
+  EXPECT_EQ(cli(tiny_bench("overhead", " --repeats 0")).code, 2);
+  EXPECT_EQ(cli(tiny_bench("memory", " --strategies latest,no-such-strategy")).code, 2);
+  EXPECT_EQ(cli(tiny_bench("scaling", " --strategies stash")).code, 2);
+}
+
+}  // namespace

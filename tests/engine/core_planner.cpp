@@ -1,0 +1,218 @@
+// The planner: auto-balance against brute force, memory limits, transfer costs; the what-if simulator
+// against the ideal bubble, a single stage, bandwidth and every schedule in the catalogue.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+
+#include "engine/planner/balance.h"
+#include "engine/planner/simulator.h"
+#include "engine/schedule/schedule.h"
+#include "engine/util/errors.h"
+
+namespace ps {
+namespace {
+
+// A profile whose unit u takes fwd[u] seconds forward and twice that backward per microbatch (at any
+// size: both measured sizes carry the same figure scaled), no update time.
+ModelProfile hand_profile(const std::vector<double>& fwd, int batch = 8, int microbatches = 1,
+                          const std::vector<std::int64_t>& params = {}, const std::vector<std::int64_t>& acts = {}) {
+  ModelProfile p;
+  p.model = "hand-made";
+  p.batch_size = batch;
+  p.microbatches = microbatches;
+  for (std::size_t u = 0; u < fwd.size(); ++u) {
+    UnitProfile up;
+    up.name = "u" + std::to_string(u);
+    up.forward_micro_s = fwd[u];
+    up.backward_micro_s = 2 * fwd[u];
+    up.forward_batch_s = fwd[u] * microbatches;
+    up.backward_batch_s = 2 * fwd[u] * microbatches;
+    up.param_bytes = u < params.size() ? params[u] : 0;
+    up.activation_bytes = u < acts.size() ? acts[u] : 0;
+    p.units.push_back(up);
+  }
+  return p;
+}
+
+// Every split of n units into s stages (boundaries lists).
+void for_each_split(int n, int s, const std::function<void(const std::vector<int>&)>& visit) {
+  std::vector<int> b;
+  std::function<void(int)> rec = [&](int next) {
+    if (int(b.size()) == s - 1) {
+      visit(b);
+      return;
+    }
+    for (int x = next; x <= n - (s - 1 - int(b.size())); ++x) {
+      b.push_back(x);
+      rec(x + 1);
+      b.pop_back();
+    }
+  };
+  rec(1);
+}
+
+TEST(Balance, DynamicProgrammingMatchesBruteForceOnRandomInstances) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> time(0.001, 0.05);
+  std::uniform_int_distribution<int> bytes(0, 4000);
+  for (int trial = 0; trial < 150; ++trial) {
+    const int n = 2 + trial % 7;
+    std::vector<double> fwd;
+    std::vector<std::int64_t> params, acts;
+    for (int u = 0; u < n; ++u) {
+      fwd.push_back(time(rng));
+      params.push_back(bytes(rng) * 100);
+      acts.push_back(bytes(rng) * 50);
+    }
+    const ModelProfile p = hand_profile(fwd, 8, 1 + trial % 3, params, acts);
+    for (BalanceBy by : {BalanceBy::Time, BalanceBy::Params, BalanceBy::Memory}) {
+      for (int s = 1; s <= std::min(n, 4); ++s) {
+        BalanceOptions o;
+        o.by = by;
+        o.stages = s;
+        o.schedule = "1f1b-flush";
+        o.bandwidth_bytes_per_s = trial % 2 ? 1e7 : 0;
+        o.weight_copies = 2;
+        double best = std::numeric_limits<double>::infinity();
+        for_each_split(n, s, [&](const std::vector<int>& b) { best = std::min(best, evaluate_partition(p, b, o).objective); });
+        const BalancePlan plan = balance_partition(p, o);
+        ASSERT_EQ(int(plan.boundaries.size()), s - 1);
+        EXPECT_NEAR(plan.objective, best, 1e-9 * std::max(1.0, best)) << "trial " << trial << " by " << to_string(by);
+        EXPECT_DOUBLE_EQ(evaluate_partition(p, plan.boundaries, o).objective, plan.objective);
+      }
+    }
+  }
+}
+
+TEST(Balance, MemoryLimitIsRespectedOrReportedAsInputError) {
+  // Time wants the heavy unit 0 alone; parameters are concentrated at the end.
+  const ModelProfile p = hand_profile({0.05, 0.01, 0.01, 0.01, 0.01, 0.01}, 8, 1, {10, 10, 10, 10, 400, 400},
+                                      {1, 1, 1, 1, 1, 1});
+  BalanceOptions o;
+  o.stages = 2;
+  const BalancePlan free_plan = balance_partition(p, o);
+  EXPECT_EQ(free_plan.boundaries, std::vector<int>({1}));
+  o.memory_limit_bytes = 500;  // units 4 and 5 together (800 bytes) do not fit one device
+  const BalancePlan limited = balance_partition(p, o);
+  for (const auto& st : limited.stages) EXPECT_LE(st.memory_bytes, 500);
+  EXPECT_EQ(limited.boundaries, std::vector<int>({5}));
+  o.memory_limit_bytes = 300;  // unit 5 alone needs 401
+  try {
+    balance_partition(p, o, "test.json");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "memory_limit");
+    EXPECT_NE(std::string(e.what()).find("least memory"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Balance, TransferCostMovesTheBoundaryAwayFromAFatActivation) {
+  // Equal units; the activation after unit 1 is huge, every other one small.
+  const ModelProfile p = hand_profile({0.01, 0.01, 0.01, 0.01}, 8, 1, {}, {100, 1000000, 100, 100});
+  BalanceOptions o;
+  o.stages = 2;
+  EXPECT_EQ(balance_partition(p, o).boundaries, std::vector<int>({2}));  // infinite bandwidth: the middle
+  o.bandwidth_bytes_per_s = 1e7;  // 0.1 s for the fat activation, more than any stage's compute
+  const BalancePlan plan = balance_partition(p, o);
+  EXPECT_NE(plan.boundaries, std::vector<int>({2}));
+  EXPECT_LT(plan.bottleneck_s, 0.1);
+}
+
+TEST(Balance, ParamsObjectiveAndBadInputs) {
+  const ModelProfile p = hand_profile({0.01, 0.01, 0.01, 0.01}, 8, 1, {100, 100, 100, 900});
+  BalanceOptions o;
+  o.by = BalanceBy::Params;
+  o.stages = 2;
+  EXPECT_EQ(balance_partition(p, o).boundaries, std::vector<int>({3}));
+  o.stages = 5;
+  EXPECT_THROW(balance_partition(p, o), InputError);
+  EXPECT_THROW(parse_balance_by("flops", "--by"), InputError);
+  EXPECT_EQ(even_partition(10, 3), std::vector<int>({4, 7}));
+}
+
+SimOptions sim(const std::string& schedule, std::vector<int> boundaries, int M, int N) {
+  SimOptions o;
+  o.schedule = schedule;
+  o.boundaries = std::move(boundaries);
+  o.microbatches = M;
+  o.minibatches = N;
+  return o;
+}
+
+TEST(Simulator, EqualStagesGiveTheIdealBubble) {
+  for (const std::string name : {"gpipe", "1f1b-flush"})
+    for (int S : {2, 3, 4})
+      for (int M : {1, 2, 4, 8}) {
+        const ModelProfile p = hand_profile(std::vector<double>(S, 0.01), 8 * M, M);
+        const SimResult r = simulate(p, sim(name, even_partition(S, S), M, 3));
+        EXPECT_NEAR(r.bubble_fraction, ideal_bubble_fraction(name, S, M), 1e-9) << name << " S=" << S << " M=" << M;
+        EXPECT_NEAR(r.makespan_s, 3 * (M + S - 1) * 0.03, 1e-9);
+      }
+}
+
+TEST(Simulator, OneStageTakesTheSumOfItsOps) {
+  ModelProfile p = hand_profile({0.01, 0.02, 0.03}, 16, 1);
+  p.units[1].update_s = 0.005;
+  const SimResult r = simulate(p, sim("1f1b-async", {}, 1, 5));
+  EXPECT_NEAR(r.makespan_s, 5 * (0.06 + 0.12 + 0.005), 1e-9);
+  EXPECT_NEAR(r.samples_per_second, 5 * 16 / r.makespan_s, 1e-6);
+  EXPECT_NEAR(r.bubble_fraction, 0, 1e-12);
+  EXPECT_EQ(r.ops.size(), 15u);
+}
+
+TEST(Simulator, FiniteBandwidthIsSlowerAndRecordsTransfers) {
+  const ModelProfile p = hand_profile({0.01, 0.01, 0.01, 0.01}, 8, 2, {}, {4000, 4000, 4000, 4000});
+  SimOptions o = sim("1f1b-flush", {1, 2, 3}, 2, 4);
+  const SimResult fast = simulate(p, o);
+  o.bandwidth_bytes_per_s = 1e6;  // 4 ms per transfer
+  const SimResult slow = simulate(p, o);
+  o.bandwidth_bytes_per_s = 1e5;  // 40 ms per transfer
+  const SimResult slower = simulate(p, o);
+  EXPECT_TRUE(fast.transfers.empty());
+  EXPECT_FALSE(slow.transfers.empty());
+  EXPECT_LT(fast.makespan_s, slow.makespan_s);
+  EXPECT_LT(slow.makespan_s, slower.makespan_s);
+  // Stages on one device exchange nothing over links: 1 device runs everything back to back.
+  o.devices = 1;
+  const SimResult one = simulate(p, o);
+  EXPECT_TRUE(one.transfers.empty());
+  EXPECT_NEAR(one.makespan_s, 4 * 2 * 4 * 0.03, 1e-9);
+}
+
+TEST(Simulator, EveryScheduleCompletesWithoutDeadlock) {
+  const ModelProfile p = hand_profile({0.01, 0.02, 0.015, 0.005, 0.01}, 16, 4, {}, {100, 100, 100, 100, 100});
+  for (const auto& info : schedule_catalog())
+    for (int S : {1, 2, 3, 4})
+      for (int devices : {0, 1, 2}) {
+        const int M = info.takes_microbatches ? 4 : 1;
+        SimOptions o = sim(info.name, even_partition(5, S), M, 6);
+        o.replicas = S;
+        o.devices = devices;
+        o.round_robin = devices == 2;
+        o.bandwidth_bytes_per_s = 1e6;
+        SimResult r;
+        ASSERT_NO_THROW(r = simulate(p, o)) << info.name << " S=" << S;
+        std::size_t expected = 0;
+        for (const auto& l : make_schedule(info.name, S, M, 6)) expected += l.size();
+        EXPECT_EQ(r.ops.size(), expected) << info.name;
+        EXPECT_GT(r.samples_per_second, 0);
+        for (const auto& ev : r.ops) EXPECT_LE(ev.t_start_ns, ev.t_end_ns);
+      }
+}
+
+TEST(Simulator, SharedCoresSlowOverlappingStages) {
+  const ModelProfile p = hand_profile({0.01, 0.01, 0.01, 0.01}, 8, 1);
+  SimOptions o = sim("1f1b-async", {1, 2, 3}, 1, 20);
+  const SimResult free_cores = simulate(p, o);
+  o.cores = 2;
+  const SimResult two = simulate(p, o);
+  o.cores = 1;
+  const SimResult one = simulate(p, o);
+  EXPECT_LT(free_cores.makespan_s, two.makespan_s);
+  EXPECT_LT(two.makespan_s, one.makespan_s);
+  EXPECT_NEAR(one.makespan_s, 20 * 4 * 0.03, 1e-9);  // one core: all the work, back to back
+}
+
+}  // namespace
+}  // namespace ps

@@ -1,0 +1,55 @@
+// The profiler on a small model: every unit measured, bytes agree with the model's shapes, the cache
+// round trip returns the same profile, and a refresh measures again.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "engine/planner/profiler.h"
+
+namespace ps {
+namespace {
+
+RunConfig tiny_config() {
+  RunConfig cfg;
+  cfg.model.name = "mlp";
+  cfg.model.hidden = {16, 8};
+  cfg.dataset.name = "spirals";
+  cfg.dataset.synthetic_size = 128;
+  cfg.batch_size = 8;
+  cfg.microbatches = 2;
+  return cfg;
+}
+
+TEST(Profiler, MeasuresEveryUnitAndCachesTheProfile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pipescope_profile_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const RunConfig cfg = tiny_config();
+  const ModelInfo info = model_info_for(cfg);
+  ProfileOptions opts;
+  opts.cache_dir = dir.string();
+  opts.warmup = 1;
+  opts.iterations = 3;
+  const ModelProfile p = profile_model(cfg, opts);
+  ASSERT_EQ(p.units.size(), info.units.size());
+  EXPECT_TRUE(p.measured);
+  EXPECT_EQ(p.microbatch_size(), 4);
+  for (std::size_t u = 0; u < p.units.size(); ++u) {
+    EXPECT_EQ(p.units[u].name, info.units[u].name);
+    EXPECT_GT(p.units[u].forward_micro_s, 0);
+    EXPECT_GT(p.units[u].backward_micro_s, 0);
+    EXPECT_EQ(p.units[u].activation_bytes, info.units[u].activation_bytes * 4);  // per microbatch of 4
+    EXPECT_EQ(p.units[u].param_bytes, info.units[u].params * 4);
+  }
+  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+
+  const ModelProfile cached = profile_model(cfg, opts);
+  EXPECT_EQ(profile_to_json(cached), profile_to_json(p));
+  opts.refresh = true;
+  const ModelProfile again = profile_model(cfg, opts);
+  EXPECT_NE(profile_to_json(again), profile_to_json(p));  // measured again: timings differ
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ps
