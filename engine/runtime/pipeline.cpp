@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include "engine/runtime/channel.h"
@@ -24,6 +25,10 @@ void check_message(const Message& m, const Op& op, std::int64_t base, int k) {
 
 PipelineError wrap(int k, const Op& op, std::int64_t base, const std::exception& e) {
   if (auto* pe = dynamic_cast<const PipelineError*>(&e)) return *pe;
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return PipelineError(k, op_name(op), static_cast<int>(base + op.minibatch),
+                         std::string("out of memory (") + e.what() + "): try fewer microbatches in flight, a smaller "
+                         "batch, or a strategy that keeps fewer weight copies");
   return PipelineError(k, op_name(op), static_cast<int>(base + op.minibatch), e.what());
 }
 

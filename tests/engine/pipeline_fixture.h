@@ -31,6 +31,7 @@ struct ToyOptions {
   // Inserted after the first unit of this stage: a module that throws on its N-th forward call.
   int fail_stage = -1;
   int fail_call = -1;
+  bool fail_out_of_memory = false;  // throw std::bad_alloc (what an allocation that fails throws)
   int divergence_every = 0;
   bool record_versions = false;  // keep a flat copy of every live version of every stage
   bool learnable = false;        // labels from a fixed linear map of the inputs (not random)
@@ -38,12 +39,17 @@ struct ToyOptions {
 
 // Every weight version of the stage holds one of these; they share the call counter.
 struct ThrowingImpl : torch::nn::Module {
-  ThrowingImpl(int fail_call, std::shared_ptr<std::atomic<int>> calls) : fail_call(fail_call), calls(std::move(calls)) {}
+  ThrowingImpl(int fail_call, std::shared_ptr<std::atomic<int>> calls, bool oom = false)
+      : fail_call(fail_call), calls(std::move(calls)), oom(oom) {}
   torch::Tensor forward(torch::Tensor x) {
-    if (++*calls == fail_call) throw std::runtime_error("injected failure");
+    if (++*calls == fail_call) {
+      if (oom) throw std::bad_alloc();
+      throw std::runtime_error("injected failure");
+    }
     return x;
   }
   int fail_call;
+  bool oom;
   std::shared_ptr<std::atomic<int>> calls;
 };
 TORCH_MODULE(Throwing);
@@ -80,7 +86,7 @@ class ToyPipeline {
           const int in = u == 0 ? 6 : 8, out = u == units - 1 ? 3 : 8;
           seq->push_back(torch::nn::Linear(in, out));
           if (u != units - 1) seq->push_back(torch::nn::Tanh());
-          if (k == opt_.fail_stage && u == first) seq->push_back(Throwing(opt_.fail_call, calls));
+          if (k == opt_.fail_stage && u == first) seq->push_back(Throwing(opt_.fail_call, calls, opt_.fail_out_of_memory));
         }
         return seq;
       };

@@ -154,22 +154,27 @@ TEST(PipelineVersions, LatestBackwardReadsNewerWeights) {
   for (int k = 0; k < 3; ++k) EXPECT_EQ(p.pipeline().stage(k).weight_copies_max(), 1);
 }
 
+// Any exception in one stage's op, an allocation that fails (out of memory) included, ends the run and
+// reaches the caller with stage, op, minibatch and a reason that says what happened.
 TEST(PipelineFailures, ExceptionReachesCallerWithStageOpAndMinibatch) {
   for (auto kind : {ExecutorKind::Threaded, ExecutorKind::Sequential}) {
-    ToyOptions o;
-    o.stages = 3;
-    o.executor = kind;
-    o.fail_stage = 1;
-    o.fail_call = 4;  // the fourth forward at stage 1: minibatch 3
-    ToyPipeline p(o);
-    try {
-      p.run(10);
-      FAIL() << "the failure did not reach the caller";
-    } catch (const PipelineError& e) {
-      EXPECT_EQ(e.stage(), 1);
-      EXPECT_EQ(e.op(), "F3");
-      EXPECT_EQ(e.minibatch(), 3);
-      EXPECT_NE(e.reason().find("injected failure"), std::string::npos);
+    for (bool oom : {false, true}) {
+      ToyOptions o;
+      o.stages = 3;
+      o.executor = kind;
+      o.fail_stage = 1;
+      o.fail_call = 4;  // the fourth forward at stage 1: minibatch 3
+      o.fail_out_of_memory = oom;
+      ToyPipeline p(o);
+      try {
+        p.run(10);
+        FAIL() << "the failure did not reach the caller";
+      } catch (const PipelineError& e) {
+        EXPECT_EQ(e.stage(), 1);
+        EXPECT_EQ(e.op(), "F3");
+        EXPECT_EQ(e.minibatch(), 3);
+        EXPECT_NE(e.reason().find(oom ? "out of memory" : "injected failure"), std::string::npos) << e.reason();
+      }
     }
   }
 }
