@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/runtime/stage.h"
+#include "engine/telemetry/events.h"
 #include "engine/util/errors.h"
 
 namespace ps {
@@ -183,6 +185,74 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   if (r.pos() != body.size()) throw InputError(path, "", "trailing bytes after the last tensor");
   return ckpt;
+}
+
+// Records of a session's state, as JSON (the tensors of messages go into the checkpoint by name).
+
+nlohmann::json put_messages(Checkpoint& c, const std::deque<Message>& messages, const std::string& prefix) {
+  nlohmann::json list = nlohmann::json::array();
+  int n = 0;
+  for (const Message& m : messages) {
+    const std::string name = prefix + "/" + std::to_string(n++);
+    list.push_back({{"minibatch", m.minibatch}, {"micro", m.micro}, {"origin", m.origin_version}, {"name", name}});
+    c.put_list(name, m.tensors);
+  }
+  return list;
+}
+
+std::deque<Message> get_messages(const Checkpoint& c, const nlohmann::json& list) {
+  std::deque<Message> out;
+  for (const auto& j : list) {
+    Message m;
+    m.minibatch = j["minibatch"].get<int>();
+    m.micro = j["micro"].get<int>();
+    m.origin_version = j["origin"].get<std::int64_t>();
+    m.tensors = c.get_list(j["name"].get<std::string>());
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+nlohmann::json step_json(const StepMetrics& m) {
+  return {m.step, m.epoch, m.samples, m.train_loss, m.train_acc, m.lr, m.samples_per_second, m.wall_seconds};
+}
+
+StepMetrics step_from(const nlohmann::json& j) {
+  StepMetrics m;
+  m.step = j[0].get<std::int64_t>();
+  m.epoch = j[1].get<int>();
+  m.samples = j[2].get<std::int64_t>();
+  m.train_loss = j[3].get<double>();
+  m.train_acc = j[4].get<double>();
+  m.lr = j[5].get<double>();
+  m.samples_per_second = j[6].get<double>();
+  m.wall_seconds = j[7].get<double>();
+  return m;
+}
+
+nlohmann::json eval_json(const EvalMetrics& m) {
+  return {m.step, m.epoch, m.test_loss, m.test_accuracy, m.wall_seconds};
+}
+
+EvalMetrics eval_from(const nlohmann::json& j) {
+  EvalMetrics m;
+  m.step = j[0].get<std::int64_t>();
+  m.epoch = j[1].get<int>();
+  m.test_loss = j[2].get<double>();
+  m.test_accuracy = j[3].get<double>();
+  m.wall_seconds = j[4].get<double>();
+  return m;
+}
+
+nlohmann::json result_json(const MinibatchResult& r) { return {r.minibatch, r.loss, r.correct, r.count}; }
+
+MinibatchResult result_from(const nlohmann::json& j) {
+  MinibatchResult r;
+  r.minibatch = j[0].get<std::int64_t>();
+  r.loss = j[1].get<double>();
+  r.correct = j[2].get<std::int64_t>();
+  r.count = j[3].get<std::int64_t>();
+  return r;
 }
 
 }  // namespace ps

@@ -12,11 +12,17 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace ps {
+
+struct Message;
+struct MinibatchResult;
+struct StepMetrics;
+struct EvalMetrics;
 
 struct Checkpoint {
   std::string source;  // the file it was read from (error messages)
@@ -34,5 +40,16 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Throws InputError(path, field, reason) for a missing, torn, foreign or corrupt file.
 Checkpoint load_checkpoint(const std::string& path);
+
+// A session's records in a checkpoint: messages in transit (tensors stored under `prefix`), the metrics
+// history and the results not yet collected, each as a compact JSON value.
+nlohmann::json put_messages(Checkpoint& c, const std::deque<Message>& messages, const std::string& prefix);
+std::deque<Message> get_messages(const Checkpoint& c, const nlohmann::json& list);
+nlohmann::json step_json(const StepMetrics& m);
+StepMetrics step_from(const nlohmann::json& j);
+nlohmann::json eval_json(const EvalMetrics& m);
+EvalMetrics eval_from(const nlohmann::json& j);
+nlohmann::json result_json(const MinibatchResult& r);
+MinibatchResult result_from(const nlohmann::json& j);
 
 }  // namespace ps

@@ -416,71 +416,6 @@ void Session::Impl::wait_collected() {
 
 namespace {
 
-void put_messages(Checkpoint& c, nlohmann::json& list, const std::deque<Message>& messages, const std::string& prefix) {
-  list = nlohmann::json::array();
-  int n = 0;
-  for (const Message& m : messages) {
-    const std::string name = prefix + "/" + std::to_string(n++);
-    list.push_back({{"minibatch", m.minibatch}, {"micro", m.micro}, {"origin", m.origin_version}, {"name", name}});
-    c.put_list(name, m.tensors);
-  }
-}
-
-std::deque<Message> get_messages(const Checkpoint& c, const nlohmann::json& list) {
-  std::deque<Message> out;
-  for (const auto& j : list) {
-    Message m;
-    m.minibatch = j["minibatch"].get<int>();
-    m.micro = j["micro"].get<int>();
-    m.origin_version = j["origin"].get<std::int64_t>();
-    m.tensors = c.get_list(j["name"].get<std::string>());
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-nlohmann::json step_json(const StepMetrics& m) {
-  return {m.step, m.epoch, m.samples, m.train_loss, m.train_acc, m.lr, m.samples_per_second, m.wall_seconds};
-}
-
-StepMetrics step_from(const nlohmann::json& j) {
-  StepMetrics m;
-  m.step = j[0].get<std::int64_t>();
-  m.epoch = j[1].get<int>();
-  m.samples = j[2].get<std::int64_t>();
-  m.train_loss = j[3].get<double>();
-  m.train_acc = j[4].get<double>();
-  m.lr = j[5].get<double>();
-  m.samples_per_second = j[6].get<double>();
-  m.wall_seconds = j[7].get<double>();
-  return m;
-}
-
-nlohmann::json eval_json(const EvalMetrics& m) {
-  return {m.step, m.epoch, m.test_loss, m.test_accuracy, m.wall_seconds};
-}
-
-EvalMetrics eval_from(const nlohmann::json& j) {
-  EvalMetrics m;
-  m.step = j[0].get<std::int64_t>();
-  m.epoch = j[1].get<int>();
-  m.test_loss = j[2].get<double>();
-  m.test_accuracy = j[3].get<double>();
-  m.wall_seconds = j[4].get<double>();
-  return m;
-}
-
-nlohmann::json result_json(const MinibatchResult& r) { return {r.minibatch, r.loss, r.correct, r.count}; }
-
-MinibatchResult result_from(const nlohmann::json& j) {
-  MinibatchResult r;
-  r.minibatch = j[0].get<std::int64_t>();
-  r.loss = j[1].get<double>();
-  r.correct = j[2].get<std::int64_t>();
-  r.count = j[3].get<std::int64_t>();
-  return r;
-}
-
 constexpr const char* kCheckpointFormat = "pipescope-session";
 
 // The parts of the config that fix the state's shape and the numbers so far: a resumed run must keep them.
@@ -507,11 +442,8 @@ void Session::Impl::write_checkpoint(const std::string& path, const char* reason
   cj["acts"] = nlohmann::json::array();
   cj["grads"] = nlohmann::json::array();
   for (std::size_t k = 0; k < cut.next.size(); ++k) {
-    nlohmann::json a, g;
-    put_messages(c, a, cut.acts[k], "cut/act" + std::to_string(k));
-    put_messages(c, g, cut.grads[k], "cut/grad" + std::to_string(k));
-    cj["acts"].push_back(a);
-    cj["grads"].push_back(g);
+    cj["acts"].push_back(put_messages(c, cut.acts[k], "cut/act" + std::to_string(k)));
+    cj["grads"].push_back(put_messages(c, cut.grads[k], "cut/grad" + std::to_string(k)));
   }
   c.meta["cut"] = cj;
   for (int k = 0; k < pipeline->num_stages(); ++k) pipeline->stage(k).save(c, "s" + std::to_string(k));
