@@ -6,6 +6,8 @@
 // (/usr/share/datasets/fashion-mnist) and then truncate or corrupt one file; they are skipped when the
 // package is not installed.
 #include <gtest/gtest.h>
+
+#include "cli_runner.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -23,23 +25,9 @@ namespace fs = std::filesystem;
 
 const fs::path kFashion = "/usr/share/datasets/fashion-mnist";
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result cli(const std::string& args) {
-  const std::string cmd = std::string(PIPESCOPE_CLI) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int status = p ? pclose(p) : -1;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }
+using Result = ps::test::CliResult;
+using ps::test::cli;
+using ps::test::src;
 
 class CliBadInput : public ::testing::Test {
  protected:

@@ -2,6 +2,8 @@
 // and ends with `NAME: ratio=X`, X a positive finite number. No timing is asserted (the figures are
 // printed for people; a shared machine makes them noisy), only the contract of the output.
 #include <gtest/gtest.h>
+
+#include "cli_runner.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,29 +17,10 @@
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout only
-  std::string all;  // stdout and stderr
-};
+using Result = ps::test::CliResult;
 
-Result cli(const std::string& args) {
-  Result r;
-  const std::string err_file = testing::TempDir() + "pipescope_bench_stderr_" + std::to_string(::getpid());
-  const std::string cmd = std::string(PIPESCOPE_CLI) + " " + args + " 2>" + err_file;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int status = p ? pclose(p) : -1;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.all = r.out;
-  if (FILE* e = std::fopen(err_file.c_str(), "r")) {
-    while (fgets(buf.data(), buf.size(), e)) r.all += buf.data();
-    std::fclose(e);
-  }
-  std::remove(err_file.c_str());
-  return r;
-}
+// stdout apart (the benchmark's lines), stderr kept for the messages.
+Result cli(const std::string& args) { return ps::test::cli(args, /*merge_stderr=*/false); }
 
 std::string tiny_bench(const std::string& name, const std::string& extra = "") {
   return "bench " + name + " --preset " + std::string(PIPESCOPE_SOURCE_DIR) + "/presets/tiny.json --steps 3 --repeats 1" +
@@ -63,14 +46,14 @@ double ratio_of(const std::string& line, const std::string& label) {
 // Runs benchmark `name` at tiny size and checks the contract of its last line; returns stdout's lines.
 std::vector<std::string> run_and_check(const std::string& name, const std::string& extra = "") {
   const Result r = cli(tiny_bench(name, extra));
-  EXPECT_EQ(r.code, 0) << r.all;
+  EXPECT_EQ(r.code, 0) << r.all();
   const auto ls = lines(r.out);
   if (ls.empty()) {
-    ADD_FAILURE() << "no output from bench " << name << "\n" << r.all;
+    ADD_FAILURE() << "no output from bench " << name << "\n" << r.all();
     return ls;
   }
   const double x = ratio_of(ls.back(), name);
-  EXPECT_TRUE(std::isfinite(x) && x > 0) << "last line: '" << ls.back() << "'\n" << r.all;
+  EXPECT_TRUE(std::isfinite(x) && x > 0) << "last line: '" << ls.back() << "'\n" << r.all();
   return ls;
 }
 
@@ -130,8 +113,8 @@ TEST(Bench, MemoryRunsEachStrategyInAChildAndReadsItsWeights) {
 
 TEST(Bench, BadNamesAndOptionsExitWithCodeTwo) {
   Result r = cli(tiny_bench("nonsense"));
-  EXPECT_EQ(r.code, 2) << r.all;
-  EXPECT_NE(r.all.find("unknown benchmark 'nonsense'"), std::string::npos) << r.all;
+  EXPECT_EQ(r.code, 2) << r.all();
+  EXPECT_NE(r.all().find("unknown benchmark 'nonsense'"), std::string::npos) << r.all();
   EXPECT_EQ(cli("bench").code, 2);
   EXPECT_EQ(cli(tiny_bench("overhead", " --repeats 0")).code, 2);
   EXPECT_EQ(cli(tiny_bench("memory", " --strategies latest,no-such-strategy")).code, 2);

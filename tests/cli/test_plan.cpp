@@ -1,6 +1,8 @@
 // `pipescope-cli partition` and `simulate` through the real binary: JSON shape, valid boundaries,
 // the profile cache, printed throughput, and exit code 2 naming the flag for bad input.
 #include <gtest/gtest.h>
+
+#include "cli_runner.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,30 +14,14 @@
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Result = ps::test::CliResult;
 
 // Runs the CLI with a private profile cache, keeping stdout (JSON) apart from stderr (progress).
 Result plan_cli(const std::string& args) {
   static const std::filesystem::path cache =
       std::filesystem::temp_directory_path() / ("pipescope_plan_cache_" + std::to_string(::getpid()));
-  const std::filesystem::path err_file = cache.string() + ".stderr";
-  const std::string cmd = "PIPESCOPE_PROFILE_DIR=" + cache.string() + " " + std::string(PIPESCOPE_CLI) + " " + args +
-                          " 2>" + err_file.string();
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int status = p ? pclose(p) : -1;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (FILE* f = std::fopen(err_file.c_str(), "r")) {
-    while (fgets(buf.data(), buf.size(), f)) r.err += buf.data();
-    std::fclose(f);
-  }
-  return r;
+  return ps::test::run_shell("PIPESCOPE_PROFILE_DIR=" + cache.string() + " " + std::string(PIPESCOPE_CLI) + " " + args,
+                             /*merge_stderr=*/false);
 }
 
 std::string preset(const std::string& name) { return std::string(PIPESCOPE_SOURCE_DIR) + "/presets/" + name; }

@@ -1,6 +1,8 @@
 // `pipescope-cli sweep` through the real binary: the smoke grid end to end, its tables, a bad grid,
 // and continuing a sweep (finished cells are skipped). Also the PNGs when pipescope-plot is built.
 #include <gtest/gtest.h>
+
+#include "cli_runner.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,24 +21,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int status = p ? pclose(p) : -1;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-Result cli(const std::string& args) { return sh(std::string(PIPESCOPE_CLI) + " " + args); }
-
-std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }
+using Result = ps::test::CliResult;
+using ps::test::cli;
+using ps::test::src;
+using ps::test::run_shell;
 
 fs::path fresh_dir(const std::string& name) {
   auto dir = fs::temp_directory_path() / ("pipescope_sweep_" + name + "_" + std::to_string(::getpid()));
@@ -248,7 +236,7 @@ TEST_F(SweepSmoke, PlotsArePngsOfRealSize) {
   ASSERT_EQ(first_->code, 0) << first_->out;
   if (!fs::exists(plotter())) GTEST_SKIP() << "pipescope-plot not built (PIPESCOPE_GUI=OFF)";
   // The sweep ran the plotter itself at its end when it found it; run it again to be independent of that.
-  const Result r = sh("QT_QPA_PLATFORM=offscreen " + plotter().string() + " sweep " + dir_->string());
+  const Result r = run_shell("QT_QPA_PLATFORM=offscreen " + plotter().string() + " sweep " + dir_->string());
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* name : {"loss-S2.png", "loss-S3.png", "accuracy-S2.png", "accuracy-S3.png"}) {
     const fs::path png = *dir_ / "plots" / name;
@@ -257,7 +245,7 @@ TEST_F(SweepSmoke, PlotsArePngsOfRealSize) {
     const std::string head = slurp(png).substr(0, 8);
     EXPECT_EQ(head, std::string("\x89PNG\r\n\x1a\n", 8)) << png;
   }
-  const Result bad = sh(plotter().string() + " sweep " + (*dir_ / "nosuch").string());
+  const Result bad = run_shell(plotter().string() + " sweep " + (*dir_ / "nosuch").string());
   EXPECT_EQ(bad.code, 2) << bad.out;
 }
 

@@ -1,0 +1,51 @@
+// Runs the real pipescope-cli binary for the CLI contract tests (PIPESCOPE_CLI, PIPESCOPE_SOURCE_DIR come
+// from tests/CMakeLists.txt).
+#pragma once
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace ps::test {
+
+struct CliResult {
+  int code = -1;
+  std::string out;  // stdout (and stderr, when merged)
+  std::string err;  // stderr, when kept apart
+  std::string all() const { return out + err; }
+};
+
+// Runs `cmd` through the shell; stderr is merged into `out`, or kept apart in `err`.
+inline CliResult run_shell(const std::string& cmd, bool merge_stderr = true) {
+  static std::atomic<int> calls{0};
+  const std::string err_file = (std::filesystem::temp_directory_path() /
+                                ("pipescope_cli_stderr_" + std::to_string(::getpid()) + "_" + std::to_string(calls++)))
+                                   .string();
+  CliResult r;
+  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : " 2>" + err_file)).c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (p && fgets(buf.data(), buf.size(), p)) r.out += buf.data();
+  const int status = p ? pclose(p) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (!merge_stderr) {
+    if (FILE* f = std::fopen(err_file.c_str(), "r")) {
+      while (fgets(buf.data(), buf.size(), f)) r.err += buf.data();
+      std::fclose(f);
+    }
+    std::error_code ec;
+    std::filesystem::remove(err_file, ec);
+  }
+  return r;
+}
+
+inline CliResult cli(const std::string& args, bool merge_stderr = true) {
+  return run_shell(std::string(PIPESCOPE_CLI) + " " + args, merge_stderr);
+}
+
+inline std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }
+
+}  // namespace ps::test
