@@ -248,11 +248,32 @@ int cmd_run(const Args& args) {
     if (opts.checkpoint_path.empty())
       throw InputError("command line", "--checkpoint-every", "needs --checkpoint FILE");
   }
+  // --repartition STEP:i,j,...: move the boundaries live once STEP minibatches are done.
+  std::int64_t repartition_step = -1;
+  std::vector<int> repartition_to;
+  if (r.has("--repartition")) {
+    const std::string v = r.value("--repartition");
+    const auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+      throw InputError("command line", "--repartition", "expected STEP:i,j,... (for example 100:2,5,8), got '" + v + "'");
+    repartition_step = to_int(v.substr(0, colon), "--repartition");
+    if (repartition_step < 1) throw InputError("command line", "--repartition", "the step must be at least 1");
+    std::stringstream ss(v.substr(colon + 1));
+    std::string item;
+    while (std::getline(ss, item, ',')) repartition_to.push_back(to_int(item, "--repartition"));
+  }
   const bool quiet = r.flag("--quiet");
   r.finish();
   validate(cfg);
 
   Session session(cfg, opts);
+  if (repartition_step > 0) {
+    try {
+      session.repartition(repartition_to, repartition_step);
+    } catch (const InputError& e) {
+      throw InputError("command line", "--repartition", e.reason());
+    }
+  }
   if (!quiet) {
     const auto& info = session.model_info();
     std::printf("pipescope: %s on %s, %s / %s, %d stage(s), partition [", cfg.model.name.c_str(),
@@ -280,10 +301,16 @@ int cmd_run(const Args& args) {
     if (!b.steps.empty()) last = b.steps.back();
     if (!b.evals.empty()) eval = b.evals.back();
     if (!quiet) progress.update(session.progress(), last, eval);
+    for (const auto& m : b.marks) {
+      if (!quiet) progress.finish();
+      std::printf("%s: %s\n", m.kind.c_str(), m.text.c_str());
+      std::fflush(stdout);
+    }
   }
   TelemetryBatch b = session.drain();
   if (!b.steps.empty()) last = b.steps.back();
   if (!b.evals.empty()) eval = b.evals.back();
+  for (const auto& m : b.marks) std::printf("%s: %s\n", m.kind.c_str(), m.text.c_str());
   if (!quiet) {
     progress.update(session.progress(), last, eval, true);
     progress.finish();

@@ -16,7 +16,7 @@ void usage() {
       "      [--stages N | --partition i,j,...] [--microbatches M] [--batch-size B] [--epochs E | --steps N]\n"
       "      [--lr X] [--seed N] [--device cpu|cuda] [--executor threaded|sequential]\n"
       "      [--threads-per-stage T] [--set field.path=value]... [--out DIR] [--trace FILE] [--quiet]\n"
-      "      [--checkpoint FILE [--checkpoint-every MINUTES]]\n"
+      "      [--checkpoint FILE [--checkpoint-every MINUTES]] [--repartition STEP:i,j,...]\n"
       "  run --resume CHECKPOINT [--lr X] [--steps N | --epochs E] [--executor E] [--set optimizer.*=V]...\n"
       "      [--out DIR] [--checkpoint FILE ...]   (continues a saved run bit for bit)\n"
       "  schedule --schedule NAME --stages S --microbatches M --minibatches N [--format table|json]\n"

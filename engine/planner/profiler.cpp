@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -173,6 +174,56 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
   return p;
 }
 
+// The engine's own op times per unit: a short run with one unit per stage on the sequential executor
+// (one op at a time, so no op shares the cores with another), synchronous schedule, no evaluation.
+// Replaces each unit's microbatch-size times by the medians of its ops, scales its minibatch-size times
+// by the same factor, and takes its update time from its U ops.
+void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelProfile& p) {
+  const int n = static_cast<int>(p.units.size());
+  const int warm = 2;
+  RunConfig c = cfg;
+  c.stages = n;
+  c.partition.clear();
+  for (int u = 1; u < n; ++u) c.partition.push_back(u);
+  c.stage_devices.clear();
+  c.executor = "sequential";
+  c.schedule = "1f1b-flush";
+  c.strategy = StrategyConfig{};
+  c.strategy.name = "latest";
+  c.steps = warm + opts.engine_minibatches;
+  c.eval_every_epochs = 1000000;
+  c.dataset.test_limit = 1;
+  c.divergence_every = 0;
+  c.telemetry = true;
+  Session session(c);
+  session.start();
+  session.wait();
+  const RunSummary sum = session.summary();
+  if (sum.status != RunStatus::Completed)
+    throw std::runtime_error("profile: the in-engine run of " + cfg.model.name + " " + to_string(sum.status) + ": " + sum.error);
+  std::vector<std::vector<double>> f(n), b(n), upd(n);
+  for (const OpEvent& ev : session.drain().ops) {
+    if (ev.minibatch < warm || ev.stage < 0 || ev.stage >= n) continue;
+    const double s = 1e-9 * double(ev.t_end_ns - ev.t_start_ns);
+    (ev.kind == OpKind::Forward ? f : ev.kind == OpKind::Backward ? b : upd)[ev.stage].push_back(s);
+  }
+  for (int u = 0; u < n; ++u) {
+    UnitProfile& up = p.units[u];
+    if (!f[u].empty() && up.forward_micro_s > 0) {
+      const double t = median(f[u]);
+      up.forward_batch_s *= t / up.forward_micro_s;
+      up.forward_micro_s = t;
+    }
+    if (!b[u].empty() && up.backward_micro_s > 0) {
+      const double t = median(b[u]);
+      up.backward_batch_s *= t / up.backward_micro_s;
+      up.backward_micro_s = t;
+    }
+    if (!upd[u].empty()) up.update_s = median(upd[u]);
+  }
+  p.in_engine = true;
+}
+
 }  // namespace
 
 ModelInfo model_info_for(const RunConfig& cfg) { return ModelBuilder(cfg.model, input_spec_for(cfg)).info(); }
@@ -189,7 +240,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     text << in.rdbuf();
     try {
       ModelProfile p = profile_from_json(text.str(), path);
-      if (p.key == profile_key(cfg)) {
+      if (p.key == profile_key(cfg) && (p.in_engine || opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
       }
@@ -199,6 +250,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
   }
   if (opts.verbose) std::fprintf(stderr, "profile: measuring %s on %s ...\n", cfg.model.name.c_str(), cfg.device.c_str());
   ModelProfile p = measure(cfg, opts);
+  if (opts.engine_minibatches > 0) measure_in_engine(cfg, opts, p);
   if (opts.use_cache) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -235,10 +287,28 @@ double effective_cores(int hw) {
   return std::clamp(hw * one / std::max(all, 1e-9), 1.0, double(hw));
 }
 
+// Steady-state throughput of a run's op events: the minibatches from `warm` on, over the time from the
+// first op of minibatch `warm` to the end of the last op (the first minibatches pay for cold caches and
+// allocations, which the simulator does not model). The same measure for measured and simulated events.
+double steady_samples_per_second(const std::vector<OpEvent>& ops, int warm, int batch_size) {
+  std::int64_t t0 = std::numeric_limits<std::int64_t>::max(), t1 = 0;
+  int last = -1;
+  for (const OpEvent& ev : ops) {
+    if (ev.minibatch < warm) continue;
+    t0 = std::min(t0, ev.t_start_ns);
+    t1 = std::max(t1, ev.t_end_ns);
+    last = std::max(last, ev.minibatch);
+  }
+  if (last < warm || t1 <= t0) return 0;
+  return double(last + 1 - warm) * batch_size / (1e-9 * double(t1 - t0));
+}
+
 }  // namespace
 
 
 double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
+  constexpr int kWarm = 2;
+  if (opts.steps < kWarm + 2) throw InputError("command line", "--steps", "bench simulator needs at least 4 steps");
   std::string path = opts.preset;
 #ifdef PIPESCOPE_SOURCE_DIR
   if (path.empty()) path = std::string(PIPESCOPE_SOURCE_DIR) + "/presets/default.json";
@@ -262,9 +332,9 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   const int n_units = int(profile.units.size());
   std::fprintf(out,
                "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f available now), "
-               "median of %d\n",
+               "median of %d; throughput in steady state (minibatches %d..%d)\n",
                path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
-               opts.steps, hw, cores, opts.repeats);
+               opts.steps, hw, cores, opts.repeats, kWarm, opts.steps - 1);
   std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s\n", "stages", "partition", "predicted/s", "measured/s",
                "error", "bubble pred", "bubble meas");
   double max_error = 0;
@@ -281,7 +351,7 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
       session.wait();
       const RunSummary sum = session.summary();
       if (sum.status != RunStatus::Completed) throw std::runtime_error("benchmark run failed: " + sum.error);
-      rates.push_back(sum.samples_per_second);
+      rates.push_back(steady_samples_per_second(session.drain().ops, kWarm, cfg.batch_size));
       bubbles.push_back(sum.bubble_fraction_measured);
     }
     SimOptions so;
@@ -293,12 +363,13 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
     so.cores = cores;
     const SimResult sim = simulate(profile, so);
     const double measured = median(rates);
-    const double error = measured > 0 ? std::abs(sim.samples_per_second - measured) / measured : 1.0;
+    const double predicted = steady_samples_per_second(sim.ops, kWarm, cfg.batch_size);
+    const double error = measured > 0 ? std::abs(predicted - measured) / measured : 1.0;
     max_error = std::max(max_error, error);
     std::string parts;
     for (int b : partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
     std::fprintf(out, "%-7d %-12s %14.1f %14.1f %8.1f%% %12.3f %12.3f\n", S, parts.empty() ? "-" : parts.c_str(),
-                 sim.samples_per_second, measured, 100 * error, sim.bubble_fraction, median(bubbles));
+                 predicted, measured, 100 * error, sim.bubble_fraction, median(bubbles));
   }
   std::fprintf(out, "simulator: max_error=%.3f\n", max_error);
   return max_error;

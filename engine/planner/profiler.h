@@ -31,6 +31,10 @@ struct ModelProfile {
   int microbatches = 1;
   int threads = 1;
   bool measured = false;  // false: estimated from the analytic flops (estimate_profile)
+  // True when the op times were then measured in the engine itself: a short run with one unit per stage
+  // on the sequential executor (one op at a time), so that they include what the engine adds to the
+  // bare module calls (the data, the loss, gradient accumulation, weight versions, telemetry).
+  bool in_engine = false;
   std::vector<UnitProfile> units;
 
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
@@ -52,6 +56,8 @@ struct ProfileOptions {
   bool refresh = false;   // measure again and overwrite the cache
   std::string cache_dir;  // "" = profile_cache_dir()
   bool verbose = false;   // say on stderr where the profile came from
+  // Minibatches of the in-engine measurement (after 2 untimed ones); 0 keeps the unit-by-unit times.
+  int engine_minibatches = 8;
 };
 
 // $PIPESCOPE_PROFILE_DIR, else $XDG_CACHE_HOME/pipescope/profiles, else ~/.cache/pipescope/profiles.
@@ -62,7 +68,10 @@ ModelInfo model_info_for(const RunConfig& cfg);
 
 // Measures every unit of cfg's model on cfg.device with cfg.threads_per_stage intra-op threads, at
 // cfg.batch_size / cfg.microbatches and cfg.batch_size samples, with random inputs and labels of the
-// data set's shape. Cached as JSON per (model config, device, batch size, microbatches, threads).
+// data set's shape; then (engine_minibatches > 0) runs the model through the engine with one unit per
+// stage and takes each unit's forward, backward and update time at the run's microbatch size from
+// there (medians), scaling the other size alike. Cached as JSON per (model config, device, batch size,
+// microbatches, threads).
 ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts = {});
 
 // JSON round trip (the cache format). parse throws InputError naming `source` for malformed files.

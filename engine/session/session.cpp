@@ -8,6 +8,7 @@
 #include "engine/runtime/pipeline.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/checkpoint.h"
+#include "engine/session/repartition.h"
 #include "engine/session/run_stats.h"
 #include "engine/session/weights_digest.h"
 #include "engine/strategy/strategy_info.h"
@@ -28,6 +29,8 @@ struct Session::Impl {
   std::vector<int> boundaries;
   std::vector<StageRange> ranges;
   std::vector<std::string> devices;
+  std::vector<c10::Device> stage_device;  // per stage position (a repartition keeps them)
+  std::map<std::string, std::string> strategy_params;
   std::unique_ptr<BatchSource> batches;
   std::unique_ptr<Pipeline> pipeline;
   std::int64_t total_steps = 0;
@@ -68,6 +71,7 @@ struct Session::Impl {
   std::vector<EvalMetrics> eval_history;   // every evaluation so far (mu)
   std::optional<CheckpointInfo> last_ckpt;  // (mu)
   std::string ckpt_request_path;            // (mu) where the requested cut is saved
+  bool ckpt_wanted = false;                 // (mu) a checkpoint was asked for (a cut may be for a repartition)
   Clock::time_point last_ckpt_time;         // (mu)
   double wall_offset = 0;                   // a resumed run's wall time before the resume
   std::atomic<std::uint64_t> collections{0};
@@ -88,6 +92,23 @@ struct Session::Impl {
   void write_checkpoint(const std::string& path, const char* reason);  // driver, pipeline at rest
   void restore(const Checkpoint& c);
   void checkpoint_timer();  // collector: asks for a periodic checkpoint when one is due
+
+  // Live repartition (Session::repartition).
+  struct RepartitionRequest {
+    std::vector<int> boundaries;
+    std::int64_t at_step = -1;
+  };
+  std::optional<RepartitionRequest> repart;  // (mu) asked for, not yet in effect
+  bool repartitioned = false;                // (mu) the partition is no longer the config's
+  std::int64_t drain_to = -1;         // driver: the running segment ends after its first drain_to minibatches
+  std::int64_t resume_drain_to = -1;  // a resumed run's, as saved
+  std::string deferred_ckpt;          // driver: a checkpoint asked for during a drain, written after it
+  std::vector<RunMark> new_marks;     // (mu) for the collector
+  std::unique_ptr<StageRuntime> make_stage(int k, int S, const StageRange& range);
+  std::unique_ptr<Pipeline> make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const;
+  std::int64_t repartition_step() const;  // the step a pending request waits for (-1: none or any)
+  bool repartition_pending() const;
+  void apply_repartition(const std::vector<int>& to);  // driver (or before the start), pipeline at rest
 };
 
 void Session::Impl::build() {
@@ -138,9 +159,9 @@ void Session::Impl::build() {
 
   batches = std::make_unique<BatchSource>(data.train, cfg.batch_size, cfg.seed);
   total_steps = cfg.steps > 0 ? cfg.steps : cfg.epochs * batches->steps_per_epoch();
-  const auto strategy_params = resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
 
   torch::manual_seed(cfg.seed);  // stages built in unit order: the same initial weights for any partition
+  strategy_params = resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   std::vector<std::unique_ptr<StageRuntime>> stages;
   stats = RunStats(S);
   for (int k = 0; k < S; ++k) {
@@ -150,50 +171,11 @@ void Session::Impl::build() {
     if (k < static_cast<int>(cfg.stage_devices.size())) device = c10::Device(cfg.stage_devices[k]);
     else if (cfg.device == "cuda") device = c10::Device(c10::kCUDA, k % std::max<int>(1, torch::cuda::device_count()));
     devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(k) : device.str());
-    StageSetup s;
-    s.index = k;
-    s.num_stages = S;
-    s.device = device;
-    const int first = ranges[k].first, last = ranges[k].last;
-    if (replicas) {
-      torch::manual_seed(cfg.seed);  // every replica starts from the same weights
-      s.replica = k;
-      s.replicas = S;
-      s.all_reduce = all_reduce.get();
-    }
-    s.module = builder->build_units(first, last + 1);
-    const ModelBuilder* b = builder.get();
-    s.make_replica = [b, first, last] { return b->build_units(first, last + 1); };
-    s.optimizer = cfg.optimizer;
-    s.lr_schedule = cfg.lr_schedule;
-    s.total_steps = total_steps;
-    s.strategy = make_strategy(cfg.strategy.name, strategy_params, k, S);
-    s.batches = batches.get();
-    s.microbatches = cfg.microbatches;
-    s.divergence_every = cfg.divergence_every;
-    SpscRing<OpEvent>* ring = rings.back().get();
-    if (cfg.telemetry) s.on_op = [ring](const OpEvent& ev) { ring->try_push(ev); };
-    SpscRing<TransferEvent>* transfer_ring = transfer_rings.back().get();
-    if (cfg.telemetry) s.on_transfer = [transfer_ring](const TransferEvent& t) { transfer_ring->try_push(t); };
-    if (k == S - 1 || replicas)
-      s.on_minibatch = [this](const MinibatchResult& part) {
-        // Data-parallel replicas each report their share; a minibatch is done when all shares are in.
-        std::lock_guard<std::mutex> lock(results_mu);
-        MinibatchResult& r = partial[part.minibatch];
-        r.minibatch = part.minibatch;
-        r.loss += part.loss;
-        r.correct += part.correct;
-        r.count += part.count;
-        if (r.count < cfg.batch_size) return;
-        results.push_back(r);
-        partial.erase(part.minibatch);
-        steps_done = r.minibatch + 1;
-      };
-    stages.push_back(std::make_unique<StageRuntime>(std::move(s)));
+    stage_device.push_back(device);
+    if (replicas) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
+    stages.push_back(make_stage(k, S, ranges[k]));
   }
-  pipeline = std::make_unique<Pipeline>(std::move(stages),
-                                        cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
-                                        cfg.threads_per_stage, cfg.microbatches, replicas);
+  pipeline = make_pipeline(std::move(stages));
 
   std::optional<Checkpoint> resumed;
   if (!opts.resume_path.empty()) {
@@ -226,6 +208,54 @@ void Session::Impl::build() {
   if (resumed && metrics_csv) metrics_csv->append(history, eval_history);  // the curves so far
 }
 
+std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const StageRange& range) {
+  StageSetup s;
+  s.index = k;
+  s.num_stages = S;
+  s.device = stage_device[static_cast<std::size_t>(k)];
+  const int first = range.first, last = range.last;
+  if (replicas) {
+    s.replica = k;
+    s.replicas = S;
+    s.all_reduce = all_reduce.get();
+  }
+  s.module = builder->build_units(first, last + 1);
+  const ModelBuilder* b = builder.get();
+  s.make_replica = [b, first, last] { return b->build_units(first, last + 1); };
+  s.optimizer = cfg.optimizer;
+  s.lr_schedule = cfg.lr_schedule;
+  s.total_steps = total_steps;
+  s.strategy = make_strategy(cfg.strategy.name, strategy_params, k, S);
+  s.batches = batches.get();
+  s.microbatches = cfg.microbatches;
+  s.divergence_every = cfg.divergence_every;
+  SpscRing<OpEvent>* ring = rings[static_cast<std::size_t>(k)].get();
+  if (cfg.telemetry) s.on_op = [ring](const OpEvent& ev) { ring->try_push(ev); };
+  SpscRing<TransferEvent>* transfer_ring = transfer_rings[static_cast<std::size_t>(k)].get();
+  if (cfg.telemetry) s.on_transfer = [transfer_ring](const TransferEvent& t) { transfer_ring->try_push(t); };
+  if (k == S - 1 || replicas)
+    s.on_minibatch = [this](const MinibatchResult& part) {
+      // Data-parallel replicas each report their share; a minibatch is done when all shares are in.
+      std::lock_guard<std::mutex> lock(results_mu);
+      MinibatchResult& r = partial[part.minibatch];
+      r.minibatch = part.minibatch;
+      r.loss += part.loss;
+      r.correct += part.correct;
+      r.count += part.count;
+      if (r.count < cfg.batch_size) return;
+      results.push_back(r);
+      partial.erase(part.minibatch);
+      steps_done = r.minibatch + 1;
+    };
+  return std::make_unique<StageRuntime>(std::move(s));
+}
+
+std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const {
+  return std::make_unique<Pipeline>(std::move(stages),
+                                    cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
+                                    cfg.threads_per_stage, cfg.microbatches, replicas);
+}
+
 EvalMetrics Session::Impl::evaluate(int epoch) {
   EvalMetrics m;
   m.step = steps_done;
@@ -250,6 +280,39 @@ EvalMetrics Session::Impl::evaluate(int epoch) {
   return m;
 }
 
+namespace {
+
+// The ops of the first `k` minibatches of a segment, in their order: the segment then ends with a flush
+// after them. Ops of one minibatch wait only for ops of the same or earlier minibatches, so the lists
+// still run to the end, and what ran before a cut is a prefix of them (a cut's positions stay valid).
+std::vector<StageOps> first_minibatches(const std::vector<StageOps>& ops, std::int64_t k) {
+  std::vector<StageOps> out(ops.size());
+  for (std::size_t s = 0; s < ops.size(); ++s)
+    for (const Op& op : ops[s])
+      if (op.minibatch < k) out[s].push_back(op);
+  return out;
+}
+
+// How many of a segment's minibatches have started by a cut (one past the latest op's).
+std::int64_t started_minibatches(const std::vector<StageOps>& ops, const PipelineCut& cut) {
+  std::int64_t started = 0;
+  for (std::size_t s = 0; s < ops.size() && s < cut.next.size(); ++s)
+    for (std::size_t i = 0; i < cut.next[s]; ++i) started = std::max<std::int64_t>(started, ops[s][i].minibatch + 1);
+  return started;
+}
+
+}  // namespace
+
+std::int64_t Session::Impl::repartition_step() const {
+  std::lock_guard<std::mutex> lock(mu);
+  return repart ? repart->at_step : -1;
+}
+
+bool Session::Impl::repartition_pending() const {
+  std::lock_guard<std::mutex> lock(mu);
+  return repart.has_value();
+}
+
 void Session::Impl::drive() {
   RunStatus final_status = RunStatus::Completed;
   std::string final_error;
@@ -257,33 +320,61 @@ void Session::Impl::drive() {
     const int S = pipeline->num_stages();
     const std::int64_t per_epoch = batches->steps_per_epoch();
     std::int64_t done = seg_base;
-    int epoch = 0;
-    bool evaluated_last = false;
+    // A repartition takes effect between segments, when it is due (its step reached, or any step).
+    auto repartition_if_due = [&] {
+      std::vector<int> to;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!repart || repart->at_step > done) return;
+        to = repart->boundaries;
+      }
+      apply_repartition(to);
+    };
     while (done < total_steps) {
+      if (cut.empty()) repartition_if_due();
       // A resumed run first finishes the segment it was saved in, as it was planned.
       const std::int64_t n = resume_seg_len > 0 ? resume_seg_len : std::min(per_epoch - done % per_epoch, total_steps - done);
       resume_seg_len = 0;
       seg_base = done;
       seg_len = n;
+      drain_to = resume_drain_to;
+      resume_drain_to = -1;
+      // A repartition asked for at a step inside this segment: the segment ends there with a flush.
+      const std::int64_t due = repartition_step();
+      if (drain_to < 0 && due > done && due < done + n) drain_to = due - done;
       auto ops = make_schedule(cfg.schedule, S, cfg.microbatches, static_cast<int>(n));
+      if (drain_to >= 0) ops = first_minibatches(ops, drain_to);
       bool ok = false;
       for (;;) {
         const auto t0 = Clock::now();
         ok = pipeline->run(ops, done, control, origin, &cut);
         pipeline_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
         if (ok || !control.cut_requested()) break;
-        // A checkpoint was asked for: save at this cut, then go on from it (unless a stop came too).
+        // A cut was asked for: a repartition, a checkpoint, or both.
+        if (drain_to < 0 && repartition_pending()) {
+          // Start no new minibatch: the segment ends after those already started (or at the asked step).
+          const std::int64_t k = std::max(started_minibatches(ops, cut), repartition_step() - done);
+          if (k < n) {
+            drain_to = k;
+            ops = first_minibatches(ops, k);
+          }
+        }
         std::string path;
         {
           std::lock_guard<std::mutex> lock(mu);
-          path = ckpt_request_path.empty() ? opts.checkpoint_path : ckpt_request_path;
+          if (ckpt_wanted) path = ckpt_request_path.empty() ? opts.checkpoint_path : ckpt_request_path;
+          ckpt_wanted = false;
           ckpt_request_path.clear();
         }
-        try {
-          if (!path.empty()) write_checkpoint(path, "requested");
-        } catch (const std::exception& e) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (error.empty()) error = e.what();
+        if (!path.empty() && drain_to >= 0) {
+          deferred_ckpt = path;  // flushing for a repartition: saved once it is in effect
+        } else if (!path.empty()) {
+          try {
+            write_checkpoint(path, "requested");
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (error.empty()) error = e.what();
+          }
         }
         if (!control.continue_after_cut()) break;
       }
@@ -291,20 +382,28 @@ void Session::Impl::drive() {
         final_status = RunStatus::Stopped;
         break;
       }
-      seg_base = done + n;
+      done += drain_to >= 0 ? drain_to : n;
+      seg_base = done;
       seg_len = 0;
-      done += n;
-      epoch = static_cast<int>(done / per_epoch);
+      drain_to = -1;
+      repartition_if_due();  // the pipeline is empty here
+      if (!deferred_ckpt.empty()) {
+        const std::string path = std::exchange(deferred_ckpt, std::string());
+        try {
+          write_checkpoint(path, "requested");
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (error.empty()) error = e.what();
+        }
+      }
+      const int epoch = static_cast<int>(done / per_epoch);
       const bool epoch_end = done % per_epoch == 0;
-      evaluated_last = false;
       if ((epoch_end && epoch % std::max(1, cfg.eval_every_epochs) == 0) || done >= total_steps) {
         EvalMetrics m = evaluate(std::max(0, epoch - (epoch_end ? 1 : 0)));
         std::lock_guard<std::mutex> lock(results_mu);
         evals.push_back(m);
-        evaluated_last = true;
       }
     }
-    (void)evaluated_last;
   } catch (const PipelineError& e) {
     final_status = e.reason().find("not finite") != std::string::npos ? RunStatus::Diverged : RunStatus::Failed;
     final_error = e.what();
@@ -328,6 +427,63 @@ void Session::Impl::drive() {
   driver_done = true;
 }
 
+void Session::Impl::apply_repartition(const std::vector<int>& to) {
+  std::vector<int> from;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    repart.reset();
+    from = boundaries;
+  }
+  if (to == from) return;
+  const int S = pipeline->num_stages();
+  const std::vector<StageRange> to_ranges = stage_ranges(to, builder->num_units());
+  // The drained stages' whole state, re-sliced to the new partition.
+  Checkpoint state;
+  std::vector<std::size_t> old_counts, new_counts;
+  for (int k = 0; k < S; ++k) {
+    pipeline->stage(k).save(state, "s" + std::to_string(k));
+    old_counts.push_back(pipeline->stage(k).live_params().size());
+  }
+  std::vector<std::unique_ptr<StageRuntime>> stages;
+  {
+    // Building modules draws initial weights from the default generator: leave the run's draws as they were.
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor rng;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      rng = gen.get_state();
+    }
+    for (int k = 0; k < S; ++k) stages.push_back(make_stage(k, S, to_ranges[static_cast<std::size_t>(k)]));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+  for (const auto& st : stages) new_counts.push_back(st->live_params().size());
+  const Checkpoint moved = reslice_stages(state, old_counts, new_counts);
+  for (int k = 0; k < S; ++k) stages[static_cast<std::size_t>(k)]->load(moved, "s" + std::to_string(k));
+  std::unique_ptr<Pipeline> next = make_pipeline(std::move(stages));
+
+  RunMark mark;
+  mark.kind = "repartition";
+  mark.t_ns = started ? std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() : 0;
+  mark.step = steps_done;
+  mark.before = from;
+  mark.after = to;
+  auto list = [](const std::vector<int>& b) {
+    std::string t;
+    for (int v : b) t += (t.empty() ? "" : ",") + std::to_string(v);
+    return t;
+  };
+  mark.text = "partition " + list(from) + " -> " + list(to) + " at step " + std::to_string(mark.step);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::swap(pipeline, next);  // summaries read the pipeline under mu
+    boundaries = to;
+    ranges = to_ranges;
+    repartitioned = true;
+    if (started) new_marks.push_back(mark);
+  }
+}  // the old stages go here, outside the lock
+
 void Session::Impl::collect() {
   std::vector<OpEvent> ops;
   for (auto& r : rings) r->pop_all(ops);
@@ -337,6 +493,8 @@ void Session::Impl::collect() {
   // mu, then results_mu: a checkpoint (which takes both) sees every result either in the history or
   // still waiting in `results`, never in between.
   std::lock_guard<std::mutex> lock(mu);
+  std::vector<RunMark> marks;
+  marks.swap(new_marks);
   std::vector<MinibatchResult> res;
   std::vector<EvalMetrics> ev;
   {
@@ -369,10 +527,11 @@ void Session::Impl::collect() {
   try {
     if (ledger_csv && !ops.empty()) ledger_csv->append(ops);
     if (metrics_csv && (!steps.empty() || !ev.empty())) metrics_csv->append(steps, ev);
-    if (trace && (!ops.empty() || !transfers.empty())) {
+    if (trace && (!ops.empty() || !transfers.empty() || !marks.empty())) {
       TelemetryBatch b;
       b.ops = ops;
       b.transfers = transfers;
+      b.marks = marks;
       trace->add(b);
     }
   } catch (const std::exception& e) {
@@ -391,6 +550,7 @@ void Session::Impl::collect() {
   }
   pending.steps.insert(pending.steps.end(), steps.begin(), steps.end());
   pending.evals.insert(pending.evals.end(), ev.begin(), ev.end());
+  pending.marks.insert(pending.marks.end(), marks.begin(), marks.end());
   ++collections;
 }
 
@@ -401,6 +561,7 @@ void Session::Impl::checkpoint_timer() {
     if (status != RunStatus::Running && status != RunStatus::Paused) return;
     if (Clock::now() - last_ckpt_time < std::chrono::duration<double>(60.0 * opts.checkpoint_every_minutes)) return;
     last_ckpt_time = Clock::now();  // not again before the next period, even if this one is slow
+    ckpt_wanted = true;
   }
   control.request_cut();
 }
@@ -432,8 +593,14 @@ void Session::Impl::write_checkpoint(const std::string& path, const char* reason
   c.meta["reason"] = reason;
   c.meta["config"] = nlohmann::json::parse(preset_to_json(cfg));
   c.meta["partition"] = boundaries;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    // A repartitioned run resumes with the partition in effect (and a pending repartition still pending).
+    if (repartitioned) c.meta["config"]["partition"] = boundaries;
+    if (repart) c.meta["repartition"] = {{"boundaries", repart->boundaries}, {"at_step", repart->at_step}};
+  }
   c.meta["num_stages"] = pipeline->num_stages();
-  c.meta["segment"] = {{"base", seg_base}, {"length", seg_len}};
+  c.meta["segment"] = {{"base", seg_base}, {"length", seg_len}, {"drain_to", cut.empty() ? -1 : drain_to}};
   c.meta["total_steps"] = total_steps;
   c.meta["pipeline_ns"] = pipeline_ns;
   c.meta["wall_seconds"] = wall_now();
@@ -517,6 +684,10 @@ void Session::Impl::restore(const Checkpoint& c) {
   }
   seg_base = c.meta["segment"]["base"].get<std::int64_t>();
   resume_seg_len = cut.empty() ? 0 : c.meta["segment"]["length"].get<std::int64_t>();
+  resume_drain_to = cut.empty() ? -1 : c.meta["segment"].value("drain_to", std::int64_t{-1});
+  if (c.meta.contains("repartition"))
+    repart = RepartitionRequest{c.meta["repartition"]["boundaries"].get<std::vector<int>>(),
+                                c.meta["repartition"]["at_step"].get<std::int64_t>()};
   pipeline_ns = c.meta["pipeline_ns"].get<std::int64_t>();
   wall_offset = c.meta["wall_seconds"].get<double>();
   steps_done = c.meta["steps_done"].get<std::int64_t>();
@@ -634,7 +805,37 @@ Session::~Session() {
 
 const RunConfig& Session::config() const { return impl_->cfg; }
 const ModelInfo& Session::model_info() const { return impl_->builder->info(); }
-std::vector<int> Session::partition() const { return impl_->boundaries; }
+std::vector<int> Session::partition() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->boundaries;
+}
+
+std::optional<std::vector<int>> Session::pending_partition() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (!impl_->repart) return std::nullopt;
+  return impl_->repart->boundaries;
+}
+
+void Session::repartition(const std::vector<int>& boundaries, std::int64_t at_step) {
+  Impl& d = *impl_;
+  if (d.replicas)
+    throw InputError("", "partition", "the data-parallel replicas each hold the whole model: there is nothing to repartition");
+  const int S = static_cast<int>(d.devices.size());
+  if (static_cast<int>(boundaries.size()) != S - 1)
+    throw InputError("", "partition", std::to_string(boundaries.size()) + " boundaries for " + std::to_string(S) +
+                                          " stages (a run keeps its stage count; it needs " + std::to_string(S - 1) + ")");
+  validate_partition(boundaries, d.builder->num_units(), "");
+  if (d.driver_done) throw InputError("", "partition", "the run has ended: start a new one with this partition");
+  if (!d.started && at_step <= 0) {
+    d.apply_repartition(boundaries);  // nothing runs yet: at once
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(d.mu);
+    d.repart = Impl::RepartitionRequest{boundaries, at_step};
+  }
+  if (d.started) d.control.request_cut();
+}
 
 void Session::start() {
   if (impl_->started.exchange(true)) return;
@@ -704,6 +905,7 @@ void Session::save_checkpoint(const std::string& path) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->ckpt_request_path = target;
+    impl_->ckpt_wanted = true;
   }
   impl_->control.request_cut();
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/config/run_config.h"
 #include "engine/models/model_info.h"
@@ -46,7 +47,20 @@ class Session {
 
   const RunConfig& config() const;
   const ModelInfo& model_info() const;
-  std::vector<int> partition() const;  // first unit of every stage after the first (resolved)
+  std::vector<int> partition() const;  // first unit of every stage after the first (resolved, in effect now)
+
+  // Live repartition: moves the stage boundaries (RunConfig::partition, same number of stages).
+  // Before the start it takes effect at once. During the run (running or paused) it takes effect at the
+  // next flush: the pipeline finishes the minibatches already started and starts no new one, then every
+  // unit that changes stage moves there with its weights (every version the stage holds), optimizer
+  // state and strategy state, on the new stage's device; versions stay those of the run, training goes
+  // on, and a RunMark "repartition" (drain()) marks the moment. With at_step > 0 it takes effect when
+  // exactly at_step minibatches are complete, if the run has not started minibatch at_step + 1 yet (else
+  // at the next flush): the same step under either executor, hence the same weights. A request while
+  // one is pending replaces it. Throws InputError (field "partition") for a partition that does not fit
+  // the model or the stage count, for data-parallel replicas, and after the run has ended.
+  void repartition(const std::vector<int>& boundaries, std::int64_t at_step = -1);
+  std::optional<std::vector<int>> pending_partition() const;  // requested, not yet in effect
 
   void start();   // runs on engine threads; returns at once
   void pause();   // workers stop before their next op

@@ -44,6 +44,15 @@ struct TransferEvent {
   std::int64_t bytes = 0;
 };
 
+// A moment of the run worth marking on timelines and traces (an instant, not an op).
+struct RunMark {
+  std::int64_t t_ns = 0;  // since the run started
+  std::int64_t step = 0;  // minibatches completed at that moment
+  std::string kind;       // "repartition"
+  std::string text;       // for people: "partition 2,4,6 -> 3,5,7 at step 120"
+  std::vector<int> before, after;  // repartition: the boundaries before and after
+};
+
 // One optimizer step of the whole model (one minibatch).
 struct StepMetrics {
   std::int64_t step = 0;  // 1-based count of completed minibatches
@@ -110,7 +119,8 @@ struct TelemetryBatch {
   std::vector<StepMetrics> steps;
   std::vector<EvalMetrics> evals;
   std::int64_t dropped_ops = 0;  // events the bounded buffers had to drop (the on-disk ledger keeps them)
-  bool empty() const { return ops.empty() && transfers.empty() && steps.empty() && evals.empty(); }
+  std::vector<RunMark> marks;
+  bool empty() const { return ops.empty() && transfers.empty() && steps.empty() && evals.empty() && marks.empty(); }
 };
 
 }  // namespace ps

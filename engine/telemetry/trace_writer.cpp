@@ -103,6 +103,7 @@ void TraceWriter::add(const TelemetryBatch& batch) {
     if (op.stage >= 0) write_op_locked(op);
   for (const TransferEvent& t : batch.transfers)
     if (t.from_stage >= 0) write_transfer_locked(t);
+  for (const RunMark& m : batch.marks) write_mark_locked(m);
   // One batch of lag: a drain that read stage 0's ring before another stage's may bring that stage's
   // older events in the next batch.
   write_flows_through_locked(settled_before_this_batch_);
@@ -209,6 +210,19 @@ void TraceWriter::write_transfer_locked(const TransferEvent& t) {
                         {"ts", to_us(t.t_start_ns)},
                         {"dur", duration_us(t.t_start_ns, t.t_end_ns)},
                         {"args", {{"bytes", t.bytes}, {"minibatch", t.minibatch}, {"microbatch", t.micro}}}}));
+}
+
+// A global instant event: Perfetto draws it as a line across every track.
+void TraceWriter::write_mark_locked(const RunMark& m) {
+  name_process_locked(0);
+  emit_locked(dump(Json{{"name", m.kind},
+                        {"cat", "run"},
+                        {"ph", "i"},
+                        {"s", "g"},
+                        {"pid", pid_of(0)},
+                        {"tid", kComputeTid},
+                        {"ts", to_us(m.t_ns)},
+                        {"args", {{"step", m.step}, {"text", m.text}, {"before", m.before}, {"after", m.after}}}}));
 }
 
 void TraceWriter::note_flow_point_locked(const OpEvent& op) {

@@ -56,6 +56,7 @@ class TraceWriter {
   void name_process_locked(int stage);
   void write_op_locked(const OpEvent& op);
   void write_transfer_locked(const TransferEvent& t);
+  void write_mark_locked(const RunMark& m);
   void note_flow_point_locked(const OpEvent& op);
   void write_flow_locked(int minibatch, std::vector<FlowPoint> points);
   void write_flows_through_locked(int last_minibatch);

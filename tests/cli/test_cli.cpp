@@ -45,6 +45,27 @@ TEST(Cli, ScheduleNamesMicrobatches) {
   EXPECT_EQ(j["stages"][1]["ops"][2], "B0.0");
 }
 
+TEST(Cli, RunRepartitionsLiveAtTheStepItWasGiven) {
+  const auto dir = fresh_dir("repartition");
+  // tiny: 4 units on 2 stages; the boundary moves from 1 to 3 once 10 minibatches are done.
+  Result r = cli("run --preset " + src("presets/tiny.json") + " --steps 20 --partition 1 --repartition 10:3 --quiet --out " +
+                 dir.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("repartition: partition 1 -> 3 at step 10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage 0 [0..2]"), std::string::npos) << r.out;
+  auto summary = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+  EXPECT_EQ(summary["steps"], 20);
+  EXPECT_EQ(summary["per_stage"][1]["first_layer"], 3);
+
+  Result bad = cli("run --preset " + src("presets/tiny.json") + " --steps 20 --repartition 10:1,2");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("command line: --repartition"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("stage count"), std::string::npos) << bad.out;
+  Result shape = cli("run --preset " + src("presets/tiny.json") + " --steps 20 --repartition 3");
+  EXPECT_EQ(shape.code, 2) << shape.out;
+  EXPECT_NE(shape.out.find("expected STEP:i,j,..."), std::string::npos) << shape.out;
+}
+
 TEST(Cli, RunWritesOutputsAndSummary) {
   const auto dir = fresh_dir("run");
   Result r = cli("run --preset " + src("presets/tiny.json") + " --steps 10 --out " + dir.string() + " --trace " +

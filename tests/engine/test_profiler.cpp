@@ -51,5 +51,32 @@ TEST(Profiler, MeasuresEveryUnitAndCachesTheProfile) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Profiler, TakesTheOpTimesFromARunOfTheEngineUnlessToldNotTo) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pipescope_profile_engine_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const RunConfig cfg = tiny_config();
+  ProfileOptions opts;
+  opts.cache_dir = dir.string();
+  opts.warmup = 1;
+  opts.iterations = 3;
+  opts.engine_minibatches = 0;  // unit by unit only
+  const ModelProfile bare = profile_model(cfg, opts);
+  EXPECT_FALSE(bare.in_engine);
+  // A cached profile without the engine's times does not answer a request for them: measured again.
+  opts.engine_minibatches = 4;
+  const ModelProfile p = profile_model(cfg, opts);
+  EXPECT_TRUE(p.in_engine);
+  EXPECT_TRUE(profile_from_json(profile_to_json(p), "round trip").in_engine);
+  ASSERT_EQ(p.units.size(), bare.units.size());
+  for (std::size_t u = 0; u < p.units.size(); ++u) {
+    EXPECT_GT(p.units[u].forward_micro_s, 0);
+    EXPECT_GT(p.units[u].backward_micro_s, 0);
+    EXPECT_GT(p.units[u].update_s, 0);  // every stage has a U op (check_finite at least)
+    EXPECT_GT(p.units[u].forward_batch_s, 0);
+  }
+  EXPECT_TRUE(profile_model(cfg, opts).in_engine);  // and now it is cached
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ps
