@@ -4,9 +4,11 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QTableWidget>
 #include <QToolButton>
+#include <QUndoGroup>
 #include <QUndoStack>
 #include <QVBoxLayout>
 
@@ -34,12 +36,25 @@ class PartitionEdit : public QUndoCommand {
 
 enum Column { kStage, kUnits, kDevice, kCost, kParams, kWeights, kOutput, kColumns };
 
+QString boundaries_text(const std::vector<int>& b) {
+  QStringList parts;
+  for (int x : b) parts << QString::number(x);
+  return parts.isEmpty() ? QObject::tr("one stage") : parts.join(QLatin1Char(','));
+}
+
 }  // namespace
 
 PartitionEditor::PartitionEditor(QWidget* parent)
     : QWidget(parent),
       strip_(new PartitionStrip(this)),
+      undo_group_(new QUndoGroup(this)),
       undo_(new QUndoStack(this)),
+      live_undo_(new QUndoStack(this)),
+      auto_button_(new QPushButton(tr("Auto-balance"), this)),
+      profile_button_(new QPushButton(tr("Profile"), this)),
+      profile_busy_(new QProgressBar(this)),
+      profile_label_(new QLabel(this)),
+      pending_label_(new QLabel(this)),
       metric_combo_(new QComboBox(this)),
       undo_button_(new QToolButton(this)),
       redo_button_(new QToolButton(this)),
@@ -52,8 +67,11 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   connect(metric_combo_, &QComboBox::currentIndexChanged, this,
           [this] { strip_->setMetric(static_cast<UnitMetric>(metric_combo_->currentData().toInt())); });
 
-  QAction* undo_action = undo_->createUndoAction(this, tr("Undo"));
-  QAction* redo_action = undo_->createRedoAction(this, tr("Redo"));
+  undo_group_->addStack(undo_);
+  undo_group_->addStack(live_undo_);
+  undo_group_->setActiveStack(undo_);
+  QAction* undo_action = undo_group_->createUndoAction(this, tr("Undo"));
+  QAction* redo_action = undo_group_->createRedoAction(this, tr("Redo"));
   undo_action->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
   redo_action->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
   undo_action->setShortcut(QKeySequence::Undo);
@@ -65,14 +83,25 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   undo_button_->setDefaultAction(undo_action);
   redo_button_->setDefaultAction(redo_action);
 
-  auto* balance_button = new QPushButton(tr("Balance"), this);
-  balance_button->setToolTip(tr("Split evenly by estimated cost (the engine's default partition)"));
-  connect(balance_button, &QPushButton::clicked, this, &PartitionEditor::balance);
-  auto* auto_button = new QPushButton(tr("Auto-balance"), this);
-  auto_button->setObjectName(QStringLiteral("autoBalance"));
-  auto_button->setToolTip(tr("Minimise the slowest stage's time (dynamic programming over contiguous splits, "
-                             "as PipeDream's planner) on the measured profile, or on the estimate without one"));
-  connect(auto_button, &QPushButton::clicked, this, [this] { autoBalance(); });
+  // One balancing button: the DP planner on the measured profile when there is one, else on the flops
+  // estimate (which is also how the engine splits a preset without a partition).
+  auto_button_->setObjectName(QStringLiteral("autoBalance"));
+  connect(auto_button_, &QPushButton::clicked, this, [this] { autoBalance(); });
+  profile_button_->setObjectName(QStringLiteral("profile"));
+  profile_button_->setToolTip(tr("Measure every layer unit's forward, backward and update time on the run's device "
+                                 "and batch size (in the background; cached, so the same settings load at once "
+                                 "next time). Auto-balance and the predicted timeline then use measured times."));
+  connect(profile_button_, &QPushButton::clicked, this, &PartitionEditor::profileRequested);
+  profile_busy_->setRange(0, 0);  // indeterminate: a busy indicator
+  profile_busy_->setMaximumWidth(80);
+  profile_busy_->setMaximumHeight(12);
+  profile_busy_->setTextVisible(false);
+  profile_busy_->hide();
+  profile_label_->setObjectName(QStringLiteral("hint"));
+  pending_label_->setObjectName(QStringLiteral("pendingRepartition"));
+  pending_label_->setWordWrap(true);
+  pending_label_->setStyleSheet(QStringLiteral("color: #8e24aa; font-weight: bold;"));
+  pending_label_->hide();
 
   summary_->setTextFormat(Qt::RichText);
   auto* hint = new QLabel(tr("Drag a handle to move layers · double-click a layer to start a stage there, "
@@ -82,8 +111,10 @@ PartitionEditor::PartitionEditor(QWidget* parent)
 
   auto* top = new QHBoxLayout;
   top->addWidget(metric_combo_);
-  top->addWidget(balance_button);
-  top->addWidget(auto_button);
+  top->addWidget(auto_button_);
+  top->addWidget(profile_button_);
+  top->addWidget(profile_busy_);
+  top->addWidget(profile_label_);
   top->addWidget(undo_button_);
   top->addWidget(redo_button_);
   top->addSpacing(12);
@@ -102,6 +133,7 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(top);
+  layout->addWidget(pending_label_);
   layout->addWidget(strip_);
   layout->addWidget(hint);
   layout->addWidget(table_, 1);
@@ -112,18 +144,24 @@ PartitionEditor::PartitionEditor(QWidget* parent)
             pushEdit(before, after, tr("Move stage boundary"));
           });
   connect(strip_, &PartitionStrip::addBoundaryRequested, this, [this](int unit) {
+    if (live_) return;  // the stage count is fixed during a run
     auto after = add_boundary(committed_, unit, static_cast<int>(model_.units.size()));
     if (after != committed_) pushEdit(committed_, after, tr("Add stage at %1").arg(unit));
   });
   connect(strip_, &PartitionStrip::removeBoundaryRequested, this, [this](int index) {
+    if (live_) return;
     pushEdit(committed_, remove_boundary(committed_, index), tr("Remove stage boundary"));
   });
+  updateProfileUi();
 }
+
+QUndoStack* PartitionEditor::undoStack() const { return undo_group_->activeStack(); }
 
 void PartitionEditor::setModelInfo(const ModelInfo& model, const std::vector<int>& boundaries) {
   if (model.name != model_.name || model.units.size() != model_.units.size()) clearProfile();  // another model
   model_ = model;
   undo_->clear();
+  live_undo_->clear();
   strip_->setModelInfo(&model_);
   applyPartition(boundaries);
 }
@@ -138,7 +176,7 @@ void PartitionEditor::setPartition(const std::vector<int>& boundaries, bool undo
 
 void PartitionEditor::pushEdit(const std::vector<int>& before, const std::vector<int>& after, const QString& text) {
   if (before == after) return;
-  undo_->push(new PartitionEdit(this, before, after, text));  // push() runs redo(), which applies `after`
+  undoStack()->push(new PartitionEdit(this, before, after, text));  // push() runs redo(), which applies `after`
 }
 
 void PartitionEditor::applyPartition(const std::vector<int>& boundaries) {
@@ -148,6 +186,7 @@ void PartitionEditor::applyPartition(const std::vector<int>& boundaries) {
   stage_devices_.resize(committed_.size() + 1, device_choices_.value(0).toStdString());
   rebuildDeviceCombos();
   refreshTotals(committed_);
+  updateProfileUi();  // the tooltip names the stage count
   if (changed) Q_EMIT partitionChanged(committed_);
 }
 
@@ -186,6 +225,7 @@ void PartitionEditor::rebuildDeviceCombos() {
     if (!combo || table_->rowCount() <= k) {
       if (table_->rowCount() <= k) table_->setRowCount(k + 1);
       combo = new QComboBox(table_);
+      combo->setToolTip(tr("The stage's device (fixed while a run is going)"));
       table_->setCellWidget(k, kDevice, combo);
       connect(combo, &QComboBox::currentTextChanged, this, [this, k](const QString& text) {
         if (k < static_cast<int>(stage_devices_.size()) && stage_devices_[static_cast<std::size_t>(k)] != text.toStdString()) {
@@ -205,6 +245,7 @@ void PartitionEditor::rebuildDeviceCombos() {
     combo->addItems(device_choices_);
     if (!device_choices_.contains(current)) combo->addItem(current);
     combo->setCurrentText(current);
+    combo->setEnabled(!live_);
     labels << current;
   }
   table_->setRowCount(stages);
@@ -249,19 +290,89 @@ QString PartitionEditor::summaryText() const {
       .arg(format_percent(stats_.efficiency));
 }
 
-void PartitionEditor::balance() {
-  if (model_.units.empty()) return;
-  pushEdit(committed_, balanced_partition(model_, stageCount()), tr("Balance stages"));
-}
-
 void PartitionEditor::setProfile(const ModelProfile& profile) {
   profile_ = profile;
   has_profile_ = profile.units.size() == model_.units.size();
+  profile_error_.clear();
+  updateProfileUi();
+  Q_EMIT profileChanged();
 }
 
 void PartitionEditor::clearProfile() {
   profile_ = {};
   has_profile_ = false;
+  updateProfileUi();
+  Q_EMIT profileChanged();
+}
+
+QString PartitionEditor::autoBalanceSource() const {
+  if (!has_profile_) return tr("estimated from flops");
+  return tr("measured on %1 at batch %2").arg(QString::fromStdString(profile_.device)).arg(profile_.batch_size);
+}
+
+void PartitionEditor::setProfileBusy(bool busy) {
+  profile_busy_->setVisible(busy);
+  profile_button_->setEnabled(!busy);
+  if (busy) profile_error_.clear();
+  updateProfileUi();
+  if (busy) profile_label_->setText(tr("profiling…"));
+}
+
+void PartitionEditor::setProfileError(const QString& error) {
+  profile_error_ = error;
+  updateProfileUi();
+}
+
+void PartitionEditor::updateProfileUi() {
+  auto_button_->setToolTip(tr("Minimise the slowest stage's time (dynamic programming over contiguous splits, as "
+                              "PipeDream's planner), keeping %1 stages. Unit times: <b>%2</b>%3")
+                               .arg(stageCount())
+                               .arg(autoBalanceSource())
+                               .arg(has_profile_ ? QString() : tr(" (Profile measures them)")));
+  if (!profile_error_.isEmpty()) {
+    profile_label_->setText(tr("profile failed"));
+    profile_label_->setToolTip(profile_error_);
+    profile_label_->setStyleSheet(QStringLiteral("color: #d93025;"));
+    return;
+  }
+  profile_label_->setStyleSheet(QString());
+  profile_label_->setText(has_profile_ ? tr("measured") : tr("estimated"));
+  profile_label_->setToolTip(tr("Auto-balance uses unit times %1").arg(autoBalanceSource()));
+}
+
+void PartitionEditor::setLive(bool live) {
+  if (live == live_) return;
+  live_ = live;
+  if (live_) {
+    live_start_ = committed_;
+    live_undo_->clear();
+    undo_group_->setActiveStack(live_undo_);
+  } else {
+    undo_group_->setActiveStack(undo_);
+    // What the run's repartitions did, as one step of the history from before the run.
+    if (committed_ != live_start_ && committed_.size() == live_start_.size())
+      undo_->push(new PartitionEdit(this, live_start_, committed_, tr("Repartitions during the run")));
+    live_undo_->clear();
+    setPendingPartition(std::nullopt);
+  }
+  rebuildDeviceCombos();
+  strip_->setToolTip(live_ ? tr("A run is going: drag a handle to repartition it live (the stage count is fixed)")
+                           : QString());
+}
+
+void PartitionEditor::setPendingPartition(const std::optional<std::vector<int>>& requested, const std::vector<int>& in_effect,
+                                          const QString& when) {
+  pending_ = requested;
+  in_effect_ = in_effect;
+  pending_when_ = when.isEmpty() ? tr("when the pipeline has drained the minibatches in flight") : when;
+  pending_label_->setText(pendingText());
+  pending_label_->setVisible(pending_.has_value());
+}
+
+QString PartitionEditor::pendingText() const {
+  if (!pending_) return QString();
+  return tr("Repartition to %1 pending (%2 still runs): it takes effect %3")
+      .arg(boundaries_text(*pending_), boundaries_text(in_effect_), pending_when_);
 }
 
 ModelProfile PartitionEditor::balanceProfile() const {

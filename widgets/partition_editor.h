@@ -1,9 +1,11 @@
 // Partition editor: drag stage boundaries across the model's layer units, see per-stage totals, the
 // predicted bottleneck and the pipeline efficiency update while dragging, undo/redo every drag, and
-// pick a device per stage.
+// pick a device per stage. During a run (live mode) only the boundaries move: the owner turns each
+// committed drag into a live repartition, and the editor shows the request until it takes effect.
 #pragma once
 #include <QStringList>
 #include <QWidget>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +15,10 @@
 
 class QComboBox;
 class QLabel;
+class QProgressBar;
+class QPushButton;
 class QTableWidget;
+class QUndoGroup;
 class QUndoStack;
 class QToolButton;
 
@@ -37,13 +42,30 @@ class PartitionEditor : public QWidget {
 
   void setStrategy(const std::string& strategy);  // weight copies per stage follow it
   // Measured unit times for Auto-balance (a profile of the same model); without one it balances an
-  // estimate from the analytic flops. `schedule` and microbatches decide the in-flight activations.
+  // estimate from the analytic flops. The Auto-balance button's tooltip says which it uses.
   void setProfile(const ModelProfile& profile);
   void clearProfile();
   bool hasProfile() const { return has_profile_; }
+  const ModelProfile& profile() const { return profile_; }
   // Auto-balance: the dynamic-programming split minimising the slowest stage (planner/balance.h) on the
   // profile, as one undoable edit. Returns the boundaries it applied.
   std::vector<int> autoBalance();
+  QString autoBalanceSource() const;  // "measured on cpu at batch 32" or "estimated from flops"
+
+  // The Profile button asks (profileRequested); the owner measures off the GUI thread and reports here:
+  // busy shows an indicator and disables the button, an error shows under the buttons.
+  void setProfileBusy(bool busy);
+  void setProfileError(const QString& error);
+
+  // Live mode (a run is going): the stage count and the devices are fixed, drags and Auto-balance move
+  // boundaries only, and they undo on their own history (the one from before the run comes back after).
+  void setLive(bool live);
+  bool isLive() const { return live_; }
+  // A repartition requested and not yet in effect (nullopt: none); `in_effect` is what still runs and
+  // `when` says when it takes effect ("" = when the pipeline has drained the minibatches in flight).
+  void setPendingPartition(const std::optional<std::vector<int>>& requested, const std::vector<int>& in_effect = {},
+                           const QString& when = {});
+  QString pendingText() const;  // "" when nothing is pending
   void setMetric(UnitMetric metric);
   void setDeviceChoices(const QStringList& devices);  // e.g. "cpu:0".."cpu:3", "cuda:0"
   void setStageDevices(const std::vector<std::string>& devices);
@@ -54,7 +76,7 @@ class PartitionEditor : public QWidget {
   QString summaryText() const;
 
   PartitionStrip* strip() const { return strip_; }
-  QUndoStack* undoStack() const { return undo_; }
+  QUndoStack* undoStack() const;  // the active history (the live one during a run)
 
   // Applies a partition as the committed one (used by the undo commands).
   void applyPartition(const std::vector<int>& boundaries);
@@ -62,12 +84,14 @@ class PartitionEditor : public QWidget {
  Q_SIGNALS:
   void partitionChanged(const std::vector<int>& boundaries);
   void stageDevicesChanged();
+  void profileRequested();
+  void profileChanged();  // setProfile / clearProfile (a new model clears it too)
 
  private:
   void pushEdit(const std::vector<int>& before, const std::vector<int>& after, const QString& text);
   void refreshTotals(const std::vector<int>& boundaries);
   void rebuildDeviceCombos();
-  void balance();
+  void updateProfileUi();
   ModelProfile balanceProfile() const;
 
   ModelInfo model_;
@@ -78,9 +102,22 @@ class PartitionEditor : public QWidget {
   PartitionStats stats_;
   QStringList device_choices_{QStringLiteral("cpu")};
   std::vector<std::string> stage_devices_;
+  bool live_ = false;
+  std::vector<int> live_start_;  // the partition when live mode began
+  std::optional<std::vector<int>> pending_;
+  std::vector<int> in_effect_;
+  QString pending_when_;
+  QString profile_error_;
 
   PartitionStrip* strip_;
-  QUndoStack* undo_;
+  QUndoGroup* undo_group_;
+  QUndoStack* undo_;       // edits before and between runs
+  QUndoStack* live_undo_;  // edits during the current run
+  QPushButton* auto_button_;
+  QPushButton* profile_button_;
+  QProgressBar* profile_busy_;
+  QLabel* profile_label_;
+  QLabel* pending_label_;
   QComboBox* metric_combo_;
   QToolButton* undo_button_;
   QToolButton* redo_button_;

@@ -1,4 +1,5 @@
-// Everything the dashboard keeps about one run: its configuration, its curves and its summary.
+// Everything the dashboard keeps about one run: its configuration (its partition follows live
+// repartitions), its curves, its marks and its summary.
 // The session controller fills it while the run goes; the compare page keeps it after.
 #pragma once
 #include <QString>
@@ -15,11 +16,13 @@ struct RunRecord {
   RunSummary summary;
   std::vector<StepMetrics> steps;
   std::vector<EvalMetrics> evals;
+  std::vector<RunMark> marks;  // repartitions, in time order
   QString trace_path;  // Trace Event Format JSON written by the session ("" = none)
 
   void append(const TelemetryBatch& batch) {
     steps.insert(steps.end(), batch.steps.begin(), batch.steps.end());
     evals.insert(evals.end(), batch.evals.begin(), batch.evals.end());
+    marks.insert(marks.end(), batch.marks.begin(), batch.marks.end());
   }
 };
 

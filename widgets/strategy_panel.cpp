@@ -181,6 +181,12 @@ void StrategyPanel::setStageCount(int stages) {
   onEdited();
 }
 
+void StrategyPanel::setStageCountLocked(bool locked) {
+  stages_->setEnabled(!locked);
+  stages_->setToolTip(locked ? tr("Fixed while the run goes on: drag the partition's boundaries to repartition it live")
+                             : QString());
+}
+
 QWidget* StrategyPanel::paramEditor(const QString& key) const {
   auto it = param_editors_.find(key.toStdString());
   return it == param_editors_.end() ? nullptr : it->second;

@@ -29,6 +29,7 @@ class StrategyPanel : public QWidget {
   QString descriptionText() const;
   void setMaxStages(int stages);   // the model's unit count
   void setStageCount(int stages);  // follows the partition editor, without announcing stagesChanged
+  void setStageCountLocked(bool locked);  // during a run: its stage count is fixed
 
   QComboBox* scheduleCombo() const { return schedule_; }
   QComboBox* strategyCombo() const { return strategy_; }

@@ -1,6 +1,7 @@
 #include "widgets/timeline_model.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace ps::ui {
 namespace {
@@ -27,12 +28,28 @@ IndexRange visible(const std::vector<Event>& events, std::int64_t longest, std::
   return {static_cast<std::size_t>(first - events.begin()), static_cast<std::size_t>(last - events.begin())};
 }
 
+// The op under t, else the nearest within `tolerance_ns`.
+std::optional<std::size_t> nearest(const std::vector<OpEvent>& ops, IndexRange r, std::int64_t t, std::int64_t tolerance_ns) {
+  std::optional<std::size_t> best;
+  std::int64_t best_distance = tolerance_ns + 1;
+  for (std::size_t i = r.first; i < r.last; ++i) {
+    const OpEvent& e = ops[i];
+    const std::int64_t distance = t < e.t_start_ns ? e.t_start_ns - t : (t >= e.t_end_ns ? t - e.t_end_ns + 1 : 0);
+    if (distance < best_distance) best_distance = distance, best = i;
+  }
+  return best;
+}
+
+const std::vector<OpEvent> kNoOps;
+
 }  // namespace
 
 void TimelineModel::clear() {
   ops_.clear();
   longest_op_.clear();
   lanes_.clear();
+  marks_.clear();
+  clearGhost();
   t_min_ = t_max_ = 0;
   dropped_ = 0;
 }
@@ -49,7 +66,59 @@ void TimelineModel::setStageCount(int stages) { ensureStages(stages); }
 void TimelineModel::append(const TelemetryBatch& batch) {
   for (const auto& op : batch.ops) addOp(op);
   for (const auto& t : batch.transfers) addTransfer(t);
+  for (const auto& m : batch.marks) addMark(m);
   dropped_ += batch.dropped_ops;
+}
+
+void TimelineModel::addMark(const RunMark& mark) {
+  auto it = std::upper_bound(marks_.begin(), marks_.end(), mark.t_ns,
+                             [](std::int64_t t, const RunMark& m) { return t < m.t_ns; });
+  marks_.insert(it, mark);
+}
+
+std::optional<std::size_t> TimelineModel::markAt(std::int64_t t, std::int64_t tolerance_ns) const {
+  std::optional<std::size_t> best;
+  std::int64_t best_distance = tolerance_ns + 1;
+  auto it = std::lower_bound(marks_.begin(), marks_.end(), t - tolerance_ns,
+                             [](const RunMark& m, std::int64_t x) { return m.t_ns < x; });
+  for (; it != marks_.end() && it->t_ns <= t + tolerance_ns; ++it) {
+    const std::int64_t d = std::abs(it->t_ns - t);
+    if (d < best_distance) best_distance = d, best = static_cast<std::size_t>(it - marks_.begin());
+  }
+  return best;
+}
+
+void TimelineModel::setGhostOps(const std::vector<OpEvent>& ops) {
+  clearGhost();
+  for (const OpEvent& op : ops) {
+    if (op.stage < 0) continue;
+    const auto k = static_cast<std::size_t>(op.stage);
+    if (ghost_.size() <= k) ghost_.resize(k + 1);
+    insert_sorted(ghost_[k].events, op);
+    ghost_[k].longest = std::max(ghost_[k].longest, op.t_end_ns - op.t_start_ns);
+    ghost_end_ = std::max(ghost_end_, op.t_end_ns);
+    ++ghost_count_;
+  }
+}
+
+void TimelineModel::clearGhost() {
+  ghost_.clear();
+  ghost_count_ = 0;
+  ghost_end_ = 0;
+}
+
+const std::vector<OpEvent>& TimelineModel::ghostOps(int stage) const {
+  return stage >= 0 && stage < static_cast<int>(ghost_.size()) ? ghost_[static_cast<std::size_t>(stage)].events : kNoOps;
+}
+
+IndexRange TimelineModel::visibleGhostOps(int stage, std::int64_t t0, std::int64_t t1) const {
+  if (stage < 0 || stage >= static_cast<int>(ghost_.size())) return {};
+  const auto& row = ghost_[static_cast<std::size_t>(stage)];
+  return visible(row.events, row.longest, t0, t1);
+}
+
+std::optional<std::size_t> TimelineModel::ghostOpAt(int stage, std::int64_t t, std::int64_t tolerance_ns) const {
+  return nearest(ghostOps(stage), visibleGhostOps(stage, t - tolerance_ns, t + tolerance_ns + 1), t, tolerance_ns);
 }
 
 void TimelineModel::addOp(const OpEvent& op) {
@@ -98,15 +167,8 @@ IndexRange TimelineModel::visibleTransfers(int lane, std::int64_t t0, std::int64
 }
 
 std::optional<std::size_t> TimelineModel::opAt(int stage, std::int64_t t, std::int64_t tolerance_ns) const {
-  const IndexRange r = visibleOps(stage, t - tolerance_ns, t + tolerance_ns + 1);
-  std::optional<std::size_t> best;
-  std::int64_t best_distance = tolerance_ns + 1;
-  for (std::size_t i = r.first; i < r.last; ++i) {
-    const OpEvent& e = ops(stage)[i];
-    const std::int64_t distance = t < e.t_start_ns ? e.t_start_ns - t : (t >= e.t_end_ns ? t - e.t_end_ns + 1 : 0);
-    if (distance < best_distance) best_distance = distance, best = i;
-  }
-  return best;
+  if (stage < 0 || stage >= stageCount()) return std::nullopt;
+  return nearest(ops(stage), visibleOps(stage, t - tolerance_ns, t + tolerance_ns + 1), t, tolerance_ns);
 }
 
 }  // namespace ps::ui

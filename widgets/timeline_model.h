@@ -1,5 +1,7 @@
 // The timeline's data: op events in per-stage vectors sorted by start time, transfers in per-link
-// lanes. Plain data (no widgets) so visibility queries and hit tests can be tested directly.
+// lanes, run marks (repartitions) in time order, and the "ghost": a predicted run (the simulator's op
+// events) kept apart from the measured one. Plain data (no widgets) so visibility queries and hit tests
+// can be tested directly.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -21,11 +23,12 @@ class TimelineModel {
   // Memory stays bounded on long runs: past `max_ops_per_stage` the oldest quarter of a row is dropped.
   explicit TimelineModel(std::size_t max_ops_per_stage = 500000) : max_ops_per_stage_(max_ops_per_stage) {}
 
-  void clear();
+  void clear();  // measured events, marks and the ghost
   void setStageCount(int stages);  // rows shown even before any event arrives
-  void append(const TelemetryBatch& batch);
+  void append(const TelemetryBatch& batch);  // ops, transfers and marks
   void addOp(const OpEvent& op);
   void addTransfer(const TransferEvent& transfer);
+  void addMark(const RunMark& mark);
 
   int stageCount() const { return static_cast<int>(ops_.size()); }
   int laneCount() const { return stageCount() > 0 ? stageCount() - 1 : 0; }  // lane k: stages k <-> k+1
@@ -45,6 +48,21 @@ class TimelineModel {
   // The op of `stage` under time t, or else the nearest one within `tolerance_ns` (thin boxes stay clickable).
   std::optional<std::size_t> opAt(int stage, std::int64_t t, std::int64_t tolerance_ns = 0) const;
 
+  // Run marks (a repartition, ...), sorted by time; they stay however far the view scrolls.
+  const std::vector<RunMark>& marks() const { return marks_; }
+  // The mark nearest to t within `tolerance_ns`, if any.
+  std::optional<std::size_t> markAt(std::int64_t t, std::int64_t tolerance_ns) const;
+
+  // The ghost: predicted ops (simulated), replaced as a whole. Bounded by whoever simulates it.
+  void setGhostOps(const std::vector<OpEvent>& ops);
+  void clearGhost();
+  bool hasGhost() const { return ghost_count_ > 0; }
+  std::size_t ghostOpCount() const { return ghost_count_; }
+  const std::vector<OpEvent>& ghostOps(int stage) const;  // empty for a stage the ghost lacks
+  IndexRange visibleGhostOps(int stage, std::int64_t t0, std::int64_t t1) const;
+  std::optional<std::size_t> ghostOpAt(int stage, std::int64_t t, std::int64_t tolerance_ns = 0) const;
+  std::int64_t ghostEndNs() const { return ghost_end_; }
+
  private:
   template <class Event>
   struct Row {
@@ -57,6 +75,10 @@ class TimelineModel {
   std::vector<std::vector<OpEvent>> ops_;
   std::vector<std::int64_t> longest_op_;
   std::vector<Row<TransferEvent>> lanes_;
+  std::vector<RunMark> marks_;
+  std::vector<Row<OpEvent>> ghost_;  // per stage
+  std::size_t ghost_count_ = 0;
+  std::int64_t ghost_end_ = 0;
   std::int64_t t_min_ = 0, t_max_ = 0;
   std::int64_t dropped_ = 0;
 };

@@ -20,6 +20,19 @@ constexpr int kRightMargin = 8;
 constexpr double kMergeBelowPx = 1.5;  // narrower boxes are folded per pixel column
 constexpr int kMinTickSpacingPx = 4;   // denser update ticks would paint a solid bar
 constexpr double kMinNsPerPx = 1.0;
+constexpr double kMarkTolerancePx = 4;  // how near the mouse must be to a mark's line
+const QColor kMarkColor(142, 36, 170);  // run marks: purple, apart from the red live edge
+
+QString boundaries_text(const std::vector<int>& b) {
+  QStringList parts;
+  for (int x : b) parts << QString::number(x);
+  return parts.join(QLatin1Char(','));
+}
+
+QString mark_label(const RunMark& m) {
+  return m.after.empty() ? QString::fromStdString(m.kind)
+                         : QStringLiteral("%1 %2").arg(QString::fromStdString(m.kind), boundaries_text(m.after));
+}
 
 // 1, 2 or 5 times a power of ten, at least `raw`.
 double nice_step(double raw) {
@@ -52,6 +65,9 @@ void TimelineView::rebuildColors() {
       // Faded = 25% colour over the background: the highlighted minibatch stands out.
       faded_[static_cast<std::size_t>(kind * kMinibatchHues + h)] =
           QColor((c.red() + 3 * base.red()) / 4, (c.green() + 3 * base.green()) / 4, (c.blue() + 3 * base.blue()) / 4);
+      // Ghost = 55% colour: lighter than a measured box, still legible when folded per pixel column.
+      ghost_[static_cast<std::size_t>(kind * kMinibatchHues + h)] =
+          QColor((11 * c.red() + 9 * base.red()) / 20, (11 * c.green() + 9 * base.green()) / 20, (11 * c.blue() + 9 * base.blue()) / 20);
     }
 }
 
@@ -62,7 +78,7 @@ QColor TimelineView::boxColor(const OpEvent& e) const {
 }
 
 void TimelineView::appendBatch(const TelemetryBatch& batch) {
-  if (batch.ops.empty() && batch.transfers.empty()) return;
+  if (batch.ops.empty() && batch.transfers.empty() && batch.marks.empty()) return;
   model_.append(batch);
   applyLiveView();
   update();
@@ -89,15 +105,43 @@ void TimelineView::setStageLabels(const QStringList& labels) {
   update();
 }
 
+void TimelineView::setGhostOps(const std::vector<OpEvent>& ops) {
+  model_.setGhostOps(ops);
+  if (model_.empty() && model_.hasGhost()) {  // nothing measured yet: show the whole prediction
+    t0_ = 0;
+    ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(model_.ghostEndNs()) * 1.02 / plotRect().width());
+  } else if (mode_ == LiveMode::FitAll) {
+    fit();
+  }
+  update();
+}
+
+void TimelineView::clearGhost() {
+  model_.clearGhost();
+  update();
+}
+
+void TimelineView::setShowGhost(bool show) {
+  if (show == show_ghost_) return;
+  show_ghost_ = show;
+  update();
+  Q_EMIT showGhostChanged(show);
+}
+
 // --- geometry ---------------------------------------------------------------------------------------
 
 int TimelineView::gutterWidth() const { return fontMetrics().horizontalAdvance(QStringLiteral("Stage 00  ")) + 12; }
 int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height() / 2); }
 
+// The height of a stage's band: its row of measured ops plus, when shown, its ghost row.
 int TimelineView::stageRowHeight() const {
   const int stages = std::max(1, model_.stageCount());
   const int body = height() - kAxisHeight - 4 - model_.laneCount() * laneHeight();
   return std::clamp(body / stages, 12, fontMetrics().height() * 10);
+}
+
+int TimelineView::ghostRowHeight() const {
+  return ghostRowsVisible() ? std::max(5, stageRowHeight() * 3 / 10) : 0;
 }
 
 QRect TimelineView::plotRect() const {
@@ -105,15 +149,24 @@ QRect TimelineView::plotRect() const {
   return QRect(left, kAxisHeight, std::max(1, width() - left - kRightMargin), std::max(1, height() - kAxisHeight));
 }
 
-QRect TimelineView::stageRowRect(int stage) const {
+QRect TimelineView::bandRect(int stage) const {
   const QRect plot = plotRect();
   const int y = plot.top() + stage * (stageRowHeight() + laneHeight());
   return QRect(plot.left(), y, plot.width(), stageRowHeight());
 }
 
+QRect TimelineView::stageRowRect(int stage) const { return bandRect(stage).adjusted(0, 0, 0, -ghostRowHeight()); }
+
+QRect TimelineView::ghostRowRect(int stage) const {
+  const int h = ghostRowHeight();
+  if (h == 0) return {};
+  const QRect band = bandRect(stage);
+  return QRect(band.left(), band.bottom() + 1 - h, band.width(), h);
+}
+
 QRect TimelineView::laneRect(int lane) const {
-  const QRect row = stageRowRect(lane);
-  return QRect(row.left(), row.bottom() + 1, row.width(), laneHeight());
+  const QRect band = bandRect(lane);
+  return QRect(band.left(), band.bottom() + 1, band.width(), laneHeight());
 }
 
 double TimelineView::xForTime(std::int64_t t) const { return plotRect().left() + static_cast<double>(t - t0_) / ns_per_px_; }
@@ -138,8 +191,11 @@ void TimelineView::setVisibleRange(std::int64_t t0, std::int64_t t1) {
 
 void TimelineView::fit() {
   mode_ = LiveMode::FitAll;
-  const std::int64_t span = std::max<std::int64_t>(1000, model_.endNs() - model_.startNs());
-  t0_ = model_.empty() ? 0 : model_.startNs();
+  std::int64_t start = model_.empty() ? 0 : model_.startNs();
+  std::int64_t end = model_.empty() ? 0 : model_.endNs();
+  if (ghostRowsVisible()) start = std::min<std::int64_t>(start, 0), end = std::max(end, model_.ghostEndNs());
+  const std::int64_t span = std::max<std::int64_t>(1000, end - start);
+  t0_ = start;
   ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(span) * 1.02 / plotRect().width());
   update();
 }
@@ -197,8 +253,12 @@ void TimelineView::paintEvent(QPaintEvent*) {
   p.fillRect(plot, palette().color(QPalette::Base));
   paintAxis(p);
   p.setClipRect(plot);
-  for (int k = 0; k < model_.stageCount(); ++k) paintStageRow(p, k);
+  for (int k = 0; k < model_.stageCount(); ++k) {
+    paintStageRow(p, k);
+    if (ghostRowsVisible()) paintGhostRow(p, k);
+  }
   for (int lane = 0; lane < model_.laneCount(); ++lane) paintLane(p, lane);
+  paintMarks(p);
   // The live edge.
   if (!model_.empty()) {
     const double x = xForTime(model_.endNs());
@@ -208,7 +268,11 @@ void TimelineView::paintEvent(QPaintEvent*) {
   paintGutter(p);
   if (model_.empty()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
-    p.drawText(plot, Qt::AlignCenter, tr("Start a run to see its pipeline here"));
+    if (ghostRowsVisible())  // the ghost rows alone: say what they are
+      p.drawText(plot.adjusted(0, 0, 0, -4), Qt::AlignHCenter | Qt::AlignBottom,
+                 tr("Thin rows: the predicted pipeline of these settings · start a run to measure it"));
+    else
+      p.drawText(plot, Qt::AlignCenter, tr("Start a run to see its pipeline here"));
   }
 }
 
@@ -230,6 +294,12 @@ void TimelineView::paintGutter(QPainter& p) const {
   const QFontMetrics fm = fontMetrics();
   p.fillRect(QRect(0, 0, plotRect().left(), height()), palette().color(QPalette::Window));
   for (int k = 0; k < model_.stageCount(); ++k) {
+    if (ghostRowsVisible() && fm.height() <= ghostRowHeight() + 4) {
+      const QRect ghost = ghostRowRect(k);
+      p.setPen(palette().color(QPalette::PlaceholderText));
+      p.drawText(QRect(12, ghost.top(), plotRect().left() - 16, ghost.height()), Qt::AlignVCenter | Qt::AlignRight,
+                 tr("predicted"));
+    }
     const QRect row = stageRowRect(k);
     const QRect label(4, row.top(), plotRect().left() - 8, row.height());
     p.fillRect(QRect(label.left(), row.top() + 2, 4, row.height() - 4), stage_color(k));
@@ -256,11 +326,35 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
   p.fillRect(row, palette().color(QPalette::AlternateBase));  // gaps in the boxes = bubbles
   const IndexRange range = model_.visibleOps(stage, t0_, visibleEnd());
   stats_.visible += range.size();
-  const auto& ops = model_.ops(stage);
+  const auto [drawn, merged] = paintOps(p, model_.ops(stage), range, row, /*ghost=*/false);
+  stats_.drawn += drawn;
+  stats_.merged += merged;
+}
+
+// The ghost row: the same boxes, lighter, each wide one outlined in its minibatch's colour.
+void TimelineView::paintGhostRow(QPainter& p, int stage) {
+  const QRect row = ghostRowRect(stage);
+  const QColor base = palette().color(QPalette::Base);
+  p.fillRect(row, base);
+  p.fillRect(QRect(row.left(), row.top(), row.width(), 1), palette().color(QPalette::Midlight));
+  const IndexRange range = model_.visibleGhostOps(stage, t0_, visibleEnd());
+  stats_.ghost_visible += range.size();
+  stats_.ghost_drawn += paintOps(p, model_.ghostOps(stage), range, row.adjusted(0, 1, 0, 0), /*ghost=*/true).first;
+}
+
+std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const std::vector<OpEvent>& ops, IndexRange range,
+                                                           const QRect& row, bool ghost) {
+  std::size_t drawn = 0, merged = 0;
   const int width = plotRect().width();
   const double left = plotRect().left();
-  const double top = row.top() + 1, h = row.height() - 2;
+  const double top = row.top() + 1, h = std::max(1, row.height() - 2);
   const QColor tick = palette().color(QPalette::WindowText);
+  const int highlight = ghost ? -1 : highlight_;
+  auto color = [&](const OpEvent& e) {
+    const int slot = ((e.minibatch % kMinibatchHues) + kMinibatchHues) % kMinibatchHues;
+    const auto i = static_cast<std::size_t>(static_cast<int>(e.kind) * kMinibatchHues + slot);
+    return ghost ? std::pair{ghost_[i], colors_[i]} : std::pair{boxColor(e), colors_[i]};
+  };
   columns_.assign(static_cast<std::size_t>(width), 0);
   ticks_.assign(static_cast<std::size_t>(width), 0);
   wide_.clear();
@@ -271,12 +365,12 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
     const int px = static_cast<int>(std::floor(x0));
     if (e.kind == OpKind::Update) {  // a thin tick in the lower part of the row, at most one per few pixels
       if (px < 0 || px >= width || px - last_tick < kMinTickSpacingPx) {
-        ++stats_.merged;
+        ++merged;
         continue;
       }
       ticks_[static_cast<std::size_t>(px)] = tick.rgba();
       last_tick = px;
-      ++stats_.drawn;
+      ++drawn;
       continue;
     }
     const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
@@ -284,14 +378,14 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
       wide_.push_back(i);
       continue;
     }
-    const bool highlighted = highlight_ >= 0 && e.minibatch == highlight_;
+    const bool highlighted = highlight >= 0 && e.minibatch == highlight;
     if (px < 0 || px >= width || (columns_[static_cast<std::size_t>(px)] != 0 && !highlighted)) {
-      ++stats_.merged;
+      ++merged;
       continue;
     }
-    if (columns_[static_cast<std::size_t>(px)] != 0) ++stats_.merged;  // the highlighted op wins the column
-    else ++stats_.drawn;
-    columns_[static_cast<std::size_t>(px)] = boxColor(e).rgba();
+    if (columns_[static_cast<std::size_t>(px)] != 0) ++merged;  // the highlighted op wins the column
+    else ++drawn;
+    columns_[static_cast<std::size_t>(px)] = color(e).first.rgba();
   }
   const auto as_image = [width](std::vector<QRgb>& pixels) {
     return QImage(reinterpret_cast<const uchar*>(pixels.data()), width, 1, width * 4, QImage::Format_ARGB32_Premultiplied);
@@ -305,9 +399,18 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
     const double x0 = left + static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
     const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
     const QRectF box(x0, top, w > 3 ? w - 1 : w, h);  // a 1px seam between neighbours
-    p.fillRect(box, boxColor(e));
-    ++stats_.drawn;
-    if (highlight_ >= 0 && e.minibatch == highlight_) {
+    const auto [fill, outline] = color(e);
+    p.fillRect(box, fill);
+    ++drawn;
+    if (ghost) {
+      if (w > 3) {
+        p.setPen(QPen(outline, 1));
+        p.setBrush(Qt::NoBrush);
+        p.drawRect(box.adjusted(0.5, 0.5, -0.5, -0.5));
+      }
+      continue;
+    }
+    if (highlight >= 0 && e.minibatch == highlight) {
       p.setPen(QPen(tick, 2));
       p.setBrush(Qt::NoBrush);
       p.drawRect(box.adjusted(1, 1, -1, -1));
@@ -321,6 +424,29 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
     }
   }
   p.drawImage(QRectF(left, top + h * 0.6, width, h * 0.4), as_image(ticks_));
+  return {drawn, merged};
+}
+
+// Run marks: a dashed vertical line over every row at the mark's time, its label at the top.
+void TimelineView::paintMarks(QPainter& p) {
+  const QRect plot = plotRect();
+  const QFontMetrics fm = fontMetrics();
+  double last_label_end = -1e9;
+  for (const RunMark& m : model_.marks()) {
+    const double x = xForTime(m.t_ns);
+    if (x < plot.left() - 1 || x > plot.right() + 1) continue;
+    const int bottom = model_.stageCount() > 0 ? bandRect(model_.stageCount() - 1).bottom() : plot.bottom();
+    p.setPen(QPen(kMarkColor, 2, Qt::DashLine));
+    p.drawLine(QPointF(x, plot.top()), QPointF(x, bottom));
+    ++stats_.marks_drawn;
+    const QString label = mark_label(m);
+    const QRectF box(x + 3, plot.top() + 2, fm.horizontalAdvance(label) + 8, fm.height() + 2);
+    if (box.left() < last_label_end) continue;  // crowded: the line alone (its tooltip says the rest)
+    last_label_end = box.right() + 4;
+    p.fillRect(box, kMarkColor);
+    p.setPen(Qt::white);
+    p.drawText(box, Qt::AlignCenter, label);
+  }
 }
 
 void TimelineView::paintLane(QPainter& p, int lane) {
@@ -356,9 +482,16 @@ std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
   if (!plotRect().contains(pos)) return std::nullopt;
   const std::int64_t t = timeForX(pos.x());
   const auto tolerance = static_cast<std::int64_t>(3 * ns_per_px_);
+  // A mark's line wins over the boxes it crosses (they stay reachable a few pixels aside).
+  if (auto m = model_.markAt(t, static_cast<std::int64_t>(kMarkTolerancePx * ns_per_px_)))
+    return TimelineHit{TimelineHit::Kind::Mark, 0, *m};
   for (int k = 0; k < model_.stageCount(); ++k) {
     if (stageRowRect(k).contains(pos)) {
       if (auto i = model_.opAt(k, t, tolerance)) return TimelineHit{TimelineHit::Kind::Op, k, *i};
+      return std::nullopt;
+    }
+    if (ghostRowsVisible() && ghostRowRect(k).contains(pos)) {
+      if (auto i = model_.ghostOpAt(k, t, tolerance)) return TimelineHit{TimelineHit::Kind::Ghost, k, *i};
       return std::nullopt;
     }
   }
@@ -381,6 +514,25 @@ std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
 }
 
 QString TimelineView::toolTipText(const TimelineHit& hit) const {
+  static const char* const kKinds[] = {"forward", "backward", "update"};
+  if (hit.kind == TimelineHit::Kind::Mark) {
+    const RunMark& m = model_.marks()[hit.index];
+    return tr("<b>%1</b> at %2, step %3<br>%4")
+        .arg(mark_label(m).toHtmlEscaped(), time_label(static_cast<double>(m.t_ns), 1e6))
+        .arg(m.step)
+        .arg(QString::fromStdString(m.text).toHtmlEscaped());
+  }
+  if (hit.kind == TimelineHit::Kind::Ghost) {
+    const OpEvent& e = model_.ghostOps(hit.row)[hit.index];
+    return tr("<b>%1</b> predicted · %2 of minibatch %3%4 · stage %5<br>duration %6, starts at %7<br>"
+              "<i>simulated from the model's profile</i>")
+        .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})))
+        .arg(tr(kKinds[static_cast<int>(e.kind)]))
+        .arg(e.minibatch)
+        .arg(e.micro >= 0 ? tr(", microbatch %1").arg(e.micro) : QString())
+        .arg(hit.row)
+        .arg(format_duration_ns(e.t_end_ns - e.t_start_ns), time_label(static_cast<double>(e.t_start_ns), 1e6));
+  }
   if (hit.kind == TimelineHit::Kind::Transfer) {
     const TransferEvent& e = model_.transfers(hit.row)[hit.index];
     return tr("<b>%1</b> of minibatch %2%3<br>stage %4 → %5<br>%6 in %7")
@@ -392,7 +544,6 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
         .arg(format_bytes(e.bytes), format_duration_ns(e.t_end_ns - e.t_start_ns));
   }
   const OpEvent& e = model_.ops(hit.row)[hit.index];
-  static const char* const kKinds[] = {"forward", "backward", "update"};
   QString text = tr("<b>%1</b> · %2 of minibatch %3%4 · stage %5<br>duration %6, starts at %7")
                      .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})))
                      .arg(tr(kKinds[static_cast<int>(e.kind)]))
@@ -464,6 +615,7 @@ void TimelineView::mouseReleaseEvent(QMouseEvent* event) {
   int minibatch = -1;
   if (hit && hit->kind == TimelineHit::Kind::Op) minibatch = model_.ops(hit->row)[hit->index].minibatch;
   if (hit && hit->kind == TimelineHit::Kind::Transfer) minibatch = model_.transfers(hit->row)[hit->index].minibatch;
+  if (hit && hit->kind == TimelineHit::Kind::Ghost) minibatch = model_.ghostOps(hit->row)[hit->index].minibatch;
   setHighlightedMinibatch(minibatch == highlight_ ? -1 : minibatch);
 }
 

@@ -1,6 +1,8 @@
 // The pipeline timeline: one row per stage, F and B boxes coloured by minibatch, U as thin ticks,
-// bubbles as gaps, transfers on thin lanes between the stage rows. Custom painting with culling
-// (binary search per row, sub-pixel boxes merged per pixel column) keeps a 100k-op buffer interactive.
+// bubbles as gaps, transfers on thin lanes between the stage rows, run marks (repartitions) as vertical
+// lines across every row, and optionally the "ghost": the predicted run in a thin row under each stage.
+// Custom painting with culling (binary search per row, sub-pixel boxes merged per pixel column) keeps a
+// 100k-op buffer interactive.
 #pragma once
 #include <QRgb>
 #include <QStringList>
@@ -14,9 +16,9 @@
 namespace ps::ui {
 
 struct TimelineHit {
-  enum class Kind { Op, Transfer } kind = Kind::Op;
-  int row = 0;  // stage for an op, lane (stages row..row+1) for a transfer
-  std::size_t index = 0;
+  enum class Kind { Op, Transfer, Ghost, Mark } kind = Kind::Op;
+  int row = 0;  // stage for an op or a ghost op, lane (stages row..row+1) for a transfer, 0 for a mark
+  std::size_t index = 0;  // into ops(row), transfers(row), ghostOps(row) or marks()
 };
 
 // What the last paint drew; lets tests and the benchmark check the culling.
@@ -24,6 +26,9 @@ struct TimelinePaintStats {
   std::size_t visible = 0;  // events in the visible time range
   std::size_t drawn = 0;    // rectangles actually filled
   std::size_t merged = 0;   // sub-pixel events folded into an already drawn pixel column
+  std::size_t ghost_visible = 0;  // predicted ops in the visible range (ghost rows shown)
+  std::size_t ghost_drawn = 0;    // ... drawn (the rest folded per pixel column like the measured ones)
+  std::size_t marks_drawn = 0;    // run marks drawn as vertical lines
 };
 
 class TimelineView : public QWidget {
@@ -37,6 +42,12 @@ class TimelineView : public QWidget {
   void clear();
   void setStageCount(int stages);
   void setStageLabels(const QStringList& labels);  // device names under "Stage k"
+
+  // The predicted run (simulated ops, aligned at t = 0 with the measured one) under each stage row.
+  void setGhostOps(const std::vector<OpEvent>& ops);
+  void clearGhost();
+  bool showGhost() const { return show_ghost_; }
+  bool ghostRowsVisible() const { return show_ghost_ && model_.hasGhost(); }
 
   // Viewport in run time (ns). Setting a range stops following the live edge.
   void setVisibleRange(std::int64_t t0, std::int64_t t1);
@@ -54,7 +65,8 @@ class TimelineView : public QWidget {
   QString toolTipText(const TimelineHit& hit) const;
 
   // Geometry (also used by tests to aim the mouse).
-  QRect stageRowRect(int stage) const;
+  QRect stageRowRect(int stage) const;  // the measured ops of the stage
+  QRect ghostRowRect(int stage) const;  // the predicted ops, under the stage row (empty when hidden)
   QRect laneRect(int lane) const;
   QRect plotRect() const;
   double xForTime(std::int64_t t) const;
@@ -65,14 +77,16 @@ class TimelineView : public QWidget {
   QSize minimumSizeHint() const override { return {300, 120}; }
 
  public Q_SLOTS:
-  void fit();                     // whole run; keeps fitting as the run grows
+  void fit();                     // whole run (and its ghost); keeps fitting as the run grows
   void setFollowLive(bool follow);
+  void setShowGhost(bool show);
   void zoomIn();
   void zoomOut();
 
  Q_SIGNALS:
   void minibatchHighlighted(int minibatch);
   void followLiveChanged(bool follow);
+  void showGhostChanged(bool show);
 
  protected:
   void paintEvent(QPaintEvent* event) override;
@@ -88,7 +102,15 @@ class TimelineView : public QWidget {
   void paintAxis(class QPainter& p) const;
   void paintGutter(class QPainter& p) const;
   void paintStageRow(class QPainter& p, int stage);
+  void paintGhostRow(class QPainter& p, int stage);
+  // The boxes of ops[range] in `row`: per pixel column below kMergeBelowPx, one by one above. Returns
+  // {drawn, merged}. A ghost row draws lighter boxes with an outline, no labels, no highlight.
+  std::pair<std::size_t, std::size_t> paintOps(class QPainter& p, const std::vector<OpEvent>& ops, IndexRange range,
+                                               const QRect& row, bool ghost);
+  void paintMarks(class QPainter& p);
   void paintLane(class QPainter& p, int lane);
+  QRect bandRect(int stage) const;  // the stage row and its ghost row
+  int ghostRowHeight() const;
   QColor boxColor(const OpEvent& e) const;
   int gutterWidth() const;
   int laneHeight() const;
@@ -104,6 +126,7 @@ class TimelineView : public QWidget {
   enum class LiveMode { Growing, FitAll, Window };
   LiveMode mode_ = LiveMode::Growing;
   bool follow_ = true;
+  bool show_ghost_ = true;
   std::int64_t live_window_ns_ = 2'000'000'000;
   int highlight_ = -1;
   std::optional<QPoint> press_pos_;
@@ -112,7 +135,7 @@ class TimelineView : public QWidget {
   TimelinePaintStats stats_;
   std::vector<QRgb> columns_, ticks_;  // per pixel column of the row being painted (reused buffers)
   std::vector<std::size_t> wide_;
-  std::array<QColor, 3 * kMinibatchHues> colors_, faded_;
+  std::array<QColor, 3 * kMinibatchHues> colors_, faded_, ghost_;  // ghost: 55% colour over the background
 };
 
 }  // namespace ps::ui

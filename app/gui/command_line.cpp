@@ -37,7 +37,16 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   const QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("light or dark."), QStringLiteral("NAME"));
   const QCommandLineOption zoom(QStringLiteral("zoom"), QStringLiteral("Text size factor, 0.7 to 3 (projectors: 1.5)."),
                                 QStringLiteral("FACTOR"));
-  parser.addOptions({preset, resume, set, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench, bench_preset});
+  const QCommandLineOption repartition(
+      QStringLiteral("repartition"),
+      QStringLiteral("Once the run has started, move its stage boundaries to B1,B2,... when STEP minibatches are "
+                     "complete (live repartition; same stage count)."),
+      QStringLiteral("STEP:B1,B2,..."));
+  const QCommandLineOption profile(QStringLiteral("profile"),
+                                   QStringLiteral("Profile the model (cached) once it is built, so Auto-balance and the "
+                                                  "predicted timeline use measured times; --autostart waits for it."));
+  parser.addOptions({preset, resume, set, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench,
+                     bench_preset, repartition, profile});
   if (!parser.parse(arguments)) {
     *error = parser.errorText();
     return std::nullopt;
@@ -62,6 +71,27 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
       return std::nullopt;
     }
   o.autostart = parser.isSet(autostart);
+  o.profile = parser.isSet(profile);
+  if (parser.isSet(repartition)) {
+    const QString value = parser.value(repartition);
+    const auto bad = [&](const QString& why) {
+      *error = QStringLiteral("--repartition: expected STEP:B1,B2,... (%1), got '%2'").arg(why, value);
+      return std::nullopt;
+    };
+    const int colon = static_cast<int>(value.indexOf(QLatin1Char(':')));
+    if (colon < 0) return bad(QStringLiteral("no ':'"));
+    bool ok = false;
+    RepartitionRequest r;
+    r.at_step = value.left(colon).toLongLong(&ok);
+    if (!ok || r.at_step < 1) return bad(QStringLiteral("STEP is a number of minibatches >= 1"));
+    for (const QString& b : value.mid(colon + 1).split(QLatin1Char(','))) {
+      const int unit = b.trimmed().toInt(&ok);
+      if (!ok || unit < 1 || (!r.boundaries.empty() && unit <= r.boundaries.back()))
+        return bad(QStringLiteral("boundaries are increasing layer units >= 1"));
+      r.boundaries.push_back(unit);
+    }
+    o.repartition = r;
+  }
   o.screenshot = parser.value(screenshot);
   o.bench = parser.isSet(bench);
   o.bench_preset = parser.value(bench_preset);

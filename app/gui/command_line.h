@@ -2,9 +2,18 @@
 #pragma once
 #include <QString>
 #include <QStringList>
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace ps::gui {
+
+// --repartition STEP:B1,B2,...: once the run has started, move its stage boundaries to B1,B2,... when
+// STEP minibatches are complete (a live repartition, as a drag in the partition editor during the run).
+struct RepartitionRequest {
+  std::int64_t at_step = 0;
+  std::vector<int> boundaries;
+};
 
 struct GuiOptions {
   QString preset;             // "" = the default preset
@@ -17,6 +26,8 @@ struct GuiOptions {
   QString theme;              // "light" or "dark" ("" = as saved)
   double zoom = 0;            // text size factor (0 = as saved)
   int page = -1;              // page to show: 0 pipeline, 1 versions, 2 curves, 3 compare (-1: as saved)
+  std::optional<RepartitionRequest> repartition;
+  bool profile = false;       // profile the model once prepared (cached); --autostart then waits for it
   bool bench = false;         // print paint and event-loop timings and exit
   QString bench_preset;       // preset the benchmark runs ("" = presets/tiny.json)
 };

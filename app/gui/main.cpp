@@ -4,12 +4,16 @@
 #include <QTimer>
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <utility>
 #include <optional>
 
 #include "app/gui/app_icon.h"
 #include "app/gui/bench.h"
 #include "app/gui/command_line.h"
 #include "app/gui/main_window.h"
+#include "app/gui/profile_runner.h"
+#include "app/gui/session_controller.h"
 #include "engine/session/session.h"
 
 int main(int argc, char** argv) {
@@ -47,7 +51,28 @@ int main(int argc, char** argv) {
     const QString preset = options->preset.isEmpty() ? ps::gui::find_preset(QStringLiteral("default.json")) : options->preset;
     loaded = window.loadPreset(preset, options->overrides);
     if (!loaded) std::fprintf(stderr, "pipescope: %s\n", qPrintable(window.noticeText()));
-    if (loaded && options->autostart) window.startRun();
+    if (loaded && options->profile) {
+      // Profile once the model is built; an autostarted run waits for it (the two would share the cores).
+      auto* controller = window.controller();
+      QObject::connect(controller, &ps::gui::SessionController::prepared, &window,
+                       [&window] { window.requestProfile(); }, Qt::SingleShotConnection);
+      if (options->autostart) {
+        auto once = std::make_shared<bool>(false);
+        auto start = [&window, once] {
+          if (std::exchange(*once, true)) return;
+          window.startRun();
+        };
+        QObject::connect(window.profileRunner(), &ps::gui::ProfileRunner::finished, &window, start, Qt::SingleShotConnection);
+        QObject::connect(window.profileRunner(), &ps::gui::ProfileRunner::failed, &window, start, Qt::SingleShotConnection);
+      }
+    } else if (loaded && options->autostart) {
+      window.startRun();
+    }
+  }
+  if (options->repartition) {
+    const ps::gui::RepartitionRequest r = *options->repartition;
+    QObject::connect(window.controller(), &ps::gui::SessionController::runStarted, &window,
+                     [&window, r] { window.requestRepartition(r.boundaries, r.at_step); }, Qt::SingleShotConnection);
   }
   if (options->page >= 0) window.pages()->setCurrentIndex(options->page);
   if (!options->theme.isEmpty()) window.setDarkTheme(options->theme == QStringLiteral("dark"));

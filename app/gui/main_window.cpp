@@ -21,9 +21,12 @@
 
 #include "app/gui/checkpoint_ui.h"
 #include "app/gui/pipeline_page.h"
+#include "app/gui/prediction.h"
+#include "app/gui/profile_runner.h"
 #include "app/gui/session_controller.h"
 #include "app/gui/theme.h"
 #include "engine/partition/partition.h"
+#include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
 #include "widgets/curves_export.h"
 #include "widgets/curves_view.h"
@@ -61,6 +64,7 @@ bool same_model(const ModelInfo& a, const ModelInfo& b) {
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
       controller_(new SessionController(this)),
+      profiler_(new ProfileRunner(this)),
       runs_(new ui::RunListModel(this)),
       strategy_(new ui::StrategyPanel(this)),
       partition_(new ui::PartitionEditor(this)),
@@ -220,10 +224,31 @@ void MainWindow::connectActions() {
     if (!partition_->modelInfo().units.empty())
       partition_->setPartition(balanced_partition(partition_->modelInfo(), stages), /*undoable=*/true);
   });
-  connect(partition_, &ui::PartitionEditor::partitionChanged, this, [this](const std::vector<int>& p) {
-    strategy_->setStageCount(static_cast<int>(p.size()) + 1);
-    if (controller_->phase() == SessionController::Phase::Running)
-      showNotice(tr("The new partition applies at the next Start; the running pipeline keeps its stages."));
+  connect(partition_, &ui::PartitionEditor::partitionChanged, this, &MainWindow::onPartitionEdited);
+  connect(partition_, &ui::PartitionEditor::stageDevicesChanged, this, [this] {
+    if (!shown_run_) updatePrediction();
+  });
+  connect(strategy_, &ui::StrategyPanel::configEdited, this, [this] {
+    if (!shown_run_) updatePrediction();  // a run on the page keeps the prediction of its own settings
+  });
+  connect(partition_, &ui::PartitionEditor::profileRequested, this, &MainWindow::requestProfile);
+  connect(profiler_, &ProfileRunner::started, this, [this] { partition_->setProfileBusy(true); });
+  connect(profiler_, &ProfileRunner::finished, this, [this](const ModelProfile& profile) {
+    partition_->setProfileBusy(false);
+    partition_->setProfile(profile);
+    if (!partition_->hasProfile()) {
+      partition_->setProfileError(tr("The profile's model is not the one loaded now (%1 units)").arg(profile.units.size()));
+      return;
+    }
+    statusBar()->showMessage(tr("Profile: unit times %1; Auto-balance and the prediction use them")
+                                 .arg(partition_->autoBalanceSource()),
+                             8000);
+  });
+  connect(partition_, &ui::PartitionEditor::profileChanged, this, &MainWindow::updatePrediction);
+  connect(profiler_, &ProfileRunner::failed, this, [this](const QString& error) {
+    partition_->setProfileBusy(false);
+    partition_->setProfileError(error);
+    showNotice(tr("Profile failed: %1").arg(error));
   });
   connect(compare_, &ui::RunCompareView::message, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
 }
@@ -242,6 +267,7 @@ void MainWindow::connectController() {
   });
   connect(controller_, &SessionController::progressChanged, this,
           [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
+  connect(controller_, &SessionController::repartitioned, this, &MainWindow::onRepartitioned);
 }
 
 bool MainWindow::loadPreset(const QString& path, const QStringList& overrides) {
@@ -296,7 +322,119 @@ void MainWindow::reset() {
   pipeline_->clear();
   versions_->clear();
   clearNotice();
+  shown_run_.reset();
   controller_->prepare(currentConfig());
+  updatePrediction();
+}
+
+// --- live repartition ---------------------------------------------------------------------------------
+
+void MainWindow::onPartitionEdited(const std::vector<int>& boundaries) {
+  strategy_->setStageCount(static_cast<int>(boundaries.size()) + 1);
+  if (syncing_partition_) return;
+  if (controller_->phase() != SessionController::Phase::Running) return updatePrediction();
+  if (partition_->isLive()) {
+    requestRepartition(boundaries);
+    return;
+  }
+  // Data-parallel replicas: nothing to move while it runs.
+  showNotice(tr("The new partition applies at the next Start; a data-parallel run keeps its replicas."));
+}
+
+bool MainWindow::requestRepartition(const std::vector<int>& boundaries, std::int64_t at_step) {
+  QString error;
+  if (!controller_->repartition(boundaries, &error, at_step)) {
+    showNotice(tr("Repartition refused: %1").arg(error));
+    if (controller_->phase() == SessionController::Phase::Running)  // the editor shows what will run
+      syncEditorPartition(controller_->pendingPartition().value_or(controller_->partition()));
+    return false;
+  }
+  const QString when = at_step > 0 ? tr("when %1 minibatches are complete (or at the next drain of the pipeline after "
+                                        "that)")
+                                         .arg(at_step)
+                                   : tr("when the pipeline has drained the minibatches in flight");
+  QString text = tr("Repartition requested: takes effect %1").arg(when);
+  if (controller_->status() == RunStatus::Paused) text += tr(" (the run is paused: resume or step it)");
+  showNotice(text);
+  if (partition_->partition() != boundaries) syncEditorPartition(boundaries);  // asked from elsewhere than a drag
+  partition_->setPendingPartition(controller_->pendingPartition(), controller_->partition(), when);
+  return true;
+}
+
+void MainWindow::onRepartitioned(const RunMark& mark) {
+  showNotice(tr("Repartitioned at step %1: %2").arg(mark.step).arg(QString::fromStdString(mark.text)));
+  const auto pending = controller_->pendingPartition();  // a newer request may already wait
+  partition_->setPendingPartition(pending, controller_->partition());
+  if (!pending && partition_->partition() != mark.after) syncEditorPartition(mark.after);
+  updatePrediction();
+}
+
+void MainWindow::syncEditorPartition(const std::vector<int>& boundaries) {
+  const bool was = syncing_partition_;
+  syncing_partition_ = true;
+  partition_->setPartition(boundaries);
+  syncing_partition_ = was;
+}
+
+void MainWindow::setLiveEditing(bool live) {
+  partition_->setLive(live);
+  strategy_->setStageCountLocked(live);
+}
+
+// --- profile and prediction ---------------------------------------------------------------------------
+
+void MainWindow::requestProfile() {
+  if (partition_->modelInfo().units.empty()) {
+    partition_->setProfileError(tr("No model yet: wait until the session is prepared"));
+    return;
+  }
+  if (!profiler_->start(currentConfig())) return;  // one at a time (the button is disabled meanwhile)
+  statusBar()->showMessage(tr("Profiling %1 on %2 at batch %3 in the background…")
+                               .arg(QString::fromStdString(partition_->modelInfo().name),
+                                    QString::fromStdString(currentConfig().device))
+                               .arg(currentConfig().batch_size),
+                           8000);
+}
+
+void MainWindow::loadCachedProfile() {
+  if (profiler_->busy() || partition_->modelInfo().units.empty()) return;
+  if (auto cached = ProfileRunner::cached(currentConfig(), partition_->modelInfo())) partition_->setProfile(*cached);
+}
+
+void MainWindow::updatePrediction() {
+  if (!partition_->hasProfile() || !partition_->profile().measured) {
+    pipeline_->clearPrediction(tr("No prediction yet: Profile the model (partition dock) to see the predicted "
+                                  "pipeline beside the measured one"));
+    return;
+  }
+  RunConfig config;
+  std::vector<RunMark> marks;
+  if (shown_run_) {
+    config = shown_run_->config;  // the partition it started with is the first mark's `before`
+    marks = shown_run_->marks;
+  } else {
+    if (!strategy_->isValid() || partition_->modelInfo().units.empty()) {
+      pipeline_->clearPrediction(tr("No prediction for invalid settings"));
+      return;
+    }
+    config = currentConfig();
+  }
+  try {
+    // The run's length: its steps, or (epoch-based) what it did once it ended; else as far as the bound goes.
+    std::int64_t planned = config.steps;
+    if (planned <= 0 && shown_run_ && shown_run_->summary.status != RunStatus::Running &&
+        shown_run_->summary.status != RunStatus::Paused)
+      planned = shown_run_->summary.steps;
+    const Prediction p = predict_run(partition_->profile(), config, marks, planned);
+    PipelinePage::PredictedFigures figures;
+    figures.samples_per_second = p.samples_per_second;
+    figures.bubble_fraction = p.bubble_fraction;
+    figures.capped = p.capped;
+    figures.source = partition_->autoBalanceSource();
+    pipeline_->setPrediction(p.ops, figures);
+  } catch (const std::exception& e) {
+    pipeline_->clearPrediction(tr("No prediction: %1").arg(QString::fromStdString(e.what())));
+  }
 }
 
 void MainWindow::onPrepared() {
@@ -318,6 +456,8 @@ void MainWindow::onPrepared() {
     pipeline_->timeline()->setStageCount(static_cast<int>(partition.size()) + 1);
     updateStageLabels(nullptr);
   }
+  loadCachedProfile();  // measured unit times for these settings, when they were profiled before
+  if (!shown_run_) updatePrediction();
   status_label_->setText(tr("Ready: %1, %2 layer units").arg(QString::fromStdString(model->name)).arg(model->units.size()));
 }
 
@@ -326,6 +466,9 @@ void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
   pipeline_->clear();
   versions_->clear();
   pipeline_->timeline()->setStageCount(run->config.num_stages());
+  shown_run_ = run;
+  setLiveEditing(!schedule_info(run->config.schedule).replicas);  // boundaries move live; stage count, devices fixed
+  updatePrediction();
   curves_->setRuns({{run, palette().color(QPalette::Highlight)}});
   runs_->addRun(run);
   updateStageLabels(nullptr);
@@ -353,6 +496,8 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
 }
 
 void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
+  setLiveEditing(false);
+  updatePrediction();  // an epoch-based run's length is known now
   onSummary(run);
   curves_->refresh();
   compare_->refresh();

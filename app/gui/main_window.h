@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "app/gui/window_actions.h"
 #include "engine/config/run_config.h"
@@ -32,6 +33,7 @@ namespace ps::gui {
 
 class DivergedBanner;
 class PipelinePage;
+class ProfileRunner;
 class SessionController;
 
 class MainWindow : public QMainWindow {
@@ -45,6 +47,13 @@ class MainWindow : public QMainWindow {
   bool loadPreset(const QString& path, const QStringList& overrides = {});
   RunConfig currentConfig() const;       // the panel's settings with the editor's partition and devices
   void startRun();                       // as the Start button
+
+  // Live repartition of the running run, as a drag in the partition editor does (the editor shows the
+  // request); with at_step > 0 when exactly that many minibatches are complete. A refusal is a notice.
+  bool requestRepartition(const std::vector<int>& boundaries, std::int64_t at_step = -1);
+  // Partition > Profile: measures the model for the current settings in the background (cached).
+  void requestProfile();
+  ProfileRunner* profileRunner() const { return profiler_; }
   bool saveScreenshot(const QString& path);
 
   // Checkpoints. saveCheckpointTo asks the session to save (the status bar says "Checkpoint saved: …"
@@ -94,6 +103,12 @@ class MainWindow : public QMainWindow {
   void onRunFinished(const std::shared_ptr<ui::RunRecord>& run);
   void onStatus(RunStatus status, bool preparing);
   void onCheckpointSaved(const QString& path, qint64 step);
+  void onPartitionEdited(const std::vector<int>& boundaries);
+  void onRepartitioned(const RunMark& mark);
+  void setLiveEditing(bool live);  // the partition editor and the stage count during a run
+  void syncEditorPartition(const std::vector<int>& boundaries);  // without requesting anything
+  void loadCachedProfile();
+  void updatePrediction();  // the ghost of the run shown, or of the current settings
   void showResumeDialog(const QString& path, const RunConfig& config, double lr);
   void showError(const QString& title, const QString& text);  // a non-blocking message box
   void updateStageLabels(const RunSummary* summary);
@@ -110,6 +125,9 @@ class MainWindow : public QMainWindow {
   QByteArray default_state_;
 
   SessionController* controller_;
+  ProfileRunner* profiler_;
+  std::shared_ptr<ui::RunRecord> shown_run_;  // the run on the pipeline page (null after Reset)
+  bool syncing_partition_ = false;
   ui::RunListModel* runs_;
   ui::StrategyPanel* strategy_;
   ui::PartitionEditor* partition_;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <exception>
 
+#include "engine/schedule/schedule.h"
+
 namespace ps::gui {
 namespace {
 
@@ -87,6 +89,32 @@ bool SessionController::saveCheckpoint(const QString& path, QString* error) {
   }
   pollCheckpoint();  // an ended run saves at once
   return true;
+}
+
+bool SessionController::canRepartition() const {
+  if (!session_ || phase_ != Phase::Running) return false;
+  if (status_ != RunStatus::Running && status_ != RunStatus::Paused) return false;
+  return !schedule_info(session_->config().schedule).replicas;
+}
+
+bool SessionController::repartition(const std::vector<int>& boundaries, QString* error, std::int64_t at_step) {
+  auto fail = [error](const QString& e) {
+    if (error) *error = e;
+    return false;
+  };
+  if (!session_ || phase_ != Phase::Running) return fail(tr("There is no run to repartition: start one first."));
+  if (schedule_info(session_->config().schedule).replicas)
+    return fail(tr("A data-parallel run has whole-model replicas, not stages: there is nothing to repartition."));
+  try {
+    session_->repartition(boundaries, at_step);
+  } catch (const std::exception& e) {
+    return fail(QString::fromStdString(e.what()));
+  }
+  return true;
+}
+
+std::optional<std::vector<int>> SessionController::pendingPartition() const {
+  return session_ ? session_->pending_partition() : std::nullopt;
 }
 
 std::optional<CheckpointInfo> SessionController::lastCheckpoint() const {
@@ -281,12 +309,22 @@ void SessionController::pollPrepares() {
   }
 }
 
-void SessionController::pollRun() {
-  TelemetryBatch batch = session_->drain();
-  if (!batch.empty()) {
-    run_->append(batch);
-    Q_EMIT telemetry(batch);
+void SessionController::deliver(const TelemetryBatch& batch) {
+  if (batch.empty()) return;
+  run_->append(batch);
+  Q_EMIT telemetry(batch);
+  for (const RunMark& mark : batch.marks) {
+    if (mark.kind != "repartition") continue;
+    // The run now has the new stages: its record and summary (first/last layer per stage) follow.
+    run_->config.partition = mark.after;
+    run_->summary = session_->summary();
+    Q_EMIT repartitioned(mark);
+    Q_EMIT summaryUpdated(run_);
   }
+}
+
+void SessionController::pollRun() {
+  deliver(session_->drain());
   const RunStatus status = session_->status();
   const auto now = std::chrono::steady_clock::now();
   if (now - last_summary_ >= kSummaryEvery) {
@@ -303,11 +341,7 @@ void SessionController::pollRun() {
 }
 
 void SessionController::finishRun() {
-  TelemetryBatch last = session_->drain();
-  if (!last.empty()) {
-    run_->append(last);
-    Q_EMIT telemetry(last);
-  }
+  deliver(session_->drain());
   run_->summary = session_->summary();
   phase_ = Phase::Finished;
   Q_EMIT progressChanged(session_->progress());

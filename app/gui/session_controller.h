@@ -54,11 +54,20 @@ class SessionController : public QObject {
   bool saveCheckpoint(const QString& path, QString* error = nullptr);
   std::optional<CheckpointInfo> lastCheckpoint() const;  // of the current session
 
+  // Live repartition (Session::repartition): while the run is running or paused, moves the stage
+  // boundaries (same stage count) when the pipeline has drained the minibatches in flight, or when
+  // `at_step` minibatches are complete (> 0). `repartitioned` follows when it takes effect. False (and
+  // `error`, the engine's InputError text) when refused: no run, data-parallel replicas, a partition
+  // that does not fit. Called on the GUI thread only, like everything here.
+  bool repartition(const std::vector<int>& boundaries, QString* error = nullptr, std::int64_t at_step = -1);
+  bool canRepartition() const;  // a run is running or paused and its schedule has stages
+  std::optional<std::vector<int>> pendingPartition() const;  // requested, not yet in effect
+
   Phase phase() const { return phase_; }
   RunStatus status() const { return status_; }
   bool busy() const { return phase_ == Phase::Preparing; }
   const ModelInfo* modelInfo() const;
-  std::vector<int> partition() const;
+  std::vector<int> partition() const;  // in effect now
   std::shared_ptr<ui::RunRecord> currentRun() const { return run_; }
   int runsStarted() const { return runs_started_; }
 
@@ -73,6 +82,8 @@ class SessionController : public QObject {
   void progressChanged(double fraction);
   void checkpointSaved(const QString& path, qint64 step);   // a checkpoint of the current session was written
   void resumeFailed(const QString& path, const QString& error);  // the session to resume could not be built
+  // A repartition took effect (after `telemetry` delivered its mark); currentRun() already follows it.
+  void repartitioned(const ps::RunMark& mark);
 
  private:
   struct Pending {
@@ -92,6 +103,7 @@ class SessionController : public QObject {
   static std::string keyFor(const RunConfig& config, double checkpoint_minutes);  // configKey + options that matter
   void startPrepared(bool paused);
   void finishRun();
+  void deliver(const TelemetryBatch& batch);  // to the run record and the views; repartition marks
   void retire(std::unique_ptr<Session> session);
   void setStatus(RunStatus status);
   static std::string configKey(const RunConfig& config);

@@ -49,7 +49,8 @@ struct Session::Impl {
   std::atomic<bool> started{false}, driver_done{false};
   Clock::time_point origin;
   std::atomic<std::int64_t> steps_done{0};
-  std::int64_t pipeline_ns = 0;  // time spent in pipeline segments (not evaluation)
+  std::atomic<std::int64_t> pipeline_ns{0};  // time spent in pipeline segments (not evaluation), segments done
+  std::atomic<std::int64_t> segment_since_ns{-1};  // when the running segment started (since origin); -1: none
 
   mutable std::mutex mu;  // guards what follows
   RunStatus status = RunStatus::Idle;
@@ -347,8 +348,10 @@ void Session::Impl::drive() {
       bool ok = false;
       for (;;) {
         const auto t0 = Clock::now();
+        segment_since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - origin).count();
         ok = pipeline->run(ops, done, control, origin, &cut);
         pipeline_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+        segment_since_ns = -1;
         if (ok || !control.cut_requested()) break;
         // A cut was asked for: a repartition, a checkpoint, or both.
         if (drain_to < 0 && repartition_pending()) {
@@ -602,7 +605,7 @@ void Session::Impl::write_checkpoint(const std::string& path, const char* reason
   c.meta["num_stages"] = pipeline->num_stages();
   c.meta["segment"] = {{"base", seg_base}, {"length", seg_len}, {"drain_to", cut.empty() ? -1 : drain_to}};
   c.meta["total_steps"] = total_steps;
-  c.meta["pipeline_ns"] = pipeline_ns;
+  c.meta["pipeline_ns"] = pipeline_ns.load();
   c.meta["wall_seconds"] = wall_now();
   nlohmann::json cj;
   cj["next"] = cut.next;
@@ -743,7 +746,12 @@ RunSummary Session::Impl::make_summary() const {
     s.test_loss = last_eval->test_loss;
   }
   s.wall_seconds = started ? wall_now() : wall_offset;
-  const double pipe_s = pipeline_ns * 1e-9;
+  // Pipeline time so far: the segments done and, while one runs, its time up to now (live figures).
+  std::int64_t pipe_ns = pipeline_ns;
+  const std::int64_t since = segment_since_ns;
+  if (started && since >= 0)
+    pipe_ns += std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() - since);
+  const double pipe_s = pipe_ns * 1e-9;
   s.samples_per_second = pipe_s > 0 ? s.samples / pipe_s : last_step.samples_per_second;
   s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, s.stages, cfg.microbatches);
   double util_sum = 0;
@@ -755,7 +763,7 @@ RunSummary Session::Impl::make_summary() const {
     ss.first_layer = ranges[k].first;
     ss.last_layer = ranges[k].last;
     ss.params = st.params_count();
-    ss.utilization = pipeline_ns > 0 ? std::min(1.0, double(st.busy_ns()) / double(pipeline_ns)) : 0;
+    ss.utilization = pipe_ns > 0 ? std::min(1.0, double(st.busy_ns()) / double(pipe_ns)) : 0;
     ss.weight_copies_max = st.weight_copies_max();
     ss.weight_bytes_max = st.weight_bytes_max();
     ss.activation_bytes_max = st.activation_bytes_max();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "engine/config/run_config.h"
 #include "engine/util/errors.h"
 
@@ -19,10 +20,7 @@ namespace {
 
 const std::string kSource = "/data/my-preset.json";
 
-std::string source_dir() {
-  const char* env = std::getenv("PIPESCOPE_SOURCE_DIR");
-  return env ? env : ".";
-}
+using test::source_dir;
 
 std::string preset(const std::string& extra = "") {
   return R"({"model": {"name": "mlp"}, "dataset": {"name": "spirals"})" + (extra.empty() ? "" : ", " + extra) + "}";

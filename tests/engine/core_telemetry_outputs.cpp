@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test_support.h"
 #include "engine/telemetry/outputs.h"
 #include "engine/util/errors.h"
 
@@ -19,12 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("pipescope_outputs_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return test::fresh_dir("pipescope_outputs", name); }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "test_support.h"
 #include "engine/config/run_config.h"
 #include "engine/session/session.h"
 #include "engine/util/errors.h"
@@ -17,17 +18,9 @@
 namespace ps {
 namespace {
 
-std::string source_dir() {
-  const char* env = std::getenv("PIPESCOPE_SOURCE_DIR");
-  return env ? env : PIPESCOPE_SOURCE_DIR;
-}
+using test::source_dir;
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("pipescope_ckpt_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return test::fresh_dir("pipescope_ckpt", name); }
 
 struct Case {
   std::string schedule, strategy;
@@ -74,17 +67,7 @@ std::int64_t stop_after_ops(const RunConfig& cfg, int ops, const std::string& fi
   Session s(cfg, opts);
   s.pause();
   s.start();
-  s.step(ops);
-  // The credits run out after `ops` ops; wait until the pipeline stands still, then stop.
-  double last = -1;
-  for (int i = 0; i < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const double p = s.progress();
-    if (p > 0 && p == last) break;
-    last = p;
-  }
-  s.stop();
-  s.wait();
+  test::run_ops_then_stop(s, ops);
   EXPECT_EQ(s.status(), RunStatus::Stopped);
   const auto ck = s.last_checkpoint();
   EXPECT_TRUE(ck.has_value());

@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "test_support.h"
 #include "engine/config/run_config.h"
 #include "engine/session/session.h"
 #include "engine/telemetry/outputs.h"
@@ -16,17 +17,9 @@
 namespace ps {
 namespace {
 
-std::string source_dir() {
-  const char* env = std::getenv("PIPESCOPE_SOURCE_DIR");
-  return env ? env : PIPESCOPE_SOURCE_DIR;
-}
+using test::source_dir;
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("pipescope_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return test::fresh_dir("pipescope_test", name); }
 
 RunConfig tiny() { return load_preset(source_dir() + "/presets/tiny.json"); }
 
@@ -111,6 +104,24 @@ TEST(SessionControl, StopEndsTheRunAndKeepsOutputsReadable) {
   EXPECT_GT(back.steps, 0);
   EXPECT_LT(back.steps, 100000);
   std::filesystem::remove_all(dir);
+}
+
+TEST(SessionTelemetry, ALiveSummaryCountsTheSegmentStillRunning) {
+  // One segment of many steps: before this was fixed, the live summary counted pipeline time only at the
+  // end of a segment, so the dashboard showed every stage idle (bubble 100%) through the first epoch.
+  RunConfig cfg = tiny();
+  cfg.steps = 100000;
+  Session s(cfg);
+  s.set_op_delay(std::chrono::microseconds(500));
+  s.start();
+  while (s.summary().steps < 10) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const RunSummary live = s.summary();
+  s.stop();
+  s.wait();
+  EXPECT_EQ(live.status, RunStatus::Running);
+  EXPECT_LT(live.bubble_fraction_measured, 1.0);
+  for (const auto& st : live.per_stage) EXPECT_GT(st.utilization, 0.0) << "stage " << st.stage;
+  EXPECT_GT(live.samples_per_second, 0.0);
 }
 
 TEST(SessionControl, DestroyingARunningSessionJoinsItsThreads) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.h"
 #include "engine/config/run_config.h"
 #include "engine/session/session.h"
 #include "engine/telemetry/events.h"
@@ -26,10 +27,7 @@
 namespace ps {
 namespace {
 
-std::string source_dir() {
-  const char* env = std::getenv("PIPESCOPE_SOURCE_DIR");
-  return env ? env : PIPESCOPE_SOURCE_DIR;
-}
+using test::source_dir;
 
 // The last operations, for the failure message (and the watchdog's).
 class History {

@@ -37,6 +37,27 @@ class TestCommandLine : public QObject {
     QVERIFY(o->preset.isEmpty());
   }
 
+  void repartitionAndProfileParse() {
+    QString error;
+    const auto o = parse_gui_options({"pipescope", "--autostart", "--profile", "--repartition", "12:2,5,7"}, &error);
+    QVERIFY2(o.has_value(), qPrintable(error));
+    QVERIFY(o->profile);
+    QVERIFY(o->repartition.has_value());
+    QCOMPARE(o->repartition->at_step, std::int64_t(12));
+    QCOMPARE(o->repartition->boundaries, (std::vector<int>{2, 5, 7}));
+    const auto plain = parse_gui_options({"pipescope"}, &error);
+    QVERIFY(!plain->repartition.has_value());
+    QVERIFY(!plain->profile);
+  }
+
+  void badRepartitionsAreRefusedWithTheOption() {
+    for (const char* bad : {"12", "0:2,5", "x:2", "12:", "12:5,2", "12:2,,5", "12:0,3"}) {
+      QString error;
+      QVERIFY2(!parse_gui_options({"pipescope", "--repartition", bad}, &error).has_value(), bad);
+      QVERIFY2(error.contains(QStringLiteral("--repartition")) && error.contains(QString::fromLatin1(bad)), qPrintable(error));
+    }
+  }
+
   void defaultsStayOpenWithoutScreenshots() {
     QString error;
     const auto o = parse_gui_options({"pipescope"}, &error);

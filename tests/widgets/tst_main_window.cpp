@@ -16,6 +16,15 @@
 #include "widgets/timeline_view.h"
 #include "widgets/version_view.h"
 #include "app/gui/pipeline_page.h"
+#include "app/gui/prediction.h"
+#include "app/gui/profile_runner.h"
+#include "engine/planner/simulator.h"
+#include "fixtures.h"
+#include <QThread>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QToolButton>
 #include "widget_test_main.h"
 
 using namespace ps;
@@ -122,6 +131,179 @@ class TestMainWindow : public QObject {
     auto run = window.runList()->run(0);
     QCOMPARE(run->config.partition, (std::vector<int>{1, units - 1}));
     QCOMPARE(window.pipelinePage()->timeline()->model().stageCount(), 3);
+  }
+
+  void aDragDuringTheRunRepartitionsItLive() {
+    MainWindow window;
+    window.resize(1500, 950);
+    window.show();
+    QVERIFY(window.loadPreset(QStringLiteral(PIPESCOPE_SOURCE_DIR "/presets/tiny.json"), {QStringLiteral("steps=30")}));
+    QSignalSpy prepared(window.controller(), &SessionController::prepared);
+    QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
+    auto* editor = window.partitionEditor();
+    const int units = int(editor->modelInfo().units.size());
+    const std::vector<int> before = editor->partition();
+    const std::vector<int> after{before[0] > 1 ? before[0] - 1 : before[0] + 1};
+    window.controller()->setOpDelay(std::chrono::milliseconds(5));  // slow enough to ask while it runs
+    QSignalSpy finished(window.controller(), &SessionController::runFinished);
+    QSignalSpy repartitioned(window.controller(), &SessionController::repartitioned);
+    window.startRun();
+    QTRY_COMPARE_WITH_TIMEOUT(window.controller()->status(), RunStatus::Running, 10000);
+    // While it runs: boundaries only.
+    QVERIFY(editor->isLive());
+    auto* stages = window.strategyPanel()->findChild<QSpinBox*>(QStringLiteral("stages"));
+    QVERIFY(stages && !stages->isEnabled());
+    auto* table = editor->findChild<QTableWidget*>();
+    QVERIFY(!table->cellWidget(0, 2)->isEnabled());
+
+    // A committed edit in the editor (what a drag's release does) asks the running session.
+    QVERIFY(!window.requestRepartition({units + 3}));  // does not fit the model: a notice, no crash
+    QVERIFY2(window.noticeText().contains(QStringLiteral("Repartition refused")), qPrintable(window.noticeText()));
+    QCOMPARE(editor->partition(), before);  // the editor shows what runs
+    QCOMPARE(window.controller()->status(), RunStatus::Running);
+    editor->setPartition(after, /*undoable=*/true);
+    QVERIFY2(window.noticeText().contains(QStringLiteral("Repartition requested")), qPrintable(window.noticeText()));
+    QVERIFY(window.noticeText().contains(QStringLiteral("drained the minibatches in flight")));
+    if (repartitioned.count() == 0) QVERIFY(!editor->pendingText().isEmpty());  // unless it already took effect
+    QTRY_COMPARE_WITH_TIMEOUT(repartitioned.count(), 1, 30000);
+    QVERIFY2(window.noticeText().contains(QStringLiteral("Repartitioned at step")), qPrintable(window.noticeText()));
+    QVERIFY(editor->pendingText().isEmpty());
+    QCOMPARE(window.controller()->partition(), after);
+    QCOMPARE(editor->partition(), after);
+    const auto& timeline = window.pipelinePage()->timeline()->model();
+    QCOMPARE(timeline.marks().size(), std::size_t(1));
+    QCOMPARE(timeline.marks().front().after, after);
+
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+    auto run = window.runList()->run(0);
+    QCOMPARE(run->summary.status, RunStatus::Completed);
+    QCOMPARE(run->config.partition, after);
+    QVERIFY(!editor->isLive());
+    QVERIFY(stages->isEnabled());
+    QVERIFY(table->cellWidget(0, 2)->isEnabled());
+    QCOMPARE(window.currentConfig().partition, after);  // the next run starts where this one ended
+  }
+
+  void thePredictionTilesTheSteadyStateOfALongRun() {
+    const ModelInfo model = test::make_model(8, {1e6, 3e6, 2e6, 1e6});
+    const ModelProfile profile = estimate_profile(model, 64, 4);
+    RunConfig config;
+    config.schedule = "1f1b-flush";
+    config.microbatches = 4;
+    config.batch_size = 64;
+    config.partition = {2, 4, 6};
+    config.steps = 300;  // 300 x 4 stages x 9 ops: far more than the simulated head
+    const Prediction tiled = predict_run(profile, config, {}, config.steps);
+    QVERIFY(!tiled.capped);
+    QCOMPARE(tiled.minibatches, std::int64_t(300));
+    QCOMPARE(tiled.ops.size(), std::size_t(300 * 4 * 9));
+    // Against the simulator playing all 300 minibatches: the tiles land where it puts them.
+    SimOptions opts;
+    opts.schedule = config.schedule;
+    opts.microbatches = 4;
+    opts.minibatches = 300;
+    opts.boundaries = config.partition;
+    opts.cores = std::max(1, QThread::idealThreadCount());
+    const SimResult full = simulate(profile, opts);
+    auto start_of = [](const std::vector<OpEvent>& ops, int stage, OpKind kind, int minibatch) {
+      for (const OpEvent& e : ops)
+        if (e.stage == stage && e.kind == kind && e.minibatch == minibatch) return e.t_start_ns;
+      return std::int64_t(-1);
+    };
+    for (int mb : {250, 299}) {
+      const std::int64_t want = start_of(full.ops, 3, OpKind::Update, mb);
+      const std::int64_t got = start_of(tiled.ops, 3, OpKind::Update, mb);
+      QVERIFY2(want > 0 && std::llabs(got - want) <= want / 100, qPrintable(QStringLiteral("%1 vs %2").arg(got).arg(want)));
+    }
+    for (std::size_t i = 1; i < tiled.ops.size(); ++i)  // per stage, in time order
+      QVERIFY(tiled.ops[i - 1].stage < tiled.ops[i].stage || tiled.ops[i - 1].t_start_ns <= tiled.ops[i].t_start_ns);
+
+    config.steps = 1000000;  // bounded whatever the length
+    const Prediction capped = predict_run(profile, config, {}, config.steps);
+    QVERIFY(capped.capped);
+    QVERIFY(capped.ops.size() <= kMaxGhostOps);
+
+    // A repartition mark starts a new segment at its time, with its partition.
+    config.steps = 300;
+    RunMark mark{5000000000, 100, "repartition", "", {2, 4, 6}, {1, 4, 7}};
+    const Prediction split = predict_run(profile, config, {mark}, config.steps);
+    QVERIFY(predict_run(profile, config, {}, 0).ops.size() > split.ops.size());  // epoch-based: as far as the bound goes
+    for (const OpEvent& e : split.ops) {
+      if (e.minibatch >= 100) QVERIFY(e.t_start_ns >= mark.t_ns);
+      else QVERIFY(e.t_start_ns < mark.t_ns);
+    }
+    QVERIFY(start_of(split.ops, 0, OpKind::Forward, 100) == mark.t_ns);
+  }
+
+  void aMeasuredProfileShowsThePredictionBesideTheRun() {
+    QTemporaryDir cache;
+    qputenv("PIPESCOPE_PROFILE_DIR", cache.path().toUtf8());
+    {
+      MainWindow window;
+      window.show();
+      QVERIFY(window.loadPreset(QStringLiteral(PIPESCOPE_SOURCE_DIR "/presets/tiny.json")));
+      QSignalSpy prepared(window.controller(), &SessionController::prepared);
+      QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
+      auto* page = window.pipelinePage();
+      auto* toggle = page->showPredictionButton();
+      QVERIFY(!toggle->isEnabled());  // no measured profile yet: no ghost
+      QVERIFY(!page->timeline()->model().hasGhost());
+      QVERIFY(!window.partitionEditor()->hasProfile());
+
+      // Profile in the background: the GUI thread keeps turning meanwhile.
+      QSignalSpy profiled(window.profileRunner(), &ProfileRunner::finished);
+      auto* button = window.partitionEditor()->findChild<QPushButton*>(QStringLiteral("profile"));
+      QTest::mouseClick(button, Qt::LeftButton);
+      QVERIFY(window.profileRunner()->busy());
+      QVERIFY(!button->isEnabled());
+      QTRY_COMPARE_WITH_TIMEOUT(profiled.count(), 1, 120000);
+      QVERIFY(button->isEnabled());
+      QVERIFY(window.partitionEditor()->hasProfile());
+      QVERIFY(window.partitionEditor()->profile().measured);
+      QVERIFY(window.partitionEditor()->findChild<QPushButton*>(QStringLiteral("autoBalance"))->toolTip().contains(
+          QStringLiteral("measured on cpu at batch 32")));
+
+      // The ghost of the current settings, before any run: every stage, bounded.
+      QVERIFY(toggle->isEnabled());
+      QVERIFY(toggle->isChecked());
+      const auto& model = page->timeline()->model();
+      QVERIFY(model.hasGhost());
+      QVERIFY(model.ghostOpCount() <= kMaxGhostOps);
+      const RunConfig config = window.currentConfig();
+      for (int k = 0; k < config.num_stages(); ++k) QVERIFY(!model.ghostOps(k).empty());
+      QVERIFY2(page->figuresText().contains(QStringLiteral("predicted")), qPrintable(page->figuresText()));
+
+      QSignalSpy finished(window.controller(), &SessionController::runFinished);
+      window.startRun();
+      QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+      QVERIFY(model.hasGhost());  // predicted again for the run, kept beside it
+      QCOMPARE(model.ghostOpCount(), std::size_t(config.num_stages()) * std::size_t(config.steps) * 3);
+      page->timeline()->grab();
+      QVERIFY(page->timeline()->lastPaintStats().ghost_drawn > 0);
+      toggle->click();  // hide
+      QVERIFY(!page->timeline()->ghostRowsVisible());
+      page->timeline()->grab();
+      QCOMPARE(page->timeline()->lastPaintStats().ghost_drawn, std::size_t(0));
+      QVERIFY(!page->figuresText().contains(QStringLiteral("predicted")));
+    }
+    {  // Another window with the same settings: the cached profile loads when the session is prepared.
+      MainWindow window;
+      window.show();
+      QVERIFY(window.loadPreset(QStringLiteral(PIPESCOPE_SOURCE_DIR "/presets/tiny.json")));
+      QSignalSpy prepared(window.controller(), &SessionController::prepared);
+      QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
+      QVERIFY(window.partitionEditor()->hasProfile());
+      QVERIFY(!window.profileRunner()->busy());
+      QVERIFY(window.pipelinePage()->timeline()->model().hasGhost());
+    }
+    {  // Other settings (a batch size never profiled): nothing cached to use.
+      MainWindow window;
+      QVERIFY(window.loadPreset(QStringLiteral(PIPESCOPE_SOURCE_DIR "/presets/tiny.json"), {QStringLiteral("batch_size=16")}));
+      QSignalSpy prepared(window.controller(), &SessionController::prepared);
+      QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
+      QVERIFY(!window.partitionEditor()->hasProfile());
+    }
+    qunsetenv("PIPESCOPE_PROFILE_DIR");
   }
 };
 

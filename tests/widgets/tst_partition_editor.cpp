@@ -1,5 +1,6 @@
 // Drag, double-click, undo/redo and devices on the partition editor, driven through the mouse.
 #include <QComboBox>
+#include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -104,6 +105,77 @@ class TestPartitionEditor : public QObject {
     QCOMPARE(editor_->partition().front(), 1);
     opts.stages = 3;
     QCOMPARE(editor_->partition(), balance_partition(measured, opts).boundaries);
+  }
+
+  void oneBalanceButtonThatSaysWhichProfileItUses() {
+    const auto buttons = editor_->findChildren<QPushButton*>();
+    int balancing = 0;
+    for (auto* b : buttons)
+      if (b->text().contains(QStringLiteral("alance"))) ++balancing;
+    QCOMPARE(balancing, 1);  // "Balance" and "Auto-balance" were one too many
+    auto* button = editor_->findChild<QPushButton*>(QStringLiteral("autoBalance"));
+    QVERIFY2(button->toolTip().contains(QStringLiteral("estimated from flops")), qPrintable(button->toolTip()));
+    ModelProfile measured = estimate_profile(editor_->modelInfo(), 32, 1);
+    measured.measured = true;
+    measured.device = "cpu";
+    editor_->setProfile(measured);
+    QVERIFY2(button->toolTip().contains(QStringLiteral("measured on cpu at batch 32")), qPrintable(button->toolTip()));
+    editor_->setProfile(estimate_profile(test::make_model(3), 32, 1));  // another model's: not used
+    QVERIFY(!editor_->hasProfile());
+    QVERIFY(button->toolTip().contains(QStringLiteral("estimated from flops")));
+  }
+
+  void profileIsRequestedAndShowsBusyAndErrors() {
+    auto* button = editor_->findChild<QPushButton*>(QStringLiteral("profile"));
+    QVERIFY(button);
+    QSignalSpy requested(editor_.get(), &PartitionEditor::profileRequested);
+    QTest::mouseClick(button, Qt::LeftButton);
+    QCOMPARE(requested.count(), 1);
+    editor_->setProfileBusy(true);
+    QVERIFY(!button->isEnabled());
+    QTest::mouseClick(button, Qt::LeftButton);
+    QCOMPARE(requested.count(), 1);  // one profile at a time
+    editor_->setProfileBusy(false);
+    editor_->setProfileError(QStringLiteral("cuda:0 is not available"));
+    QVERIFY(button->isEnabled());
+    bool shown = false;
+    for (auto* label : editor_->findChildren<QLabel*>())
+      shown = shown || label->toolTip().contains(QStringLiteral("cuda:0 is not available"));
+    QVERIFY(shown);
+  }
+
+  void liveModeMovesBoundariesOnlyOnItsOwnHistory() {
+    editor_->setDeviceChoices({"cpu", "cuda:0"});
+    editor_->setPartition({2, 5}, /*undoable=*/true);
+    QCOMPARE(editor_->undoStack()->count(), 1);
+    editor_->setLive(true);
+    QCOMPARE(editor_->undoStack()->count(), 0);  // a fresh history for the run
+    auto* table = editor_->findChild<QTableWidget*>();
+    for (int k = 0; k < 3; ++k) QVERIFY(!table->cellWidget(k, 2)->isEnabled());  // devices fixed
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(3));  // would add a stage
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 5}));
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, handlePoint(0));  // would remove one
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 5}));
+    QSignalSpy changed(editor_.get(), &PartitionEditor::partitionChanged);
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QTest::mouseMove(strip(), edgePoint(3));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(3));
+    QCOMPARE(editor_->partition(), (std::vector<int>{3, 5}));
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(editor_->undoStack()->count(), 1);
+    editor_->setPendingPartition(std::vector<int>{3, 5}, {2, 5});
+    QVERIFY2(editor_->pendingText().contains(QStringLiteral("3,5")) && editor_->pendingText().contains(QStringLiteral("2,5")),
+             qPrintable(editor_->pendingText()));
+    editor_->setPendingPartition(std::nullopt);
+    QVERIFY(editor_->pendingText().isEmpty());
+    editor_->setLive(false);
+    for (int k = 0; k < 3; ++k) QVERIFY(table->cellWidget(k, 2)->isEnabled());
+    // The history from before the run, plus the run's repartitions as one step.
+    QCOMPARE(editor_->undoStack()->count(), 2);
+    editor_->undoStack()->undo();
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 5}));
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(3));  // adding works again
+    QCOMPARE(editor_->stageCount(), 4);
   }
 
   void bottleneckAndEfficiencyFollowTheDrag() {

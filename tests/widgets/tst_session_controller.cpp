@@ -82,6 +82,71 @@ class TestSessionController : public QObject {
     QCOMPARE(c.runsStarted(), 1);
   }
 
+  void aLiveRepartitionTakesEffectAndTheRunCompletes() {
+    SessionController c;
+    QSignalSpy prepared(&c, &SessionController::prepared);
+    QSignalSpy finished(&c, &SessionController::runFinished);
+    std::vector<RunMark> repartitioned;
+    connect(&c, &SessionController::repartitioned, this, [&](const RunMark& m) { repartitioned.push_back(m); });
+    std::size_t ops = 0, marks = 0;
+    connect(&c, &SessionController::telemetry, this, [&](const TelemetryBatch& b) {
+      ops += b.ops.size();
+      marks += b.marks.size();
+    });
+    RunConfig config = tiny();
+    config.steps = 30;
+    c.setOpDelay(std::chrono::milliseconds(5));  // long enough to ask while it runs
+    QString error;
+    QVERIFY(!c.repartition({1}, &error));  // nothing runs yet
+    QVERIFY(!error.isEmpty());
+    c.start(config);
+    QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
+    const int units = int(c.modelInfo()->units.size());
+    const std::vector<int> before = c.partition();
+    QCOMPARE(before.size(), std::size_t(1));
+    const std::vector<int> after{before[0] > 1 ? before[0] - 1 : before[0] + 1};
+    QVERIFY(after[0] >= 1 && after[0] < units);
+    QTRY_VERIFY_WITH_TIMEOUT(ops > 10, 10000);
+    QVERIFY(c.canRepartition());
+    QVERIFY2(c.repartition(after, &error), qPrintable(error));
+    QVERIFY(!c.repartition({units + 3}, &error));  // a partition that does not fit: refused, nothing thrown
+    QVERIFY2(error.contains(QStringLiteral("partition")), qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(repartitioned.size(), std::size_t(1), 30000);
+    const RunMark mark = repartitioned.front();
+    QCOMPARE(mark.kind, std::string("repartition"));
+    QCOMPARE(mark.before, before);
+    QCOMPARE(mark.after, after);
+    QVERIFY(mark.step > 0 && mark.step < config.steps);
+    QCOMPARE(marks, std::size_t(1));  // the timeline got the mark with the telemetry
+    QCOMPARE(c.partition(), after);
+    QVERIFY(!c.pendingPartition().has_value());
+    auto run = c.currentRun();
+    QCOMPARE(run->config.partition, after);
+    QCOMPARE(run->marks.size(), std::size_t(1));
+    QCOMPARE(run->summary.per_stage.size(), std::size_t(2));
+    QCOMPARE(run->summary.per_stage[1].first_layer, after[0]);  // the summary follows the new stages
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+    QCOMPARE(run->summary.status, RunStatus::Completed);
+    QCOMPARE(std::int64_t(run->steps.size()), config.steps);
+    QVERIFY(!c.canRepartition());
+  }
+
+  void aDataParallelRunHasNoStagesToRepartition() {
+    SessionController c;
+    QSignalSpy finished(&c, &SessionController::runFinished);
+    RunConfig config = tiny();
+    config.schedule = "data-parallel";
+    c.setOpDelay(std::chrono::milliseconds(5));
+    c.start(config);
+    QTRY_COMPARE_WITH_TIMEOUT(c.status(), RunStatus::Running, 60000);
+    QVERIFY(!c.canRepartition());
+    QString error;
+    QVERIFY(!c.repartition({2}, &error));
+    QVERIFY2(error.contains(QStringLiteral("data-parallel")), qPrintable(error));
+    c.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
+  }
+
   void anInvalidConfigIsReportedWithItsField() {
     SessionController c;
     QSignalSpy failed(&c, &SessionController::prepareFailed);

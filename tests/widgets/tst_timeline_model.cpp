@@ -117,12 +117,55 @@ class TestTimelineModel : public QObject {
     QCOMPARE(model.ops(0).back().minibatch, 999);  // the newest are kept
   }
 
-  void clearEmptiesEverything() {
+  void marksAreKeptInTimeOrderAndFoundNearTheirTime() {
+    TimelineModel model;
+    TelemetryBatch b = test::make_stream(2, 3, 100);
+    b.marks.push_back(RunMark{500, 4, "repartition", "partition 2 -> 3 at step 4", {2}, {3}});
+    model.append(b);
+    TelemetryBatch later;
+    later.marks.push_back(RunMark{200, 1, "repartition", "earlier", {3}, {2}});  // out of order: sorted in
+    model.append(later);
+    QCOMPARE(model.marks().size(), std::size_t(2));
+    QCOMPARE(model.marks()[0].t_ns, std::int64_t(200));
+    QCOMPARE(model.marks()[1].after, (std::vector<int>{3}));
+    QCOMPARE(model.markAt(510, 20), std::optional<std::size_t>(1));
+    QCOMPARE(model.markAt(190, 20), std::optional<std::size_t>(0));
+    QVERIFY(!model.markAt(350, 20).has_value());
+    QCOMPARE(model.endNs(), model.ops(1).back().t_end_ns);  // a mark is not an op: the run's span is unchanged
+  }
+
+  void theGhostIsKeptApartFromTheMeasuredOps() {
     TimelineModel model;
     model.append(test::make_stream(2, 3, 100));
+    const std::size_t measured = model.opCount();
+    const TelemetryBatch predicted = test::make_stream(3, 4, 50);
+    model.setGhostOps(predicted.ops);
+    QVERIFY(model.hasGhost());
+    QCOMPARE(model.ghostOpCount(), predicted.ops.size());
+    QCOMPARE(model.opCount(), measured);  // the ghost never counts as measured
+    QCOMPARE(model.stageCount(), 2);
+    QCOMPARE(model.ghostOps(2).size(), std::size_t(4 * 3));
+    QVERIFY(model.ghostOps(7).empty());
+    const auto& row = model.ghostOps(1);
+    QCOMPARE(as_indices(model.visibleGhostOps(1, 120, 260)), brute_force_visible(row, 120, 260));
+    const auto hit = model.ghostOpAt(1, row[2].t_start_ns + 1);
+    QVERIFY(hit.has_value());
+    QCOMPARE(*hit, std::size_t(2));
+    model.setGhostOps({});  // replaced as a whole
+    QVERIFY(!model.hasGhost());
+  }
+
+  void clearEmptiesEverything() {
+    TimelineModel model;
+    TelemetryBatch b = test::make_stream(2, 3, 100);
+    b.marks.push_back(RunMark{150, 1, "repartition", "", {1}, {2}});
+    model.append(b);
+    model.setGhostOps(test::make_stream(2, 3, 100).ops);
     model.clear();
     QVERIFY(model.empty());
     QCOMPARE(model.stageCount(), 0);
+    QVERIFY(model.marks().empty());
+    QVERIFY(!model.hasGhost());
   }
 };
 

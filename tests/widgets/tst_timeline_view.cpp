@@ -191,11 +191,115 @@ class TestTimelineView : public QObject {
     QVERIFY(qAbs(view_->timeForX(x) - anchor) < span / 1000);
   }
 
+  void aRepartitionMarkIsDrawnAcrossEveryRowWithItsLabel() {
+    view_->appendBatch(test::make_stream(3, 10, 1000000));
+    TelemetryBatch mark;
+    mark.marks.push_back(RunMark{12500000, 4, "repartition", "partition 2,4 -> 3,5 at step 4", {2, 4}, {3, 5}});
+    view_->appendBatch(mark);  // a batch with a mark only still lands
+    view_->setVisibleRange(0, 30000000);
+    QCOMPARE(view_->model().marks().size(), std::size_t(1));
+    const QImage image = view_->grab().toImage();
+    QCOMPARE(view_->lastPaintStats().marks_drawn, std::size_t(1));
+    const int x = qRound(view_->xForTime(12500000));
+    // The line crosses every stage row in the mark's colour.
+    for (int k = 0; k < 3; ++k) {
+      bool purple = false;
+      for (int dx = -1; dx <= 1 && !purple; ++dx)
+        for (int y = view_->stageRowRect(k).top(); y <= view_->stageRowRect(k).bottom() && !purple; ++y) {
+          const QColor c = image.pixelColor(x + dx, y);
+          purple = c.red() == 142 && c.green() == 36 && c.blue() == 170;
+        }
+      QVERIFY2(purple, qPrintable(QStringLiteral("no mark line on stage %1").arg(k)));
+    }
+    const auto hit = view_->hitTest(QPoint(x + 1, view_->stageRowRect(1).center().y()));
+    QVERIFY(hit.has_value());
+    QCOMPARE(int(hit->kind), int(TimelineHit::Kind::Mark));
+    const QString tip = view_->toolTipText(*hit);
+    QVERIFY2(tip.contains(QStringLiteral("repartition 3,5")) && tip.contains(QStringLiteral("step 4")) &&
+                 tip.contains(QStringLiteral("partition 2,4 -&gt; 3,5")),
+             qPrintable(tip));
+    // Away from the line the boxes answer as before.
+    const auto op = view_->hitTest(QPoint(qRound(view_->xForTime(20500000)), view_->stageRowRect(1).center().y()));
+    QVERIFY(op.has_value());
+    QCOMPARE(int(op->kind), int(TimelineHit::Kind::Op));
+    // Scrolled away the mark is not drawn, and it is still there when it comes back.
+    view_->setVisibleRange(20000000, 30000000);
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().marks_drawn, std::size_t(0));
+    view_->setVisibleRange(10000000, 15000000);
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().marks_drawn, std::size_t(1));
+  }
+
+  void ghostOpsAreDrawnInTheirOwnRowsAndCanBeHidden() {
+    view_->appendBatch(test::make_stream(2, 10, 1000000));
+    QSignalSpy shown(view_.get(), &TimelineView::showGhostChanged);
+    const QRect row_before = view_->stageRowRect(0);
+    QVERIFY(view_->ghostRowRect(0).isEmpty());  // no ghost yet: no ghost rows
+    TelemetryBatch predicted = test::make_stream(2, 10, 800000);  // the prediction: 20% faster
+    view_->setGhostOps(predicted.ops);
+    view_->setVisibleRange(0, 12000000);
+    QVERIFY(view_->ghostRowsVisible());
+    const QRect ghost = view_->ghostRowRect(1);
+    QVERIFY(!ghost.isEmpty());
+    QVERIFY(ghost.top() > view_->stageRowRect(1).bottom());
+    QVERIFY(view_->ghostRowRect(0).bottom() < view_->laneRect(0).top());  // stage band, then the lane
+    QVERIFY(ghost.top() > view_->laneRect(0).bottom());
+    QVERIFY(view_->stageRowRect(0).height() < row_before.height());  // the band is shared
+    view_->grab();
+    TimelinePaintStats stats = view_->lastPaintStats();
+    std::size_t expected = 0;
+    for (const auto& e : predicted.ops)
+      if (e.t_start_ns < view_->visibleEnd()) ++expected;
+    QCOMPARE(stats.ghost_visible, expected);
+    QVERIFY(stats.ghost_drawn > 0);
+    QCOMPARE(stats.visible, overlapping(view_->model(), view_->visibleStart(), view_->visibleEnd()));  // measured unchanged
+
+    // The ghost's op under the mouse, in the ghost row; the measured one in the stage row above it.
+    const OpEvent& target = view_->model().ghostOps(1).at(4);
+    const int x = qRound(view_->xForTime((target.t_start_ns + target.t_end_ns) / 2));
+    const auto hit = view_->hitTest(QPoint(x, ghost.center().y()));
+    QVERIFY(hit.has_value());
+    QCOMPARE(int(hit->kind), int(TimelineHit::Kind::Ghost));
+    QCOMPARE(hit->row, 1);
+    QCOMPARE(hit->index, std::size_t(4));
+    QVERIFY(view_->toolTipText(*hit).contains(QStringLiteral("predicted")));
+    const auto measured = view_->hitTest(QPoint(x, view_->stageRowRect(1).center().y()));
+    QVERIFY(measured.has_value());
+    QCOMPARE(int(measured->kind), int(TimelineHit::Kind::Op));
+
+    view_->setShowGhost(false);
+    QCOMPARE(shown.count(), 1);
+    QVERIFY(!view_->ghostRowsVisible());
+    QVERIFY(view_->ghostRowRect(1).isEmpty());
+    QCOMPARE(view_->stageRowRect(0), row_before);
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().ghost_visible, std::size_t(0));
+    QCOMPARE(view_->lastPaintStats().ghost_drawn, std::size_t(0));
+    const auto none = view_->hitTest(QPoint(x, ghost.center().y()));
+    QVERIFY(!none || none->kind != TimelineHit::Kind::Ghost);
+    view_->setShowGhost(true);
+    view_->grab();
+    QVERIFY(view_->lastPaintStats().ghost_drawn > 0);
+  }
+
+  void aGhostAloneIsFittedBeforeTheRunStarts() {
+    view_->setStageCount(2);
+    const TelemetryBatch predicted = test::make_stream(2, 50, 1000000);
+    view_->setGhostOps(predicted.ops);
+    QVERIFY(view_->visibleStart() <= 0);
+    QVERIFY(view_->visibleEnd() >= view_->model().ghostEndNs());
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().ghost_visible, predicted.ops.size());
+  }
+
   void clearForgetsEverything() {
     view_->appendBatch(test::make_stream(2, 5, 1000));
     view_->setHighlightedMinibatch(2);
+    view_->setGhostOps(test::make_stream(2, 5, 1000).ops);
     view_->clear();
     QVERIFY(view_->model().empty());
+    QVERIFY(!view_->model().hasGhost());
     QCOMPARE(view_->highlightedMinibatch(), -1);
     QVERIFY(view_->followLive());
   }
