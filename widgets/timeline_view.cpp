@@ -522,17 +522,19 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
         .arg(m.step)
         .arg(QString::fromStdString(m.text).toHtmlEscaped());
   }
-  if (hit.kind == TimelineHit::Kind::Ghost) {
-    const OpEvent& e = model_.ghostOps(hit.row)[hit.index];
-    return tr("<b>%1</b> predicted · %2 of minibatch %3%4 · stage %5<br>duration %6, starts at %7<br>"
-              "<i>simulated from the model's profile</i>")
-        .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})))
+  // "F3.1 · forward of minibatch 3, microbatch 1 · stage 2 / duration, start": measured and predicted ops.
+  auto op_text = [&](const OpEvent& e, const QString& tag) {
+    return tr("<b>%1</b>%2 · %3 of minibatch %4%5 · stage %6<br>duration %7, starts at %8")
+        .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})), tag)
         .arg(tr(kKinds[static_cast<int>(e.kind)]))
         .arg(e.minibatch)
         .arg(e.micro >= 0 ? tr(", microbatch %1").arg(e.micro) : QString())
         .arg(hit.row)
         .arg(format_duration_ns(e.t_end_ns - e.t_start_ns), time_label(static_cast<double>(e.t_start_ns), 1e6));
-  }
+  };
+  if (hit.kind == TimelineHit::Kind::Ghost)
+    return op_text(model_.ghostOps(hit.row)[hit.index], tr(" predicted")) +
+           tr("<br><i>simulated from the model's profile</i>");
   if (hit.kind == TimelineHit::Kind::Transfer) {
     const TransferEvent& e = model_.transfers(hit.row)[hit.index];
     return tr("<b>%1</b> of minibatch %2%3<br>stage %4 → %5<br>%6 in %7")
@@ -544,13 +546,7 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
         .arg(format_bytes(e.bytes), format_duration_ns(e.t_end_ns - e.t_start_ns));
   }
   const OpEvent& e = model_.ops(hit.row)[hit.index];
-  QString text = tr("<b>%1</b> · %2 of minibatch %3%4 · stage %5<br>duration %6, starts at %7")
-                     .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})))
-                     .arg(tr(kKinds[static_cast<int>(e.kind)]))
-                     .arg(e.minibatch)
-                     .arg(e.micro >= 0 ? tr(", microbatch %1").arg(e.micro) : QString())
-                     .arg(hit.row)
-                     .arg(format_duration_ns(e.t_end_ns - e.t_start_ns), time_label(static_cast<double>(e.t_start_ns), 1e6));
+  QString text = op_text(e, QString());
   if (e.kind != OpKind::Update) {
     text += tr("<br>live version %1 · basis %2 · target %3<br>staleness <b>%4</b>")
                 .arg(e.live_version)

@@ -420,11 +420,9 @@ void MainWindow::updatePrediction() {
     config = currentConfig();
   }
   try {
-    // The run's length: its steps, or (epoch-based) what it did once it ended; else as far as the bound goes.
+    // The run's length: its steps, or (epoch-based) what the session plans; else as far as the bound goes.
     std::int64_t planned = config.steps;
-    if (planned <= 0 && shown_run_ && shown_run_->summary.status != RunStatus::Running &&
-        shown_run_->summary.status != RunStatus::Paused)
-      planned = shown_run_->summary.steps;
+    if (planned <= 0 && shown_run_) planned = shown_run_->summary.planned_steps;
     const Prediction p = predict_run(partition_->profile(), config, marks, planned);
     PipelinePage::PredictedFigures figures;
     figures.samples_per_second = p.samples_per_second;

@@ -61,8 +61,11 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
     opts.minibatches = static_cast<int>(head);
     opts.boundaries = seg.boundaries;
     if (schedule.replicas) opts.replicas = config.num_stages();
-    // CPU stages are threads sharing this machine's cores (as the real run's are).
-    if (all_cpu(config)) opts.cores = std::max(1.0, double(QThread::idealThreadCount()) / std::max(1, config.threads_per_stage));
+    // CPU stages are threads sharing this machine's cores (as the real run's are): as many at full speed
+    // as the profile measured the model's passes to run in parallel, else the core count.
+    if (all_cpu(config))
+      opts.cores = profile.cores > 0 ? profile.cores
+                                     : std::max(1.0, double(QThread::idealThreadCount()) / std::max(1, config.threads_per_stage));
     const SimResult sim = simulate(profile, opts);
     std::vector<OpEvent> ops;
     if (head == wanted) {

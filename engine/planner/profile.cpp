@@ -81,6 +81,7 @@ std::string profile_to_json(const ModelProfile& p) {
   j["threads"] = p.threads;
   j["measured"] = p.measured;
   j["in_engine"] = p.in_engine;
+  j["cores"] = p.cores;
   j["units"] = nlohmann::json::array();
   for (const auto& u : p.units)
     j["units"].push_back({{"name", u.name},
@@ -113,6 +114,7 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
     p.threads = j.at("threads").get<int>();
     p.measured = j.value("measured", true);
     p.in_engine = j.value("in_engine", false);
+    p.cores = j.value("cores", 0.0);
     for (const auto& u : j.at("units")) {
       UnitProfile up;
       up.name = u.at("name").get<std::string>();

@@ -119,6 +119,51 @@ Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at:
   return out;
 }
 
+// The model's parallel speed-up on this machine: `hw` threads (each with its own copy of the model and
+// cfg.threads_per_stage intra-op threads) run forward and backward at the microbatch size at once,
+// against one thread alone; hw x t(1) / t(hw), medians of 3.
+double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const RunConfig& cfg, int microbatch,
+                     const c10::Device& device) {
+  const int hw = std::max(1u, std::thread::hardware_concurrency());
+  if (hw == 1 || device.is_cuda()) return hw;
+  const int n = builder.num_units();
+  std::vector<torch::nn::Sequential> models;
+  std::vector<at::Tensor> inputs;
+  for (int t = 0; t < hw; ++t) {
+    models.push_back(builder.build_units(0, n));
+    inputs.push_back(random_inputs(spec, microbatch, device));
+  }
+  auto pass = [&](int t) {
+    at::Tensor y = models[t]->forward(inputs[t]);
+    y.sum().backward();
+    for (auto& p : models[t]->parameters()) p.mutable_grad() = at::Tensor();
+  };
+  // Enough passes for about 0.2 s alone.
+  set_intra_op_threads(std::max(1, cfg.threads_per_stage));
+  pass(0);
+  const auto t0 = Clock::now();
+  pass(0);
+  const double one = std::max(1e-6, std::chrono::duration<double>(Clock::now() - t0).count());
+  const int iterations = std::clamp(static_cast<int>(0.2 / one), 2, 200);
+  auto wall = [&](int threads) {
+    std::vector<double> times;
+    for (int r = 0; r < 3; ++r) {
+      const auto start = Clock::now();
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+          set_intra_op_threads(std::max(1, cfg.threads_per_stage));
+          for (int i = 0; i < iterations; ++i) pass(t);
+        });
+      for (auto& th : pool) th.join();
+      times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return median(times);
+  };
+  const double alone = wall(1), together = wall(hw);
+  return std::clamp(hw * alone / std::max(together, 1e-9), 1.0, double(hw));
+}
+
 ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
   const InputSpec spec = input_spec_for(cfg);
   const ModelBuilder builder(cfg.model, spec);
@@ -171,6 +216,7 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
       x = units[u]->forward(x);
     }
   }
+  p.cores = measure_cores(builder, spec, cfg, p.microbatch_size(), device);
   return p;
 }
 
@@ -240,7 +286,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     text << in.rdbuf();
     try {
       ModelProfile p = profile_from_json(text.str(), path);
-      if (p.key == profile_key(cfg) && (p.in_engine || opts.engine_minibatches <= 0)) {
+      if (p.key == profile_key(cfg) && p.cores > 0 && (p.in_engine || opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
       }
@@ -328,13 +374,17 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   // full speed and slows all running ops evenly beyond it (processor sharing, as the OS time-slices).
   // `cores` is what this process gets now (effective_cores), which on a shared machine is below the count.
   const int hw = std::max(1u, std::thread::hardware_concurrency());
-  const double cores = effective_cores(hw);
+  // The model's own parallel speed-up (profile.cores) says how the stage threads share the cores; a
+  // spinning scalar loop (effective_cores) would say 2 on two hyperthreads that give DNN work far less.
+  const double spin = effective_cores(hw);
+  const double cores = profile.cores > 0 ? std::min(profile.cores, spin) : spin;
   const int n_units = int(profile.units.size());
   std::fprintf(out,
-               "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f available now), "
-               "median of %d; throughput in steady state (minibatches %d..%d)\n",
+               "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f free now; the model's "
+               "passes run %.2fx in parallel: simulated as %.2f cores), median of %d; throughput in steady state "
+               "(minibatches %d..%d)\n",
                path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
-               opts.steps, hw, cores, opts.repeats, kWarm, opts.steps - 1);
+               opts.steps, hw, spin, profile.cores, cores, opts.repeats, kWarm, opts.steps - 1);
   std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s\n", "stages", "partition", "predicted/s", "measured/s",
                "error", "bubble pred", "bubble meas");
   double max_error = 0;

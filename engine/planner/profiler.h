@@ -35,6 +35,11 @@ struct ModelProfile {
   // on the sequential executor (one op at a time), so that they include what the engine adds to the
   // bare module calls (the data, the loss, gradient accumulation, weight versions, telemetry).
   bool in_engine = false;
+  // How many of this model's passes the machine runs at full speed at once (0: not measured): the
+  // speed-up of `hardware threads` threads each doing forward and backward of the model over one alone.
+  // Hyperthreads and memory bandwidth make it less than the core count for DNN work; it is the `cores`
+  // of a simulation of CPU stages (SimOptions::cores).
+  double cores = 0;
   std::vector<UnitProfile> units;
 
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }

@@ -739,6 +739,7 @@ RunSummary Session::Impl::make_summary() const {
   s.stages = pipeline ? pipeline->num_stages() : 0;
   s.microbatches = cfg.microbatches;
   s.steps = last_step.step;
+  s.planned_steps = total_steps;
   s.samples = last_step.samples;
   s.final_train_loss = last_step.train_loss;
   if (last_eval) {

@@ -100,6 +100,7 @@ struct RunSummary {
   int stages = 0;
   int microbatches = 1;
   std::int64_t steps = 0;
+  std::int64_t planned_steps = 0;  // the minibatches the run is to do (its steps, or its epochs' worth); not in summary.json
   std::int64_t samples = 0;
   double final_train_loss = 0;
   std::optional<double> test_accuracy;

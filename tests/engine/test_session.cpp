@@ -122,6 +122,7 @@ TEST(SessionTelemetry, ALiveSummaryCountsTheSegmentStillRunning) {
   EXPECT_LT(live.bubble_fraction_measured, 1.0);
   for (const auto& st : live.per_stage) EXPECT_GT(st.utilization, 0.0) << "stage " << st.stage;
   EXPECT_GT(live.samples_per_second, 0.0);
+  EXPECT_EQ(live.planned_steps, 100000);
 }
 
 TEST(SessionControl, DestroyingARunningSessionJoinsItsThreads) {
