@@ -21,7 +21,6 @@
 
 #include "app/gui/checkpoint_ui.h"
 #include "app/gui/pipeline_page.h"
-#include "app/gui/prediction.h"
 #include "app/gui/profile_runner.h"
 #include "app/gui/session_controller.h"
 #include "app/gui/theme.h"
@@ -325,114 +324,6 @@ void MainWindow::reset() {
   shown_run_.reset();
   controller_->prepare(currentConfig());
   updatePrediction();
-}
-
-// --- live repartition ---------------------------------------------------------------------------------
-
-void MainWindow::onPartitionEdited(const std::vector<int>& boundaries) {
-  strategy_->setStageCount(static_cast<int>(boundaries.size()) + 1);
-  if (syncing_partition_) return;
-  if (controller_->phase() != SessionController::Phase::Running) return updatePrediction();
-  if (partition_->isLive()) {
-    requestRepartition(boundaries);
-    return;
-  }
-  // Data-parallel replicas: nothing to move while it runs.
-  showNotice(tr("The new partition applies at the next Start; a data-parallel run keeps its replicas."));
-}
-
-bool MainWindow::requestRepartition(const std::vector<int>& boundaries, std::int64_t at_step) {
-  QString error;
-  if (!controller_->repartition(boundaries, &error, at_step)) {
-    showNotice(tr("Repartition refused: %1").arg(error));
-    if (controller_->phase() == SessionController::Phase::Running)  // the editor shows what will run
-      syncEditorPartition(controller_->pendingPartition().value_or(controller_->partition()));
-    return false;
-  }
-  const QString when = at_step > 0 ? tr("when %1 minibatches are complete (or at the next drain of the pipeline after "
-                                        "that)")
-                                         .arg(at_step)
-                                   : tr("when the pipeline has drained the minibatches in flight");
-  QString text = tr("Repartition requested: takes effect %1").arg(when);
-  if (controller_->status() == RunStatus::Paused) text += tr(" (the run is paused: resume or step it)");
-  showNotice(text);
-  if (partition_->partition() != boundaries) syncEditorPartition(boundaries);  // asked from elsewhere than a drag
-  partition_->setPendingPartition(controller_->pendingPartition(), controller_->partition(), when);
-  return true;
-}
-
-void MainWindow::onRepartitioned(const RunMark& mark) {
-  showNotice(tr("Repartitioned at step %1: %2").arg(mark.step).arg(QString::fromStdString(mark.text)));
-  const auto pending = controller_->pendingPartition();  // a newer request may already wait
-  partition_->setPendingPartition(pending, controller_->partition());
-  if (!pending && partition_->partition() != mark.after) syncEditorPartition(mark.after);
-  updatePrediction();
-}
-
-void MainWindow::syncEditorPartition(const std::vector<int>& boundaries) {
-  const bool was = syncing_partition_;
-  syncing_partition_ = true;
-  partition_->setPartition(boundaries);
-  syncing_partition_ = was;
-}
-
-void MainWindow::setLiveEditing(bool live) {
-  partition_->setLive(live);
-  strategy_->setStageCountLocked(live);
-}
-
-// --- profile and prediction ---------------------------------------------------------------------------
-
-void MainWindow::requestProfile() {
-  if (partition_->modelInfo().units.empty()) {
-    partition_->setProfileError(tr("No model yet: wait until the session is prepared"));
-    return;
-  }
-  if (!profiler_->start(currentConfig())) return;  // one at a time (the button is disabled meanwhile)
-  statusBar()->showMessage(tr("Profiling %1 on %2 at batch %3 in the background…")
-                               .arg(QString::fromStdString(partition_->modelInfo().name),
-                                    QString::fromStdString(currentConfig().device))
-                               .arg(currentConfig().batch_size),
-                           8000);
-}
-
-void MainWindow::loadCachedProfile() {
-  if (profiler_->busy() || partition_->modelInfo().units.empty()) return;
-  if (auto cached = ProfileRunner::cached(currentConfig(), partition_->modelInfo())) partition_->setProfile(*cached);
-}
-
-void MainWindow::updatePrediction() {
-  if (!partition_->hasProfile() || !partition_->profile().measured) {
-    pipeline_->clearPrediction(tr("No prediction yet: Profile the model (partition dock) to see the predicted "
-                                  "pipeline beside the measured one"));
-    return;
-  }
-  RunConfig config;
-  std::vector<RunMark> marks;
-  if (shown_run_) {
-    config = shown_run_->config;  // the partition it started with is the first mark's `before`
-    marks = shown_run_->marks;
-  } else {
-    if (!strategy_->isValid() || partition_->modelInfo().units.empty()) {
-      pipeline_->clearPrediction(tr("No prediction for invalid settings"));
-      return;
-    }
-    config = currentConfig();
-  }
-  try {
-    // The run's length: its steps, or (epoch-based) what the session plans; else as far as the bound goes.
-    std::int64_t planned = config.steps;
-    if (planned <= 0 && shown_run_) planned = shown_run_->summary.planned_steps;
-    const Prediction p = predict_run(partition_->profile(), config, marks, planned);
-    PipelinePage::PredictedFigures figures;
-    figures.samples_per_second = p.samples_per_second;
-    figures.bubble_fraction = p.bubble_fraction;
-    figures.capped = p.capped;
-    figures.source = partition_->autoBalanceSource();
-    pipeline_->setPrediction(p.ops, figures);
-  } catch (const std::exception& e) {
-    pipeline_->clearPrediction(tr("No prediction: %1").arg(QString::fromStdString(e.what())));
-  }
 }
 
 void MainWindow::onPrepared() {

@@ -1,5 +1,7 @@
 #include "engine/session/repartition.h"
 
+#include "engine/session/session_impl.h"
+
 #include <ATen/ATen.h>
 
 #include <map>
@@ -151,5 +153,81 @@ Checkpoint reslice_stages(const Checkpoint& c, const std::vector<std::size_t>& o
   }
   return out;
 }
+
+// The ops of the first `k` minibatches of a segment, in their order: the segment then ends with a flush
+// after them. Ops of one minibatch wait only for ops of the same or earlier minibatches, so the lists
+// still run to the end, and what ran before a cut is a prefix of them (a cut's positions stay valid).
+std::vector<StageOps> first_minibatches(const std::vector<StageOps>& ops, std::int64_t k) {
+  std::vector<StageOps> out(ops.size());
+  for (std::size_t s = 0; s < ops.size(); ++s)
+    for (const Op& op : ops[s])
+      if (op.minibatch < k) out[s].push_back(op);
+  return out;
+}
+
+// How many of a segment's minibatches have started by a cut (one past the latest op's).
+std::int64_t started_minibatches(const std::vector<StageOps>& ops, const PipelineCut& cut) {
+  std::int64_t started = 0;
+  for (std::size_t s = 0; s < ops.size() && s < cut.next.size(); ++s)
+    for (std::size_t i = 0; i < cut.next[s]; ++i) started = std::max<std::int64_t>(started, ops[s][i].minibatch + 1);
+  return started;
+}
+
+void Session::Impl::apply_repartition(const std::vector<int>& to) {
+  std::vector<int> from;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    repart.reset();
+    from = boundaries;
+  }
+  if (to == from) return;
+  const int S = pipeline->num_stages();
+  const std::vector<StageRange> to_ranges = stage_ranges(to, builder->num_units());
+  // The drained stages' whole state, re-sliced to the new partition.
+  Checkpoint state;
+  std::vector<std::size_t> old_counts, new_counts;
+  for (int k = 0; k < S; ++k) {
+    pipeline->stage(k).save(state, "s" + std::to_string(k));
+    old_counts.push_back(pipeline->stage(k).live_params().size());
+  }
+  std::vector<std::unique_ptr<StageRuntime>> stages;
+  {
+    // Building modules draws initial weights from the default generator: leave the run's draws as they were.
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor rng;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      rng = gen.get_state();
+    }
+    for (int k = 0; k < S; ++k) stages.push_back(make_stage(k, S, to_ranges[static_cast<std::size_t>(k)]));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+  for (const auto& st : stages) new_counts.push_back(st->live_params().size());
+  const Checkpoint moved = reslice_stages(state, old_counts, new_counts);
+  for (int k = 0; k < S; ++k) stages[static_cast<std::size_t>(k)]->load(moved, "s" + std::to_string(k));
+  std::unique_ptr<Pipeline> next = make_pipeline(std::move(stages));
+
+  RunMark mark;
+  mark.kind = "repartition";
+  mark.t_ns = started ? std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() : 0;
+  mark.step = steps_done;
+  mark.before = from;
+  mark.after = to;
+  auto list = [](const std::vector<int>& b) {
+    std::string t;
+    for (int v : b) t += (t.empty() ? "" : ",") + std::to_string(v);
+    return t;
+  };
+  mark.text = "partition " + list(from) + " -> " + list(to) + " at step " + std::to_string(mark.step);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::swap(pipeline, next);  // summaries read the pipeline under mu
+    boundaries = to;
+    ranges = to_ranges;
+    repartitioned = true;
+    if (started) new_marks.push_back(mark);
+  }
+}  // the old stages go here, outside the lock
 
 }  // namespace ps

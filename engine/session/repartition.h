@@ -10,8 +10,10 @@
 // stage position and stay with its index.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
+#include "engine/schedule/op.h"
 #include "engine/session/checkpoint.h"
 
 namespace ps {
@@ -24,5 +26,13 @@ namespace ps {
 // drained or the stages disagree on their live version or optimizer step.
 Checkpoint reslice_stages(const Checkpoint& stages, const std::vector<std::size_t>& old_counts,
                           const std::vector<std::size_t>& new_counts);
+
+struct PipelineCut;
+
+// The ops of the first `k` minibatches of a segment, in their order: the segment then ends with a flush
+// after them (a live repartition's drain).
+std::vector<StageOps> first_minibatches(const std::vector<StageOps>& ops, std::int64_t k);
+// How many of a segment's minibatches have started by a cut (one past the latest op's).
+std::int64_t started_minibatches(const std::vector<StageOps>& ops, const PipelineCut& cut);
 
 }  // namespace ps

@@ -1,116 +1,18 @@
+// The session: builds the run (build), drives its segments through the pipeline (drive), collects
+// telemetry and writes the outputs (collector thread), and the public facade. Checkpoints are in
+// session_checkpoint.cpp, live repartition in repartition.cpp; the state they share is session_impl.h.
 #include "engine/session/session.h"
 
 #include <filesystem>
 
-#include "engine/data/dataset.h"
-#include "engine/models/model.h"
-#include "engine/partition/partition.h"
-#include "engine/runtime/pipeline.h"
 #include "engine/schedule/schedule.h"
-#include "engine/session/checkpoint.h"
 #include "engine/session/repartition.h"
-#include "engine/session/run_stats.h"
+#include "engine/session/session_impl.h"
 #include "engine/session/weights_digest.h"
 #include "engine/strategy/strategy_info.h"
-#include "engine/telemetry/outputs.h"
-#include "engine/telemetry/ring.h"
-#include "engine/telemetry/trace_writer.h"
 #include "engine/util/errors.h"
 
 namespace ps {
-
-using Clock = std::chrono::steady_clock;
-
-struct Session::Impl {
-  RunConfig cfg;
-  SessionOptions opts;
-  DataSplit data;
-  std::unique_ptr<ModelBuilder> builder;
-  std::vector<int> boundaries;
-  std::vector<StageRange> ranges;
-  std::vector<std::string> devices;
-  std::vector<c10::Device> stage_device;  // per stage position (a repartition keeps them)
-  std::map<std::string, std::string> strategy_params;
-  std::unique_ptr<BatchSource> batches;
-  std::unique_ptr<Pipeline> pipeline;
-  std::int64_t total_steps = 0;
-
-  RunControl control;
-  std::vector<std::unique_ptr<SpscRing<OpEvent>>> rings;  // one producer each: the stage's worker
-  std::vector<std::unique_ptr<SpscRing<TransferEvent>>> transfer_rings;  // likewise, for received messages
-  std::mutex results_mu;
-  std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
-  std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
-  bool replicas = false;
-  std::unique_ptr<AllReduce> all_reduce;
-  std::vector<EvalMetrics> evals;        // from the driver, guarded by results_mu
-
-  std::thread driver, collector;
-  std::atomic<bool> started{false}, driver_done{false};
-  Clock::time_point origin;
-  std::atomic<std::int64_t> steps_done{0};
-  std::atomic<std::int64_t> pipeline_ns{0};  // time spent in pipeline segments (not evaluation), segments done
-  std::atomic<std::int64_t> segment_since_ns{-1};  // when the running segment started (since origin); -1: none
-
-  mutable std::mutex mu;  // guards what follows
-  RunStatus status = RunStatus::Idle;
-  std::string error;
-  TelemetryBatch pending;
-  RunStats stats{1};
-  StepMetrics last_step;
-  std::optional<EvalMetrics> last_eval;
-  std::deque<std::pair<double, std::int64_t>> rate_window;  // (wall seconds, samples)
-
-  std::string final_digest;
-  std::atomic<bool> summary_written{false};
-
-  // Checkpoints. The cut and the segment are the driver's; the rest is guarded by mu.
-  PipelineCut cut;
-  std::int64_t seg_base = 0, seg_len = 0;  // the segment the cut belongs to (driver)
-  std::int64_t resume_seg_len = 0;         // a resumed run's first segment, as it was saved
-  std::vector<StepMetrics> history;        // every step so far (mu)
-  std::vector<EvalMetrics> eval_history;   // every evaluation so far (mu)
-  std::optional<CheckpointInfo> last_ckpt;  // (mu)
-  std::string ckpt_request_path;            // (mu) where the requested cut is saved
-  bool ckpt_wanted = false;                 // (mu) a checkpoint was asked for (a cut may be for a repartition)
-  Clock::time_point last_ckpt_time;         // (mu)
-  double wall_offset = 0;                   // a resumed run's wall time before the resume
-  std::atomic<std::uint64_t> collections{0};
-
-  std::unique_ptr<MetricsCsvWriter> metrics_csv;
-  std::unique_ptr<LedgerCsvWriter> ledger_csv;
-  std::unique_ptr<TraceWriter> trace;
-
-  void build();
-  void drive();
-  void collect_loop();
-  void collect();
-  EvalMetrics evaluate(int epoch);
-  RunSummary make_summary() const;  // mu held
-  void write_outputs_final();
-  double wall_now() const { return wall_offset + std::chrono::duration<double>(Clock::now() - origin).count(); }
-  void wait_collected();
-  void write_checkpoint(const std::string& path, const char* reason);  // driver, pipeline at rest
-  void restore(const Checkpoint& c);
-  void checkpoint_timer();  // collector: asks for a periodic checkpoint when one is due
-
-  // Live repartition (Session::repartition).
-  struct RepartitionRequest {
-    std::vector<int> boundaries;
-    std::int64_t at_step = -1;
-  };
-  std::optional<RepartitionRequest> repart;  // (mu) asked for, not yet in effect
-  bool repartitioned = false;                // (mu) the partition is no longer the config's
-  std::int64_t drain_to = -1;         // driver: the running segment ends after its first drain_to minibatches
-  std::int64_t resume_drain_to = -1;  // a resumed run's, as saved
-  std::string deferred_ckpt;          // driver: a checkpoint asked for during a drain, written after it
-  std::vector<RunMark> new_marks;     // (mu) for the collector
-  std::unique_ptr<StageRuntime> make_stage(int k, int S, const StageRange& range);
-  std::unique_ptr<Pipeline> make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const;
-  std::int64_t repartition_step() const;  // the step a pending request waits for (-1: none or any)
-  bool repartition_pending() const;
-  void apply_repartition(const std::vector<int>& to);  // driver (or before the start), pipeline at rest
-};
 
 void Session::Impl::build() {
   validate(cfg);
@@ -281,29 +183,6 @@ EvalMetrics Session::Impl::evaluate(int epoch) {
   return m;
 }
 
-namespace {
-
-// The ops of the first `k` minibatches of a segment, in their order: the segment then ends with a flush
-// after them. Ops of one minibatch wait only for ops of the same or earlier minibatches, so the lists
-// still run to the end, and what ran before a cut is a prefix of them (a cut's positions stay valid).
-std::vector<StageOps> first_minibatches(const std::vector<StageOps>& ops, std::int64_t k) {
-  std::vector<StageOps> out(ops.size());
-  for (std::size_t s = 0; s < ops.size(); ++s)
-    for (const Op& op : ops[s])
-      if (op.minibatch < k) out[s].push_back(op);
-  return out;
-}
-
-// How many of a segment's minibatches have started by a cut (one past the latest op's).
-std::int64_t started_minibatches(const std::vector<StageOps>& ops, const PipelineCut& cut) {
-  std::int64_t started = 0;
-  for (std::size_t s = 0; s < ops.size() && s < cut.next.size(); ++s)
-    for (std::size_t i = 0; i < cut.next[s]; ++i) started = std::max<std::int64_t>(started, ops[s][i].minibatch + 1);
-  return started;
-}
-
-}  // namespace
-
 std::int64_t Session::Impl::repartition_step() const {
   std::lock_guard<std::mutex> lock(mu);
   return repart ? repart->at_step : -1;
@@ -430,63 +309,6 @@ void Session::Impl::drive() {
   driver_done = true;
 }
 
-void Session::Impl::apply_repartition(const std::vector<int>& to) {
-  std::vector<int> from;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    repart.reset();
-    from = boundaries;
-  }
-  if (to == from) return;
-  const int S = pipeline->num_stages();
-  const std::vector<StageRange> to_ranges = stage_ranges(to, builder->num_units());
-  // The drained stages' whole state, re-sliced to the new partition.
-  Checkpoint state;
-  std::vector<std::size_t> old_counts, new_counts;
-  for (int k = 0; k < S; ++k) {
-    pipeline->stage(k).save(state, "s" + std::to_string(k));
-    old_counts.push_back(pipeline->stage(k).live_params().size());
-  }
-  std::vector<std::unique_ptr<StageRuntime>> stages;
-  {
-    // Building modules draws initial weights from the default generator: leave the run's draws as they were.
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    at::Tensor rng;
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      rng = gen.get_state();
-    }
-    for (int k = 0; k < S; ++k) stages.push_back(make_stage(k, S, to_ranges[static_cast<std::size_t>(k)]));
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
-  }
-  for (const auto& st : stages) new_counts.push_back(st->live_params().size());
-  const Checkpoint moved = reslice_stages(state, old_counts, new_counts);
-  for (int k = 0; k < S; ++k) stages[static_cast<std::size_t>(k)]->load(moved, "s" + std::to_string(k));
-  std::unique_ptr<Pipeline> next = make_pipeline(std::move(stages));
-
-  RunMark mark;
-  mark.kind = "repartition";
-  mark.t_ns = started ? std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() : 0;
-  mark.step = steps_done;
-  mark.before = from;
-  mark.after = to;
-  auto list = [](const std::vector<int>& b) {
-    std::string t;
-    for (int v : b) t += (t.empty() ? "" : ",") + std::to_string(v);
-    return t;
-  };
-  mark.text = "partition " + list(from) + " -> " + list(to) + " at step " + std::to_string(mark.step);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    std::swap(pipeline, next);  // summaries read the pipeline under mu
-    boundaries = to;
-    ranges = to_ranges;
-    repartitioned = true;
-    if (started) new_marks.push_back(mark);
-  }
-}  // the old stages go here, outside the lock
-
 void Session::Impl::collect() {
   std::vector<OpEvent> ops;
   for (auto& r : rings) r->pop_all(ops);
@@ -576,145 +398,6 @@ void Session::Impl::wait_collected() {
   const std::uint64_t start = collections;
   const auto until = Clock::now() + std::chrono::seconds(5);
   while (collections < start + 2 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
-namespace {
-
-constexpr const char* kCheckpointFormat = "pipescope-session";
-
-// The parts of the config that fix the state's shape and the numbers so far: a resumed run must keep them.
-const char* const kFixedFields[] = {"model", "dataset", "batch_size", "microbatches", "schedule", "strategy", "seed",
-                                    "stages", "partition", "stage_devices", "device"};
-
-}  // namespace
-
-void Session::Impl::write_checkpoint(const std::string& path, const char* reason) {
-  wait_collected();
-  Checkpoint c;
-  c.meta["format"] = kCheckpointFormat;
-  c.meta["version"] = 1;
-  c.meta["reason"] = reason;
-  c.meta["config"] = nlohmann::json::parse(preset_to_json(cfg));
-  c.meta["partition"] = boundaries;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    // A repartitioned run resumes with the partition in effect (and a pending repartition still pending).
-    if (repartitioned) c.meta["config"]["partition"] = boundaries;
-    if (repart) c.meta["repartition"] = {{"boundaries", repart->boundaries}, {"at_step", repart->at_step}};
-  }
-  c.meta["num_stages"] = pipeline->num_stages();
-  c.meta["segment"] = {{"base", seg_base}, {"length", seg_len}, {"drain_to", cut.empty() ? -1 : drain_to}};
-  c.meta["total_steps"] = total_steps;
-  c.meta["pipeline_ns"] = pipeline_ns.load();
-  c.meta["wall_seconds"] = wall_now();
-  nlohmann::json cj;
-  cj["next"] = cut.next;
-  cj["acts"] = nlohmann::json::array();
-  cj["grads"] = nlohmann::json::array();
-  for (std::size_t k = 0; k < cut.next.size(); ++k) {
-    cj["acts"].push_back(put_messages(c, cut.acts[k], "cut/act" + std::to_string(k)));
-    cj["grads"].push_back(put_messages(c, cut.grads[k], "cut/grad" + std::to_string(k)));
-  }
-  c.meta["cut"] = cj;
-  for (int k = 0; k < pipeline->num_stages(); ++k) pipeline->stage(k).save(c, "s" + std::to_string(k));
-  if (all_reduce) all_reduce->save(c);
-  {
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    c.put("rng/cpu", gen.get_state());
-  }
-  std::int64_t step = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    std::lock_guard<std::mutex> results_lock(results_mu);
-    nlohmann::json h = nlohmann::json::array(), e = nlohmann::json::array(), waiting = nlohmann::json::array(),
-                   partial_j = nlohmann::json::array();
-    for (const auto& m : history) h.push_back(step_json(m));
-    for (const auto& m : eval_history) e.push_back(eval_json(m));
-    for (const auto& m : evals) e.push_back(eval_json(m));
-    for (const auto& r : results) waiting.push_back(result_json(r));
-    for (const auto& [mb, r] : partial) partial_j.push_back(result_json(r));
-    c.meta["history"] = h;
-    c.meta["evals"] = e;
-    c.meta["results_waiting"] = waiting;
-    c.meta["results_partial"] = partial_j;
-    c.meta["steps_done"] = steps_done.load();
-    c.meta["run_stats"] = stats.to_json();
-    step = steps_done;
-  }
-  ps::save_checkpoint(path, c);
-  std::lock_guard<std::mutex> lock(mu);
-  last_ckpt = CheckpointInfo{path, step, wall_now()};
-  last_ckpt_time = Clock::now();
-}
-
-void Session::Impl::restore(const Checkpoint& c) {
-  const std::string& file = c.source;
-  if (c.meta.value("format", std::string()) != kCheckpointFormat)
-    throw InputError(file, "format", "not a PipeScope session checkpoint");
-  if (c.meta.value("version", 0) != 1)
-    throw InputError(file, "version", "checkpoint version " + c.meta.value("version", nlohmann::json()).dump() +
-                                          " is not supported (this build reads version 1)");
-  const nlohmann::json saved = c.meta["config"];
-  const nlohmann::json now = nlohmann::json::parse(preset_to_json(cfg));
-  for (const char* field : kFixedFields) {
-    const nlohmann::json a = saved.value(field, nlohmann::json()), b = now.value(field, nlohmann::json());
-    if (a != b)
-      throw InputError(file, field, "the run to resume has " + b.dump() + ", the checkpoint " + a.dump() +
-                                        " (a checkpoint resumes the run it was saved from)");
-  }
-  if (c.meta["partition"].get<std::vector<int>>() != boundaries)
-    throw InputError(file, "partition", "the resolved partition differs from the checkpoint's");
-  const int S = pipeline->num_stages();
-  if (c.meta["num_stages"].get<int>() != S) throw InputError(file, "num_stages", "differs from the run's");
-
-  for (int k = 0; k < S; ++k) pipeline->stage(k).load(c, "s" + std::to_string(k));
-  if (all_reduce) all_reduce->load(c);
-  const at::Tensor rng = c.get("rng/cpu");
-  if (rng.defined()) {
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
-  }
-  const nlohmann::json& cj = c.meta["cut"];
-  cut.clear();
-  if (!cj["next"].empty()) {
-    cut.next = cj["next"].get<std::vector<std::size_t>>();
-    for (int k = 0; k < S; ++k) {
-      cut.acts.push_back(get_messages(c, cj["acts"][k]));
-      cut.grads.push_back(get_messages(c, cj["grads"][k]));
-    }
-  }
-  seg_base = c.meta["segment"]["base"].get<std::int64_t>();
-  resume_seg_len = cut.empty() ? 0 : c.meta["segment"]["length"].get<std::int64_t>();
-  resume_drain_to = cut.empty() ? -1 : c.meta["segment"].value("drain_to", std::int64_t{-1});
-  if (c.meta.contains("repartition"))
-    repart = RepartitionRequest{c.meta["repartition"]["boundaries"].get<std::vector<int>>(),
-                                c.meta["repartition"]["at_step"].get<std::int64_t>()};
-  pipeline_ns = c.meta["pipeline_ns"].get<std::int64_t>();
-  wall_offset = c.meta["wall_seconds"].get<double>();
-  steps_done = c.meta["steps_done"].get<std::int64_t>();
-  for (const auto& j : c.meta["history"]) history.push_back(step_from(j));
-  for (const auto& j : c.meta["evals"]) eval_history.push_back(eval_from(j));
-  for (const auto& j : c.meta["results_waiting"]) results.push_back(result_from(j));
-  for (const auto& j : c.meta["results_partial"]) {
-    const MinibatchResult r = result_from(j);
-    partial[r.minibatch] = r;
-  }
-  stats.from_json(c.meta["run_stats"]);
-  if (!history.empty()) last_step = history.back();
-  if (!eval_history.empty()) last_eval = eval_history.back();
-  pending.steps = history;  // a dashboard shows the whole curve
-  pending.evals = eval_history;
-  last_ckpt = CheckpointInfo{file, steps_done, wall_offset};
-}
-
-RunConfig checkpoint_config(const std::string& path) {
-  const Checkpoint c = load_checkpoint(path);
-  if (c.meta.value("format", std::string()) != kCheckpointFormat)
-    throw InputError(path, "format", "not a PipeScope session checkpoint");
-  RunConfig cfg = parse_preset(c.meta["config"].dump(), path);
-  return cfg;
 }
 
 void Session::Impl::collect_loop() {
