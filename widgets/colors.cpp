@@ -29,6 +29,10 @@ QColor minibatch_color(int minibatch, OpKind kind) {
     case OpKind::Forward: return QColor::fromHsv(hue, 110, 245);
     case OpKind::Backward: return QColor::fromHsv(hue, 210, 175);
     case OpKind::Update: return QColor::fromHsv(hue, 60, 60);
+    // A split backward: I (the input gradient, on the critical path) between F and B in depth, W (the
+    // weight gradient, which fills bubbles) the darkest.
+    case OpKind::InputGrad: return QColor::fromHsv(hue, 170, 215);
+    case OpKind::WeightGrad: return QColor::fromHsv(hue, 235, 125);
   }
   return QColor(Qt::gray);
 }

@@ -58,7 +58,7 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
 
 void TimelineView::rebuildColors() {
   const QColor base = palette().color(QPalette::Base);
-  for (int kind = 0; kind < 3; ++kind)
+  for (int kind = 0; kind < kKinds; ++kind)
     for (int h = 0; h < kMinibatchHues; ++h) {
       const QColor c = minibatch_color(h, static_cast<OpKind>(kind));
       colors_[static_cast<std::size_t>(kind * kMinibatchHues + h)] = c;
@@ -514,7 +514,7 @@ std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
 }
 
 QString TimelineView::toolTipText(const TimelineHit& hit) const {
-  static const char* const kKinds[] = {"forward", "backward", "update"};
+  static const char* const kKindNames[] = {"forward", "backward", "update", "input gradient", "weight gradient"};
   if (hit.kind == TimelineHit::Kind::Mark) {
     const RunMark& m = model_.marks()[hit.index];
     return tr("<b>%1</b> at %2, step %3<br>%4")
@@ -526,7 +526,7 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
   auto op_text = [&](const OpEvent& e, const QString& tag) {
     return tr("<b>%1</b>%2 · %3 of minibatch %4%5 · stage %6<br>duration %7, starts at %8")
         .arg(QString::fromStdString(op_name({e.kind, e.minibatch, e.micro})), tag)
-        .arg(tr(kKinds[static_cast<int>(e.kind)]))
+        .arg(tr(kKindNames[static_cast<int>(e.kind)]))
         .arg(e.minibatch)
         .arg(e.micro >= 0 ? tr(", microbatch %1").arg(e.micro) : QString())
         .arg(hit.row)

@@ -135,7 +135,8 @@ class TimelineView : public QWidget {
   TimelinePaintStats stats_;
   std::vector<QRgb> columns_, ticks_;  // per pixel column of the row being painted (reused buffers)
   std::vector<std::size_t> wide_;
-  std::array<QColor, 3 * kMinibatchHues> colors_, faded_, ghost_;  // ghost: 55% colour over the background
+  static constexpr int kKinds = 5;  // F, B, U, I, W (OpKind)
+  std::array<QColor, kKinds * kMinibatchHues> colors_, faded_, ghost_;  // ghost: 55% colour over the background
 };
 
 }  // namespace ps::ui

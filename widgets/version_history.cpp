@@ -57,8 +57,10 @@ void VersionHistory::add(const OpEvent& op) {
     s.forward.add(t, staleness);
     in_flight_[{op.stage, op.minibatch, op.micro}] =
         InFlightEntry{op.stage, op.minibatch, op.micro, op.live_version, op.basis_version, op.target_version, t};
+  } else if (op.kind == OpKind::InputGrad) {
+    s.backward.add(t, staleness);  // a split backward: its W (below) retires the microbatch
   } else {
-    s.backward.add(t, staleness);
+    if (op.kind == OpKind::Backward) s.backward.add(t, staleness);
     if (op.micro >= 0) {
       in_flight_.erase({op.stage, op.minibatch, op.micro});
     } else {  // a backward of the whole minibatch (or nf1b's group) retires all its microbatches

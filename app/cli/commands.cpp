@@ -156,34 +156,68 @@ int cmd_list(const Args& args) {
   return 0;
 }
 
+// Op names as the CLI prints them; an OVERLAP pair is one entry, "F0.7@0+B0.3@7".
+std::vector<std::string> op_names(const StageOps& ops) {
+  std::vector<std::string> names;
+  bool pair_open = false;
+  for (const auto& op : ops) {
+    if (pair_open) {
+      names.back() += "+" + op_name(op);
+      pair_open = false;
+      continue;
+    }
+    names.push_back(op_name(op));
+    pair_open = op.overlap_next;
+  }
+  return names;
+}
+
 int cmd_schedule(const Args& args) {
   ArgReader r(args, "schedule");
   const std::string name = r.value("--schedule", "1f1b-async");
   const int S = to_int(r.value("--stages", "4"), "--stages");
   const int M = to_int(r.value("--microbatches", "1"), "--microbatches");
   const int N = to_int(r.value("--minibatches", "4"), "--minibatches");
+  const int V = to_int(r.value("--chunks", "0"), "--chunks");
   const std::string format = r.value("--format", "table");
   r.finish();
   if (format != "table" && format != "json")
     throw InputError("command line", "--format", "expected 'table' or 'json', got '" + format + "'");
-  const auto ops = make_schedule(name, S, M, N);
+  auto as_flag = [](const InputError& e) {
+    return InputError("command line", "--" + e.field(), e.reason());
+  };
+  std::vector<StageOps> ops;
+  try {
+    ops = make_schedule(name, S, M, N, V);
+  } catch (const InputError& e) {
+    throw as_flag(e);
+  }
+  const int v = resolve_chunks(name, V);
+  const std::vector<int> device_of = chunk_devices(name, S, v);
+  auto chunks_of = [&](int d) {
+    std::vector<int> mine;
+    for (int c = 0; c < S * v; ++c)
+      if (device_of[c] == d) mine.push_back(c);
+    return mine;
+  };
+  const ScheduleInfo& info = schedule_info(name);
   if (format == "json") {
     nlohmann::json j;
     j["schedule"] = name;
+    j["chunks_per_stage"] = v;
+    j["ideal_bubble"] = ideal_bubble_fraction(name, S, M, v);
+    if (!info.note.empty()) j["note"] = info.note;
     j["stages"] = nlohmann::json::array();
-    for (int k = 0; k < S; ++k) {
-      nlohmann::json names = nlohmann::json::array();
-      for (const auto& op : ops[k]) names.push_back(op_name(op));
-      j["stages"].push_back({{"stage", k}, {"ops", names}});
-    }
+    for (int k = 0; k < S; ++k) j["stages"].push_back({{"stage", k}, {"chunks", chunks_of(k)}, {"ops", op_names(ops[k])}});
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("%s  S=%d M=%d minibatches=%d  (ideal bubble %.3f)\n", name.c_str(), S, M, N,
-              ideal_bubble_fraction(name, S, M));
+  std::printf("%s  S=%d v=%d M=%d minibatches=%d  (ideal bubble %.3f)\n", name.c_str(), S, v, M, N,
+              ideal_bubble_fraction(name, S, M, v));
+  if (!info.note.empty()) std::printf("note: %s\n", info.note.c_str());
   for (int k = 0; k < S; ++k) {
     std::printf("stage %d:", k);
-    for (const auto& op : ops[k]) std::printf(" %s", op_name(op).c_str());
+    for (const auto& op : op_names(ops[k])) std::printf(" %s", op.c_str());
     std::printf("\n");
   }
   return 0;
@@ -204,6 +238,7 @@ int cmd_run(const Args& args) {
   set("--strategy", "strategy.name");
   for (const auto& kv : r.values("--strategy-param")) apply_override(cfg, "strategy.params." + kv);
   set("--schedule", "schedule");
+  set("--chunks", "chunks");
   set("--microbatches", "microbatches");
   set("--batch-size", "batch_size");
   set("--lr", "optimizer.lr");

@@ -69,6 +69,7 @@ PlanInput read_common(ArgReader& r) {
   if (r.has("--microbatches")) in.cfg.microbatches = to_count(r.value("--microbatches"), "--microbatches");
   if (r.has("--batch-size")) in.cfg.batch_size = to_count(r.value("--batch-size"), "--batch-size");
   if (r.has("--schedule")) in.cfg.schedule = r.value("--schedule");
+  if (r.has("--chunks")) in.cfg.chunks = to_count(r.value("--chunks"), "--chunks");
   schedule_info(in.cfg.schedule);
   if (r.has("--bandwidth")) in.bandwidth = to_number(r.value("--bandwidth"), "--bandwidth", 0) * 1e9;
   in.profile.use_cache = !r.flag("--no-cache");
@@ -183,7 +184,10 @@ int cmd_simulate(const Args& args) {
   r.finish();
 
   const ModelInfo info = model_info_for(in.cfg);
-  const int S = partition.empty() ? in.cfg.num_stages() : int(to_partition(partition).size()) + 1;
+  // Stages are devices; a schedule that places v chunks on each cuts the model into S*v chunks.
+  const int v = schedule_info(so.schedule).replicas ? 1 : in.cfg.chunks_per_device();
+  so.chunks = v;
+  const int S = partition.empty() ? in.cfg.num_stages() : (int(to_partition(partition).size()) + 1) / v;
   const ModelProfile profile = profile_model(in.cfg, in.profile);
   if (!partition.empty()) {
     so.boundaries = to_partition(partition);
@@ -191,20 +195,24 @@ int cmd_simulate(const Args& args) {
   } else if (!in.cfg.partition.empty()) {
     so.boundaries = in.cfg.partition;
   } else if (!schedule_info(so.schedule).replicas) {
-    if (S > int(info.units.size()))
-      throw InputError("command line", "--stages", "more stages than the model's " +
+    if (S * v > int(info.units.size()))
+      throw InputError("command line", "--stages", std::to_string(S * v) + " chunks are more than the model's " +
                                                        std::to_string(info.units.size()) + " layer units");
     BalanceOptions bo;
-    bo.stages = S;
+    bo.stages = S * v;
     bo.schedule = so.schedule;
     bo.bandwidth_bytes_per_s = in.bandwidth;
     so.boundaries = auto_balance ? balance_partition(profile, bo, "command line").boundaries
-                                 : balanced_partition(info, S, "command line");
+                                 : balanced_partition(info, S * v, "command line");
   }
   so.replicas = S;
-  make_schedule(so.schedule, S, so.microbatches, 1);  // the usual errors for bad combinations
+  try {
+    check_schedule(so.schedule, S, so.microbatches, v);  // the usual errors for bad combinations
+  } catch (const InputError& e) {
+    throw InputError("command line", "--" + e.field(), e.reason());
+  }
   const SimResult res = simulate(profile, so);
-  const double ideal = ideal_bubble_fraction(so.schedule, S, so.microbatches);
+  const double ideal = ideal_bubble_fraction(so.schedule, S, so.microbatches, v);
 
   if (in.format == "json") {
     nlohmann::json j;

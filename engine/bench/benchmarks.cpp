@@ -77,7 +77,7 @@ Measured measure(RunConfig cfg, bool ops = false) {
       if (e.stage < 0 || e.stage >= int(m.busy.size())) continue;
       const double d = double(e.t_end_ns - e.t_start_ns) * 1e-9 / steps;
       StageTimes& t = m.busy[e.stage];
-      (e.kind == OpKind::Forward ? t.f : e.kind == OpKind::Backward ? t.b : t.u) += d;
+      (e.kind == OpKind::Forward ? t.f : is_backward_pass(e.kind) ? t.b : t.u) += d;
     }
   } else {
     for (std::size_t k = 0; k < m.sum.per_stage.size(); ++k) m.busy[k].f = m.sum.per_stage[k].utilization * pipe_s / steps;

@@ -100,6 +100,17 @@ void check_across_fields(const RunConfig& cfg) {
   if (cfg.microbatches > 1 && !schedule.takes_microbatches)
     throw InputError(src, "microbatches", "schedule '" + cfg.schedule + "' takes no microbatches: set 1, got " +
                                               std::to_string(cfg.microbatches));
+  if (cfg.chunks != 0 || schedule.placement != Placement::OnePerDevice) {
+    try {
+      check_schedule(cfg.schedule, cfg.num_stages(), cfg.microbatches, cfg.chunks);
+    } catch (const InputError& e) {
+      throw InputError(src, e.field(), e.reason());
+    }
+  }
+  if (!cfg.partition.empty() && (static_cast<int>(cfg.partition.size()) + 1) % cfg.chunks_per_device() != 0)
+    throw InputError(src, "partition", "has " + std::to_string(cfg.partition.size() + 1) +
+                                           " chunks, not a multiple of the " + std::to_string(cfg.chunks_per_device()) +
+                                           " chunks per device");
   if (schedule.replicas && !cfg.partition.empty())
     throw InputError(src, "partition", "schedule '" + cfg.schedule +
                                            "' runs whole-model replicas: give their number in stages, not a partition");
@@ -132,6 +143,11 @@ void check_dataset_path(const RunConfig& cfg) {
 
 }  // namespace
 
+int RunConfig::chunks_per_device() const {
+  if (chunks > 0) return chunks;
+  return is_schedule(schedule) ? schedule_info(schedule).default_chunks() : 1;
+}
+
 RunConfig parse_preset(const std::string& json_text, const std::string& source) {
   ConfigJson root;
   try {
@@ -151,10 +167,17 @@ RunConfig parse_preset(const std::string& json_text, const std::string& source) 
   // A partition fixes the stage count; "stages" beside it must agree. (Built in code, a config's
   // partition simply wins over its stages, as RunConfig::num_stages() says.)
   if (!cfg.partition.empty()) {
-    const int from_partition = static_cast<int>(cfg.partition.size()) + 1;
+    const int v = cfg.chunks_per_device();
+    const int chunks = static_cast<int>(cfg.partition.size()) + 1;
+    if (chunks % v != 0)
+      throw InputError(source, "partition", "has " + std::to_string(chunks) + " chunks, not a multiple of the " +
+                                                std::to_string(v) + " chunks per device of schedule '" + cfg.schedule + "'");
+    const int from_partition = chunks / v;
     if (root.contains("stages") && cfg.stages != from_partition)
       throw InputError(source, "stages", "is " + std::to_string(cfg.stages) + " but partition has " +
-                                             stage_count_text(cfg.partition.size()));
+                                             (v == 1 ? stage_count_text(cfg.partition.size())
+                                                     : std::to_string(chunks) + " chunks, " + std::to_string(v) +
+                                                           " per device: " + std::to_string(from_partition) + " stages"));
     cfg.stages = from_partition;
   }
   validate(cfg);

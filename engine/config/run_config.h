@@ -61,7 +61,8 @@ struct RunConfig {
   int epochs = 1;
   std::int64_t steps = 0;          // > 0: stop after this many minibatches (overrides epochs)
   int stages = 1;                  // used when partition is empty: split evenly by estimated cost
-  std::vector<int> partition;      // first layer unit of every stage after the first
+  std::vector<int> partition;      // first layer unit of every chunk after the first (stages x chunks of them)
+  int chunks = 0;                  // model chunks per device (v); 0: the schedule's default (2 where it places several)
   std::string device = "cpu";      // cpu, cuda
   std::vector<std::string> stage_devices;  // optional per-stage device ("cpu", "cuda:0", ...)
   std::string schedule = "1f1b-async";
@@ -75,7 +76,10 @@ struct RunConfig {
   // version exists. Measured on every N-th minibatch (1 = every op: audit mode; 0 = never).
   int divergence_every = 8;
 
-  int num_stages() const { return partition.empty() ? stages : static_cast<int>(partition.size()) + 1; }
+  // Stages are devices (workers); each holds chunks_per_device() model chunks (virtual stages).
+  int chunks_per_device() const;  // `chunks` resolved against the schedule
+  int num_chunks() const { return partition.empty() ? stages * chunks_per_device() : static_cast<int>(partition.size()) + 1; }
+  int num_stages() const { return partition.empty() ? stages : num_chunks() / chunks_per_device(); }
 };
 
 // Reads and validates a preset. Throws InputError naming the file, the field path and the reason.

@@ -251,7 +251,7 @@ void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelPr
   for (const OpEvent& ev : session.drain().ops) {
     if (ev.minibatch < warm || ev.stage < 0 || ev.stage >= n) continue;
     const double s = 1e-9 * double(ev.t_end_ns - ev.t_start_ns);
-    (ev.kind == OpKind::Forward ? f : ev.kind == OpKind::Backward ? b : upd)[ev.stage].push_back(s);
+    (ev.kind == OpKind::Forward ? f : is_backward_pass(ev.kind) ? b : upd)[ev.stage].push_back(s);
   }
   for (int u = 0; u < n; ++u) {
     UnitProfile& up = p.units[u];

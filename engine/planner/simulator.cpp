@@ -42,9 +42,9 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   const ScheduleInfo& info = schedule_info(opts.schedule);
   const int n = int(profile.units.size());
   const bool replicas = info.replicas;
-  int S = int(opts.boundaries.size()) + 1;
+  int C = int(opts.boundaries.size()) + 1;  // chunks (stages when one per device)
   if (replicas) {
-    S = std::max(1, opts.replicas > 0 ? opts.replicas : S);
+    C = std::max(1, opts.replicas > 0 ? opts.replicas : C);
   } else {
     validate_partition(opts.boundaries, n, "");
   }
@@ -53,30 +53,48 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   if (N < 1) throw InputError("", "minibatches", "must be at least 1, got " + std::to_string(N));
   if (opts.devices < 0) throw InputError("", "devices", "must be at least 1, got " + std::to_string(opts.devices));
   if (opts.bandwidth_bytes_per_s < 0) throw InputError("", "bandwidth", "must not be negative");
-  const std::vector<StageOps> ops = make_schedule(opts.schedule, S, M, N);
+  // One op list per worker: per stage, or, for schedules that place several chunks on a device, per device
+  // (its ops name their chunk).
+  const int v = replicas ? 1 : resolve_chunks(opts.schedule, opts.chunks);
+  if (C % v != 0)
+    throw InputError("", "partition", std::to_string(C) + " chunks are not " + std::to_string(v) + " per device");
+  const int S = C / v;  // op lists
+  const std::vector<StageOps> ops = make_schedule(opts.schedule, S, M, N, v);
+  const std::vector<int> list_of_chunk = replicas ? std::vector<int>() : chunk_devices(opts.schedule, S, v);
+  auto list_of = [&](int c) { return replicas ? c : list_of_chunk[std::size_t(c)]; };
+  auto chunk_of = [](const Op& op, int k) { return op.chunk >= 0 ? op.chunk : k; };
   const int D = std::min(S, opts.devices > 0 ? opts.devices : S);
   auto device_of = [&](int k) { return opts.round_robin ? k % D : int(std::int64_t(k) * D / S); };
 
-  // Units of every stage and op durations.
+  // Units of every chunk and op durations. A split backward's I and W are taken as half of B each
+  // (the profile measures whole backwards; SCHEDULES.md section 3 makes I + W cost about one B).
   std::vector<StageRange> ranges;
   if (replicas)
-    ranges.assign(S, StageRange{0, n - 1});
+    ranges.assign(C, StageRange{0, n - 1});
   else
     ranges = stage_ranges(opts.boundaries, n);
-  const int batch = std::max(1, profile.batch_size / (replicas ? S : 1));
+  const int batch = std::max(1, profile.batch_size / (replicas ? C : 1));
   const int micro = std::max(1, batch / M);
   auto samples_of = [&](const Op& op) { return op.micro >= 0 ? micro : batch; };
   auto duration = [&](int k, const Op& op) {
     double t = 0;
-    for (int u = ranges[k].first; u <= ranges[k].last; ++u) {
-      if (op.kind == OpKind::Forward) t += profile.forward_s(u, samples_of(op));
-      if (op.kind == OpKind::Backward) t += profile.backward_s(u, samples_of(op));
-      if (op.kind == OpKind::Update) t += profile.units[u].update_s;
+    auto over = [&](int c, auto&& per_unit) {
+      for (int u = ranges[c].first; u <= ranges[c].last; ++u) t += per_unit(u);
+    };
+    if (op.kind == OpKind::Update) {
+      for (int c = 0; c < C; ++c)
+        if (list_of(c) == k) over(c, [&](int u) { return profile.units[u].update_s; });
+      return t;
     }
+    const int c = chunk_of(op, k);
+    if (op.kind == OpKind::Forward) over(c, [&](int u) { return profile.forward_s(u, samples_of(op)); });
+    if (op.kind == OpKind::Backward) over(c, [&](int u) { return profile.backward_s(u, samples_of(op)); });
+    if (op.kind == OpKind::InputGrad || op.kind == OpKind::WeightGrad)
+      over(c, [&](int u) { return 0.5 * profile.backward_s(u, samples_of(op)); });
     return t;
   };
-  auto boundary_bytes = [&](int k, const Op& op) {  // activation leaving stage k (= gradient entering it)
-    return profile.activation_bytes(ranges[k].last, samples_of(op));
+  auto boundary_bytes = [&](int c, const Op& op) {  // activation leaving chunk c (= gradient entering it)
+    return profile.activation_bytes(ranges[c].last, samples_of(op));
   };
   const double bw = opts.bandwidth_bytes_per_s;
   const std::int64_t model_bytes = profile.total_param_bytes();
@@ -89,7 +107,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   std::map<MessageKey, double> arrival;
   std::vector<int> backward_done(N, 0);
   std::vector<double> backward_last(N, 0);
-  std::vector<double> link_free_fwd(S, 0), link_free_bwd(S, 0);  // link k: between stages k and k+1
+  std::vector<double> link_free_fwd(C, 0), link_free_bwd(C, 0);  // link c: between chunks c and c+1
   std::vector<std::size_t> pos(S, 0);
   std::vector<bool> stage_running(S, false), device_running(D, false);
   std::vector<Running> active;
@@ -99,18 +117,19 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   // When the next op of stage k may start as far as its inputs go (nullopt: not produced yet).
   auto ready_time = [&](int k) -> std::optional<double> {
     const Op& op = ops[k][pos[k]];
-    if (!replicas && op.kind == OpKind::Forward && k > 0) {
-      auto it = arrival.find({k, int(OpKind::Forward), op.minibatch, op.micro});
+    const int c = chunk_of(op, k);
+    if (!replicas && op.kind == OpKind::Forward && c > 0) {
+      auto it = arrival.find({c, int(OpKind::Forward), op.minibatch, op.micro});
       if (it == arrival.end()) return std::nullopt;
       return it->second;
     }
-    if (!replicas && op.kind == OpKind::Backward && k < S - 1) {
-      auto it = arrival.find({k, int(OpKind::Backward), op.minibatch, op.micro});
+    if (!replicas && sends_gradient(op.kind) && c < C - 1) {
+      auto it = arrival.find({c, int(OpKind::Backward), op.minibatch, op.micro});
       if (it == arrival.end()) return std::nullopt;
       return it->second;
     }
-    if (replicas && op.kind == OpKind::Update && S > 1) {
-      if (backward_done[op.minibatch] < S) return std::nullopt;
+    if (replicas && op.kind == OpKind::Update && C > 1) {
+      if (backward_done[op.minibatch] < C) return std::nullopt;
       return backward_last[op.minibatch] + all_reduce_s;
     }
     return 0.0;
@@ -118,7 +137,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   auto send = [&](int from, int to, bool gradient, const Op& op, double at) {
     const std::int64_t bytes = boundary_bytes(std::min(from, to), op);
     double start = at, end = at;
-    if (bw > 0 && device_of(from) != device_of(to)) {
+    if (bw > 0 && device_of(list_of(from)) != device_of(list_of(to))) {
       double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
       start = std::max(at, free_at);
       end = start + double(bytes) / bw;
@@ -134,7 +153,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       tr.bytes = bytes;
       res.transfers.push_back(tr);
     }
-    arrival[{to, int(op.kind), op.minibatch, op.micro}] = end;
+    arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = end;
   };
 
   double t = 0;
@@ -191,7 +210,9 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       const int k = a.stage;
       const Op op = ops[k][pos[k]];
       OpEvent ev;
-      ev.stage = k;
+      const int c = chunk_of(op, k);
+      ev.stage = op.kind == OpKind::Update ? k : c;
+      ev.device = k;
       ev.kind = op.kind;
       ev.minibatch = op.minibatch;
       ev.micro = op.micro;
@@ -203,8 +224,8 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       stage_running[k] = device_running[device_of(k)] = false;
       ++pos[k];
       ++done;
-      if (!replicas && op.kind == OpKind::Forward && k < S - 1) send(k, k + 1, false, op, t);
-      if (!replicas && op.kind == OpKind::Backward && k > 0) send(k, k - 1, true, op, t);
+      if (!replicas && op.kind == OpKind::Forward && c < C - 1) send(c, c + 1, false, op, t);
+      if (!replicas && sends_gradient(op.kind) && c > 0) send(c, c - 1, true, op, t);
       if (op.kind == OpKind::Backward) {
         ++backward_done[op.minibatch];
         backward_last[op.minibatch] = std::max(backward_last[op.minibatch], t);

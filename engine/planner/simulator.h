@@ -14,7 +14,8 @@ struct SimOptions {
   std::string schedule = "1f1b-flush";
   int microbatches = 1;
   int minibatches = 16;           // how many minibatches to play (fill and drain included)
-  std::vector<int> boundaries;    // the partition (stages = boundaries.size() + 1); replicas: stages below
+  std::vector<int> boundaries;    // the partition into chunks (boundaries.size() + 1 of them); replicas: below
+  int chunks = 0;                 // chunks per device (v); 0: the schedule's default (1, or 2 where it places several)
   int replicas = 0;               // data-parallel only: number of whole-model replicas (0 = 1)
   int devices = 0;                // 0 = one per stage
   bool round_robin = false;       // stage k on device k % devices; else contiguous blocks of stages
@@ -26,9 +27,9 @@ struct SimOptions {
 };
 
 struct SimResult {
-  std::vector<OpEvent> ops;             // predicted start/end (ns since the start), per stage
+  std::vector<OpEvent> ops;             // predicted start/end (ns since the start); stage = chunk, device = list
   std::vector<TransferEvent> transfers;
-  int stages = 0;
+  int stages = 0;                       // op lists: stages, or devices when they hold several chunks
   double makespan_s = 0;
   double samples_per_second = 0;
   double bubble_fraction = 0;           // 1 - mean over stages of busy / makespan (as RunSummary measures)

@@ -7,19 +7,15 @@
 #include <new>
 #include <thread>
 
-#include "engine/runtime/channel.h"
+#include "engine/runtime/link.h"
 #include "engine/util/errors.h"
 
 namespace ps {
 namespace {
 
-// Data-parallel replicas exchange no activations or gradients (S is 1 for them here).
-bool needs_activation(const Op& op, int k) { return op.kind == OpKind::Forward && k > 0; }
-bool needs_gradient(const Op& op, int k, int S) { return op.kind == OpKind::Backward && k < S - 1; }
-
-void check_message(const Message& m, const Op& op, std::int64_t base, int k) {
+void check_message(const Message& m, const Op& op, std::int64_t base, int c) {
   if (m.minibatch != base + op.minibatch || m.micro != op.micro)
-    throw std::logic_error("stage " + std::to_string(k) + " expected a message for " + op_name(op) +
+    throw std::logic_error("chunk " + std::to_string(c) + " expected a message for " + op_name(op) +
                            " but got minibatch " + std::to_string(m.minibatch) + "." + std::to_string(m.micro));
 }
 
@@ -42,36 +38,68 @@ void set_intra_op_threads(int threads) {
 }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-                   int microbatches, bool replicas)
+                   int microbatches, bool replicas, std::vector<int> device_of)
     : stages_(std::move(stages)),
       kind_(kind),
       threads_(threads_per_stage),
       microbatches_(microbatches),
-      replicas_(replicas) {}
+      replicas_(replicas),
+      device_of_(std::move(device_of)) {
+  const int C = num_stages();
+  if (device_of_.empty())
+    for (int c = 0; c < C; ++c) device_of_.push_back(c);
+  if (static_cast<int>(device_of_.size()) != C)
+    throw std::logic_error("a placement of " + std::to_string(device_of_.size()) + " chunks for " + std::to_string(C));
+  for (int d : device_of_) devices_ = std::max(devices_, d + 1);
+  chunks_on_.assign(static_cast<std::size_t>(devices_), {});
+  for (int c = 0; c < C; ++c) chunks_on_[static_cast<std::size_t>(device_of_[c])].push_back(c);
+  for (int d = 0; d < devices_; ++d)
+    if (chunks_on_[d].empty()) throw std::logic_error("device " + std::to_string(d) + " holds no chunk");
+  if (replicas_ && devices_ != C) throw std::logic_error("data-parallel replicas are one per device");
+}
 
 Pipeline::~Pipeline() = default;
+
+bool Pipeline::needs_activation(const Op& op, int c) const { return !replicas_ && op.kind == OpKind::Forward && c > 0; }
+bool Pipeline::needs_gradient(const Op& op, int c) const {
+  return !replicas_ && sends_gradient(op.kind) && c < num_stages() - 1;
+}
+
+std::optional<Message> Pipeline::run_op(int d, const Op& op, std::optional<Message> in) {
+  if (op.kind != OpKind::Update) return stages_[chunk_of(op, d)]->run(op, std::move(in));
+  for (int c : chunks_on_[d]) stages_[c]->run(op, std::nullopt);  // one update per device: all its chunks
+  return std::nullopt;
+}
 
 bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,
                    std::chrono::steady_clock::time_point origin, PipelineCut* cut) {
   base_ = base;
-  const int S = num_stages();
-  for (int k = 0; k < S; ++k) {
-    stages_[k]->begin_segment(ops[k], base, origin);
-    stages_[k]->set_interrupt_check([&control] { return control.stopped(); });
+  const int C = num_stages(), D = num_devices();
+  if (static_cast<int>(ops.size()) != D)
+    throw std::logic_error("op lists for " + std::to_string(ops.size()) + " devices, the pipeline has " + std::to_string(D));
+  for (int c = 0; c < C; ++c) {
+    // Each chunk sees the ops of its own device that concern it (Updates concern all of them).
+    StageOps mine;
+    const int d = device_of(c);
+    for (const Op& op : ops[d])
+      if (op.kind == OpKind::Update || chunk_of(op, d) == c) mine.push_back(op);
+    stages_[c]->begin_segment(mine, base, origin);
+    stages_[c]->set_interrupt_check([&control] { return control.stopped(); });
   }
   PipelineCut local;
   PipelineCut& at = cut ? *cut : local;
   if (at.empty()) {
-    at.next.assign(S, 0);
-    at.acts.assign(S, {});
-    at.grads.assign(S, {});
+    at.next.assign(D, 0);
+    at.acts.assign(C, {});
+    at.grads.assign(C, {});
   }
-  if (static_cast<int>(at.next.size()) != S || static_cast<int>(at.acts.size()) != S ||
-      static_cast<int>(at.grads.size()) != S)
-    throw std::logic_error("a pipeline cut of " + std::to_string(at.next.size()) + " stages for " +
-                           std::to_string(S) + " stages");
-  for (int k = 0; k < S; ++k)
-    if (at.next[k] > ops[k].size()) throw std::logic_error("a pipeline cut beyond the end of stage " + std::to_string(k));
+  if (static_cast<int>(at.next.size()) != D || static_cast<int>(at.acts.size()) != C ||
+      static_cast<int>(at.grads.size()) != C)
+    throw std::logic_error("a pipeline cut of " + std::to_string(at.next.size()) + " devices and " +
+                           std::to_string(at.acts.size()) + " chunks for " + std::to_string(D) + " devices and " +
+                           std::to_string(C) + " chunks");
+  for (int d = 0; d < D; ++d)
+    if (at.next[d] > ops[d].size()) throw std::logic_error("a pipeline cut beyond the end of device " + std::to_string(d));
   auto finish = [&] {
     for (auto& s : stages_) s->finish_segment();
   };
@@ -87,59 +115,67 @@ bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunContr
 }
 
 bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut) {
-  const int S = num_stages();
-  auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
-  auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
-  std::size_t capacity = static_cast<std::size_t>((S + 1) * microbatches_);
-  for (int k = 0; k < S; ++k) capacity = std::max({capacity, cut.acts[k].size() + 1, cut.grads[k].size() + 1});
-  // acts[k]: k -> k+1; grads[k]: k+1 -> k. Filled with what the cut holds in transit.
-  std::vector<std::unique_ptr<Channel<Message>>> acts, grads;
-  for (int k = 0; k + 1 < S; ++k) {
-    acts.push_back(std::make_unique<Channel<Message>>(capacity));
-    grads.push_back(std::make_unique<Channel<Message>>(capacity));
-    for (auto& m : cut.acts[k + 1]) acts[k]->push(std::move(m));
-    for (auto& m : cut.grads[k]) grads[k]->push(std::move(m));
-  }
+  const int C = num_stages(), D = num_devices();
+  std::size_t capacity = static_cast<std::size_t>((C + 1) * microbatches_);
+  for (int c = 0; c < C; ++c) capacity = std::max({capacity, cut.acts[c].size() + 1, cut.grads[c].size() + 1});
+  // acts[c]: chunk c -> c+1; grads[c]: c+1 -> c. Filled with what the cut holds in transit.
+  std::vector<std::unique_ptr<Link>> acts, grads;
+  if (!replicas_)
+    for (int c = 0; c + 1 < C; ++c) {
+      if (device_of(c) == device_of(c + 1)) {
+        acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
+        grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
+      } else {
+        acts.push_back(std::make_unique<ChannelLink>(capacity));
+        grads.push_back(std::make_unique<ChannelLink>(capacity));
+      }
+      for (auto& m : cut.acts[c + 1]) acts[c]->push(std::move(m));
+      for (auto& m : cut.grads[c]) grads[c]->push(std::move(m));
+    }
   auto close_all = [&] {
-    for (auto& c : acts) c->close();
-    for (auto& c : grads) c->close();
+    for (auto& l : acts) l->close();
+    for (auto& l : grads) l->close();
   };
   std::mutex error_mu;
   std::optional<PipelineError> error;
   std::atomic<bool> stopped{false};
   std::vector<std::size_t> next = cut.next;
-  // A message a stopping worker could not send (its channel closed): kept for the cut, after the
-  // channel's own contents. unsent_act[k] goes to stage k+1, unsent_grad[k] to stage k-1.
-  std::vector<std::optional<Message>> unsent_act(S), unsent_grad(S);
-  // A message a stopping worker had received but not used: the oldest of its inbox.
-  std::vector<std::optional<Message>> unreceived(S);
+  // A message a stopping worker could not send (its link closed): kept for the cut, after the link's
+  // own contents. unsent_act[c] goes to chunk c+1, unsent_grad[c] to chunk c-1.
+  std::vector<std::optional<Message>> unsent_act(C), unsent_grad(C);
+  // A message a stopping worker had received but not used: the oldest of its chunk's inbox.
+  std::vector<std::optional<Message>> unreceived(D);
 
-  auto worker = [&](int k) {
+  auto worker = [&](int d) {
     set_intra_op_threads(threads_);
-    std::size_t i = next[k];
+    std::size_t i = next[d];
+    int c = d;
     try {
-      for (; i < ops[k].size(); ++i) {
-        const Op& op = ops[k][i];
-        // The input first, then the permission to run: a paused stage waiting for its input does not
-        // take the credit of a single step that another stage could use.
+      for (; i < ops[d].size(); ++i) {
+        const Op& op = ops[d][i];
+        c = chunk_of(op, d);
+        // The input first, then the permission to run: a paused device waiting for its input does not
+        // take the credit of a single step that another device could use.
+        Link* from = needs_activation(op, c) ? acts[c - 1].get() : needs_gradient(op, c) ? grads[c].get() : nullptr;
         std::optional<Message> in;
-        if (needs_activation(op, k)) in = acts[k - 1]->pop();
-        if (needs_gradient(op, k, S)) in = grads[k]->pop();
-        if ((needs_activation(op, k) || needs_gradient(op, k, S)) && !in) break;  // closed: stopping
+        if (from) {
+          in = from->pop();
+          if (!in) break;  // closed: stopping
+        }
         if (!control.before_op()) {
           stopped = true;
-          if (in) unreceived[k] = std::move(in);  // back into the cut, before what is still queued
+          if (in) unreceived[d] = std::move(in);  // back into the cut, before what is still queued
           break;
         }
-        if (in) check_message(*in, op, base_, k);
-        std::optional<Message> out = stages_[k]->run(op, std::move(in));
-        if (out && op.kind == OpKind::Forward && !acts.empty() && k < S - 1 && !acts[k]->push(std::move(*out))) {
-          unsent_act[k] = std::move(out);
+        if (in) check_message(*in, op, base_, c);
+        std::optional<Message> out = run_op(d, op, std::move(in));
+        if (out && op.kind == OpKind::Forward && c < C - 1 && !acts[c]->push(std::move(*out))) {
+          unsent_act[c] = std::move(out);
           ++i;  // the op itself is done
           break;
         }
-        if (out && op.kind == OpKind::Backward && k > 0 && !grads[k - 1]->push(std::move(*out))) {
-          unsent_grad[k] = std::move(out);
+        if (out && sends_gradient(op.kind) && c > 0 && !grads[c - 1]->push(std::move(*out))) {
+          unsent_grad[c] = std::move(out);
           ++i;
           break;
         }
@@ -148,78 +184,81 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
       stopped = true;  // the op changed nothing: it runs again from the cut
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = wrap(k, ops[k][std::min(i, ops[k].size() - 1)], base_, e);
+      if (!error) error = wrap(c, ops[d][std::min(i, ops[d].size() - 1)], base_, e);
       control.stop();
     }
-    next[k] = i;
+    next[d] = i;
     if (stopped || control.stopped()) close_all();
   };
 
   std::vector<std::thread> threads;
-  for (int k = 0; k < S; ++k) threads.emplace_back(worker, k);
+  for (int d = 0; d < D; ++d) threads.emplace_back(worker, d);
   for (auto& t : threads) t.join();
   if (error) throw *error;
   const bool done = !stopped && !control.stopped();
   if (!done) {
     cut.next = next;
-    for (int k = 0; k < S; ++k) {
-      cut.acts[k].clear();
-      cut.grads[k].clear();
+    for (int c = 0; c < C; ++c) {
+      cut.acts[c].clear();
+      cut.grads[c].clear();
     }
-    for (int k = 0; k + 1 < S; ++k) {
-      cut.acts[k + 1] = acts[k]->take_all();
-      if (unsent_act[k]) cut.acts[k + 1].push_back(std::move(*unsent_act[k]));
-      cut.grads[k] = grads[k]->take_all();
-      if (unsent_grad[k + 1]) cut.grads[k].push_back(std::move(*unsent_grad[k + 1]));
+    for (int c = 0; c < static_cast<int>(acts.size()); ++c) {
+      cut.acts[c + 1] = acts[c]->take_all();
+      if (unsent_act[c]) cut.acts[c + 1].push_back(std::move(*unsent_act[c]));
+      cut.grads[c] = grads[c]->take_all();
+      if (unsent_grad[c + 1]) cut.grads[c].push_back(std::move(*unsent_grad[c + 1]));
     }
-    for (int k = 0; k < S; ++k) {
-      if (!unreceived[k] || next[k] >= ops[k].size()) continue;
-      const Op& op = ops[k][next[k]];
-      (op.kind == OpKind::Forward ? cut.acts[k] : cut.grads[k]).push_front(std::move(*unreceived[k]));
+    for (int d = 0; d < D; ++d) {
+      if (!unreceived[d] || next[d] >= ops[d].size()) continue;
+      const Op& op = ops[d][next[d]];
+      const int c = chunk_of(op, d);
+      (op.kind == OpKind::Forward ? cut.acts[c] : cut.grads[c]).push_front(std::move(*unreceived[d]));
     }
   }
   return done;
 }
 
 bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut) {
-  const int S = num_stages();
-  auto needs_activation = [this](const Op& op, int k) { return !replicas_ && ps::needs_activation(op, k); };
-  auto needs_gradient = [this](const Op& op, int k, int S) { return !replicas_ && ps::needs_gradient(op, k, S); };
-  // The cut is the sequential executor's own state: each stage's position and inboxes.
+  const int D = num_devices();
+  // The cut is the sequential executor's own state: each device's position and each chunk's inboxes.
   std::vector<std::deque<Message>>& acts = cut.acts;
   std::vector<std::deque<Message>>& grads = cut.grads;
   std::vector<std::size_t>& pos = cut.next;
   for (;;) {
     bool progressed = false, remaining = false;
-    for (int k = 0; k < S; ++k) {
-      if (pos[k] >= ops[k].size()) continue;
+    for (int d = 0; d < D; ++d) {
+      if (pos[d] >= ops[d].size()) continue;
       remaining = true;
-      const Op& op = ops[k][pos[k]];
-      std::deque<Message>* inbox = needs_activation(op, k) ? &acts[k] : needs_gradient(op, k, S) ? &grads[k] : nullptr;
+      const Op& op = ops[d][pos[d]];
+      const int c = chunk_of(op, d);
+      std::deque<Message>* inbox = needs_activation(op, c) ? &acts[c] : needs_gradient(op, c) ? &grads[c] : nullptr;
       if (inbox && inbox->empty()) continue;
-      if (!stages_[k]->ready(op)) continue;
+      bool ready = true;
+      if (op.kind == OpKind::Update)
+        for (int k : chunks_on_[d]) ready = ready && stages_[k]->ready(op);
+      if (!ready) continue;
       if (!control.before_op()) return false;
       try {
         std::optional<Message> in;
         if (inbox) {
-          check_message(inbox->front(), op, base_, k);
+          check_message(inbox->front(), op, base_, c);
           in = std::move(inbox->front());
           inbox->pop_front();
         }
         set_intra_op_threads(threads_);
-        std::optional<Message> out = stages_[k]->run(op, std::move(in));
-        if (out && op.kind == OpKind::Forward) acts[k + 1].push_back(std::move(*out));
-        if (out && op.kind == OpKind::Backward) grads[k - 1].push_back(std::move(*out));
+        std::optional<Message> out = run_op(d, op, std::move(in));
+        if (out && op.kind == OpKind::Forward) acts[c + 1].push_back(std::move(*out));
+        if (out && sends_gradient(op.kind)) grads[c - 1].push_back(std::move(*out));
       } catch (const Interrupted&) {
         return false;
       } catch (const std::exception& e) {
-        throw wrap(k, op, base_, e);
+        throw wrap(c, op, base_, e);
       }
-      ++pos[k];
+      ++pos[d];
       progressed = true;
     }
     if (!remaining) return true;
-    if (!progressed) throw std::logic_error("schedule deadlock: no stage can run its next op");
+    if (!progressed) throw std::logic_error("schedule deadlock: no device can run its next op");
   }
 }
 

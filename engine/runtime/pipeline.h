@@ -1,6 +1,7 @@
-// Executors: run the per-stage op lists over the stages. The threaded executor gives every stage a
-// worker thread and bounded channels to its neighbours; the sequential reference executor runs the
-// same lists on one thread. Both produce the same weights, bit for bit (versions never depend on timing).
+// Executors: run the per-device op lists over the model's chunks. The threaded executor gives every
+// device a worker thread and a link to each neighbouring chunk (a bounded channel across devices, a
+// plain queue between two chunks of one device); the sequential reference executor runs the same lists
+// on one thread. Both produce the same weights, bit for bit (versions never depend on timing).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -16,48 +17,61 @@ namespace ps {
 
 enum class ExecutorKind { Threaded, Sequential };
 
-// Where a stopped segment stands: each stage's next op in its list, and the messages sent but not yet
-// received. Any stop of either executor leaves a consistent cut (it was reached by running), and a
-// segment run from a cut, by either executor, goes on exactly as if it had never stopped.
+// Where a stopped segment stands: each device's next op in its list, and the messages sent but not yet
+// received by each chunk. Any stop of either executor leaves a consistent cut (it was reached by
+// running), and a segment run from a cut, by either executor, goes on exactly as if it had never stopped.
 struct PipelineCut {
-  std::vector<std::size_t> next;           // per stage: index of its next op
-  std::vector<std::deque<Message>> acts;   // per stage: activations waiting for it, oldest first
-  std::vector<std::deque<Message>> grads;  // per stage: gradients waiting for it, oldest first
+  std::vector<std::size_t> next;           // per device: index of its next op
+  std::vector<std::deque<Message>> acts;   // per chunk: activations waiting for it, oldest first
+  std::vector<std::deque<Message>> grads;  // per chunk: gradients waiting for it, oldest first
   bool empty() const { return next.empty(); }
   void clear() { next.clear(), acts.clear(), grads.clear(); }
 };
 
 class Pipeline {
  public:
-  // replicas: the stages are data-parallel replicas of the whole model (no activations between them).
+  // `stages` are the model's chunks in order (one per device unless `device_of` says otherwise:
+  // device_of[c] is chunk c's device, devices numbered 0..D-1). replicas: the chunks are data-parallel
+  // replicas of the whole model (no activations between them, one per device).
   Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-           int microbatches, bool replicas = false);
+           int microbatches, bool replicas = false, std::vector<int> device_of = {});
   ~Pipeline();
 
-  int num_stages() const { return static_cast<int>(stages_.size()); }
+  int num_stages() const { return static_cast<int>(stages_.size()); }  // chunks
+  int num_devices() const { return devices_; }
+  int device_of(int chunk) const { return device_of_[static_cast<std::size_t>(chunk)]; }
+  const std::vector<int>& chunk_devices() const { return device_of_; }
   StageRuntime& stage(int k) { return *stages_[k]; }
   const StageRuntime& stage(int k) const { return *stages_[k]; }
 
-  // Runs one segment: `ops[k]` for stage k, with local minibatch ids offset by `base`.
+  // Runs one segment: `ops[d]` for device d, with local minibatch ids offset by `base`.
   // Returns false when stopped through `control`; throws PipelineError when an op fails
   // (every worker is joined first). With `cut`: starts from it when it is not empty, and on a stop
   // leaves in it where the segment stands (cleared when the segment completes).
   bool run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,
            std::chrono::steady_clock::time_point origin, PipelineCut* cut = nullptr);
 
-  // Forward through all stages with the live weights (evaluation).
+  // Forward through all chunks with the live weights (evaluation).
   at::Tensor infer(const at::Tensor& x);
   bool replicas() const { return replicas_; }
 
  private:
   bool run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
   bool run_sequential(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
+  int chunk_of(const Op& op, int device) const { return op.chunk >= 0 ? op.chunk : device; }
+  // Runs an Update on every chunk of the device, a pass on its chunk.
+  std::optional<Message> run_op(int device, const Op& op, std::optional<Message> in);
+  bool needs_activation(const Op& op, int chunk) const;
+  bool needs_gradient(const Op& op, int chunk) const;
 
   std::vector<std::unique_ptr<StageRuntime>> stages_;
   ExecutorKind kind_;
   int threads_;
   int microbatches_;
   bool replicas_;
+  std::vector<int> device_of_;
+  int devices_ = 0;
+  std::vector<std::vector<int>> chunks_on_;  // per device, ascending
   std::int64_t base_ = 0;
 };
 

@@ -43,6 +43,10 @@ StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimiz
   }
   grad_acc_.assign(live_->params.size(), at::Tensor());
   bytes_max_ = param_bytes_;
+  unit_param_begin_.push_back(0);
+  for (const auto& unit : *setup_.module) unit_param_begin_.push_back(unit_param_begin_.back() + unit.ptr()->parameters().size());
+  if (unit_param_begin_.back() != live_->params.size())
+    throw std::logic_error("stage " + std::to_string(setup_.index) + ": its units' parameters are not its own");
 }
 
 StageView StageRuntime::view() const {
@@ -119,7 +123,7 @@ void StageRuntime::begin_segment(const StageOps& ops, std::int64_t base, std::ch
   for (std::size_t n = 0; n < ops.size(); ++n) {
     const Op& op = ops[n];
     if (op.kind == OpKind::Forward) first_forward.emplace(op.minibatch, n);
-    if (op.kind != OpKind::Backward) continue;
+    if (!sends_gradient(op.kind)) continue;
     auto it = first_forward.find(op.minibatch);
     if (it == first_forward.end()) continue;
     for (std::size_t u = it->second; u < n; ++u)
@@ -133,6 +137,7 @@ void StageRuntime::begin_segment(const StageOps& ops, std::int64_t base, std::ch
 std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in) {
   OpEvent ev;
   ev.stage = setup_.index;
+  ev.device = setup_.device_index;
   ev.kind = op.kind;
   ev.minibatch = static_cast<int>(base_ + op.minibatch);
   ev.micro = op.micro;
@@ -147,6 +152,8 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
     case OpKind::Forward: out = forward(op, std::move(in), ev); break;
     case OpKind::Backward: out = backward(op, std::move(in), ev); break;
     case OpKind::Update: update(op, ev); break;
+    case OpKind::InputGrad: out = input_grad(op, std::move(in), ev); break;
+    case OpKind::WeightGrad: weight_grad(op, ev); break;
   }
   drop_unneeded_versions();
   note_memory();
@@ -296,7 +303,7 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
   if (reuse) {
     rec.input = x.detach();
     if (!first() && rec.input.is_floating_point()) rec.input.requires_grad_(true);
-    y = ws->module->forward(rec.input);
+    y = setup_.split_backward ? forward_units(*ws, rec.input, &rec.unit_outputs) : ws->module->forward(rec.input);
     rec.weights = ws;
     ++ws->graphs;
   } else {
@@ -389,11 +396,7 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
   if (!last()) grad_outputs.push_back(grad_out.to(setup_.device));
   auto grads = torch::autograd::grad({output}, inputs, grad_outputs, /*retain_graph=*/false,
                                      /*create_graph=*/false, /*allow_unused=*/true);
-  for (std::size_t i = 0; i < grad_acc_.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    if (grad_acc_[i].defined()) grad_acc_[i].add_(grads[i]);
-    else grad_acc_[i] = grads[i];
-  }
+  for (std::size_t i = 0; i < grad_acc_.size(); ++i) add_grad(i, grads[i]);
   last_used_ = ws;
   if (rec.weights) {
     if (--ws->graphs == 0 && ws != live_) release(ws);
@@ -403,6 +406,93 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
   if (rec.pinned && --rec.pinned->graphs == 0 && rec.pinned != live_) release(rec.pinned);
   activation_bytes_ -= bytes_of(rec.input) + (rec.weights ? bytes_of(rec.output) : 0);
   return want_input_grad ? grads.back() : at::Tensor();
+}
+
+void StageRuntime::add_grad(std::size_t i, const at::Tensor& g) {
+  if (!g.defined()) return;
+  if (grad_acc_[i].defined()) grad_acc_[i].add_(g);
+  else grad_acc_[i] = g;
+}
+
+at::Tensor StageRuntime::forward_units(WeightSet& ws, const at::Tensor& x, std::vector<at::Tensor>* outputs) {
+  at::Tensor h = x;
+  for (auto& unit : *ws.module) {
+    h = unit.forward(h);
+    if (outputs) outputs->push_back(h);
+  }
+  return h;
+}
+
+// A record restored from a checkpoint has no graph: it is rebuilt from the saved input at the weights
+// its forward read (the same numbers, bit for bit).
+void StageRuntime::rebuild_graph(InFlight& rec) {
+  if (rec.output.defined()) return;
+  at::Tensor input = rec.input.detach();
+  if (!first() && input.is_floating_point()) input.requires_grad_(true);
+  rec.input = input;
+  rec.unit_outputs.clear();
+  at::Tensor y = forward_units(*rec.weights, input, &rec.unit_outputs);
+  rec.output = last() ? loss_of(y, rec) : y;
+}
+
+// I: the gradient of the chunk's input (the critical path: the previous chunk waits for it), and on the
+// way, free while propagating, the gradient at every unit's output. The graph is kept for W.
+std::optional<Message> StageRuntime::input_grad(const Op& op, std::optional<Message> in, OpEvent& ev) {
+  const std::int64_t mb = base_ + op.minibatch;
+  auto it = in_flight_.find(Key{mb, op.micro});
+  if (it == in_flight_.end()) throw std::logic_error("input gradient of a minibatch that was not forwarded here");
+  InFlight& rec = it->second;
+  if (!rec.weights || !setup_.split_backward)
+    throw std::logic_error("a split backward needs its forward's graph (a schedule with I and W ops)");
+  if (rec.input_grad_done) throw std::logic_error(op_name(op) + " ran twice");
+  at::Tensor grad_out;
+  if (!last()) {
+    if (!in || in->tensors.size() != 1) throw std::logic_error("input gradient without the output gradient");
+    grad_out = in->tensors.front().to(setup_.device);
+    received(*in, true, grad_out);
+  }
+  rebuild_graph(rec);
+  ev.basis_version = rec.basis;
+  std::vector<at::Tensor> wrt = rec.unit_outputs;
+  const bool want_input_grad = !first() && rec.input.requires_grad();
+  if (want_input_grad) wrt.push_back(rec.input);
+  std::vector<at::Tensor> grad_outputs;
+  if (!last()) grad_outputs.push_back(grad_out);
+  auto grads = torch::autograd::grad({rec.output}, wrt, grad_outputs, /*retain_graph=*/true,
+                                     /*create_graph=*/false, /*allow_unused=*/true);
+  rec.unit_grads.assign(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(rec.unit_outputs.size()));
+  rec.input_grad_done = true;
+  for (const auto& g : rec.unit_grads) activation_bytes_ += bytes_of(g);
+  last_used_ = rec.weights;
+  if (first()) return std::nullopt;
+  return Message{static_cast<int>(mb), op.micro, {grads.back()}};
+}
+
+// W: each unit's weight gradient from the gradient at its output, which walks only that unit's own
+// nodes (not the whole chunk again), so I + W costs about what B costs.
+void StageRuntime::weight_grad(const Op& op, OpEvent& ev) {
+  const std::int64_t mb = base_ + op.minibatch;
+  auto it = in_flight_.find(Key{mb, op.micro});
+  if (it == in_flight_.end() || !it->second.input_grad_done)
+    throw std::logic_error(op_name(op) + " before its input gradient");
+  InFlight& rec = it->second;
+  rebuild_graph(rec);  // restored between I and W: the graph again, the gradients from the checkpoint
+  ev.basis_version = rec.basis;
+  std::shared_ptr<WeightSet> ws = rec.weights;
+  for (std::size_t u = 0; u + 1 < unit_param_begin_.size(); ++u) {
+    const std::size_t begin = unit_param_begin_[u], end = unit_param_begin_[u + 1];
+    if (begin == end || !rec.unit_grads[u].defined()) continue;
+    std::vector<at::Tensor> params(ws->params.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   ws->params.begin() + static_cast<std::ptrdiff_t>(end));
+    auto grads = torch::autograd::grad({rec.unit_outputs[u]}, params, {rec.unit_grads[u]}, /*retain_graph=*/false,
+                                       /*create_graph=*/false, /*allow_unused=*/true);
+    for (std::size_t i = 0; i < grads.size(); ++i) add_grad(begin + i, grads[i]);
+  }
+  for (const auto& g : rec.unit_grads) activation_bytes_ -= bytes_of(g);
+  activation_bytes_ -= bytes_of(rec.input) + bytes_of(rec.output);
+  last_used_ = ws;
+  if (--ws->graphs == 0 && ws != live_) release(ws);
+  in_flight_.erase(it);
 }
 
 std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Message> in, OpEvent& ev) {
@@ -508,9 +598,10 @@ void StageRuntime::save(Checkpoint& c, const std::string& prefix) const {
     const std::string name = prefix + "/rec" + std::to_string(r++);
     j["in_flight"].push_back({{"minibatch", key.first}, {"micro", key.second}, {"basis", rec.basis},
                               {"scale", rec.scale}, {"weights", index_of(rec.weights)}, {"pinned", index_of(rec.pinned)},
-                              {"name", name}});
+                              {"name", name}, {"input_grad_done", rec.input_grad_done}});
     c.put(name + "/input", rec.input.detach());
     c.put(name + "/labels", rec.labels);
+    if (rec.input_grad_done) c.put_list(name + "/unit_grads", rec.unit_grads);
   }
   c.put_list(prefix + "/grad_acc", grad_acc_);
   j["results"] = nlohmann::json::array();
@@ -566,6 +657,16 @@ void StageRuntime::load(const Checkpoint& c, const std::string& prefix) {
     rec.scale = r["scale"].get<double>();
     rec.weights = set_at(r["weights"].get<int>());
     rec.pinned = set_at(r["pinned"].get<int>());
+    rec.input_grad_done = r.value("input_grad_done", false);
+    if (rec.input_grad_done) {
+      rec.unit_grads = c.get_list(name + "/unit_grads");
+      for (auto& g : rec.unit_grads)
+        if (g.defined()) g = g.to(setup_.device);
+      if (rec.unit_grads.size() + 1 != unit_param_begin_.size())
+        throw InputError(c.source, where + ".in_flight", "the gradients of " + std::to_string(rec.unit_grads.size()) +
+                                                             " units for a chunk of " +
+                                                             std::to_string(unit_param_begin_.size() - 1));
+    }
     activation_bytes_ += bytes_of(rec.input);
     in_flight_.emplace(Key{r["minibatch"].get<std::int64_t>(), r["micro"].get<int>()}, std::move(rec));
   }

@@ -58,8 +58,10 @@ struct WeightSet {
 };
 
 struct StageSetup {
-  int index = 0;
-  int num_stages = 1;
+  int index = 0;       // the chunk's place in the model, 0..num_stages-1
+  int num_stages = 1;  // chunks in the model
+  int device_index = -1;        // the device (worker) that runs this chunk; -1: index
+  bool split_backward = false;  // the schedule splits backwards into I and W (forwards keep unit outputs)
   c10::Device device = c10::Device(c10::kCPU);
   torch::nn::Sequential module;                         // the live weights (already initialised)
   std::function<torch::nn::Sequential()> make_replica;  // a fresh module of the same shape
@@ -135,6 +137,10 @@ class StageRuntime {
     at::Tensor labels;  // last stage
     double scale = 1;   // this microbatch's share of the minibatch (loss weighting)
     std::shared_ptr<WeightSet> pinned;  // the forward's weights, kept for the backward's strategy
+    // Split backward: every unit's output (with the graph), and after I the gradient at each of them.
+    std::vector<at::Tensor> unit_outputs;
+    std::vector<at::Tensor> unit_grads;
+    bool input_grad_done = false;
   };
   // An op whose divergence waits for its target version: a flat copy of the weights it read
   // (and of the live weights of its moment, for the prediction gain).
@@ -147,6 +153,12 @@ class StageRuntime {
 
   std::optional<Message> forward(const Op& op, std::optional<Message> in, OpEvent& ev);
   std::optional<Message> backward(const Op& op, std::optional<Message> in, OpEvent& ev);
+  std::optional<Message> input_grad(const Op& op, std::optional<Message> in, OpEvent& ev);
+  void weight_grad(const Op& op, OpEvent& ev);
+  // Forward through the units one by one, keeping each unit's output (the split backward's handles).
+  at::Tensor forward_units(WeightSet& ws, const at::Tensor& x, std::vector<at::Tensor>* outputs);
+  void rebuild_graph(InFlight& rec);
+  void add_grad(std::size_t i, const at::Tensor& g);
   void update(const Op& op, OpEvent& ev);
   void check_finite(const Op& op) const;
   at::Tensor backward_one(InFlight& rec, const at::Tensor& grad_out, OpEvent& ev, std::int64_t minibatch);
@@ -169,6 +181,7 @@ class StageRuntime {
   std::vector<std::shared_ptr<WeightSet>> held_;  // older versions still referenced by graphs
   std::vector<std::shared_ptr<WeightSet>> spare_;  // reusable buffers (not counted as held)
   std::vector<at::Tensor> grad_acc_;
+  std::vector<std::size_t> unit_param_begin_;  // where each unit's tensors start in the parameter list (+ end)
   std::map<Key, InFlight> in_flight_;
   std::set<std::int64_t> update_between_;  // minibatches whose F and B are separated by a U here
   std::map<std::int64_t, MinibatchResult> results_;

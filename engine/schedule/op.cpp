@@ -7,6 +7,8 @@ char op_letter(OpKind kind) {
     case OpKind::Forward: return 'F';
     case OpKind::Backward: return 'B';
     case OpKind::Update: return 'U';
+    case OpKind::InputGrad: return 'I';
+    case OpKind::WeightGrad: return 'W';
   }
   return '?';
 }
@@ -15,6 +17,7 @@ std::string op_name(const Op& op) {
   std::string s(1, op_letter(op.kind));
   s += std::to_string(op.minibatch);
   if (op.micro >= 0) s += "." + std::to_string(op.micro);
+  if (op.chunk >= 0 && op.kind != OpKind::Update) s += "@" + std::to_string(op.chunk);
   return s;
 }
 

@@ -10,7 +10,7 @@ void RunStats::add(const OpEvent& ev) {
   if (ev.kind == OpKind::Forward) {
     s.staleness_f.add(double(ev.staleness()));
     s.forward_basis[{ev.minibatch, ev.micro}] = ev.basis_version;
-  } else if (ev.kind == OpKind::Backward) {
+  } else if (sends_gradient(ev.kind)) {
     s.staleness_b.add(double(ev.staleness()));
     // A group backward (micro -1) pairs with the group's first microbatch forward.
     auto it = s.forward_basis.find({ev.minibatch, ev.micro});

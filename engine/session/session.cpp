@@ -44,6 +44,7 @@ void Session::Impl::build() {
                          std::to_string(data.train.size()) + " samples)");
   builder = in_preset([&] { return std::make_unique<ModelBuilder>(cfg.model, data.input); });
   const int units = builder->num_units();
+  chunks_per_device = replicas ? 1 : cfg.chunks_per_device();
   if (replicas) {
     ranges.assign(static_cast<std::size_t>(cfg.stages), StageRange{0, units - 1});  // whole model each
   } else {
@@ -51,14 +52,24 @@ void Session::Impl::build() {
       validate_partition(cfg.partition, units, cfg.source);
       boundaries = cfg.partition;
     } else {
-      boundaries = balanced_partition(builder->info(), cfg.stages, cfg.source);
+      boundaries = balanced_partition(builder->info(), cfg.stages * chunks_per_device, cfg.source);
     }
     ranges = stage_ranges(boundaries, units);
   }
-  const int S = static_cast<int>(ranges.size());
+  const int S = static_cast<int>(ranges.size());  // chunks (one per device unless the schedule places more)
+  if (S % chunks_per_device != 0)
+    throw InputError(cfg.source, "partition", std::to_string(S) + " chunks are not " + std::to_string(chunks_per_device) +
+                                                  " per device");
+  const int D = S / chunks_per_device;
   if (replicas) all_reduce = std::make_unique<AllReduce>(S);
-  schedule_info(cfg.schedule);
-  make_schedule(cfg.schedule, S, cfg.microbatches, 1);  // refuses bad combinations up front
+  try {
+    check_schedule(cfg.schedule, D, cfg.microbatches, chunks_per_device);  // refuses bad combinations up front
+  } catch (const InputError& e) {
+    throw InputError(cfg.source, e.field(), e.reason());
+  }
+  chunk_device = replicas ? std::vector<int>() : chunk_devices(cfg.schedule, D, chunks_per_device);
+  if (replicas)
+    for (int k = 0; k < S; ++k) chunk_device.push_back(k);
 
   batches = std::make_unique<BatchSource>(data.train, cfg.batch_size, cfg.seed);
   total_steps = cfg.steps > 0 ? cfg.steps : cfg.epochs * batches->steps_per_epoch();
@@ -70,10 +81,11 @@ void Session::Impl::build() {
   for (int k = 0; k < S; ++k) {
     rings.push_back(std::make_unique<SpscRing<OpEvent>>(1 << 16));
     transfer_rings.push_back(std::make_unique<SpscRing<TransferEvent>>(1 << 14));
+    const int d = chunk_device[static_cast<std::size_t>(k)];  // chunks of one device share its device
     c10::Device device(c10::kCPU);
-    if (k < static_cast<int>(cfg.stage_devices.size())) device = c10::Device(cfg.stage_devices[k]);
-    else if (cfg.device == "cuda") device = c10::Device(c10::kCUDA, k % std::max<int>(1, torch::cuda::device_count()));
-    devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(k) : device.str());
+    if (d < static_cast<int>(cfg.stage_devices.size())) device = c10::Device(cfg.stage_devices[d]);
+    else if (cfg.device == "cuda") device = c10::Device(c10::kCUDA, d % std::max<int>(1, torch::cuda::device_count()));
+    devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(d) : device.str());
     stage_device.push_back(device);
     if (replicas) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
     stages.push_back(make_stage(k, S, ranges[k]));
@@ -116,6 +128,8 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
   s.index = k;
   s.num_stages = S;
   s.device = stage_device[static_cast<std::size_t>(k)];
+  s.device_index = chunks_per_device > 1 ? chunk_device[static_cast<std::size_t>(k)] : -1;  // -1: the stage is its device
+  s.split_backward = schedule_info(cfg.schedule).split_backward;
   const int first = range.first, last = range.last;
   if (replicas) {
     s.replica = k;
@@ -156,7 +170,7 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
 std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const {
   return std::make_unique<Pipeline>(std::move(stages),
                                     cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
-                                    cfg.threads_per_stage, cfg.microbatches, replicas);
+                                    cfg.threads_per_stage, cfg.microbatches, replicas, chunk_device);
 }
 
 EvalMetrics Session::Impl::evaluate(int epoch) {
@@ -164,7 +178,7 @@ EvalMetrics Session::Impl::evaluate(int epoch) {
   m.step = steps_done;
   m.epoch = epoch;
   torch::NoGradGuard no_grad;
-  set_intra_op_threads(std::max(1, cfg.threads_per_stage * pipeline->num_stages()));
+  set_intra_op_threads(std::max(1, cfg.threads_per_stage * pipeline->num_devices()));
   const std::int64_t n = data.test.size();
   double loss_sum = 0;
   std::int64_t correct = 0;
@@ -197,7 +211,7 @@ void Session::Impl::drive() {
   RunStatus final_status = RunStatus::Completed;
   std::string final_error;
   try {
-    const int S = pipeline->num_stages();
+    const int D = pipeline->num_devices();
     const std::int64_t per_epoch = batches->steps_per_epoch();
     std::int64_t done = seg_base;
     // A repartition takes effect between segments, when it is due (its step reached, or any step).
@@ -222,7 +236,7 @@ void Session::Impl::drive() {
       // A repartition asked for at a step inside this segment: the segment ends there with a flush.
       const std::int64_t due = repartition_step();
       if (drain_to < 0 && due > done && due < done + n) drain_to = due - done;
-      auto ops = make_schedule(cfg.schedule, S, cfg.microbatches, static_cast<int>(n));
+      auto ops = make_schedule(cfg.schedule, D, cfg.microbatches, static_cast<int>(n), chunks_per_device);
       if (drain_to >= 0) ops = first_minibatches(ops, drain_to);
       bool ok = false;
       for (;;) {
@@ -419,7 +433,8 @@ RunSummary Session::Impl::make_summary() const {
   s.dataset = cfg.dataset.name;
   s.schedule = cfg.schedule;
   s.strategy = cfg.strategy.name;
-  s.stages = pipeline ? pipeline->num_stages() : 0;
+  s.stages = pipeline ? pipeline->num_devices() : 0;
+  s.chunks = chunks_per_device;
   s.microbatches = cfg.microbatches;
   s.steps = last_step.step;
   s.planned_steps = total_steps;
@@ -437,9 +452,9 @@ RunSummary Session::Impl::make_summary() const {
     pipe_ns += std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() - since);
   const double pipe_s = pipe_ns * 1e-9;
   s.samples_per_second = pipe_s > 0 ? s.samples / pipe_s : last_step.samples_per_second;
-  s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, s.stages, cfg.microbatches);
-  double util_sum = 0;
-  for (int k = 0; k < s.stages; ++k) {
+  s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, s.stages, cfg.microbatches, chunks_per_device);
+  std::vector<double> device_util(static_cast<std::size_t>(s.stages), 0.0);
+  for (int k = 0; pipeline && k < pipeline->num_stages(); ++k) {
     const StageRuntime& st = pipeline->stage(k);
     StageSummary ss;
     ss.stage = k;
@@ -451,10 +466,12 @@ RunSummary Session::Impl::make_summary() const {
     ss.weight_copies_max = st.weight_copies_max();
     ss.weight_bytes_max = st.weight_bytes_max();
     ss.activation_bytes_max = st.activation_bytes_max();
-    util_sum += ss.utilization;
+    device_util[static_cast<std::size_t>(pipeline->device_of(k))] += ss.utilization;
     s.per_stage.push_back(ss);
   }
   stats.fill(s.per_stage);
+  double util_sum = 0;
+  for (double u : device_util) util_sum += std::min(1.0, u);  // a device's chunks share its time
   s.bubble_fraction_measured = s.stages ? 1.0 - util_sum / s.stages : 0;
   return s;
 }

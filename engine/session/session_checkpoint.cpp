@@ -38,7 +38,7 @@ void Session::Impl::write_checkpoint(const std::string& path, const char* reason
   cj["next"] = cut.next;
   cj["acts"] = nlohmann::json::array();
   cj["grads"] = nlohmann::json::array();
-  for (std::size_t k = 0; k < cut.next.size(); ++k) {
+  for (std::size_t k = 0; k < cut.acts.size(); ++k) {  // per chunk (cut.next is per device)
     cj["acts"].push_back(put_messages(c, cut.acts[k], "cut/act" + std::to_string(k)));
     cj["grads"].push_back(put_messages(c, cut.grads[k], "cut/grad" + std::to_string(k)));
   }

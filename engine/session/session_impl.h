@@ -34,6 +34,9 @@ struct Session::Impl {
   std::vector<StageRange> ranges;
   std::vector<std::string> devices;
   std::vector<c10::Device> stage_device;  // per stage position (a repartition keeps them)
+  std::vector<int> chunk_device;           // the device (worker) of every chunk, by the schedule's placement
+  int chunks_per_device = 1;
+  int num_devices() const { return static_cast<int>(chunk_device.size()) / std::max(1, chunks_per_device); }
   std::map<std::string, std::string> strategy_params;
   std::unique_ptr<BatchSource> batches;
   std::unique_ptr<Pipeline> pipeline;

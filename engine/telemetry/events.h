@@ -13,7 +13,8 @@ namespace ps {
 
 // One executed op. For F and B this is also a ledger row (STRATEGIES.md section 1).
 struct OpEvent {
-  int stage = 0;
+  int stage = 0;   // the model chunk (virtual stage) the op ran on; one per device unless chunks > 1
+  int device = -1;  // the device (worker) that ran it; -1: the same as stage
   OpKind kind = OpKind::Forward;
   int minibatch = 0;
   int micro = -1;
@@ -97,7 +98,8 @@ struct RunSummary {
   RunStatus status = RunStatus::Idle;
   std::string error;  // for failed/diverged runs
   std::string model, dataset, schedule, strategy;
-  int stages = 0;
+  int stages = 0;  // devices (workers)
+  int chunks = 1;  // model chunks per device; per_stage lists every chunk
   int microbatches = 1;
   std::int64_t steps = 0;
   std::int64_t planned_steps = 0;  // the minibatches the run is to do (its steps, or its epochs' worth); not in summary.json

@@ -48,6 +48,7 @@ class FieldReader {
     if (!v.is_string()) fail(key, "expected a string");
     return v.get<std::string>();
   }
+  bool has(const char* key) const { return object_.find(key) != object_.end(); }
   std::string optional_string(const char* key) const {
     auto it = object_.find(key);
     if (it == object_.end() || it->is_null()) return "";
@@ -134,6 +135,7 @@ std::string summary_to_json(const RunSummary& s) {
   j["schedule"] = s.schedule;
   j["strategy"] = s.strategy;
   j["stages"] = s.stages;
+  j["chunks"] = s.chunks;
   j["microbatches"] = s.microbatches;
   j["steps"] = s.steps;
   j["samples"] = s.samples;
@@ -175,6 +177,7 @@ RunSummary summary_from_json(const std::string& json_text, const std::string& so
   s.schedule = r.string("schedule");
   s.strategy = r.string("strategy");
   s.stages = r.int32("stages");
+  if (r.has("chunks")) s.chunks = r.int32("chunks");
   s.microbatches = r.int32("microbatches");
   s.steps = r.integer("steps");
   s.samples = r.integer("samples");

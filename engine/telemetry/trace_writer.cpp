@@ -36,6 +36,10 @@ const char* category_of(OpKind kind) {
       return "backward";
     case OpKind::Update:
       return "update";
+    case OpKind::InputGrad:
+      return "input-grad";
+    case OpKind::WeightGrad:
+      return "weight-grad";
   }
   return "op";
 }
@@ -155,7 +159,9 @@ void TraceWriter::write_op_locked(const OpEvent& op) {
   if (op.loss >= 0) args["loss"] = op.loss;
   if (op.divergence >= 0) args["divergence"] = op.divergence;
   if (op.prediction_gain >= 0) args["prediction_gain"] = op.prediction_gain;
-  emit_locked(dump(Json{{"name", op_name(Op{op.kind, op.minibatch, op.micro})},
+  // A device holding several chunks: the op's name says which chunk (F3.1@2).
+  const int chunk = op.device >= 0 ? op.stage : -1;
+  emit_locked(dump(Json{{"name", op_name(Op{op.kind, op.minibatch, op.micro, chunk})},
                         {"cat", category_of(op.kind)},
                         {"ph", "X"},
                         {"pid", pid},

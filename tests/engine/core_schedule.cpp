@@ -75,18 +75,19 @@ TEST(Schedule, SequentialAndDataParallelPerMinibatch) {
 
 TEST(Schedule, EveryScheduleHasOneUpdatePerMinibatchInOrder) {
   for (const auto& info : schedule_catalog()) {
-    const int M = info.takes_microbatches ? 3 : 1;
+    const int M = std::max(info.takes_microbatches ? 3 : 1, info.min_microbatches(4));
     auto s = make_schedule(info.name, 4, M, 7);
+    const int chunks = info.default_chunks();
     for (const auto& ops : s) {
       int next_update = 0, forwards = 0, backwards = 0;
       for (const auto& op : ops) {
         if (op.kind == OpKind::Update) EXPECT_EQ(op.minibatch, next_update++) << info.name;
         if (op.kind == OpKind::Forward) ++forwards;
-        if (op.kind == OpKind::Backward) ++backwards;
+        if (sends_gradient(op.kind)) ++backwards;
       }
       EXPECT_EQ(next_update, 7) << info.name;
-      EXPECT_EQ(forwards, 7 * M) << info.name;
-      EXPECT_EQ(backwards, info.name == "nf1b" ? 7 : 7 * M) << info.name;
+      EXPECT_EQ(forwards, 7 * M * chunks) << info.name;
+      EXPECT_EQ(backwards, info.name == "nf1b" ? 7 : 7 * M * chunks) << info.name;
     }
   }
 }

@@ -16,7 +16,8 @@
 namespace ps::testing {
 
 struct ToyOptions {
-  int stages = 3;
+  int stages = 3;  // devices
+  int chunks = 0;  // chunks per device (0: the schedule's default)
   int units_per_stage = 1;
   std::string schedule = "1f1b-async";
   std::string strategy = "stash";
@@ -67,11 +68,16 @@ class ToyPipeline {
     // Data parallel: every replica holds all units_per_stage units, from the same initial weights.
     const bool replicas = opt_.schedule == "data-parallel";
     if (replicas) all_reduce_ = std::make_unique<AllReduce>(opt_.stages);
-    const int units = replicas ? opt_.units_per_stage : opt_.stages * opt_.units_per_stage;
-    for (int k = 0; k < opt_.stages; ++k) {
+    v_ = replicas ? 1 : resolve_chunks(opt_.schedule, opt_.chunks);
+    const int C = opt_.stages * v_;  // chunks
+    const std::vector<int> device_of = replicas ? std::vector<int>() : chunk_devices(opt_.schedule, opt_.stages, v_);
+    const int units = replicas ? opt_.units_per_stage : C * opt_.units_per_stage;
+    for (int k = 0; k < C; ++k) {
       StageSetup s;
       s.index = k;
-      s.num_stages = opt_.stages;
+      s.num_stages = C;
+      s.device_index = v_ > 1 ? device_of[k] : -1;
+      s.split_backward = schedule_info(opt_.schedule).split_backward;
       if (replicas) {
         torch::manual_seed(11);
         s.replica = k;
@@ -97,7 +103,7 @@ class ToyPipeline {
       s.optimizer.name = opt_.optimizer;
       s.optimizer.nesterov = opt_.nesterov;
       s.total_steps = 1000;
-      s.strategy = make_strategy(opt_.strategy, opt_.strategy_params, k, opt_.stages);
+      s.strategy = make_strategy(opt_.strategy, opt_.strategy_params, k, C);
       s.batches = batches_.get();
       s.microbatches = opt_.microbatches;
       s.divergence_every = opt_.divergence_every;
@@ -113,8 +119,8 @@ class ToyPipeline {
       };
       stages.push_back(std::make_unique<StageRuntime>(std::move(s)));
     }
-    pipeline_ = std::make_unique<Pipeline>(std::move(stages), opt_.executor, 1, opt_.microbatches, replicas);
-    for (int k = 0; k < opt_.stages; ++k) versions_[{k, 0}] = flat(pipeline_->stage(k).live_params());
+    pipeline_ = std::make_unique<Pipeline>(std::move(stages), opt_.executor, 1, opt_.microbatches, replicas, device_of);
+    for (int k = 0; k < C; ++k) versions_[{k, 0}] = flat(pipeline_->stage(k).live_params());
   }
 
   static at::Tensor flat(const std::vector<at::Tensor>& params) {
@@ -129,7 +135,7 @@ class ToyPipeline {
   }
 
   bool run(int minibatches, std::int64_t base = 0) {
-    auto ops = make_schedule(opt_.schedule, opt_.stages, opt_.microbatches, minibatches);
+    auto ops = make_schedule(opt_.schedule, opt_.stages, opt_.microbatches, minibatches, v_);
     return pipeline_->run(ops, base, control_, std::chrono::steady_clock::now());
   }
 
@@ -158,6 +164,7 @@ class ToyPipeline {
 
  private:
   ToyOptions opt_;
+  int v_ = 1;
   TensorDataset data_;
   std::unique_ptr<BatchSource> batches_;
   std::unique_ptr<AllReduce> all_reduce_;

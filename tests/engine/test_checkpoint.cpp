@@ -102,6 +102,12 @@ TEST(Checkpoint, AStoppedAndResumedRunEndsWithTheWeightsOfTheUninterruptedOne) {
       {"gpipe", "latest", 2, 2},
       {"1f1b-flush", "latest", 3, 2},
       {"data-parallel", "latest", 2, 1},  // all-reduce rounds in progress
+      // Chunks per device and split backward: a cut between a chunk's I and its W keeps the gradients
+      // at its units' outputs; messages between two chunks of one device wait in the cut too.
+      {"zbv", "latest", 2, 4, "threaded", "sequential"},
+      {"interleaved-1f1b", "latest", 2, 4},
+      {"dualpipev", "latest", 2, 4, "sequential", "threaded"},
+      {"zb-h1", "latest", 3, 3},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(label(c));

@@ -26,7 +26,7 @@ std::vector<Combo> combos() {
   for (const auto& s : schedule_catalog()) {
     if (s.replicas) continue;
     for (const char* strategy : {"latest", "stash"})
-      out.push_back({s.name, strategy, s.takes_microbatches ? 2 : 1});
+      out.push_back({s.name, strategy, std::max(s.takes_microbatches ? 2 : 1, s.min_microbatches(3))});
   }
   return out;
 }
