@@ -316,6 +316,7 @@ TEST(SummaryJson, HasTheDocumentedKeysInOrder) {
                                              "schedule",
                                              "strategy",
                                              "stages",
+                                             "chunks",
                                              "microbatches",
                                              "steps",
                                              "samples",
