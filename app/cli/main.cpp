@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "engine/config/suggest.h"
+#include "engine/util/allocator.h"
 #include "engine/util/errors.h"
 #include "help.h"
 
@@ -18,6 +19,7 @@ bool asks_for_help(const ps::cli::Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ps::keep_freed_memory();  // before any tensor: a step's buffers stay in the heap (issue 18)
   if (argc < 2) {
     ps::cli::print_usage(stderr);
     return 2;
