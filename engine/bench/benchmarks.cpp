@@ -250,7 +250,8 @@ double bench_pair(const std::string& name, RunConfig base, const BenchOptions& o
   if (overhead)
     std::fprintf(out,
                  "overhead: per step, engine sys %.2f ms user %.2f ms %.0f minor faults; plain loop sys %.2f ms "
-                 "user %.2f ms %.0f minor faults (medians, whole process)\n",
+                 "user %.2f ms %.0f minor faults (medians over the process; the engine's include its session's set-up and "
+                 "data load, so use --steps 150 or more to compare)\n",
                  median_of(ua.sys_ms), median_of(ua.user_ms), median_of(ua.faults), median_of(ub.sys_ms),
                  median_of(ub.user_ms), median_of(ub.faults));
   std::fprintf(out, "%s: %s\n", name.c_str(), describe(st).c_str());
