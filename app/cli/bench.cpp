@@ -1,7 +1,11 @@
 #include "app/cli/bench_memory.h"
 #include "commands.h"
 #include "engine/bench/benchmarks.h"
+#include "engine/config/suggest.h"
 #include "engine/util/errors.h"
+
+#include <algorithm>
+#include <cmath>
 
 namespace ps::cli {
 namespace {
@@ -15,6 +19,19 @@ int to_int(const std::string& text, const std::string& flag) {
     used = 0;
   }
   if (used != text.size() || text.empty()) throw InputError("command line", flag, "expected an integer, got '" + text + "'");
+  return v;
+}
+
+double to_number(const std::string& text, const std::string& flag) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !std::isfinite(v))
+    throw InputError("command line", flag, "expected a number, got '" + text + "'");
   return v;
 }
 
@@ -41,11 +58,19 @@ int cmd_bench(const Args& args) {
   const std::string repeats = r.value("--repeats");
   const std::string strategies = r.value("--strategies");
   const std::string stages = r.value("--stages");
+  const std::string budget = r.value("--budget");
+  const std::string spread = r.value("--spread");
   auto pos = r.positional();
   r.finish();
-  if (pos.empty())
-    throw InputError("command line", "bench",
-                     "name a benchmark: overhead, scaling, efficiency, telemetry or memory");
+  const auto& known = benchmark_names();
+  if (pos.empty()) throw InputError("command line", "bench", "name a benchmark (known: " + join_names(known) + ")");
+  for (const auto& name : pos)  // all checked before the first one runs
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      throw InputError("command line", "bench", unknown_name_reason("benchmark", name, known));
+  if (!budget.empty()) opts.budget_s = to_number(budget, "--budget");
+  if (!spread.empty()) opts.spread = to_number(spread, "--spread");
+  if (opts.budget_s < 0) throw InputError("command line", "--budget", "must be at least 0 seconds, got " + budget);
+  if (!(opts.spread > 0)) throw InputError("command line", "--spread", "must be more than 0, got " + spread);
   if (!steps.empty()) opts.steps = to_int(steps, "--steps");
   if (!repeats.empty()) opts.repeats = to_int(repeats, "--repeats");
   if (opts.steps < 1) throw InputError("command line", "--steps", "must be at least 1, got " + steps);

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "engine/config/run_config.h"
+#include "engine/config/suggest.h"
 #include "engine/data/catalog.h"
 #include "engine/models/model_info.h"
 #include "engine/schedule/schedule.h"
@@ -47,18 +49,53 @@ std::string presets_dir() {
 #endif
 }
 
+// A strategy that reads an optimizer's state refuses another optimizer (engine/config). On the command
+// line the error also names the flags that fix it. The runner never changes the optimizer by itself: a
+// run is the preset plus the flags given, and an SGD learning rate is no Adam one.
+std::string optimizer_fix(const RunConfig& cfg) {
+  const std::string& s = cfg.strategy.name;
+  const OptimizerConfig& o = cfg.optimizer;
+  std::string fix;
+  auto add = [&](const std::string& flag) { fix += (fix.empty() ? "" : " ") + flag; };
+  if ((s == "spectrain" || s == "nesterov") && o.name != "sgd") add("--set optimizer.name=sgd");
+  if (s == "nesterov" && !o.nesterov) add("--set optimizer.nesterov=true");
+  if (s == "nesterov" && o.momentum <= 0) add("--set optimizer.momentum=0.9");
+  if (s == "adam-predict" && o.name != "adam") {
+    add("--set optimizer.name=adam");
+    if (o.nesterov) add("--set optimizer.nesterov=false");
+    add("--lr 0.001");
+  }
+  return fix;
+}
+
+void validate_with_fix(const RunConfig& cfg) {
+  try {
+    validate(cfg);
+  } catch (const InputError& e) {
+    const std::string fix = e.field().rfind("optimizer.", 0) == 0 ? optimizer_fix(cfg) : "";
+    if (fix.empty()) throw;
+    throw InputError(e.file(), e.field(), e.reason() + "; on the command line: " + fix);
+  }
+}
+
 }  // namespace
 
 ArgReader::ArgReader(const Args& args, const std::string& command)
     : args_(args), used_(args.size(), false), command_(command) {}
 
+void ArgReader::note(const std::string& name) const {
+  if (std::find(known_.begin(), known_.end(), name) == known_.end()) known_.push_back(name);
+}
+
 bool ArgReader::has(const std::string& name) const {
+  note(name);
   for (const auto& a : args_)
     if (a == name) return true;
   return false;
 }
 
 bool ArgReader::flag(const std::string& name) {
+  note(name);
   bool found = false;
   for (std::size_t i = 0; i < args_.size(); ++i)
     if (!used_[i] && args_[i] == name) used_[i] = found = true;
@@ -71,6 +108,7 @@ std::string ArgReader::value(const std::string& name, const std::string& fallbac
 }
 
 std::vector<std::string> ArgReader::values(const std::string& name) {
+  note(name);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < args_.size(); ++i) {
     if (used_[i] || args_[i] != name) continue;
@@ -93,8 +131,13 @@ std::vector<std::string> ArgReader::positional() {
 }
 
 void ArgReader::finish() const {
-  for (std::size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i]) throw InputError("command line", args_[i], "unknown argument for '" + command_ + "'");
+  for (std::size_t i = 0; i < args_.size(); ++i) {
+    if (used_[i]) continue;
+    const std::string near = nearest_name(args_[i], known_);
+    throw InputError("command line", args_[i],
+                     "unknown argument for '" + command_ + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                         " (known: " + join_names(known_) + "; see pipescope-cli " + command_ + " --help)");
+  }
 }
 
 int cmd_list(const Args& args) {
@@ -299,7 +342,7 @@ int cmd_run(const Args& args) {
   }
   const bool quiet = r.flag("--quiet");
   r.finish();
-  validate(cfg);
+  validate_with_fix(cfg);
 
   Session session(cfg, opts);
   if (repartition_step > 0) {

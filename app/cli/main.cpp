@@ -1,45 +1,42 @@
-// pipescope-cli: the headless runner. See `pipescope-cli help`.
+// pipescope-cli: the headless runner. See `pipescope-cli help` and `pipescope-cli COMMAND --help`.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
 
 #include "commands.h"
+#include "engine/config/suggest.h"
+#include "engine/util/allocator.h"
 #include "engine/util/errors.h"
+#include "help.h"
 
 namespace {
 
-void usage() {
-  std::printf(
-      "usage: pipescope-cli COMMAND [options]\n"
-      "  list [strategies|schedules|models|datasets|presets] [--verbose]\n"
-      "  run --preset FILE [--strategy NAME] [--strategy-param key=value]... [--schedule NAME]\n"
-      "      [--stages N | --partition i,j,...] [--microbatches M] [--batch-size B] [--epochs E | --steps N]\n"
-      "      [--lr X] [--seed N] [--device cpu|cuda] [--executor threaded|sequential]\n"
-      "      [--threads-per-stage T] [--set field.path=value]... [--out DIR] [--trace FILE] [--quiet]\n"
-      "      [--checkpoint FILE [--checkpoint-every MINUTES]] [--repartition STEP:i,j,...]\n"
-      "  run --resume CHECKPOINT [--lr X] [--steps N | --epochs E] [--executor E] [--set optimizer.*=V]...\n"
-      "      [--out DIR] [--checkpoint FILE ...]   (continues a saved run bit for bit)\n"
-      "  schedule --schedule NAME --stages S --microbatches M --minibatches N [--format table|json]\n"
-      "  bench overhead|scaling|efficiency|telemetry|memory|simulator [--preset FILE] [--steps N] [--repeats R]\n"
-      "      [--strategies a,b,... --stages N (memory only)]\n"
-      "  partition --preset FILE --stages N [--by time|params|memory] [--format table|json] [--bandwidth GBps]\n"
-      "      [--memory-limit MB] [--weight-copies X] [--schedule S] [--microbatches M] [--no-cache|--refresh]\n"
-      "  simulate --preset FILE --stages N [--devices N] [--bandwidth GBps] [--schedule S] [--microbatches M]\n"
-      "      [--minibatches N] [--partition i,j,...|--auto] [--cores C] [--round-robin] [--format table|json]\n"
-      "  sweep --grid FILE [--out DIR] [--runs DIR] [--jobs 1] [--no-plot]   (grid format: engine/sweep/grid.h)\n"
-      "exit codes: 0 done, 1 run failed or diverged, 2 bad input, 130 stopped (Ctrl-C / SIGTERM)\n");
+bool asks_for_help(const ps::cli::Args& args) {
+  return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  ps::keep_freed_memory();  // before any tensor: a step's buffers stay in the heap (issue 18)
   if (argc < 2) {
-    usage();
+    ps::cli::print_usage(stderr);
     return 2;
   }
   const std::string command = argv[1];
   ps::cli::Args args(argv + 2, argv + argc);
   try {
+    if (command == "help" || command == "--help" || command == "-h") {
+      if (args.empty()) {
+        ps::cli::print_usage(stdout);
+        return 0;
+      }
+      if (ps::cli::print_command_help(args[0], stdout)) return 0;
+      throw ps::InputError("command line", "help", ps::unknown_name_reason("command", args[0], ps::cli::command_names()));
+    }
+    // COMMAND --help: that command's options, before anything is checked or loaded.
+    if (asks_for_help(args) && ps::cli::print_command_help(command, stdout)) return 0;
     if (command == "list") return ps::cli::cmd_list(args);
     if (command == "run") return ps::cli::cmd_run(args);
     if (command == "schedule") return ps::cli::cmd_schedule(args);
@@ -47,12 +44,9 @@ int main(int argc, char** argv) {
     if (command == "partition") return ps::cli::cmd_partition(args);
     if (command == "simulate") return ps::cli::cmd_simulate(args);
     if (command == "sweep") return ps::cli::cmd_sweep(args);
-    if (command == "help" || command == "--help" || command == "-h") {
-      usage();
-      return 0;
-    }
-    std::fprintf(stderr, "pipescope-cli: unknown command '%s'\n", command.c_str());
-    usage();
+    std::fprintf(stderr, "error: command line: %s\n",
+                 ps::unknown_name_reason("command", command, ps::cli::command_names()).c_str());
+    ps::cli::print_usage(stderr);
     return 2;
   } catch (const ps::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

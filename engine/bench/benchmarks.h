@@ -4,17 +4,23 @@
 #pragma once
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace ps {
 
 struct BenchOptions {
-  std::string preset;  // the model and data to measure ("" = presets/default.json)
+  std::string preset;  // the model and data to measure ("" = presets/default.json; scaling: its balanced mlp)
   int steps = 60;      // minibatches per timed run
-  int repeats = 3;
+  int repeats = 3;     // at least this many pairs (rounds) of each measurement
+  double budget_s = 60;  // overhead, scaling, telemetry: add rounds for up to this long (0: exactly `repeats`)
+  double spread = 0.01;  // ... until every ratio's spread (relative standard error of its median) is this small
 };
 
-// name: overhead | scaling | efficiency | telemetry. Returns the ratio of the last line (throws
-// InputError for unknown names).
+// Every benchmark `pipescope-cli bench` knows, `memory` (in the CLI) included.
+const std::vector<std::string>& benchmark_names();
+
+// name: overhead | scaling | efficiency | telemetry | simulator. Returns the ratio of the last line
+// (throws InputError for unknown names).
 double run_benchmark(const std::string& name, const BenchOptions& opts, std::FILE* out);
 
 // presets/default.json of the source tree when `preset` is empty, else `preset`.

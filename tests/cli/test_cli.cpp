@@ -129,7 +129,7 @@ TEST(Cli, ListStrategiesVerboseCarriesTheTextOnce) {
 }
 
 TEST(Cli, BenchmarksSmoke) {
-  Result r = cli("bench telemetry --preset " + src("presets/tiny.json") + " --steps 5 --repeats 1");
+  Result r = cli("bench telemetry --preset " + src("presets/tiny.json") + " --steps 5 --repeats 1 --budget 0");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("telemetry: ratio="), std::string::npos) << r.out;
 }
