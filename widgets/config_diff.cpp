@@ -21,7 +21,10 @@ std::vector<ConfigDifference> config_diff(const RunConfig& a, const RunConfig& b
   for (auto it = fb.begin(); it != fb.end(); ++it) keys.insert(it.key());
   std::vector<ConfigDifference> out;
   for (const std::string& key : keys) {
-    const bool in_a = fa.contains(key), in_b = fb.contains(key);
+    // flatten() writes an empty object or list as null: that is an absent value, not a difference of
+    // its own (it gave "strategy.params: null vs —" beside the parameter's own row).
+    const bool in_a = fa.contains(key) && !fa[key].is_null(), in_b = fb.contains(key) && !fb[key].is_null();
+    if (!in_a && !in_b) continue;
     if (in_a && in_b && fa[key] == fb[key]) continue;
     out.push_back({key, in_a ? value_text(fa[key]) : "—", in_b ? value_text(fb[key]) : "—"});
   }

@@ -1,5 +1,8 @@
 #include "widgets/curves_export.h"
 
+#include <QRegularExpression>
+#include <QStringList>
+
 #include <QFile>
 #include <QObject>
 #include <map>
@@ -59,6 +62,22 @@ bool copy_trace(const RunRecord& run, const QString& destination, QString* error
     return false;
   }
   return true;
+}
+
+}  // namespace ps::ui
+
+namespace ps::ui {
+
+QString export_file_name(const RunRecord* run, const RunConfig& config, const QString& what, const QString& suffix) {
+  QStringList parts;
+  if (!config.name.empty()) parts << QString::fromStdString(config.name);
+  if (run) parts << run->name.section(QStringLiteral(" · "), 0, 0);  // "run 3"
+  parts << QString::fromStdString(config.schedule) << QString::fromStdString(config.strategy.name);
+  parts << what;
+  QString name = parts.join(QLatin1Char('-'));
+  name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("-"));
+  name.replace(QRegularExpression(QStringLiteral("-{2,}")), QStringLiteral("-"));
+  return name + suffix;
 }
 
 }  // namespace ps::ui

@@ -16,6 +16,10 @@ std::string curves_csv(const std::vector<const RunRecord*>& runs);
 // Writes `text` to `path`; false (and `error` set) when the file cannot be written.
 bool write_text_file(const QString& path, const std::string& text, QString* error);
 
+// A file name for an export of `run` (or of `config` when there is no run): preset, run number,
+// schedule, strategy and `what`, e.g. "tiny-run-3-1f1b-async-stash-curves.csv". Only [A-Za-z0-9._-].
+QString export_file_name(const RunRecord* run, const RunConfig& config, const QString& what, const QString& suffix);
+
 // Copies the run's trace JSON; false with `error` set when the run has none or the copy fails.
 bool copy_trace(const RunRecord& run, const QString& destination, QString* error);
 

@@ -97,7 +97,12 @@ void CurvesView::buildAxes() {
   acc_rect_->axis(QCPAxis::atLeft)->setLabel(tr("accuracy"));
   speed_rect_->axis(QCPAxis::atLeft)->setLabel(tr("samples / s"));
   plot_->legend->setVisible(true);
-  loss_rect_->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  // The legend in a column of its own right of the plots: inside, it covered the curves' ends.
+  loss_rect_->insetLayout()->take(plot_->legend);
+  plot_->plotLayout()->addElement(0, 1, plot_->legend);
+  plot_->plotLayout()->setColumnStretchFactor(1, 0.001);
+  plot_->legend->setMaximumSize(260, QWIDGETSIZE_MAX);
+  plot_->plotLayout()->setColumnSpacing(6);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   plot_->setNoAntialiasingOnDrag(true);
   connect(plot_, &QCustomPlot::mousePress, this, [this] { auto_range_ = false; });
@@ -224,7 +229,18 @@ void CurvesView::setSmoothing(double weight) {
 }
 
 bool CurvesView::savePng(const QString& path) { return plot_->savePng(path, 0, 0, 2.0); }
-bool CurvesView::savePdf(const QString& path) { return plot_->savePdf(path); }
+bool CurvesView::savePdf(const QString& path, const QString& title) {
+  // The title on the page and in the document's metadata: a PDF read later says what it shows.
+  const QString heading_text = title.isEmpty() ? tr("PipeScope curves") : title;
+  plot_->plotLayout()->insertRow(0);
+  auto* heading = new QCPTextElement(plot_, heading_text, QFont(font().family(), font().pointSize() + 2, QFont::Bold));
+  plot_->plotLayout()->addElement(0, 0, heading);
+  const bool ok = plot_->savePdf(path, 0, 0, QCP::epAllowCosmetic, QStringLiteral("PipeScope"), heading_text);
+  plot_->plotLayout()->remove(heading);
+  plot_->plotLayout()->simplify();
+  plot_->replot();
+  return ok;
+}
 
 void CurvesView::changeEvent(QEvent* event) {
   QWidget::changeEvent(event);

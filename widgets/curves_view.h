@@ -42,7 +42,7 @@ class CurvesView : public QWidget {
   QCustomPlot* plot() const { return plot_; }
   int graphCount() const;
   bool savePng(const QString& path);
-  bool savePdf(const QString& path);
+  bool savePdf(const QString& path, const QString& title = {});  // the title heads the page and names the document
 
  public Q_SLOTS:
   void fit();

@@ -55,6 +55,7 @@ PartitionEditor::PartitionEditor(QWidget* parent)
       profile_busy_(new QProgressBar(this)),
       profile_label_(new QLabel(this)),
       pending_label_(new QLabel(this)),
+      blocked_label_(new QLabel(this)),
       metric_combo_(new QComboBox(this)),
       undo_button_(new QToolButton(this)),
       redo_button_(new QToolButton(this)),
@@ -102,6 +103,10 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   pending_label_->setWordWrap(true);
   pending_label_->setStyleSheet(QStringLiteral("color: #8e24aa; font-weight: bold;"));
   pending_label_->hide();
+  blocked_label_->setObjectName(QStringLiteral("partitionBlocked"));
+  blocked_label_->setWordWrap(true);
+  blocked_label_->setStyleSheet(QStringLiteral("color: #d62728;"));
+  blocked_label_->hide();
 
   summary_->setTextFormat(Qt::RichText);
   auto* hint = new QLabel(tr("Drag a handle to move layers · double-click a layer to start a stage there, "
@@ -135,27 +140,41 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   layout->addLayout(top);
   layout->addWidget(pending_label_);
   layout->addWidget(strip_);
+  layout->addWidget(blocked_label_);
   layout->addWidget(hint);
   layout->addWidget(table_, 1);
 
-  connect(strip_, &PartitionStrip::boundariesPreview, this, &PartitionEditor::refreshTotals);
+  connect(strip_, &PartitionStrip::boundariesPreview, this, [this](const std::vector<int>& b) {
+    showBlocked(QString());
+    refreshTotals(b);
+  });
+  connect(strip_, &PartitionStrip::dragBlocked, this, &PartitionEditor::showBlocked);
   connect(strip_, &PartitionStrip::dragFinished, this,
           [this](const std::vector<int>& before, const std::vector<int>& after) {
             pushEdit(before, after, tr("Move stage boundary"));
           });
   connect(strip_, &PartitionStrip::addBoundaryRequested, this, [this](int unit) {
-    if (live_) return;  // the stage count is fixed during a run
+    if (live_) return showBlocked(tr("The stage count is fixed while the run goes on: move boundaries, or add a stage "
+                                     "before the next Start"));
     auto after = add_boundary(committed_, unit, static_cast<int>(model_.units.size()));
     if (after != committed_) pushEdit(committed_, after, tr("Add stage at %1").arg(unit));
   });
   connect(strip_, &PartitionStrip::removeBoundaryRequested, this, [this](int index) {
-    if (live_) return;
+    if (live_) return showBlocked(tr("The stage count is fixed while the run goes on: move boundaries, or remove a "
+                                     "stage before the next Start"));
     pushEdit(committed_, remove_boundary(committed_, index), tr("Remove stage boundary"));
   });
   updateProfileUi();
 }
 
 QUndoStack* PartitionEditor::undoStack() const { return undo_group_->activeStack(); }
+
+void PartitionEditor::showBlocked(const QString& reason) {
+  blocked_label_->setText(reason);
+  blocked_label_->setVisible(!reason.isEmpty());
+}
+
+QString PartitionEditor::blockedReason() const { return blocked_label_->isHidden() ? QString() : blocked_label_->text(); }
 
 void PartitionEditor::setModelInfo(const ModelInfo& model, const std::vector<int>& boundaries) {
   if (model.name != model_.name || model.units.size() != model_.units.size()) clearProfile();  // another model

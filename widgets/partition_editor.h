@@ -66,6 +66,7 @@ class PartitionEditor : public QWidget {
   void setPendingPartition(const std::optional<std::vector<int>>& requested, const std::vector<int>& in_effect = {},
                            const QString& when = {});
   QString pendingText() const;  // "" when nothing is pending
+  QString blockedReason() const;  // why the last edit could not be made ("" after one that was)
   void setMetric(UnitMetric metric);
   void setDeviceChoices(const QStringList& devices);  // e.g. "cpu:0".."cpu:3", "cuda:0"
   void setStageDevices(const std::vector<std::string>& devices);
@@ -118,6 +119,8 @@ class PartitionEditor : public QWidget {
   QProgressBar* profile_busy_;
   QLabel* profile_label_;
   QLabel* pending_label_;
+  QLabel* blocked_label_;
+  void showBlocked(const QString& reason);
   QComboBox* metric_combo_;
   QToolButton* undo_button_;
   QToolButton* redo_button_;

@@ -29,6 +29,7 @@ QString shape_text(const std::vector<std::int64_t>& shape) {
 PartitionStrip::PartitionStrip(QWidget* parent) : QWidget(parent) {
   setMouseTracking(true);
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+  setFocusPolicy(Qt::ClickFocus);
 }
 
 QSize PartitionStrip::sizeHint() const {
@@ -202,7 +203,10 @@ void PartitionStrip::paintEvent(QPaintEvent*) {
 
 void PartitionStrip::mousePressEvent(QMouseEvent* event) {
   if (event->button() != Qt::LeftButton) return QWidget::mousePressEvent(event);
+  // Focus on the strip: the editor's Ctrl+Z (a shortcut of the editor and its children) works at once.
+  setFocus(Qt::MouseFocusReason);
   drag_index_ = handleAt(event->position().toPoint());
+  blocked_.clear();
   if (drag_index_ >= 0) {
     drag_start_ = boundaries_;
     update();
@@ -221,11 +225,34 @@ void PartitionStrip::mouseMoveEvent(QMouseEvent* event) {
     return;
   }
   const int n = static_cast<int>(edges_.size()) - 1;
-  auto moved = move_boundary(boundaries_, drag_index_, nearestEdge(pos.x()), n);
+  const int target = nearestEdge(pos.x());
+  auto moved = move_boundary(boundaries_, drag_index_, target, n);
   if (moved != boundaries_) {
     boundaries_ = std::move(moved);
+    blocked_.clear();
     update();
     Q_EMIT boundariesPreview(boundaries_);
+  }
+  // After the preview (which clears an old reason): the handle stopped short of the mouse.
+  const int at = boundaries_[static_cast<std::size_t>(drag_index_)];
+  if (target != at) {
+    // The handle stops one unit short of its neighbour (or of the strip's end): say so once.
+    const int stage = target < at ? drag_index_ : drag_index_ + 1;
+    const bool last = stage == static_cast<int>(boundaries_.size());
+    const QString reason =
+        target < at ? (drag_index_ == 0 ? tr("Stage 0 keeps at least one layer unit: this boundary cannot move further left")
+                                        : tr("Stage %1 keeps at least one layer unit: this boundary cannot pass the one "
+                                             "before it (remove a boundary with a double-click to merge stages)")
+                                              .arg(stage))
+                    : (last ? tr("The last stage (%1) keeps at least one layer unit: this boundary cannot move further right")
+                                  .arg(stage)
+                            : tr("Stage %1 keeps at least one layer unit: this boundary cannot pass the one after it "
+                                 "(remove a boundary with a double-click to merge stages)")
+                                  .arg(stage));
+    if (reason != blocked_) {
+      blocked_ = reason;
+      Q_EMIT dragBlocked(reason);
+    }
   }
 }
 

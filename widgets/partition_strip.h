@@ -37,6 +37,8 @@ class PartitionStrip : public QWidget {
   void dragFinished(const std::vector<int>& before, const std::vector<int>& after);
   void addBoundaryRequested(int unit);
   void removeBoundaryRequested(int boundary_index);
+  // A dragged handle stopped short of where the mouse is: why (every stage keeps a layer unit).
+  void dragBlocked(const QString& reason);
 
  protected:
   void paintEvent(QPaintEvent* event) override;
@@ -62,6 +64,7 @@ class PartitionStrip : public QWidget {
   int drag_index_ = -1;
   std::vector<int> drag_start_;
   int hover_handle_ = -1;
+  QString blocked_;  // the last reason given during this drag
 };
 
 }  // namespace ps::ui

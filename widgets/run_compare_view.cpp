@@ -1,6 +1,9 @@
 #include "widgets/run_compare_view.h"
 
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QStandardPaths>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -48,19 +51,19 @@ RunCompareView::RunCompareView(RunListModel* runs, QWidget* parent)
   };
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(button(tr("CSV…"), tr("Export the ticked runs' curves as CSV"), [this] {
-    askAndExport(tr("Export curves"), tr("CSV files (*.csv)"), QStringLiteral(".csv"),
+    askAndExport(tr("Export curves"), tr("CSV files (*.csv)"), QStringLiteral(".csv"), QStringLiteral("curves"),
                  [this](const QString& p, QString* e) { return exportCsv(p, e); });
   }));
   buttons->addWidget(button(tr("PNG…"), tr("Save the overlay plot as PNG"), [this] {
-    askAndExport(tr("Save plot"), tr("PNG images (*.png)"), QStringLiteral(".png"),
+    askAndExport(tr("Save plot"), tr("PNG images (*.png)"), QStringLiteral(".png"), QStringLiteral("plot"),
                  [this](const QString& p, QString*) { return exportPng(p); });
   }));
   buttons->addWidget(button(tr("PDF…"), tr("Save the overlay plot as PDF"), [this] {
-    askAndExport(tr("Save plot"), tr("PDF files (*.pdf)"), QStringLiteral(".pdf"),
+    askAndExport(tr("Save plot"), tr("PDF files (*.pdf)"), QStringLiteral(".pdf"), QStringLiteral("plot"),
                  [this](const QString& p, QString*) { return exportPdf(p); });
   }));
   buttons->addWidget(button(tr("Trace…"), tr("Copy the selected run's trace (Perfetto / chrome://tracing JSON)"), [this] {
-    askAndExport(tr("Export trace"), tr("Trace JSON (*.json)"), QStringLiteral(".json"),
+    askAndExport(tr("Export trace"), tr("Trace JSON (*.json)"), QStringLiteral(".json"), QStringLiteral("trace"),
                  [this](const QString& p, QString* e) { return exportTrace(p, e); });
   }));
   buttons->addStretch(1);
@@ -157,7 +160,19 @@ bool RunCompareView::exportCsv(const QString& path, QString* error) {
 }
 
 bool RunCompareView::exportPng(const QString& path) { return curves_->savePng(path); }
-bool RunCompareView::exportPdf(const QString& path) { return curves_->savePdf(path); }
+bool RunCompareView::exportPdf(const QString& path) { return curves_->savePdf(path, pdfTitle()); }
+
+QString RunCompareView::pdfTitle() const {
+  QStringList names;
+  for (const auto& run : runs_->checkedRuns()) names << run->name;
+  return names.isEmpty() ? tr("PipeScope: compared runs") : tr("PipeScope: %1").arg(names.join(QStringLiteral(", ")));
+}
+
+QString RunCompareView::defaultExportPath(const QString& what, const QString& suffix) const {
+  const QString dir = export_dir_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation) : export_dir_;
+  const auto run = currentRun();
+  return QDir(dir).filePath(export_file_name(run.get(), run ? run->config : RunConfig{}, what, suffix));
+}
 
 bool RunCompareView::exportTrace(const QString& path, QString* error) {
   const auto run = currentRun();
@@ -168,10 +183,11 @@ bool RunCompareView::exportTrace(const QString& path, QString* error) {
   return copy_trace(*run, path, error);
 }
 
-void RunCompareView::askAndExport(const QString& title, const QString& filter, const QString& suffix,
+void RunCompareView::askAndExport(const QString& title, const QString& filter, const QString& suffix, const QString& what,
                                   const std::function<bool(const QString&, QString*)>& save) {
-  QString path = QFileDialog::getSaveFileName(this, title, QString(), filter);
+  QString path = QFileDialog::getSaveFileName(this, title, defaultExportPath(what, suffix), filter);
   if (path.isEmpty()) return;
+  export_dir_ = QFileInfo(path).absolutePath();
   if (!path.endsWith(suffix, Qt::CaseInsensitive)) path += suffix;
   QString error;
   if (save(path, &error))

@@ -28,7 +28,12 @@ class RunCompareView : public QWidget {
   // Export helpers used by the buttons (and by tests, with a path).
   bool exportCsv(const QString& path, QString* error);
   bool exportPng(const QString& path);
-  bool exportPdf(const QString& path);
+  bool exportPdf(const QString& path);  // titled by the runs it shows
+  QString pdfTitle() const;
+  // Where the export dialogs open (with a file name naming the run); follows the last export.
+  void setExportFolder(const QString& dir) { export_dir_ = dir; }
+  QString exportFolder() const { return export_dir_; }
+  QString defaultExportPath(const QString& what, const QString& suffix) const;
   bool exportTrace(const QString& path, QString* error);  // the selected run, else the last checked
 
  Q_SIGNALS:
@@ -38,7 +43,7 @@ class RunCompareView : public QWidget {
   void checkedChanged();
   void rebuildDiff();
   std::shared_ptr<RunRecord> currentRun() const;
-  void askAndExport(const QString& title, const QString& filter, const QString& suffix,
+  void askAndExport(const QString& title, const QString& filter, const QString& suffix, const QString& what,
                     const std::function<bool(const QString&, QString*)>& save);
 
   RunListModel* runs_;
@@ -46,6 +51,7 @@ class RunCompareView : public QWidget {
   QTableWidget* diff_;
   QLabel* diff_title_;
   CurvesView* curves_;
+  QString export_dir_;
 };
 
 }  // namespace ps::ui

@@ -1,5 +1,6 @@
 #include "widgets/run_controls.h"
 
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -49,7 +50,7 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   slow_->setMaximumWidth(260);
   slow_->setToolTip(tr("Slow motion: a pause before every op, so a pipeline can be watched"));
   slow_label_ = new QLabel(this);
-  slow_label_->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("full speed")) + 6);
+  slow_label_->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
 
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(2, 2, 2, 2);
@@ -83,17 +84,45 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
     Q_EMIT opDelayChanged(delay);
   });
   slow_label_->setText(tr("full speed"));
+  fixWidths();
   setStatus(RunStatus::Idle);
+}
+
+void RunControls::fixWidths() {
+  if (!slow_label_) return;  // a change event during construction
+  // Nothing in the toolbar may change width under the mouse: Start, Pause and Resume share one slot
+  // as wide as the widest of their texts, and the slow-motion figure is as wide as its widest value.
+  int slot = 0;
+  for (QPushButton* b : {start_, pause_, resume_}) {
+    const QString text = b->text();
+    for (const QString& t : {text, b == start_ ? tr("Preparing…") : text}) {
+      b->setText(t);
+      slot = std::max(slot, b->sizeHint().width());
+    }
+    b->setText(text);
+  }
+  for (QPushButton* b : {start_, pause_, resume_}) b->setFixedWidth(slot);
+  const QFontMetrics fm = slow_label_->fontMetrics();
+  int label = 0;
+  for (const QString& t : {tr("full speed"), tr("%1 ms/op").arg(500.0, 0, 'f', 1), tr("%1 µs/op").arg(999)})
+    label = std::max(label, fm.horizontalAdvance(t));
+  slow_label_->setFixedWidth(label + 8);
+}
+
+void RunControls::changeEvent(QEvent* event) {
+  QWidget::changeEvent(event);
+  if (event->type() == QEvent::FontChange || event->type() == QEvent::StyleChange) fixWidths();
 }
 
 void RunControls::setStatus(RunStatus status, bool preparing) {
   status_ = status;
   const bool running = status == RunStatus::Running, paused = status == RunStatus::Paused;
   const bool live = running || paused;
+  // One of the three at a time, in the same slot.
   start_->setVisible(!live);
   start_->setEnabled(!preparing);
   start_->setText(preparing ? tr("Preparing…") : tr("Start"));
-  pause_->setVisible(!paused);
+  pause_->setVisible(running);
   pause_->setEnabled(running);
   resume_->setVisible(paused);
   step_op_->setEnabled(paused);

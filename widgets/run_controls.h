@@ -54,12 +54,17 @@ class RunControls : public QWidget {
   void saveCheckpointRequested();
   void checkpointEveryChanged(int minutes);
 
+ protected:
+  void changeEvent(QEvent* event) override;
+
  private:
+  void fixWidths();
   RunStatus status_ = RunStatus::Idle;
-  QPushButton *start_, *pause_, *resume_, *step_op_, *step_minibatch_, *stop_, *reset_, *save_checkpoint_;
-  QSpinBox* checkpoint_every_;
-  QSlider* slow_;
-  QLabel* slow_label_;
+  QPushButton *start_ = nullptr, *pause_ = nullptr, *resume_ = nullptr, *step_op_ = nullptr, *step_minibatch_ = nullptr,
+              *stop_ = nullptr, *reset_ = nullptr, *save_checkpoint_ = nullptr;
+  QSpinBox* checkpoint_every_ = nullptr;
+  QSlider* slow_ = nullptr;
+  QLabel* slow_label_ = nullptr;
 };
 
 }  // namespace ps::ui

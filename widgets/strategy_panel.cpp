@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
@@ -17,6 +18,7 @@
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
 #include "widgets/format.h"
+#include "widgets/training_fields.h"
 
 namespace ps::ui {
 namespace {
@@ -83,7 +85,10 @@ StrategyPanel::StrategyPanel(QWidget* parent)
       steps_(new QSpinBox(this)),
       params_box_(new QGroupBox(tr("Strategy parameters"), this)),
       params_form_(new QFormLayout(params_box_)),
+      training_(new TrainingFields(this)),
       error_label_(new QLabel(this)),
+      fix_button_(new QPushButton(this)),
+      fix_label_(new QLabel(this)),
       description_(new QPlainTextEdit(this)) {
   for (const ScheduleInfo& s : schedule_catalog()) {
     schedule_->addItem(QString::fromStdString(s.name));
@@ -115,6 +120,12 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   error_label_->setObjectName(QStringLiteral("error"));
   error_label_->setStyleSheet(QStringLiteral("color: #d62728;"));
   error_label_->hide();
+  fix_button_->setObjectName(QStringLiteral("optimizerFix"));
+  fix_button_->setFocusPolicy(Qt::NoFocus);
+  fix_label_->setObjectName(QStringLiteral("hint"));
+  fix_label_->setWordWrap(true);
+  fix_button_->hide();
+  fix_label_->hide();
   description_->setReadOnly(true);
   QFont fixed = description_->font();  // family only: the size still follows the application's zoom
   fixed.setFamily(QFontDatabase::systemFont(QFontDatabase::FixedFont).family());
@@ -135,6 +146,9 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   layout->addLayout(form);
   layout->addWidget(params_box_);
   layout->addWidget(error_label_);
+  layout->addWidget(fix_button_, 0, Qt::AlignLeft);
+  layout->addWidget(fix_label_);
+  layout->addWidget(training_);
   layout->addWidget(new QLabel(tr("<b>How this strategy reads weights</b>"), this));
   layout->addWidget(description_, 1);
 
@@ -146,6 +160,8 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   });
   connect(microbatches_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
   connect(steps_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
+  connect(training_, &TrainingFields::edited, this, &StrategyPanel::onEdited);
+  connect(fix_button_, &QPushButton::clicked, this, &StrategyPanel::applyOptimizerFix);
   connect(stages_, &QSpinBox::valueChanged, this, [this](int s) {
     onEdited();
     if (!loading_) Q_EMIT stagesChanged(s);
@@ -163,6 +179,7 @@ void StrategyPanel::setConfig(const RunConfig& config) {
   microbatches_->setValue(config.microbatches);
   stages_->setValue(config.num_stages());
   steps_->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, steps_->maximum())));
+  training_->load(config);
   rebuildParams();
   loading_ = false;
   onEdited();
@@ -228,6 +245,7 @@ RunConfig StrategyPanel::config() const {
   for (const auto& [key, value] : paramValues()) c.strategy.params[key] = value;
   c.microbatches = microbatches_->isEnabled() ? microbatches_->value() : 1;
   c.steps = steps_->value();
+  training_->apply(c);
   if (stages_->value() != c.num_stages()) {  // a new stage count: the partition is rebalanced by its owner
     c.partition.clear();
     c.stage_devices.clear();
@@ -255,13 +273,44 @@ void StrategyPanel::onEdited() {
 void StrategyPanel::validate() {
   const RunConfig c = config();
   error_.clear();
-  try {
-    ps::validate(c);  // the same checks the CLI runs on a preset
-  } catch (const std::exception& e) {
-    error_ = QString::fromStdString(e.what());
+  std::string field;
+  if (!training_->learningRateValid()) {
+    field = "optimizer.lr";
+    error_ = tr("optimizer.lr: must be a positive number, got '%1'").arg(training_->learningRateEdit()->text());
+  } else {
+    try {
+      ps::validate(c);  // the same checks the CLI runs on a preset
+    } catch (const InputError& e) {
+      field = e.field();
+      error_ = QString::fromStdString(e.what());
+    } catch (const std::exception& e) {
+      error_ = QString::fromStdString(e.what());
+    }
   }
+  training_->markError(field);
   error_label_->setText(error_);
   error_label_->setVisible(!error_.isEmpty());
+  const auto change = required_optimizer_change(c);
+  fix_button_->setVisible(change.has_value());
+  fix_label_->setVisible(change.has_value());
+  if (change) {
+    fix_button_->setText(change->button);
+    fix_label_->setText(tr("Strategy '%1' needs it; this changes %2.").arg(QString::fromStdString(c.strategy.name), change->what));
+    fix_button_->setToolTip(fix_label_->text());
+  }
+}
+
+QString StrategyPanel::optimizerFixText() const { return fix_label_->isHidden() ? QString() : fix_label_->text(); }
+
+void StrategyPanel::applyOptimizerFix() {
+  const auto change = required_optimizer_change(config());
+  if (!change) return;
+  loading_ = true;
+  training_->load(change->config);
+  base_.lr_schedule.min_lr = change->config.lr_schedule.min_lr;
+  loading_ = false;
+  onEdited();
+  Q_EMIT optimizerFixed(change->what);
 }
 
 QString StrategyPanel::descriptionText() const { return description_->toPlainText(); }

@@ -1,6 +1,7 @@
 // Schedule & strategy panel: pick the schedule and the weight-staleness strategy (unimplemented ones
 // listed but disabled), edit the strategy's parameters within their bounds, microbatches, stages and
-// run length, and read the strategy's description (the same text as `pipescope-cli list strategies`).
+// run length, the optimizer and the data (TrainingFields), and read the strategy's description (the same
+// text as `pipescope-cli list strategies`). A strategy that needs another optimizer offers the change.
 #pragma once
 #include <QWidget>
 #include <map>
@@ -13,9 +14,12 @@ class QFormLayout;
 class QGroupBox;
 class QLabel;
 class QPlainTextEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace ps::ui {
+
+class TrainingFields;
 
 class StrategyPanel : public QWidget {
   Q_OBJECT
@@ -34,11 +38,17 @@ class StrategyPanel : public QWidget {
   QComboBox* scheduleCombo() const { return schedule_; }
   QComboBox* strategyCombo() const { return strategy_; }
   QWidget* paramEditor(const QString& key) const;  // nullptr when the strategy has no such parameter
+  TrainingFields* trainingFields() const { return training_; }
+  // Shown when the strategy needs another optimizer: one click makes the change it names.
+  QPushButton* optimizerFixButton() const { return fix_button_; }
+  QString optimizerFixText() const;  // what the button changes ("" when hidden)
+  void applyOptimizerFix();          // as the button
 
  Q_SIGNALS:
   void configEdited();          // any field changed (valid or not)
   void stagesChanged(int stages);
   void strategyChanged(const QString& strategy);
+  void optimizerFixed(const QString& what);  // the one-click change was made: what it changed
 
  private:
   void rebuildParams();
@@ -58,7 +68,10 @@ class StrategyPanel : public QWidget {
   QGroupBox* params_box_;
   QFormLayout* params_form_;
   std::map<std::string, QWidget*> param_editors_;
+  TrainingFields* training_;
   QLabel* error_label_;
+  QPushButton* fix_button_;
+  QLabel* fix_label_;
   QPlainTextEdit* description_;
 };
 

@@ -136,8 +136,19 @@ int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height()
 // The height of a stage's band: its row of measured ops plus, when shown, its ghost row.
 int TimelineView::stageRowHeight() const {
   const int stages = std::max(1, model_.stageCount());
-  const int body = height() - kAxisHeight - 4 - model_.laneCount() * laneHeight();
+  const int body = height() - kAxisHeight - 4 - model_.laneCount() * laneHeight() - hintHeight();
   return std::clamp(body / stages, 12, fontMetrics().height() * 10);
+}
+
+int TimelineView::hintHeight() const { return model_.empty() && ghostRowsVisible() ? fontMetrics().height() + 6 : 0; }
+
+QRect TimelineView::hintRect() const {
+  const int h = hintHeight();
+  if (h == 0) return {};
+  const QRect plot = plotRect();
+  const int stages = std::max(1, model_.stageCount());
+  const int rows_end = bandRect(stages - 1).bottom() + 1;  // no lane under the last stage
+  return QRect(plot.left(), rows_end + 2, plot.width(), h - 2);
 }
 
 int TimelineView::ghostRowHeight() const {
@@ -269,7 +280,7 @@ void TimelineView::paintEvent(QPaintEvent*) {
   if (model_.empty()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
     if (ghostRowsVisible())  // the ghost rows alone: say what they are
-      p.drawText(plot.adjusted(0, 0, 0, -4), Qt::AlignHCenter | Qt::AlignBottom,
+      p.drawText(hintRect(), Qt::AlignHCenter | Qt::AlignVCenter,
                  tr("Thin rows: the predicted pipeline of these settings · start a run to measure it"));
     else
       p.drawText(plot, Qt::AlignCenter, tr("Start a run to see its pipeline here"));

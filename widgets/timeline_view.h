@@ -67,6 +67,9 @@ class TimelineView : public QWidget {
   // Geometry (also used by tests to aim the mouse).
   QRect stageRowRect(int stage) const;  // the measured ops of the stage
   QRect ghostRowRect(int stage) const;  // the predicted ops, under the stage row (empty when hidden)
+  // Where "Thin rows: the predicted pipeline…" is written before a run: under the last row, never on one
+  // (empty when not shown).
+  QRect hintRect() const;
   QRect laneRect(int lane) const;
   QRect plotRect() const;
   double xForTime(std::int64_t t) const;
@@ -115,6 +118,7 @@ class TimelineView : public QWidget {
   int gutterWidth() const;
   int laneHeight() const;
   int stageRowHeight() const;
+  int hintHeight() const;  // the hint's strip under the rows (0 when not shown)
   void rebuildColors();
 
   TimelineModel model_;

@@ -131,7 +131,8 @@ QString DivergedBanner::text() const {
 
 // --- ResumeDialog ---------------------------------------------------------------------------------------
 
-ResumeDialog::ResumeDialog(const QString& path, const RunConfig& config, double lr, QWidget* parent)
+ResumeDialog::ResumeDialog(const QString& path, const RunConfig& config, double lr, std::int64_t checkpoint_step,
+                           std::int64_t planned_steps, QWidget* parent)
     : QDialog(parent),
       path_(path),
       lr_(new QLineEdit(format_learning_rate(lr), this)),
@@ -152,9 +153,15 @@ ResumeDialog::ResumeDialog(const QString& path, const RunConfig& config, double 
   hint->setWordWrap(true);
   hint->setObjectName(QStringLiteral("hint"));
   lr_->setToolTip(tr("Learning rate of the optimizer from the checkpoint on (e.g. 0.005 or 1e-3)"));
-  steps_->setRange(1, std::numeric_limits<int>::max());
-  steps_->setValue(static_cast<int>(std::clamp<std::int64_t>(config.steps, 1, std::numeric_limits<int>::max())));
-  steps_->setToolTip(tr("Total minibatches of the run, those before the checkpoint included"));
+  constexpr std::int64_t kMax = std::numeric_limits<int>::max();
+  const std::int64_t planned = planned_steps > 0 ? planned_steps : config.steps;
+  const std::int64_t end = planned > checkpoint_step ? planned : checkpoint_step + std::max<std::int64_t>(1, planned);
+  steps_->setRange(static_cast<int>(std::min(checkpoint_step + 1, kMax)), static_cast<int>(kMax));
+  steps_->setValue(static_cast<int>(std::min(end, kMax)));
+  steps_->setToolTip(tr("Total minibatches of the run, those before the checkpoint included (the checkpoint was "
+                        "saved after %1; the run was planned for %2)")
+                         .arg(checkpoint_step)
+                         .arg(planned));
   error_->setObjectName(QStringLiteral("error"));
   error_->hide();
   auto* form = new QFormLayout;

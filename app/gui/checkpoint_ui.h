@@ -59,10 +59,13 @@ class DivergedBanner : public QFrame {
 
 // Resume a checkpoint: the file, then the learning rate and the run's total length (the two things a
 // resumed run may change). Non-blocking: open() it and read lr()/steps() on accepted().
+// "Run until step" starts at the run's planned end (`planned_steps`: its steps, or its epochs' worth),
+// never at or below the checkpoint's own step; a run saved at its end offers as many minibatches again.
 class ResumeDialog : public QDialog {
   Q_OBJECT
  public:
-  ResumeDialog(const QString& path, const RunConfig& config, double lr, QWidget* parent = nullptr);
+  ResumeDialog(const QString& path, const RunConfig& config, double lr, std::int64_t checkpoint_step,
+               std::int64_t planned_steps, QWidget* parent = nullptr);
 
   QString path() const { return path_; }
   std::optional<double> lr() const;  // nullopt when the text is not a positive number

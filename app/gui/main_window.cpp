@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
@@ -23,10 +24,12 @@
 #include "app/gui/pipeline_page.h"
 #include "app/gui/profile_runner.h"
 #include "app/gui/session_controller.h"
+#include "app/gui/shortcut_guard.h"
 #include "app/gui/theme.h"
 #include "engine/partition/partition.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
+#include "widgets/config_diff.h"
 #include "widgets/curves_export.h"
 #include "widgets/curves_view.h"
 #include "widgets/partition_editor.h"
@@ -35,6 +38,7 @@
 #include "widgets/run_list_model.h"
 #include "widgets/strategy_panel.h"
 #include "widgets/timeline_view.h"
+#include "widgets/training_fields.h"
 #include "widgets/version_view.h"
 
 namespace ps::gui {
@@ -151,6 +155,8 @@ void MainWindow::buildDocks() {
   resizeDocks({partition_dock}, {280}, Qt::Vertical);
 
   actions_ = create_window_actions(this, kPageNames, {setup_dock->toggleViewAction(), partition_dock->toggleViewAction()});
+  new ShortcutGuard(this, {actions_.start_pause, actions_.step_op, actions_.step_minibatch, actions_.stop, actions_.fit,
+                           actions_.follow_live});
 }
 
 void MainWindow::connectActions() {
@@ -159,7 +165,9 @@ void MainWindow::connectActions() {
   connect(actions_.save_checkpoint, &QAction::triggered, this, &MainWindow::saveCheckpointDialog);
   connect(actions_.resume_checkpoint, &QAction::triggered, this, &MainWindow::resumeCheckpointDialog);
   connect(actions_.export_screenshot, &QAction::triggered, this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"), QString(), tr("PNG images (*.png)"));
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"), exportPath(QStringLiteral("screenshot"), QStringLiteral(".png")),
+                                                      tr("PNG images (*.png)"));
+    if (!path.isEmpty()) compare_->setExportFolder(QFileInfo(path).absolutePath());
     if (!path.isEmpty() && !saveScreenshot(path)) showNotice(tr("%1: could not be written").arg(path));
   });
   connect(actions_.quit, &QAction::triggered, this, &QWidget::close);
@@ -217,10 +225,15 @@ void MainWindow::connectActions() {
     diverged_->enableCheckpointsButton()->setEnabled(false);
   });
 
-  connect(strategy_, &ui::StrategyPanel::strategyChanged, this,
-          [this](const QString& s) { partition_->setStrategy(s.toStdString()); });
+  connect(strategy_, &ui::StrategyPanel::strategyChanged, this, [this](const QString& s) {
+    partition_->setStrategy(s.toStdString());
+    // A run's error was about the strategy it ran: not this one.
+    if (notice_kind_ == NoticeKind::RunError) clearNotice();
+  });
+  connect(strategy_, &ui::StrategyPanel::optimizerFixed, this,
+          [this](const QString& what) { statusBar()->showMessage(tr("Changed %1").arg(what), 8000); });
   connect(strategy_, &ui::StrategyPanel::stagesChanged, this, [this](int stages) {
-    if (!partition_->modelInfo().units.empty())
+    if (!partition_->modelInfo().units.empty() && !replicaSchedule())
       partition_->setPartition(balanced_partition(partition_->modelInfo(), stages), /*undoable=*/true);
   });
   connect(partition_, &ui::PartitionEditor::partitionChanged, this, &MainWindow::onPartitionEdited);
@@ -228,6 +241,12 @@ void MainWindow::connectActions() {
     if (!shown_run_) updatePrediction();
   });
   connect(strategy_, &ui::StrategyPanel::configEdited, this, [this] {
+    new_run_armed_ = false;
+    updatePartitionAvailability();
+    if (notice_kind_ == NoticeKind::Settings) {  // the notice follows the settings: the new error, or none
+      if (strategy_->isValid()) clearNotice();
+      else showNotice(strategy_->errorText(), NoticeKind::Settings);
+    }
     if (!shown_run_) updatePrediction();  // a run on the page keeps the prediction of its own settings
   });
   connect(partition_, &ui::PartitionEditor::profileRequested, this, &MainWindow::requestProfile);
@@ -286,12 +305,20 @@ bool MainWindow::loadPreset(const QString& path, const QStringList& overrides) {
   setWindowTitle(tr("PipeScope — %1").arg(QFileInfo(path).fileName()));
   strategy_->setConfig(config);
   partition_->setStrategy(config.strategy.name);
-  controller_->prepare(config);
+  controller_->prepare(config);  // a live run ends here (stopped, kept in the run list)
+  clearRunViews();  // the previous run's timeline, versions and status belong to the previous preset
   return true;
 }
 
 RunConfig MainWindow::currentConfig() const {
   RunConfig c = strategy_->config();
+  // Data-parallel replicas each hold the whole model: their number is the stage count, and the engine
+  // refuses a partition for them.
+  if (is_schedule(c.schedule) && schedule_info(c.schedule).replicas) {
+    c.partition.clear();
+    if (static_cast<int>(c.stage_devices.size()) != c.stages) c.stage_devices.clear();
+    return c;
+  }
   if (!partition_->modelInfo().units.empty()) {
     c.partition = partition_->partition();
     c.stages = partition_->stageCount();
@@ -303,8 +330,9 @@ RunConfig MainWindow::currentConfig() const {
 }
 
 void MainWindow::startRun() {
+  new_run_armed_ = false;
   if (!strategy_->isValid()) {
-    showNotice(strategy_->errorText());
+    showNotice(strategy_->errorText(), NoticeKind::Settings);
     return;
   }
   clearNotice();
@@ -312,18 +340,52 @@ void MainWindow::startRun() {
 }
 
 void MainWindow::startPauseResume() {
+  if (controller_->phase() == SessionController::Phase::Finished && controller_->currentRun() && !new_run_armed_) {
+    // A finished run on the page: Space does not throw it away silently; a second Space starts anew.
+    const auto run = controller_->currentRun();
+    new_run_armed_ = true;
+    statusBar()->showMessage(tr("%1 has %2. Press Space again (or Start) to start a new run with the current settings.")
+                                 .arg(run->name, QString::fromStdString(to_string(run->summary.status))));
+    return;
+  }
   if (controller_->phase() != SessionController::Phase::Running) return startRun();
   if (controller_->status() == RunStatus::Paused) controller_->resume();
   else controller_->pause();
 }
 
-void MainWindow::reset() {
+void MainWindow::clearRunViews() {
   pipeline_->clear();
   versions_->clear();
-  clearNotice();
+  diverged_->hide();
   shown_run_.reset();
-  controller_->prepare(currentConfig());
+  new_run_armed_ = false;
+  paused_rate_.reset();
+  metrics_label_->clear();
+  progress_->setValue(0);
+  status_label_->setText(controller_->busy() ? tr("Preparing: loading data, building the model…") : tr("No run"));
+  status_label_->setStyleSheet(QString());
+  controls_->setStatus(RunStatus::Idle, controller_->busy());
+  pipeline_->timeline()->setStageCount(strategy_->config().num_stages());
+}
+
+void MainWindow::reset() {
+  controller_->prepare(currentConfig());  // a live run ends here (stopped, kept in the run list)
+  clearRunViews();
+  clearNotice();
   updatePrediction();
+}
+
+bool MainWindow::replicaSchedule() const {
+  const std::string schedule = strategy_->scheduleCombo()->currentText().toStdString();
+  return is_schedule(schedule) && schedule_info(schedule).replicas;
+}
+
+void MainWindow::updatePartitionAvailability() {
+  const bool replicas = replicaSchedule();
+  partition_->setEnabled(!replicas);
+  partition_->setToolTip(replicas ? tr("Data-parallel replicas each hold the whole model: there is no partition. "
+                                       "Their number is the Stages field of the run setup.")
+                                  : QString());
 }
 
 void MainWindow::onPrepared() {
@@ -340,9 +402,11 @@ void MainWindow::onPrepared() {
   std::vector<std::string> devices = c.stage_devices;
   devices.resize(partition.size() + 1, c.device);
   partition_->setStageDevices(devices);
-  strategy_->setStageCount(static_cast<int>(partition.size()) + 1);
+  const bool replicas = replicaSchedule();
+  if (!replicas) strategy_->setStageCount(static_cast<int>(partition.size()) + 1);  // replicas: the panel's count
+  updatePartitionAvailability();
   if (pipeline_->timeline()->model().empty()) {
-    pipeline_->timeline()->setStageCount(static_cast<int>(partition.size()) + 1);
+    pipeline_->timeline()->setStageCount(replicas ? c.stages : static_cast<int>(partition.size()) + 1);
     updateStageLabels(nullptr);
   }
   loadCachedProfile();  // measured unit times for these settings, when they were profiled before
@@ -352,6 +416,8 @@ void MainWindow::onPrepared() {
 
 void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
   diverged_->hide();
+  new_run_armed_ = false;
+  paused_rate_.reset();
   pipeline_->clear();
   versions_->clear();
   pipeline_->timeline()->setStageCount(run->config.num_stages());
@@ -377,10 +443,15 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
   if (!curves_->isVisible()) curves_->refresh();  // hidden: data only, at a low rate (drawn when shown)
   compare_->refresh();
   const RunSummary& s = run->summary;
+  // While paused the pipeline's clock goes on and the average would decay: hold the figure of the pause.
+  const bool paused = s.status == RunStatus::Paused;
+  if (!paused) paused_rate_.reset();
+  else if (!paused_rate_) paused_rate_ = shown_rate_;
+  shown_rate_ = paused ? *paused_rate_ : s.samples_per_second;
   metrics_label_->setText(tr("step %1 · loss %2 · %3 samples/s%4")
                               .arg(s.steps)
                               .arg(s.final_train_loss, 0, 'f', 4)
-                              .arg(s.samples_per_second, 0, 'f', 0)
+                              .arg(shown_rate_, 0, 'f', 0)
                               .arg(s.test_accuracy ? tr(" · test accuracy %1%").arg(*s.test_accuracy * 100, 0, 'f', 2) : QString()));
 }
 
@@ -399,7 +470,8 @@ void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
                             checkpoint ? checkpoint->step : 0, run->config.optimizer.lr);
     diverged_->enableCheckpointsButton()->setEnabled(controls_->checkpointEvery() == 0);
   } else if (s.status == RunStatus::Failed)
-    showNotice(tr("%1 %2: %3").arg(run->name, QString::fromStdString(to_string(s.status)), QString::fromStdString(s.error)));
+    showNotice(tr("%1 %2: %3").arg(run->name, QString::fromStdString(to_string(s.status)), QString::fromStdString(s.error)),
+               NoticeKind::RunError);
   statusBar()->showMessage(tr("%1 %2 after %3 steps").arg(run->name, QString::fromStdString(to_string(s.status))).arg(s.steps), 8000);
 }
 
@@ -487,7 +559,14 @@ void MainWindow::offerLowerLearningRate(const QString& path, double lr) {
 }
 
 void MainWindow::showResumeDialog(const QString& path, const RunConfig& config, double lr) {
-  auto* dialog = new ResumeDialog(path, config, lr, this);
+  CheckpointProgress progress;
+  try {
+    progress = checkpoint_progress(path.toStdString());
+  } catch (const std::exception&) {  // read a moment ago by checkpoint_config: the resume itself will say
+  }
+  // A length given in steps (possibly extended past the checkpoint's, after a divergence) is the plan.
+  const std::int64_t planned = config.steps > 0 ? std::max(config.steps, progress.planned_steps) : progress.planned_steps;
+  auto* dialog = new ResumeDialog(path, config, lr, progress.step, planned, this);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   connect(dialog, &QDialog::accepted, this, [this, dialog] {
     resumeFromCheckpoint(dialog->path(), dialog->lr(), dialog->steps());
@@ -535,17 +614,28 @@ void MainWindow::updateStageLabels(const RunSummary* summary) {
   pipeline_->timeline()->setStageLabels(labels);
 }
 
-void MainWindow::showNotice(const QString& text) {
+void MainWindow::showNotice(const QString& text, NoticeKind kind) {
+  notice_kind_ = kind;
   notice_->setText(text);
   notice_->show();
 }
 
 void MainWindow::clearNotice() {
+  notice_kind_ = NoticeKind::Other;
   notice_->clear();
   notice_->hide();
 }
 
+QString MainWindow::exportPath(const QString& what, const QString& suffix) const {
+  QString dir = compare_->exportFolder();
+  if (dir.isEmpty()) dir = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+  const auto run = shown_run_ ? shown_run_ : controller_->currentRun();
+  return QDir(dir).filePath(ui::export_file_name(run.get(), run ? run->config : currentConfig(), what, suffix));
+}
+
 QString MainWindow::noticeText() const { return notice_->isHidden() ? QString() : notice_->text(); }
+QString MainWindow::statusText() const { return status_label_->text(); }
+QString MainWindow::metricsText() const { return metrics_label_->text(); }
 
 bool MainWindow::saveScreenshot(const QString& path) { return grab().save(path); }
 
@@ -556,11 +646,42 @@ void MainWindow::openPresetDialog() {
 }
 
 void MainWindow::savePresetDialog() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Save settings as preset"), QString(), tr("Presets (*.json)"));
-  if (path.isEmpty()) return;
+  const QString dir = preset_path_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)
+                                             : QFileInfo(preset_path_).absolutePath();
+  const RunConfig config = currentConfig();
+  const QString name = QString::fromStdString(config.name.empty() ? std::string("settings") : config.name) +
+                       QStringLiteral("-") + QString::fromStdString(config.strategy.name);
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save settings as preset"),
+                                                    QDir(dir).filePath(name + QStringLiteral(".json")), tr("Presets (*.json)"));
+  if (!path.isEmpty()) savePresetTo(path);
+}
+
+bool MainWindow::savePresetTo(const QString& path) {
+  const RunConfig saved = presetToSave(QFileInfo(path).completeBaseName());
   QString error;
-  if (!ui::write_text_file(path, preset_to_json(currentConfig()), &error)) showNotice(error);
-  else statusBar()->showMessage(tr("Saved %1").arg(path), 6000);
+  if (!ui::write_text_file(path, preset_to_json(saved), &error)) {
+    showNotice(error);
+    return false;
+  }
+  statusBar()->showMessage(tr("Saved %1").arg(path), 6000);
+  return true;
+}
+
+RunConfig MainWindow::presetToSave(const QString& name) const {
+  // Its own name and a description of what it is: the preset it came from, and what differs from it.
+  RunConfig c = currentConfig();
+  const std::string from = base_config_.name.empty() ? std::string() : base_config_.name;
+  c.name = name.toStdString();
+  QStringList changes;
+  for (const ui::ConfigDifference& d : ui::config_diff(base_config_, c))
+    if (d.path != "/name" && d.path != "/description")
+      changes << QStringLiteral("%1 = %2").arg(QString::fromStdString(d.path.substr(1)).replace(QLatin1Char('/'), QLatin1Char('.')),
+                                              QString::fromStdString(d.b));
+  QString text = from.empty() ? tr("Saved from the PipeScope dashboard.")
+                              : tr("Saved from the PipeScope dashboard, based on the preset '%1'.").arg(QString::fromStdString(from));
+  if (!changes.isEmpty()) text += tr(" Changed: %1.").arg(changes.join(QStringLiteral(", ")));
+  c.description = text.toStdString();
+  return c;
 }
 
 void MainWindow::setFontScale(double scale) {
@@ -585,6 +706,7 @@ void MainWindow::restoreSettings() {
   apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
   tabs_->setCurrentIndex(settings.value(QStringLiteral("view/page"), 0).toInt());
   checkpoint_dir_ = settings.value(QStringLiteral("checkpoint/dir")).toString();
+  compare_->setExportFolder(settings.value(QStringLiteral("export/dir")).toString());
   controls_->setCheckpointEvery(settings.value(QStringLiteral("checkpoint/every_minutes"), 0).toInt());
 }
 
@@ -596,6 +718,7 @@ void MainWindow::saveSettings() const {
   settings.setValue(QStringLiteral("view/font_scale"), font_scale_);
   settings.setValue(QStringLiteral("view/page"), tabs_->currentIndex());
   settings.setValue(QStringLiteral("checkpoint/dir"), checkpoint_dir_);
+  settings.setValue(QStringLiteral("export/dir"), compare_->exportFolder());
   settings.setValue(QStringLiteral("checkpoint/every_minutes"), controls_->checkpointEvery());
 }
 

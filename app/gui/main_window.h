@@ -64,6 +64,13 @@ class MainWindow : public QMainWindow {
   // the reason, false, and nothing else changes.
   bool resumeFromCheckpoint(const QString& path, std::optional<double> lr = std::nullopt,
                             std::optional<std::int64_t> steps = std::nullopt);
+  // File > Save settings as preset: the settings with their own name (the file's) and a description
+  // that says what they were based on and what changed.
+  bool savePresetTo(const QString& path);
+  RunConfig presetToSave(const QString& name) const;
+  // Where an export dialog opens: the last export folder (else Documents), with a file name that names
+  // the run shown and `what`.
+  QString exportPath(const QString& what, const QString& suffix) const;
   void saveCheckpointDialog();    // File > Save checkpoint…
   void resumeCheckpointDialog();  // File > Resume from checkpoint…
   // The dialog offered after a divergence: resume `path` with the learning rate at a tenth of `lr`.
@@ -84,6 +91,8 @@ class MainWindow : public QMainWindow {
   ui::CurvesView* curvesView() const { return curves_; }
   QTabWidget* pages() const { return tabs_; }
   QString noticeText() const;
+  QString statusText() const;   // the status bar's run status ("No run", "Status: running", …)
+  QString metricsText() const;  // the status bar's step, loss and samples/s
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -92,10 +101,16 @@ class MainWindow : public QMainWindow {
   void buildDocks();
   void connectActions();
   void connectController();
-  void showNotice(const QString& text);
+  // Settings: the settings' validation error (follows the settings); RunError: a run's failure (cleared
+  // when the strategy changes); Other: stays until the next action.
+  enum class NoticeKind { Other, Settings, RunError };
+  void showNotice(const QString& text, NoticeKind kind = NoticeKind::Other);
   void clearNotice();
   void startPauseResume();
   void reset();
+  void clearRunViews();  // timeline, versions, status: as before any run
+  bool replicaSchedule() const;  // the chosen schedule runs data-parallel replicas
+  void updatePartitionAvailability();
   void onPrepared();
   void onRunStarted(const std::shared_ptr<ui::RunRecord>& run);
   void onTelemetry(const TelemetryBatch& batch);
@@ -128,6 +143,10 @@ class MainWindow : public QMainWindow {
   ProfileRunner* profiler_;
   std::shared_ptr<ui::RunRecord> shown_run_;  // the run on the pipeline page (null after Reset)
   bool syncing_partition_ = false;
+  bool new_run_armed_ = false;  // Space was pressed once on a finished run: the next Space starts a new one
+  NoticeKind notice_kind_ = NoticeKind::Other;
+  double shown_rate_ = 0;               // samples/s in the status bar
+  std::optional<double> paused_rate_;  // held while the run is paused
   ui::RunListModel* runs_;
   ui::StrategyPanel* strategy_;
   ui::PartitionEditor* partition_;

@@ -161,6 +161,7 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
       r.count += part.count;
       if (r.count < cfg.batch_size) return;
       results.push_back(r);
+      result_times.push_back(wall_now());  // the step's own time: the collector runs only every 10 ms
       partial.erase(part.minibatch);
       steps_done = r.minibatch + 1;
     };
@@ -335,14 +336,18 @@ void Session::Impl::collect() {
   std::vector<RunMark> marks;
   marks.swap(new_marks);
   std::vector<MinibatchResult> res;
+  std::vector<double> times;
   std::vector<EvalMetrics> ev;
   {
     std::lock_guard<std::mutex> results_lock(results_mu);
     res.swap(results);
+    times.swap(result_times);
     ev.swap(evals);
   }
   std::vector<StepMetrics> steps;
-  for (const auto& r : res) {
+  for (std::size_t i = 0; i < res.size(); ++i) {
+    const MinibatchResult& r = res[i];
+    const double t = i < times.size() ? times[i] : now;
     StepMetrics m;
     m.step = r.minibatch + 1;
     m.epoch = static_cast<int>(r.minibatch / batches->steps_per_epoch());
@@ -350,12 +355,12 @@ void Session::Impl::collect() {
     m.train_loss = r.loss;
     m.train_acc = r.count ? double(r.correct) / r.count : 0;
     m.lr = scheduled_lr(cfg.optimizer, cfg.lr_schedule, r.minibatch, total_steps);
-    m.wall_seconds = now;
-    rate_window.emplace_back(now, m.samples);
-    while (rate_window.size() > 2 && rate_window.front().first < now - 2.0) rate_window.pop_front();
+    m.wall_seconds = t;
+    rate_window.emplace_back(t, m.samples);
+    while (rate_window.size() > 2 && rate_window.front().first < t - 2.0) rate_window.pop_front();
     const double dt = rate_window.back().first - rate_window.front().first;
     m.samples_per_second = dt > 0 ? (rate_window.back().second - rate_window.front().second) / dt
-                                  : (now > 0 ? m.samples / now : 0);
+                                  : (t > 0 ? m.samples / t : 0);
     steps.push_back(m);
     last_step = m;
   }

@@ -37,6 +37,14 @@ struct CheckpointInfo {
 // The run configuration saved in a checkpoint. Throws InputError for a missing, torn or foreign file.
 RunConfig checkpoint_config(const std::string& path);
 
+// Where a checkpoint's run stands: minibatches complete at the cut, and the run's planned length (its
+// steps, or its epochs' worth), so a resume can default to the planned end. Throws like checkpoint_config.
+struct CheckpointProgress {
+  std::int64_t step = 0;
+  std::int64_t planned_steps = 0;
+};
+CheckpointProgress checkpoint_progress(const std::string& path);
+
 class Session {
  public:
   // Validates the config, loads the data and builds the model. Throws InputError / DataError.

@@ -123,7 +123,10 @@ void Session::Impl::restore(const Checkpoint& c) {
   steps_done = c.meta["steps_done"].get<std::int64_t>();
   for (const auto& j : c.meta["history"]) history.push_back(step_from(j));
   for (const auto& j : c.meta["evals"]) eval_history.push_back(eval_from(j));
-  for (const auto& j : c.meta["results_waiting"]) results.push_back(result_from(j));
+  for (const auto& j : c.meta["results_waiting"]) {
+    results.push_back(result_from(j));
+    result_times.push_back(wall_offset);  // complete before the cut
+  }
   for (const auto& j : c.meta["results_partial"]) {
     const MinibatchResult r = result_from(j);
     partial[r.minibatch] = r;
@@ -142,6 +145,13 @@ RunConfig checkpoint_config(const std::string& path) {
     throw InputError(path, "format", "not a PipeScope session checkpoint");
   RunConfig cfg = parse_preset(c.meta["config"].dump(), path);
   return cfg;
+}
+
+CheckpointProgress checkpoint_progress(const std::string& path) {
+  const Checkpoint c = load_checkpoint(path);
+  if (c.meta.value("format", std::string()) != kCheckpointFormat)
+    throw InputError(path, "format", "not a PipeScope session checkpoint");
+  return {c.meta.value("steps_done", std::int64_t{0}), c.meta.value("total_steps", std::int64_t{0})};
 }
 
 }  // namespace ps

@@ -47,6 +47,7 @@ struct Session::Impl {
   std::vector<std::unique_ptr<SpscRing<TransferEvent>>> transfer_rings;  // likewise, for received messages
   std::mutex results_mu;
   std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
+  std::vector<double> result_times;      // wall_now() when each of `results` was complete (same order)
   std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
   bool replicas = false;
   std::unique_ptr<AllReduce> all_reduce;

@@ -125,6 +125,22 @@ TEST(SessionTelemetry, ALiveSummaryCountsTheSegmentStillRunning) {
   EXPECT_EQ(live.planned_steps, 100000);
 }
 
+TEST(SessionTelemetry, EveryStepHasItsOwnTimeAndThroughput) {
+  // The collector wakes every 10 ms; it used to stamp every step it found with its own wake-up time, so
+  // a handful of steps shared one wall_seconds and samples/s ramped 1490, 2981, 4472... at the start.
+  RunConfig cfg = tiny();
+  cfg.steps = 40;
+  Session s(cfg);
+  s.start();
+  s.wait();
+  std::vector<StepMetrics> steps = s.drain().steps;
+  ASSERT_EQ(steps.size(), 40u);
+  for (std::size_t i = 1; i < steps.size(); ++i) {
+    EXPECT_GT(steps[i].wall_seconds, steps[i - 1].wall_seconds) << "step " << steps[i].step;
+    EXPECT_GT(steps[i].samples_per_second, 0.0);
+  }
+}
+
 TEST(SessionControl, DestroyingARunningSessionJoinsItsThreads) {
   RunConfig cfg = tiny();
   cfg.steps = 100000;

@@ -210,6 +210,40 @@ class TestCheckpointActions : public QObject {
     QCOMPARE(window.controller()->runsStarted(), 2);
   }
 
+  void theResumeDialogContinuesToThePlannedEnd() {
+    // The dialog alone: a checkpoint at step 5 of a run planned for 26 (an epoch's worth) goes on to 26,
+    // never to or below step 5; a run saved at its end offers as many minibatches again.
+    RunConfig epochs = tiny(0);
+    ResumeDialog mid(QStringLiteral("x.ckpt"), epochs, 0.05, 5, 26);
+    QCOMPARE(mid.steps(), std::int64_t(26));
+    QCOMPARE(mid.stepsBox()->minimum(), 6);
+    ResumeDialog done(QStringLiteral("x.ckpt"), epochs, 0.05, 26, 26);
+    QCOMPARE(done.steps(), std::int64_t(52));
+
+    // Against the engine: an epoch-based run saved at its end. The checkpoint says where it stands.
+    const QString path = file(QStringLiteral("epochs.ckpt"));
+    {
+      Session session(epochs);
+      session.start();
+      session.wait();
+      QCOMPARE(session.status(), RunStatus::Completed);
+      session.save_checkpoint(path.toStdString());
+    }
+    const CheckpointProgress progress = checkpoint_progress(path.toStdString());
+    QVERIFY(progress.step > 1);
+    QCOMPARE(progress.planned_steps, progress.step);
+    QCOMPARE(checkpoint_config(path.toStdString()).steps, std::int64_t(0));  // epoch-based
+    MainWindow window;
+    window.setSaveSettingsOnClose(false);
+    window.show();
+    window.offerLowerLearningRate(path, 0.05);
+    ResumeDialog* dialog = window.findChild<ResumeDialog*>();
+    QVERIFY(dialog && dialog->isVisible());
+    QVERIFY2(dialog->steps() > progress.step, qPrintable(QString::number(dialog->steps())));  // was 1: nothing to run
+    QCOMPARE(dialog->steps(), 2 * progress.step);
+    dialog->reject();
+  }
+
   void periodicCheckpointsAlsoSaveTheRunsEnd() {
     SessionController c;
     c.setCheckpointDir(file(QStringLiteral("auto")));

@@ -48,6 +48,9 @@ class TestConfigDiff : public QObject {
         QCOMPARE(d.a, std::string("—"));
       }
     QVERIFY(found);
+    // Exactly two rows: the name and the parameter; no "strategy.params: null vs —" for the empty object.
+    QCOMPARE(diff.size(), std::size_t(2));
+    for (const auto& d : diff) QVERIFY2(d.path != "/strategy/params", d.a.c_str());
   }
 };
 

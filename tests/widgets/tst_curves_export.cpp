@@ -65,6 +65,20 @@ class TestCurvesExport : public QObject {
     QCOMPARE(std::stod(rows[2][5]), 0.5);                // train_loss of step 2
   }
 
+  void exportFileNamesSayWhichRunAndWhat() {
+    RunRecord r;
+    r.name = QStringLiteral("run 3 · tiny");
+    r.config.name = "tiny";
+    r.config.schedule = "1f1b-async";
+    r.config.strategy.name = "stash";
+    QCOMPARE(export_file_name(&r, r.config, QStringLiteral("curves"), QStringLiteral(".csv")),
+             QStringLiteral("tiny-run-3-1f1b-async-stash-curves.csv"));
+    RunConfig odd;
+    odd.name = "my preset/with: odd chars";
+    QCOMPARE(export_file_name(nullptr, odd, QStringLiteral("plot"), QStringLiteral(".pdf")),
+             QStringLiteral("my-preset-with-odd-chars-1f1b-async-latest-plot.pdf"));
+  }
+
   void traceIsCopiedOrTheErrorSaysWhy() {
     QTemporaryDir dir;
     RunRecord r = make_run("traced", 1);

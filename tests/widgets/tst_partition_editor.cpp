@@ -71,6 +71,39 @@ class TestPartitionEditor : public QObject {
     QCOMPARE(editor_->partition(), (std::vector<int>{7}));
   }
 
+  void ctrlZRightAfterADragUndoesIt() {
+    editor_->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(editor_.get()));
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QTest::mouseMove(strip(), edgePoint(6));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(6));
+    QCOMPARE(editor_->partition(), (std::vector<int>{6}));
+    QVERIFY(strip()->hasFocus());  // the drag gave the strip the keyboard
+    QTest::keyClick(strip(), Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(editor_->partition(), (std::vector<int>{4}));
+  }
+
+  void aHandleThatCannotMoveSaysWhy() {
+    editor_->setPartition({2, 4}, true);
+    QVERIFY(editor_->blockedReason().isEmpty());
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(0));
+    QTest::mouseMove(strip(), edgePoint(6));  // past the next boundary: stage 1 would vanish
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(6));
+    QCOMPARE(editor_->partition(), (std::vector<int>{3, 4}));
+    QVERIFY2(editor_->blockedReason().contains(QStringLiteral("Stage 1 keeps at least one layer unit")),
+             qPrintable(editor_->blockedReason()));
+    // A move that can be made clears it.
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(1));
+    QTest::mouseMove(strip(), edgePoint(6));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(6));
+    QVERIFY(editor_->blockedReason().isEmpty());
+    // During a run the stage count is fixed: adding a stage is refused with the reason.
+    editor_->setLive(true);
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(1));
+    QCOMPARE(editor_->partition(), (std::vector<int>{3, 6}));
+    QVERIFY2(editor_->blockedReason().contains(QStringLiteral("stage count is fixed")), qPrintable(editor_->blockedReason()));
+  }
+
   void pressAwayFromAHandleDoesNothing() {
     QTest::mousePress(strip(), Qt::LeftButton, {}, unitPoint(1));
     QVERIFY(!strip()->dragging());

@@ -1,9 +1,11 @@
 // The compare page: ticked runs overlay, the N-way configuration diff, exports.
+#include <QFile>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include "widgets/curves_view.h"
+#include "widgets/qcp.h"
 #include "widgets/run_compare_view.h"
 #include "widgets/run_list_model.h"
 #include "widget_test_main.h"
@@ -67,6 +69,34 @@ class TestRunCompareView : public QObject {
     QVERIFY(QFileInfo(dir.filePath("p.pdf")).size() > 0);
     QVERIFY(!view.exportTrace(dir.filePath("t.json"), &error));  // no trace recorded
     QVERIFY(!error.isEmpty());
+  }
+
+  void aPdfIsTitledAndTheLegendSitsOutsideTheData() {
+    RunListModel runs;
+    RunCompareView view(&runs);
+    runs.addRun(make_run("run 1 · tiny", 0.01));
+    runs.addRun(make_run("run 2 · tiny", 0.1));
+    view.resize(900, 500);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QVERIFY2(view.pdfTitle().contains(QStringLiteral("run 1 · tiny")) && view.pdfTitle().contains(QStringLiteral("run 2")),
+             qPrintable(view.pdfTitle()));
+    QTemporaryDir dir;
+    QVERIFY(view.exportPdf(dir.filePath("p.pdf")));
+    QFile pdf(dir.filePath("p.pdf"));
+    QVERIFY(pdf.open(QIODevice::ReadOnly));
+    const QByteArray bytes = pdf.readAll();
+    QByteArray utf16;  // the document title, as the PDF writer stores it (UTF-16BE)
+    for (char c : QByteArray("PipeScope: run 1")) utf16 += QByteArray(1, '\0') + QByteArray(1, c);
+    QVERIFY(bytes.contains("/Title"));
+    QVERIFY(bytes.contains(utf16) || bytes.contains("PipeScope: run 1"));
+    QCOMPARE(view.curves()->plot()->plotLayout()->rowCount(), 3);  // the heading is gone again
+
+    QCustomPlot* plot = view.curves()->plot();
+    plot->replot();
+    const QRect legend = plot->legend->outerRect();
+    QVERIFY(!legend.isEmpty());
+    for (int i = 0; i < plot->axisRectCount(); ++i) QVERIFY(!legend.intersects(plot->axisRect(i)->rect()));
   }
 };
 

@@ -1,4 +1,5 @@
 // Run controls: the slow-motion mapping and which buttons a status allows.
+#include <QApplication>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
@@ -53,6 +54,35 @@ class TestRunControls : public QObject {
     QVERIFY(!c.stopButton()->isEnabled());
     c.setStatus(RunStatus::Idle, /*preparing=*/true);
     QVERIFY(!c.startButton()->isEnabled());
+  }
+
+  void nothingMovesWhenTheStatusOrTheSlowMotionChanges() {
+    RunControls c;
+    c.resize(c.sizeHint());
+    c.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c));
+    const int slot = c.startButton()->width();
+    QCOMPARE(c.pauseButton()->width(), slot);
+    QCOMPARE(c.resumeButton()->width(), slot);
+    auto* slider = c.findChild<QSlider*>();
+    const QPoint slider_at = slider->pos();
+    const int hint = c.sizeHint().width();
+    for (auto [status, preparing] : {std::pair{RunStatus::Idle, true}, std::pair{RunStatus::Running, false},
+                                     std::pair{RunStatus::Paused, false}, std::pair{RunStatus::Completed, false}}) {
+      c.setStatus(status, preparing);
+      QApplication::processEvents();  // the layout settles (a state, no waiting for time)
+      QCOMPARE(c.sizeHint().width(), hint);
+      QCOMPARE(slider->pos(), slider_at);
+      int shown = 0;
+      for (QPushButton* b : {c.startButton(), c.pauseButton(), c.resumeButton()}) shown += b->isVisible() ? 1 : 0;
+      QCOMPARE(shown, 1);  // one of the three, in one slot
+    }
+    const QPoint save_at = c.saveCheckpointButton()->pos();
+    for (int v : {0, 1, 40, 77, 100}) {
+      c.setSlowMotion(v);
+      QApplication::processEvents();
+      QCOMPARE(c.saveCheckpointButton()->pos(), save_at);
+    }
   }
 
   void saveCheckpointOnlyForARunWorthSaving() {

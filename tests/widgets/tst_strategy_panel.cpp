@@ -11,6 +11,10 @@
 #include "engine/schedule/schedule.h"
 #include "engine/strategy/strategy_info.h"
 #include "widgets/strategy_panel.h"
+#include "widgets/training_fields.h"
+#include <QCheckBox>
+#include <QLineEdit>
+#include <QPushButton>
 #include "widget_test_main.h"
 
 using namespace ps;
@@ -32,6 +36,107 @@ RunConfig base_config() {
 class TestStrategyPanel : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  void theOptimizerAndDataFieldsRoundTripAndAreValidated() {
+    StrategyPanel panel;
+    RunConfig c = base_config();
+    c.optimizer.name = "sgd";
+    c.optimizer.lr = 0.02;
+    c.optimizer.momentum = 0.8;
+    c.optimizer.nesterov = true;
+    c.lr_schedule.name = "step";
+    c.lr_schedule.step_size = 50;
+    c.lr_schedule.gamma = 0.25;
+    c.batch_size = 48;
+    panel.setConfig(c);
+    QVERIFY2(panel.isValid(), qPrintable(panel.errorText()));
+    const RunConfig back = panel.config();
+    QCOMPARE(back.optimizer.lr, 0.02);
+    QCOMPARE(back.optimizer.momentum, 0.8);
+    QVERIFY(back.optimizer.nesterov);
+    QCOMPARE(back.lr_schedule.name, std::string("step"));
+    QCOMPARE(back.lr_schedule.step_size, 50);
+    QCOMPARE(back.lr_schedule.gamma, 0.25);
+    QCOMPARE(back.batch_size, 48);
+    QCOMPARE(back.dataset.name, std::string("spirals"));
+
+    TrainingFields* f = panel.trainingFields();
+    QSignalSpy edited(&panel, &StrategyPanel::configEdited);
+    f->optimizerCombo()->setCurrentText(QStringLiteral("adam"));
+    QVERIFY(edited.count() >= 1);
+    QVERIFY(!panel.config().optimizer.nesterov);  // Nesterov is SGD's only
+    QVERIFY(f->momentumBox()->isHidden());
+    QVERIFY(panel.isValid());
+    f->learningRateEdit()->setText(QStringLiteral("abc"));
+    QVERIFY(!panel.isValid());
+    QVERIFY2(panel.errorText().startsWith(QStringLiteral("optimizer.lr")), qPrintable(panel.errorText()));
+    f->learningRateEdit()->setText(QStringLiteral("1e-3"));
+    QVERIFY(panel.isValid());
+    QCOMPARE(panel.config().optimizer.lr, 1e-3);
+    // Cross-field rules are the engine's: more microbatches than samples is refused, naming the field.
+    panel.scheduleCombo()->setCurrentText(QStringLiteral("gpipe"));
+    panel.findChild<QSpinBox*>(QStringLiteral("microbatches"))->setValue(8);
+    f->batchSizeBox()->setValue(4);
+    QVERIFY(!panel.isValid());
+    QVERIFY2(panel.errorText().contains(QStringLiteral("microbatches")), qPrintable(panel.errorText()));
+    f->batchSizeBox()->setValue(32);
+    QVERIFY(panel.isValid());
+    // A file-backed data set needs its directory: the path row appears and the error says so.
+    f->datasetCombo()->setCurrentText(QStringLiteral("cifar10"));
+    QVERIFY(!f->datasetPathEdit()->isHidden());
+    QVERIFY(!panel.isValid());
+    QVERIFY2(panel.errorText().contains(QStringLiteral("dataset.path")), qPrintable(panel.errorText()));
+  }
+
+  void theOptimizerChangeAStrategyNeedsIsNamedAndOneClick() {
+    RunConfig c = base_config();
+    QVERIFY(!required_optimizer_change(c));  // latest: any optimizer
+    c.strategy.name = "nesterov";
+    auto change = required_optimizer_change(c);
+    QVERIFY(change);
+    QCOMPARE(change->what, QStringLiteral("optimizer.nesterov = true"));
+    QVERIFY(change->config.optimizer.nesterov);
+    c.optimizer.momentum = 0;
+    change = required_optimizer_change(c);
+    QVERIFY(change->what.contains(QStringLiteral("optimizer.momentum = 0.9")));
+    c = base_config();
+    c.strategy.name = "adam-predict";
+    change = required_optimizer_change(c);
+    QVERIFY(change);
+    QVERIFY2(change->what.contains(QStringLiteral("optimizer.name = adam (was sgd)")), qPrintable(change->what));
+    QVERIFY2(change->what.contains(QStringLiteral("optimizer.lr = 0.001")), qPrintable(change->what));
+    QCOMPARE(change->config.optimizer.name, std::string("adam"));
+    QVERIFY(!required_optimizer_change(change->config));  // the change suffices
+    c.optimizer.name = "adam";
+    c.strategy.name = "spectrain";
+    change = required_optimizer_change(c);
+    QVERIFY(change && change->config.optimizer.name == "sgd");
+    // Every implemented strategy is valid after its change (the engine's own check agrees).
+    for (const StrategyInfo& s : strategy_catalog()) {
+      if (!s.implemented) continue;
+      RunConfig r = base_config();
+      r.strategy.name = s.name;
+      if (const auto fix = required_optimizer_change(r)) r = fix->config;
+      try {
+        validate(r);
+      } catch (const std::exception& e) {
+        if (QString(e.what()).contains(QStringLiteral("optimizer"))) QFAIL(e.what());
+      }
+    }
+
+    StrategyPanel panel;
+    panel.setConfig(base_config());
+    QSignalSpy fixed(&panel, &StrategyPanel::optimizerFixed);
+    panel.strategyCombo()->setCurrentText(QStringLiteral("nesterov"));
+    QVERIFY(!panel.isValid());
+    QVERIFY(!panel.optimizerFixButton()->isHidden());
+    QVERIFY(panel.optimizerFixText().contains(QStringLiteral("optimizer.nesterov = true")));
+    panel.optimizerFixButton()->click();
+    QVERIFY2(panel.isValid(), qPrintable(panel.errorText()));
+    QCOMPARE(fixed.count(), 1);
+    QVERIFY(panel.config().optimizer.nesterov);
+    QVERIFY(panel.optimizerFixButton()->isHidden());
+  }
+
   void unimplementedStrategiesAreListedButDisabled() {
     StrategyPanel panel;
     auto* items = qobject_cast<QStandardItemModel*>(panel.strategyCombo()->model());

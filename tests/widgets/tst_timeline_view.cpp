@@ -293,6 +293,24 @@ class TestTimelineView : public QObject {
     QCOMPARE(view_->lastPaintStats().ghost_visible, predicted.ops.size());
   }
 
+  void theGhostsHintIsWrittenUnderTheRowsNeverOnThem() {
+    for (int stages : {1, 2, 4, 8}) {
+      view_->clear();
+      view_->setStageCount(stages);
+      view_->setGhostOps(test::make_stream(stages, 5, 1000000).ops);
+      const QRect hint = view_->hintRect();
+      QVERIFY(!hint.isEmpty());
+      QVERIFY2(view_->rect().contains(hint), qPrintable(QStringLiteral("%1 stages").arg(stages)));
+      for (int k = 0; k < stages; ++k) {
+        QVERIFY(!hint.intersects(view_->ghostRowRect(k)));
+        QVERIFY(!hint.intersects(view_->stageRowRect(k)));
+      }
+      QVERIFY(hint.height() >= view_->fontMetrics().height());
+    }
+    view_->appendBatch(test::make_stream(1, 1, 1000));  // measured ops: no hint
+    QVERIFY(view_->hintRect().isEmpty());
+  }
+
   void clearForgetsEverything() {
     view_->appendBatch(test::make_stream(2, 5, 1000));
     view_->setHighlightedMinibatch(2);
