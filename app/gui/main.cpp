@@ -8,6 +8,7 @@
 #include <utility>
 #include <optional>
 
+#include "engine/util/allocator.h"
 #include "app/gui/app_icon.h"
 #include "app/gui/bench.h"
 #include "app/gui/command_line.h"
@@ -17,6 +18,7 @@
 #include "engine/session/session.h"
 
 int main(int argc, char** argv) {
+  ps::keep_freed_memory();  // before any tensor: a step's buffers stay in the heap (issue 18)
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("PipeScope"));
   QApplication::setApplicationName(QStringLiteral("pipescope"));

@@ -319,6 +319,13 @@ RunConfig MainWindow::currentConfig() const {
     if (static_cast<int>(c.stage_devices.size()) != c.stages) c.stage_devices.clear();
     return c;
   }
+  // A schedule that places several chunks on each device: the editor shows one segment per device, so
+  // the engine cuts the S*v chunks itself (balanced by estimated cost).
+  if (is_schedule(c.schedule) && c.chunks_per_device() > 1) {
+    c.partition.clear();
+    if (static_cast<int>(c.stage_devices.size()) != c.stages) c.stage_devices.clear();
+    return c;
+  }
   if (!partition_->modelInfo().units.empty()) {
     c.partition = partition_->partition();
     c.stages = partition_->stageCount();

@@ -1,6 +1,7 @@
 // The dashboard's setup and controls against the real engine: shortcuts whatever has focus, Space on a
 // finished run, a fresh state per preset, the optimizer fields and the one-click optimizer change, every
 // schedule (data-parallel replicas included) started from the GUI, saved presets, the status bar's rate.
+#include <algorithm>
 #include <QComboBox>
 #include <QLineEdit>
 #include <QPushButton>
@@ -181,7 +182,8 @@ class TestDashboardSetup : public QObject {
     auto* panel = window.strategyPanel();
     panel->scheduleCombo()->setCurrentText(schedule);
     const ScheduleInfo& info = schedule_info(schedule.toStdString());
-    if (info.takes_microbatches) panel->findChild<QSpinBox*>(QStringLiteral("microbatches"))->setValue(2);
+    if (info.takes_microbatches)
+      panel->findChild<QSpinBox*>(QStringLiteral("microbatches"))->setValue(std::max(2, info.min_microbatches(2)));
     panel->findChild<QSpinBox*>(QStringLiteral("stages"))->setValue(2);
     QVERIFY2(panel->isValid(), qPrintable(panel->errorText()));
     const RunConfig asked = window.currentConfig();
@@ -197,7 +199,7 @@ class TestDashboardSetup : public QObject {
     QVERIFY2(run->summary.status == RunStatus::Completed, run->summary.error.c_str());
     QCOMPARE(run->summary.schedule, schedule.toStdString());
     QCOMPARE(run->summary.stages, 2);
-    QCOMPARE(run->summary.microbatches, info.takes_microbatches ? 2 : 1);
+    QCOMPARE(run->summary.microbatches, info.takes_microbatches ? std::max(2, info.min_microbatches(2)) : 1);
     QCOMPARE(run->summary.steps, std::int64_t(4));
   }
 
