@@ -50,11 +50,6 @@ class DeviceList {
     while (w_[c] < b_[c]) W(c);
   }
   int forwards(int c) const { return f_[c]; }
-  int backwards(int c) const { return b_[c]; }
-  // Marks the last op as issued together with the next one.
-  void pair_with_next() {
-    if (!ops_.empty()) ops_.back().overlap_next = true;
-  }
   StageOps take() { return std::move(ops_); }
 
  private:

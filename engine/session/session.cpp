@@ -57,9 +57,6 @@ void Session::Impl::build() {
     ranges = stage_ranges(boundaries, units);
   }
   const int S = static_cast<int>(ranges.size());  // chunks (one per device unless the schedule places more)
-  if (S % chunks_per_device != 0)
-    throw InputError(cfg.source, "partition", std::to_string(S) + " chunks are not " + std::to_string(chunks_per_device) +
-                                                  " per device");
   const int D = S / chunks_per_device;
   if (replicas) all_reduce = std::make_unique<AllReduce>(S);
   try {

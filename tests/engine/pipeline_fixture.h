@@ -176,4 +176,17 @@ class ToyPipeline {
   std::map<std::pair<int, std::int64_t>, at::Tensor> versions_;
 };
 
+// Trained one minibatch at lr 1 without momentum from weights w0 (W1 = W0 - g): the pipeline's
+// gradients equal the reference's, and every parameter got one.
+inline void expect_same_gradients(const std::vector<at::Tensor>& w0, const ToyPipeline& reference,
+                                  const ToyPipeline& pipeline, const std::string& what) {
+  const auto a = reference.flat_weights(), b = pipeline.flat_weights();
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const at::Tensor ga = w0[i] - a[i], gb = w0[i] - b[i];
+    EXPECT_GT(ga.abs().max().item<double>(), 0) << "no gradient reached parameter " << i;
+    EXPECT_TRUE(torch::allclose(ga, gb, 1e-5, 1e-7)) << what << ": parameter " << i;
+  }
+}
+
 }  // namespace ps::testing

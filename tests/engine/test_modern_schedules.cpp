@@ -93,13 +93,7 @@ TEST(ModernSchedules, AreTransparent) {
     piped.momentum = 0;
     ToyPipeline pipeline(piped);
     ASSERT_TRUE(pipeline.run(1));
-    const auto a = reference.flat_weights(), b = pipeline.flat_weights();
-    ASSERT_EQ(a.size(), b.size());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      const at::Tensor ga = w0[i] - a[i], gb = w0[i] - b[i];
-      EXPECT_GT(ga.abs().max().item<double>(), 0) << "no gradient reached parameter " << i;
-      EXPECT_TRUE(torch::allclose(ga, gb, 1e-5, 1e-7)) << name_of(c) << ": parameter " << i;
-    }
+    testing::expect_same_gradients(w0, reference, pipeline, name_of(c));
     ASSERT_EQ(pipeline.results().size(), 1u);
     EXPECT_NEAR(reference.results()[0].loss, pipeline.results()[0].loss, 1e-6) << name_of(c);
   }
