@@ -1,4 +1,5 @@
 #include "app/cli/bench_memory.h"
+#include "app/cli/bench_processes.h"
 #include "commands.h"
 #include "engine/bench/benchmarks.h"
 #include "engine/config/suggest.h"
@@ -89,6 +90,8 @@ int cmd_bench(const Args& args) {
   for (const auto& name : pos) {
     if (name == "memory")
       run_memory_benchmark(mem, stdout);
+    else if (name == "processes")
+      run_processes_benchmark(opts, stdout);
     else
       run_benchmark(name, opts, stdout);
   }

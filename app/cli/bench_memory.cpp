@@ -5,77 +5,24 @@
 // per stage (weight_copies_max, weight_bytes_max), which is what the papers' memory claims are about.
 #include "app/cli/bench_memory.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
+#include "app/cli/child_process.h"
 #include "engine/bench/benchmarks.h"
 #include "engine/config/run_config.h"
 #include "engine/strategy/strategy_info.h"
 #include "engine/telemetry/outputs.h"
 #include "engine/util/errors.h"
 
-extern char** environ;
-
 namespace ps::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Child {
-  int code = -1;         // exit status; -1 killed by a signal
-  double maxrss_mib = 0; // ru_maxrss of the child
-};
-
-std::string self_exe() {
-  std::error_code ec;
-  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("bench memory: cannot read /proc/self/exe: " + ec.message());
-  return p.string();
-}
-
-// Runs this binary with `args`, stdout and stderr to `log`; waits with wait4() for its resource usage.
-Child spawn_self(const std::string& exe, const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> all = {exe};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int err = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (err != 0) throw std::runtime_error("bench memory: cannot start " + exe + ": " + std::strerror(err));
-  int status = 0;
-  rusage ru{};
-  while (wait4(pid, &status, 0, &ru) < 0)
-    if (errno != EINTR) throw std::runtime_error(std::string("bench memory: wait4: ") + std::strerror(errno));
-  Child c;
-  c.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  c.maxrss_mib = double(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
-  return c;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string bytes_text(std::int64_t bytes) {
   char buf[64];
@@ -110,7 +57,7 @@ double run_memory_benchmark(const MemoryBenchOptions& opts, std::FILE* out) {
     if (std::find(strategies.begin(), strategies.end(), s) == strategies.end()) strategies.push_back(s);
   for (const auto& s : strategies) resolve_strategy_params(StrategyConfig{s, {}}, "1f1b-async", "command line");
 
-  const std::string exe = self_exe();
+  const std::string exe = self_exe("bench memory");
   const fs::path dir = fs::temp_directory_path() / ("pipescope_bench_memory_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -119,16 +66,16 @@ double run_memory_benchmark(const MemoryBenchOptions& opts, std::FILE* out) {
   std::vector<double> floor;
   std::map<std::string, StrategyResult> results;
   for (int r = 0; r < opts.repeats; ++r) {
-    floor.push_back(spawn_self(exe, {"list", "strategies"}, (dir / "list.log").string()).maxrss_mib);
+    floor.push_back(spawn_and_wait(exe, {"list", "strategies"}, (dir / "list.log").string(), "bench memory").maxrss_mib);
     for (const auto& s : strategies) {
       const fs::path run_dir = dir / (s + "_" + std::to_string(r));
       const std::string log = (dir / (s + ".log")).string();
-      const Child c = spawn_self(exe,
+      const ChildResult c = spawn_and_wait(exe,
                                  {"run", "--preset", preset, "--strategy", s, "--schedule", "1f1b-async",
                                   "--microbatches", "1", "--stages", std::to_string(stages), "--steps",
                                   std::to_string(opts.steps), "--threads-per-stage", "1", "--set",
                                   "dataset.test_limit=256", "--quiet", "--out", run_dir.string()},
-                                 log);
+                                 log, "bench memory");
       const fs::path summary_path = run_dir / "summary.json";
       // Exit 1 with a summary is a diverged run: its memory is still measured (and its status shown).
       if ((c.code != 0 && c.code != 1) || !fs::exists(summary_path)) {

@@ -11,6 +11,8 @@
 #include "engine/config/run_config.h"
 #include "engine/config/suggest.h"
 #include "engine/data/catalog.h"
+#include "engine/dist/dist_options.h"
+#include "engine/dist/launcher.h"
 #include "engine/models/model_info.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
@@ -307,6 +309,13 @@ int cmd_run(const Args& args) {
     while (std::getline(ss, item, ',')) cfg.partition.push_back(to_int(item, "--partition"));
   }
   for (const auto& kv : r.values("--set")) apply_override(cfg, kv);
+  // --procs N: the processes executor, with N checked against the stages it must equal.
+  int procs = 0;
+  if (r.has("--procs")) {
+    procs = to_int(r.value("--procs"), "--procs");
+    if (procs < 1) throw InputError("command line", "--procs", "must be at least 1, got " + std::to_string(procs));
+    cfg.executor = "processes";
+  }
   SessionOptions opts;
   opts.out_dir = r.value("--out");
   opts.trace_path = r.value("--trace");
@@ -340,9 +349,30 @@ int cmd_run(const Args& args) {
     std::string item;
     while (std::getline(ss, item, ',')) repartition_to.push_back(to_int(item, "--repartition"));
   }
-  const bool quiet = r.flag("--quiet");
+  bool quiet = r.flag("--quiet");
   r.finish();
   validate_with_fix(cfg);
+  if (procs > 0 && procs != cfg.num_stages())
+    throw InputError("command line", "--procs",
+                     std::to_string(procs) + " processes for a run of " + std::to_string(cfg.num_stages()) +
+                         " stages: one process per stage (give --procs " + std::to_string(cfg.num_stages()) +
+                         " or --stages " + std::to_string(procs) + ")");
+
+  // Stages as processes: under torchrun (or as a rank this launcher started) the environment says which
+  // rank this is; else this process starts the other ranks on this host and is rank 0 itself.
+  std::unique_ptr<dist::LocalRanks> ranks;
+  if (cfg.executor == "processes") {
+    if (auto env = dist_options_from_environment()) {
+      opts.dist = *env;
+    } else {
+      Args child{"run"};
+      child.insert(child.end(), args.begin(), args.end());
+      ranks = std::make_unique<dist::LocalRanks>(cfg.num_stages(), child);
+      opts.dist = ranks->rank0();
+    }
+  }
+  const bool other_rank = opts.dist.active() && opts.dist.rank != 0;  // rank 0 reports; the others stay silent
+  if (other_rank) quiet = true;
 
   Session session(cfg, opts);
   if (repartition_step > 0) {
@@ -397,6 +427,13 @@ int cmd_run(const Args& args) {
   std::signal(SIGTERM, SIG_DFL);
 
   const RunSummary s = session.summary();
+  std::vector<std::string> rank_failures;
+  if (ranks) rank_failures = ranks->reap(std::chrono::milliseconds(static_cast<std::int64_t>(cfg.processes_timeout_seconds * 1000)));
+  if (other_rank) {
+    if (!s.error.empty()) std::fprintf(stderr, "rank %d: %s\n", opts.dist.rank, s.error.c_str());
+    return s.status == RunStatus::Completed ? 0 : s.status == RunStatus::Stopped ? 130 : 1;
+  }
+  for (const auto& f : rank_failures) std::fprintf(stderr, "pipescope: %s\n", f.c_str());
   std::printf("status: %s\n", to_string(s.status).c_str());
   if (!s.error.empty()) std::printf("error: %s\n", s.error.c_str());
   std::printf("steps: %lld  samples: %lld  final_train_loss: %.4f\n", static_cast<long long>(s.steps),
@@ -413,7 +450,7 @@ int cmd_run(const Args& args) {
     std::printf("checkpoint: %s (after %lld steps)\n", ck->path.c_str(), static_cast<long long>(ck->step));
   if (!opts.out_dir.empty()) std::printf("outputs: %s\n", opts.out_dir.c_str());
   switch (s.status) {
-    case RunStatus::Completed: return 0;
+    case RunStatus::Completed: return rank_failures.empty() ? 0 : 1;
     case RunStatus::Stopped: return 130;
     default: return 1;
   }

@@ -46,7 +46,9 @@ const std::vector<Command>& commands() {
         {"--lr X", "learning rate (optimizer.lr)"},
         {"--seed N", "seed of initialisation and data order"},
         {"--device cpu|cuda", "device of every stage (per stage: --set stage_devices=cpu,cuda:0)"},
-        {"--executor threaded|sequential", "a thread per stage, or one thread running the same ops in order"},
+        {"--executor threaded|sequential|processes",
+         "a thread per stage, one thread running the same ops in order, or a process per stage (c10d)"},
+        {"--procs N", "run as N local processes, one per stage (= --executor processes; N must be the stage count)"},
         {"--threads-per-stage T", "intra-op threads of each stage"},
         {"--set PATH=VALUE", "any preset field by its path, e.g. optimizer.momentum=0.5 (repeatable)"},
         {"--out DIR", "write summary.json, metrics.csv and ledger.csv into DIR"},
@@ -78,6 +80,7 @@ const std::vector<Command>& commands() {
        "  efficiency  per schedule, measured throughput over the slowest stage's bound\n"
        "  telemetry   telemetry on over off, 2 stages\n"
        "  memory      peak resident memory per strategy, each in a child process\n"
+       "  processes   2 stages as 2 processes (c10d) and as 2 threads over 1 stage, beside 2 independent processes\n"
        "  simulator   the simulator's predicted throughput against the measured one, 1, 2 and 4 stages\n"
        "overhead, scaling and telemetry run their configurations in alternating pairs and report the median\n"
        "of the pair ratios with its spread; they add pairs until the spread is below --spread or --budget\n"

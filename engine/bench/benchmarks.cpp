@@ -176,14 +176,6 @@ double print_ratio(std::FILE* out, const std::string& name, double ratio) {
   return ratio;
 }
 
-PairedOptions paired_options(const BenchOptions& opts) {
-  PairedOptions p;
-  p.min_rounds = opts.repeats;
-  p.max_rounds = std::max(opts.repeats, 40);
-  p.budget_s = opts.budget_s;
-  p.spread = opts.spread;
-  return p;
-}
 
 // Kernel time and minor page faults of the whole process over one measurement (the runs are one at a
 // time, so the deltas are the measured run's): where an engine loses time that its user time does not show.
@@ -256,16 +248,6 @@ double bench_pair(const std::string& name, RunConfig base, const BenchOptions& o
                  median_of(ub.user_ms), median_of(ub.faults));
   std::fprintf(out, "%s: %s\n", name.c_str(), describe(st).c_str());
   return print_ratio(out, name, st.median);
-}
-
-// The model scaling measures by default: an mlp whose two halves do the same work (fc1 784x1024 +
-// fc2 1024x1024 against fc3 1024x1024 + fc4 1024x784 + the head), so the split does not cap the gain;
-// the cnn of presets/default.json, whose best 2-way split is limited to about 1.55, is `--preset
-// presets/default.json`.
-void use_balanced_mlp(RunConfig& cfg) {
-  cfg.model = ModelConfig{};
-  cfg.model.name = "mlp";
-  cfg.model.hidden = {1024, 1024, 1024, 784};
 }
 
 // 1f1b-async on 2 stages vs 1 stage, beside this machine's limit: 2 plain single-thread copies of the
@@ -440,6 +422,25 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
 
 }  // namespace
 
+PairedOptions paired_options(const BenchOptions& opts) {
+  PairedOptions p;
+  p.min_rounds = opts.repeats;
+  p.max_rounds = std::max(opts.repeats, 40);
+  p.budget_s = opts.budget_s;
+  p.spread = opts.spread;
+  return p;
+}
+
+// The model scaling measures by default: an mlp whose two halves do the same work (fc1 784x1024 +
+// fc2 1024x1024 against fc3 1024x1024 + fc4 1024x784 + the head), so the split does not cap the gain;
+// the cnn of presets/default.json, whose best 2-way split is limited to about 1.55, is `--preset
+// presets/default.json`.
+void use_balanced_mlp(RunConfig& cfg) {
+  cfg.model = ModelConfig{};
+  cfg.model.name = "mlp";
+  cfg.model.hidden = {1024, 1024, 1024, 784};
+}
+
 std::string bench_preset_path(const std::string& preset) {
   std::string path = preset;
 #ifdef PIPESCOPE_SOURCE_DIR
@@ -449,16 +450,18 @@ std::string bench_preset_path(const std::string& preset) {
 }
 
 const std::vector<std::string>& benchmark_names() {
-  static const std::vector<std::string> names = {"overhead", "scaling", "efficiency", "telemetry", "memory", "simulator"};
+  static const std::vector<std::string> names = {"overhead", "scaling", "efficiency", "telemetry", "memory", "simulator",
+                                                   "processes"};
   return names;
 }
 
 double run_benchmark(const std::string& name, const BenchOptions& opts, std::FILE* out) {
   const auto& known = benchmark_names();
-  if (name == "memory" || std::find(known.begin(), known.end(), name) == known.end())
+  if (name == "memory" || name == "processes" || std::find(known.begin(), known.end(), name) == known.end())
     throw InputError("command line", "bench",
-                     name == "memory" ? "the memory benchmark runs child processes: pipescope-cli bench memory"
-                                      : unknown_name_reason("benchmark", name, known));
+                     name == "memory" || name == "processes"
+                         ? "the " + name + " benchmark runs child processes: pipescope-cli bench " + name
+                         : unknown_name_reason("benchmark", name, known));
   if (name == "simulator") return run_simulator_benchmark(opts, out);
   RunConfig base = load_preset(bench_preset_path(opts.preset));
   if (name == "scaling" && opts.preset.empty()) use_balanced_mlp(base);

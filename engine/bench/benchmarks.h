@@ -8,6 +8,9 @@
 
 namespace ps {
 
+struct RunConfig;
+struct PairedOptions;
+
 struct BenchOptions {
   std::string preset;  // the model and data to measure ("" = presets/default.json; scaling: its balanced mlp)
   int steps = 60;      // minibatches per timed run
@@ -22,6 +25,12 @@ const std::vector<std::string>& benchmark_names();
 // name: overhead | scaling | efficiency | telemetry | simulator. Returns the ratio of the last line
 // (throws InputError for unknown names).
 double run_benchmark(const std::string& name, const BenchOptions& opts, std::FILE* out);
+
+// The rounds of the paired measurements (engine/bench/paired.h) that --repeats, --budget and --spread ask for.
+PairedOptions paired_options(const BenchOptions& opts);
+
+// The model `bench scaling` and `bench processes` measure by default: an mlp whose two halves balance.
+void use_balanced_mlp(RunConfig& cfg);
 
 // presets/default.json of the source tree when `preset` is empty, else `preset`.
 std::string bench_preset_path(const std::string& preset);

@@ -67,7 +67,10 @@ struct RunConfig {
   std::vector<std::string> stage_devices;  // optional per-stage device ("cpu", "cuda:0", ...)
   std::string schedule = "1f1b-async";
   StrategyConfig strategy;
-  std::string executor = "threaded";  // threaded, sequential
+  std::string executor = "threaded";  // threaded, sequential, processes (one process per stage, c10d)
+  // processes: how long a rank waits for another (rendezvous, a message, the end of the run) before it
+  // gives up naming that rank. Gloo's and the store's own defaults (30 and 5 minutes) are far too long.
+  double processes_timeout_seconds = 60;
   int threads_per_stage = 1;
   std::uint64_t seed = 1;
   int eval_every_epochs = 1;  // evaluate on the test set after every N epochs (and at the end)

@@ -56,6 +56,22 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKi
   for (int d = 0; d < devices_; ++d)
     if (chunks_on_[d].empty()) throw std::logic_error("device " + std::to_string(d) + " holds no chunk");
   if (replicas_ && devices_ != C) throw std::logic_error("data-parallel replicas are one per device");
+  link_counters_ = std::make_unique<LinkCounters[]>(static_cast<std::size_t>(C));
+}
+
+LinkFigures Pipeline::link_figures(int chunk) const {
+  const LinkCounters& c = link_counters_[static_cast<std::size_t>(chunk)];
+  return {c.wait_ns.load(std::memory_order_relaxed), c.bytes_sent.load(std::memory_order_relaxed),
+          c.messages_sent.load(std::memory_order_relaxed)};
+}
+
+void Pipeline::count_sent(int chunk, const Message& m) {
+  std::int64_t bytes = 0;
+  for (const auto& t : m.tensors)
+    if (t.defined()) bytes += static_cast<std::int64_t>(t.numel()) * static_cast<std::int64_t>(t.element_size());
+  LinkCounters& c = link_counters_[static_cast<std::size_t>(chunk)];
+  c.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+  c.messages_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 Pipeline::~Pipeline() = default;
@@ -104,7 +120,7 @@ bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunContr
     for (auto& s : stages_) s->finish_segment();
   };
   try {
-    const bool done = kind_ == ExecutorKind::Threaded ? run_threaded(ops, control, at) : run_sequential(ops, control, at);
+    const bool done = kind_ == ExecutorKind::Sequential ? run_sequential(ops, control, at) : run_threaded(ops, control, at);
     finish();
     if (done) at.clear();
     return done;
@@ -122,7 +138,16 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   std::vector<std::unique_ptr<Link>> acts, grads;
   if (!replicas_)
     for (int c = 0; c + 1 < C; ++c) {
-      if (device_of(c) == device_of(c + 1)) {
+      const bool here = runs_here(device_of(c)), next_here = runs_here(device_of(c + 1));
+      if (!here && !next_here) {  // processes: between two other ranks
+        acts.push_back(nullptr);
+        grads.push_back(nullptr);
+        continue;
+      }
+      if (here != next_here) {  // processes: to or from another rank
+        acts.push_back(rank_.remote_link(c, c + 1, control));
+        grads.push_back(rank_.remote_link(c + 1, c, control));
+      } else if (device_of(c) == device_of(c + 1)) {
         acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
         grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
       } else {
@@ -133,8 +158,10 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
       for (auto& m : cut.grads[c]) grads[c]->push(std::move(m));
     }
   auto close_all = [&] {
-    for (auto& l : acts) l->close();
-    for (auto& l : grads) l->close();
+    for (auto& l : acts)
+      if (l) l->close();
+    for (auto& l : grads)
+      if (l) l->close();
   };
   std::mutex error_mu;
   std::optional<PipelineError> error;
@@ -159,8 +186,13 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         Link* from = needs_activation(op, c) ? acts[c - 1].get() : needs_gradient(op, c) ? grads[c].get() : nullptr;
         std::optional<Message> in;
         if (from) {
+          const auto waited = std::chrono::steady_clock::now();
           in = from->pop();
           if (!in) break;  // closed: stopping
+          if (from_other_device(op, c))
+            link_counters_[static_cast<std::size_t>(c)].wait_ns.fetch_add(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - waited).count(),
+                std::memory_order_relaxed);
         }
         if (!control.before_op()) {
           stopped = true;
@@ -169,6 +201,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         }
         if (in) check_message(*in, op, base_, c);
         std::optional<Message> out = run_op(d, op, std::move(in));
+        if (out && op.kind == OpKind::Forward && c < C - 1 && device_of(c + 1) != d) count_sent(c, *out);
+        if (out && sends_gradient(op.kind) && c > 0 && device_of(c - 1) != d) count_sent(c, *out);
         if (out && op.kind == OpKind::Forward && c < C - 1 && !acts[c]->push(std::move(*out))) {
           unsent_act[c] = std::move(out);
           ++i;  // the op itself is done
@@ -192,7 +226,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   };
 
   std::vector<std::thread> threads;
-  for (int d = 0; d < D; ++d) threads.emplace_back(worker, d);
+  for (int d = 0; d < D; ++d)
+    if (runs_here(d)) threads.emplace_back(worker, d);
   for (auto& t : threads) t.join();
   if (error) throw *error;
   const bool done = !stopped && !control.stopped();
@@ -203,6 +238,7 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
       cut.grads[c].clear();
     }
     for (int c = 0; c < static_cast<int>(acts.size()); ++c) {
+      if (!acts[c]) continue;
       cut.acts[c + 1] = acts[c]->take_all();
       if (unsent_act[c]) cut.acts[c + 1].push_back(std::move(*unsent_act[c]));
       cut.grads[c] = grads[c]->take_all();

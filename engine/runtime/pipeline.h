@@ -3,9 +3,11 @@
 // plain queue between two chunks of one device); the sequential reference executor runs the same lists
 // on one thread. Both produce the same weights, bit for bit (versions never depend on timing).
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,7 +17,16 @@
 
 namespace ps {
 
-enum class ExecutorKind { Threaded, Sequential };
+enum class ExecutorKind { Threaded, Sequential, Processes };
+
+class Link;
+
+// The processes executor: this process (rank) runs one device's list; the links between its chunks and
+// chunks on other ranks come from `remote_link` (c10d, engine/dist).
+struct RankPlacement {
+  int device = 0;
+  std::function<std::unique_ptr<Link>(int from, int to, RunControl& control)> remote_link;
+};
 
 // Where a stopped segment stands: each device's next op in its list, and the messages sent but not yet
 // received by each chunk. Any stop of either executor leaves a consistent cut (it was reached by
@@ -26,6 +37,15 @@ struct PipelineCut {
   std::vector<std::deque<Message>> grads;  // per chunk: gradients waiting for it, oldest first
   bool empty() const { return next.empty(); }
   void clear() { next.clear(), acts.clear(), grads.clear(); }
+};
+
+// What crossed the links of one chunk, for the summary's per-stage link figures: the time its worker
+// waited for an input (an activation or a gradient from another device or rank), and the bytes and
+// messages it sent to another device or rank (between two chunks of one device nothing is sent).
+struct LinkFigures {
+  std::int64_t wait_ns = 0;
+  std::int64_t bytes_sent = 0;
+  std::int64_t messages_sent = 0;
 };
 
 class Pipeline {
@@ -54,6 +74,8 @@ class Pipeline {
   // Forward through all chunks with the live weights (evaluation).
   at::Tensor infer(const at::Tensor& x);
   bool replicas() const { return replicas_; }
+  LinkFigures link_figures(int chunk) const;
+  void set_rank(RankPlacement r) { rank_ = std::move(r); }
 
  private:
   bool run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
@@ -63,6 +85,10 @@ class Pipeline {
   std::optional<Message> run_op(int device, const Op& op, std::optional<Message> in);
   bool needs_activation(const Op& op, int chunk) const;
   bool needs_gradient(const Op& op, int chunk) const;
+  // The input of `op` comes from a chunk on another device (a wait worth counting).
+  bool from_other_device(const Op& op, int chunk) const {
+    return needs_activation(op, chunk) ? device_of(chunk - 1) != device_of(chunk) : device_of(chunk + 1) != device_of(chunk);
+  }
 
   std::vector<std::unique_ptr<StageRuntime>> stages_;
   ExecutorKind kind_;
@@ -73,6 +99,13 @@ class Pipeline {
   int devices_ = 0;
   std::vector<std::vector<int>> chunks_on_;  // per device, ascending
   std::int64_t base_ = 0;
+  RankPlacement rank_;
+  struct LinkCounters {
+    std::atomic<std::int64_t> wait_ns{0}, bytes_sent{0}, messages_sent{0};
+  };
+  std::unique_ptr<LinkCounters[]> link_counters_;  // per chunk; written by the chunk's worker only
+  void count_sent(int chunk, const Message& m);
+  bool runs_here(int device) const { return kind_ != ExecutorKind::Processes || device == rank_.device; }
 };
 
 // Keeps BLAS and LibTorch's intra-op pools from oversubscribing the cores when S stages run at once.

@@ -25,6 +25,7 @@ void Session::Impl::build() {
     if (cfg.stage_devices[k].rfind("cuda", 0) == 0 && !torch::cuda::is_available())
       throw InputError(cfg.source, "stage_devices[" + std::to_string(k) + "]",
                        "'" + cfg.stage_devices[k] + "' asks for CUDA, but this LibTorch has no CUDA device available");
+  if (cfg.executor == "processes") join_ranks();  // before the data: a mismatch between ranks fails fast
 
   // Errors of the data loaders and the model builder name the field; the preset is the file they are in.
   auto in_preset = [&](auto&& make) {
@@ -67,6 +68,12 @@ void Session::Impl::build() {
   chunk_device = replicas ? std::vector<int>() : chunk_devices(cfg.schedule, D, chunks_per_device);
   if (replicas)
     for (int k = 0; k < S; ++k) chunk_device.push_back(k);
+  if (dist) {
+    if (dist->world() != D)
+      throw InputError(cfg.source, "stages", "the run has " + std::to_string(D) + " stages (devices), but " +
+                                                 std::to_string(dist->world()) + " ranks joined: one rank per stage");
+    dist->set_placement(chunk_device);
+  }
 
   batches = std::make_unique<BatchSource>(data.train, cfg.batch_size, cfg.seed);
   total_steps = cfg.steps > 0 ? cfg.steps : cfg.epochs * batches->steps_per_epoch();
@@ -166,9 +173,15 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
 }
 
 std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const {
-  return std::make_unique<Pipeline>(std::move(stages),
-                                    cfg.executor == "sequential" ? ExecutorKind::Sequential : ExecutorKind::Threaded,
-                                    cfg.threads_per_stage, cfg.microbatches, replicas, chunk_device);
+  const ExecutorKind kind = cfg.executor == "sequential"  ? ExecutorKind::Sequential
+                            : cfg.executor == "processes" ? ExecutorKind::Processes
+                                                          : ExecutorKind::Threaded;
+  auto p = std::make_unique<Pipeline>(std::move(stages), kind, cfg.threads_per_stage, cfg.microbatches, replicas, chunk_device);
+  if (dist) {
+    dist::RankContext* ctx = dist.get();
+    p->set_rank({ctx->rank(), [ctx](int from, int to, RunControl& c) { return ctx->link(from, to, c); }});
+  }
+  return p;
 }
 
 EvalMetrics Session::Impl::evaluate(int epoch) {
@@ -273,6 +286,7 @@ void Session::Impl::drive() {
         if (!control.continue_after_cut()) break;
       }
       if (!ok) {
+        if (dist && !dist->error().empty()) throw std::runtime_error(dist->error());  // another rank failed
         final_status = RunStatus::Stopped;
         break;
       }
@@ -293,9 +307,13 @@ void Session::Impl::drive() {
       const int epoch = static_cast<int>(done / per_epoch);
       const bool epoch_end = done % per_epoch == 0;
       if ((epoch_end && epoch % std::max(1, cfg.eval_every_epochs) == 0) || done >= total_steps) {
-        EvalMetrics m = evaluate(std::max(0, epoch - (epoch_end ? 1 : 0)));
-        std::lock_guard<std::mutex> lock(results_mu);
-        evals.push_back(m);
+        if (dist) dist->share_weights(*pipeline);  // rank 0 evaluates the whole model
+        if (writes_outputs()) {
+          EvalMetrics m = evaluate(std::max(0, epoch - (epoch_end ? 1 : 0)));
+          if (dist) m.step = done;  // the last stage's results may still be on their way
+          std::lock_guard<std::mutex> lock(results_mu);
+          evals.push_back(m);
+        }
       }
     }
   } catch (const PipelineError& e) {
@@ -305,6 +323,7 @@ void Session::Impl::drive() {
     final_status = RunStatus::Failed;
     final_error = e.what();
   }
+  if (dist && final_status != RunStatus::Completed) dist->stop_all(final_status == RunStatus::Stopped ? "" : final_error);
   // The final checkpoint: of a completed or stopped run (a failed or diverged one keeps its last good one).
   if (!opts.checkpoint_path.empty() && (final_status == RunStatus::Completed || final_status == RunStatus::Stopped)) {
     try {
@@ -326,6 +345,13 @@ void Session::Impl::collect() {
   for (auto& r : rings) r->pop_all(ops);
   std::vector<TransferEvent> transfers;
   for (auto& r : transfer_rings) r->pop_all(transfers);
+  if (!writes_outputs()) {
+    forward_telemetry(ops, transfers);
+    ++collections;
+    return;
+  }
+  std::vector<MinibatchResult> remote_results;
+  if (dist) dist->take_telemetry(ops, transfers, remote_results);
   const double now = wall_now();
   // mu, then results_mu: a checkpoint (which takes both) sees every result either in the history or
   // still waiting in `results`, never in between.
@@ -340,6 +366,10 @@ void Session::Impl::collect() {
     res.swap(results);
     times.swap(result_times);
     ev.swap(evals);
+  }
+  if (!remote_results.empty()) {
+    res.insert(res.end(), remote_results.begin(), remote_results.end());
+    steps_done = remote_results.back().minibatch + 1;
   }
   std::vector<StepMetrics> steps;
   for (std::size_t i = 0; i < res.size(); ++i) {
@@ -422,8 +452,10 @@ void Session::Impl::collect_loop() {
     checkpoint_timer();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  if (dist) dist->wait_ends();  // rank 0: every rank's last telemetry first
   collect();
   write_outputs_final();
+  if (dist) dist->finish(final_packet());
   summary_written = true;
 }
 
@@ -464,10 +496,16 @@ RunSummary Session::Impl::make_summary() const {
     ss.first_layer = ranges[k].first;
     ss.last_layer = ranges[k].last;
     ss.params = st.params_count();
-    ss.utilization = pipe_ns > 0 ? std::min(1.0, double(st.busy_ns()) / double(pipe_ns)) : 0;
-    ss.weight_copies_max = st.weight_copies_max();
-    ss.weight_bytes_max = st.weight_bytes_max();
-    ss.activation_bytes_max = st.activation_bytes_max();
+    dist::ChunkFigures f = chunk_figures(*pipeline, k);
+    if (dist && !dist->here(k)) f = dist->figures(k).value_or(dist::ChunkFigures{k});  // from its rank
+    if (dist) ss.process = dist->describe_rank(pipeline->device_of(k));
+    ss.utilization = pipe_ns > 0 ? std::min(1.0, double(f.busy_ns) / double(pipe_ns)) : 0;
+    ss.weight_copies_max = f.copies_max;
+    ss.weight_bytes_max = f.bytes_max;
+    ss.activation_bytes_max = f.activation_bytes_max;
+    ss.link_wait_seconds = f.link_wait_ns * 1e-9;
+    ss.bytes_sent = f.bytes_sent;
+    ss.messages_sent = f.messages_sent;
     device_util[static_cast<std::size_t>(pipeline->device_of(k))] += ss.utilization;
     s.per_stage.push_back(ss);
   }
@@ -489,6 +527,7 @@ void Session::Impl::write_outputs_final() {
   const int holders = replicas ? 1 : pipeline->num_stages();
   for (int k = 0; k < holders; ++k) weights.push_back(pipeline->stage(k).live_params());
   s.weights_digest = weights_digest(weights);
+  if (dist && !dist->weights_complete()) s.weights_digest.clear();  // rank 0 does not hold the whole model
   {
     std::lock_guard<std::mutex> lock(mu);
     final_digest = s.weights_digest;
@@ -537,6 +576,7 @@ void Session::repartition(const std::vector<int>& boundaries, std::int64_t at_st
                                           " stages (a run keeps its stage count; it needs " + std::to_string(S - 1) + ")");
   validate_partition(boundaries, d.builder->num_units(), "");
   if (d.driver_done) throw InputError("", "partition", "the run has ended: start a new one with this partition");
+  if (d.dist) throw InputError("", "partition", "a multi-process run keeps its partition (live repartition runs in one process)");
   if (!d.started && at_step <= 0) {
     d.apply_repartition(boundaries);  // nothing runs yet: at once
     return;
@@ -551,6 +591,7 @@ void Session::repartition(const std::vector<int>& boundaries, std::int64_t at_st
 void Session::start() {
   if (impl_->started.exchange(true)) return;
   impl_->origin = Clock::now();
+  if (impl_->dist) impl_->dist->set_origin(impl_->origin);
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->last_ckpt_time = impl_->origin;
@@ -580,7 +621,10 @@ void Session::resume() {
 }
 
 void Session::step(int ops) { impl_->control.step(ops); }
-void Session::stop() { impl_->control.stop(); }
+void Session::stop() {
+  impl_->control.stop();
+  if (impl_->dist && impl_->started && !impl_->driver_done) impl_->dist->stop_all("");  // every rank stops
+}
 void Session::set_op_delay(std::chrono::microseconds delay) { impl_->control.set_delay(delay); }
 
 bool Session::wait_for(std::chrono::milliseconds timeout) {
@@ -604,6 +648,7 @@ void Session::wait() {
 void Session::save_checkpoint(const std::string& path) {
   const std::string target = path.empty() ? impl_->opts.checkpoint_path : path;
   if (target.empty()) throw InputError("checkpoint", "path", "no checkpoint file was given");
+  if (impl_->dist) throw InputError(target, "", "checkpoints of a multi-process run are not supported yet");
   const RunStatus st = status();
   if (st == RunStatus::Failed || st == RunStatus::Diverged)
     throw InputError(target, "", "the run " + to_string(st) + ": its state is not saved (resume from its last checkpoint)");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/config/run_config.h"
+#include "engine/dist/dist_options.h"
 #include "engine/models/model_info.h"
 #include "engine/telemetry/events.h"
 
@@ -25,6 +26,9 @@ struct SessionOptions {
   // Continue the run saved in this checkpoint (the config must be checkpoint_config()'s, with at most
   // the optimizer's settings, the length, the executor and the telemetry changed).
   std::string resume_path;
+  // executor "processes": this process's rank and how the ranks meet (dist_options_from_environment()).
+  // Only rank 0 writes the outputs; the others stream their telemetry to it.
+  DistOptions dist;
 };
 
 // Where and when the last checkpoint of a session was written.

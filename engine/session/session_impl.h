@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/data/dataset.h"
+#include "engine/dist/rank_context.h"
 #include "engine/models/model.h"
 #include "engine/partition/partition.h"
 #include "engine/runtime/pipeline.h"
@@ -24,6 +25,9 @@
 namespace ps {
 
 using Clock = std::chrono::steady_clock;
+
+// A chunk's running figures (busy time, memory, links), as the summary reports them.
+dist::ChunkFigures chunk_figures(const Pipeline& p, int chunk);
 
 struct Session::Impl {
   RunConfig cfg;
@@ -41,6 +45,13 @@ struct Session::Impl {
   std::unique_ptr<BatchSource> batches;
   std::unique_ptr<Pipeline> pipeline;
   std::int64_t total_steps = 0;
+  // executor "processes": this rank's part of the run (links to other ranks, telemetry to rank 0).
+  std::unique_ptr<dist::RankContext> dist;
+  bool writes_outputs() const { return !dist || dist->rank() == 0; }
+  void join_ranks();  // build: rendezvous and the checks that only processes need
+  // Not rank 0: what the collector gathered goes to rank 0 (with the results and the chunks' figures).
+  void forward_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers);
+  dist::TelemetryPacket final_packet();  // the end of this rank's run, for rank 0
 
   RunControl control;
   std::vector<std::unique_ptr<SpscRing<OpEvent>>> rings;  // one producer each: the stage's worker

@@ -84,6 +84,11 @@ struct StageSummary {
   int weight_copies_max = 0;
   std::int64_t weight_bytes_max = 0;
   std::int64_t activation_bytes_max = 0;
+  // The links to other devices (or ranks): time this chunk's worker waited for an input, what it sent.
+  double link_wait_seconds = 0;
+  std::int64_t bytes_sent = 0;
+  std::int64_t messages_sent = 0;
+  std::string process;  // processes executor: "rank R, pid P on HOST"; empty in one process
   std::optional<double> staleness_forward_mean;
   std::optional<double> staleness_backward_mean;
   std::optional<double> inconsistency_mean;

@@ -29,6 +29,10 @@ OrderedJson stage_to_json(const StageSummary& s) {
   j["weight_copies_max"] = s.weight_copies_max;
   j["weight_bytes_max"] = s.weight_bytes_max;
   j["activation_bytes_max"] = s.activation_bytes_max;
+  j["link_wait_seconds"] = number_or_null(s.link_wait_seconds);
+  j["bytes_sent"] = s.bytes_sent;
+  j["messages_sent"] = s.messages_sent;
+  if (!s.process.empty()) j["process"] = s.process;
   j["staleness_forward_mean"] = number_or_null(s.staleness_forward_mean);
   j["staleness_backward_mean"] = number_or_null(s.staleness_backward_mean);
   j["inconsistency_mean"] = number_or_null(s.inconsistency_mean);
@@ -109,6 +113,11 @@ StageSummary stage_from_json(const Json& j, const std::string& file, const std::
   s.weight_copies_max = r.int32("weight_copies_max");
   s.weight_bytes_max = r.integer("weight_bytes_max");
   s.activation_bytes_max = r.integer("activation_bytes_max");
+  // Link figures and the process came later: a summary without them reads as zero / in one process.
+  s.link_wait_seconds = r.optional_number("link_wait_seconds").value_or(0);
+  if (r.has("bytes_sent")) s.bytes_sent = r.integer("bytes_sent");
+  if (r.has("messages_sent")) s.messages_sent = r.integer("messages_sent");
+  s.process = r.optional_string("process");
   s.staleness_forward_mean = r.optional_number("staleness_forward_mean");
   s.staleness_backward_mean = r.optional_number("staleness_backward_mean");
   s.inconsistency_mean = r.optional_number("inconsistency_mean");

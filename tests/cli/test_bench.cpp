@@ -108,6 +108,23 @@ TEST(Bench, ScalingPrintsItsLimitBesideTheRatio) {
   EXPECT_NE(round->find("2 copies"), std::string::npos) << *round;
 }
 
+// 2 stages as 2 real processes (c10d over loopback) beside 2 threads, 1 stage and 2 independent
+// processes; the processes run's link figures are read back from its summary.
+TEST(Bench, ProcessesComparesProcessesWithThreadsAndReportsTheLink) {
+  const auto ls = run_and_check("processes");
+  const std::string* round = find_line(ls, "processes: round 1: 2 processes ");
+  ASSERT_NE(round, nullptr);
+  for (const char* m : {"1 stage", "2 threads", "2 copies", "1 copy"}) EXPECT_NE(round->find(m), std::string::npos) << *round;
+  for (int k = 0; k < 2; ++k) {
+    const std::string* stage = find_line(ls, "processes: stage " + std::to_string(k) + " (rank " + std::to_string(k) + ", pid ");
+    ASSERT_NE(stage, nullptr) << "stage " << k;
+    // 3 steps of 1f1b-async: every stage sends 3 messages (activations from 0, gradients from 1).
+    EXPECT_NE(stage->find("sent 3 messages"), std::string::npos) << *stage;
+  }
+  EXPECT_NE(find_line(ls, "processes: limit (2 independent processes over 1) "), nullptr);
+  EXPECT_NE(find_line(ls, "processes: 2 processes reach "), nullptr);
+}
+
 TEST(Bench, EfficiencyReportsEverySchedule) {
   const auto ls = run_and_check("efficiency");
   for (const char* s : {"1f1b-async", "1f1b-flush", "gpipe", "sequential"}) {

@@ -238,7 +238,7 @@ TEST(RunConfigErrors, UnknownNamesListTheKnownOnes) {
   expect_error(R"("lr_schedule": {"name": "cosin"})", "lr_schedule.name",
                "did you mean 'cosine'? (known: constant, step, cosine)");
   expect_error(R"("device": "gpu")", "device", "did you mean 'cuda'?");
-  expect_error(R"("executor": "threads")", "executor", "did you mean 'threaded'? (known: threaded, sequential)");
+  expect_error(R"("executor": "threads")", "executor", "did you mean 'threaded'? (known: threaded, sequential, processes)");
   expect_error(R"("strategy": {"name": "stashing"})", "strategy.name", "unknown strategy 'stashing'");
 }
 

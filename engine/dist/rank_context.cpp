@@ -1,0 +1,291 @@
+#include "engine/dist/rank_context.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "engine/dist/group.h"
+#include "engine/runtime/pipeline.h"
+
+namespace ps::dist {
+
+using Clock = std::chrono::steady_clock;
+
+// A link to a chunk on another rank: push sends the message at once (the peer's receiver takes it),
+// pop takes the oldest one the receiver has put in this link's inbox.
+class RankContext::C10dLink final : public Link {
+ public:
+  C10dLink(RankContext& ctx, std::int64_t key, int peer, RunControl& control, std::string what)
+      : ctx_(ctx), key_(key), peer_(peer), control_(control), what_(std::move(what)) {}
+  bool push(Message&& m) override {
+    if (closed_) return false;
+    ctx_.group_->send(peer_, FrameKind::Data, key_, pack_message(m, ctx_.origin_ns()));
+    return true;
+  }
+  std::optional<Message> pop() override {
+    at::Tensor payload;
+    {
+      std::unique_lock<std::mutex> lock(ctx_.mu_);
+      auto& q = ctx_.data_[key_];
+      if (!ctx_.wait([&] { return closed_ || !q.empty(); }, what_, peer_, &control_, lock) || closed_) return std::nullopt;
+      payload = std::move(q.front());
+      q.pop_front();
+    }
+    return unpack_message(payload, ctx_.origin_ns());
+  }
+  void close() override {
+    closed_ = true;
+    ctx_.cv_.notify_all();
+  }
+  std::deque<Message> take_all() override {
+    std::deque<at::Tensor> q;
+    {
+      std::lock_guard<std::mutex> lock(ctx_.mu_);
+      q.swap(ctx_.data_[key_]);
+    }
+    std::deque<Message> out;
+    for (auto& p : q) out.push_back(unpack_message(p, ctx_.origin_ns()));
+    return out;
+  }
+
+ private:
+  RankContext& ctx_;
+  std::int64_t key_;
+  int peer_;
+  RunControl& control_;
+  std::string what_;
+  std::atomic<bool> closed_{false};
+};
+
+RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono::milliseconds timeout,
+                         std::function<void()> stop_here)
+    : rank_(o.rank), world_(o.world), timeout_(timeout), stop_here_(std::move(stop_here)) {
+  group_ = std::make_unique<Group>(o, cfg, timeout);
+  weights_.resize(static_cast<std::size_t>(world_));
+  ended_.assign(static_cast<std::size_t>(world_), false);
+  gone_.assign(static_cast<std::size_t>(world_), false);
+  gone_[static_cast<std::size_t>(rank_)] = true;
+  for (int p = 0; p < world_; ++p)
+    if (p != rank_) receivers_.emplace_back([this, p] { receive_loop(p); });
+}
+
+RankContext::~RankContext() {
+  for (int p = 0; p < world_; ++p)
+    if (p != rank_) group_->abort_recv(p);
+  for (auto& t : receivers_) t.join();
+}
+
+void RankContext::set_origin(Clock::time_point origin) {
+  std::lock_guard<std::mutex> lock(mu_);
+  origin_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(origin.time_since_epoch()).count();
+}
+
+std::int64_t RankContext::origin_ns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return origin_ns_;
+}
+
+void RankContext::receive_loop(int peer) {
+  const auto p = static_cast<std::size_t>(peer);
+  for (;;) {
+    std::optional<Frame> f;
+    try {
+      f = group_->recv(peer);
+    } catch (const std::exception& e) {
+      lost(peer, e.what());
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!f) {
+      gone_[p] = true;
+      cv_.notify_all();
+      return;
+    }
+    switch (f->kind) {
+      case FrameKind::Data: data_[f->key].push_back(std::move(f->payload)); break;
+      case FrameKind::Weights: weights_[p].push_back(std::move(f->payload)); break;
+      case FrameKind::Telemetry: telemetry_.push_back(std::move(f->payload)); break;
+      case FrameKind::Stop: {
+        const std::string reason = unpack_text(f->payload);
+        if (!reason.empty() && error_.empty()) error_ = "rank " + std::to_string(peer) + " failed: " + reason;
+        stop_sent_ = true;  // everyone was told by the rank that stopped
+        lock.unlock();
+        stop_here_();
+        lock.lock();
+        break;
+      }
+      case FrameKind::End:
+        if (f->payload.numel() > 0) telemetry_.push_back(std::move(f->payload));
+        ended_[p] = gone_[p] = true;
+        cv_.notify_all();
+        return;
+    }
+    cv_.notify_all();
+  }
+}
+
+void RankContext::lost(int peer, const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gone_[static_cast<std::size_t>(peer)] = true;
+    cv_.notify_all();
+    if (finishing_ && ended_[static_cast<std::size_t>(peer)]) return;
+    if (error_.empty()) error_ = why;
+  }
+  stop_here_();
+  stop_all(why);  // the ranks that do not talk to the lost one stop too
+}
+
+std::string RankContext::describe_rank(int rank) const { return group_->describe(rank); }
+
+std::string RankContext::error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+bool RankContext::wait(const std::function<bool()>& ready, const std::string& what, int peer, RunControl* control,
+                       std::unique_lock<std::mutex>& lock) {
+  const auto until = Clock::now() + timeout_;
+  while (!ready()) {
+    if (!error_.empty()) throw std::runtime_error(error_);
+    if (control && control->stopped()) return false;
+    if (gone_[static_cast<std::size_t>(peer)])
+      throw std::runtime_error("rank " + std::to_string(peer) + " ended before sending " + what);
+    if (Clock::now() >= until)
+      throw std::runtime_error("waited " + std::to_string(timeout_.count() / 1000) + " s for " + what + " from rank " +
+                               std::to_string(peer) + " (processes.timeout_seconds)");
+    // Slices: a stop of this rank's run (RunControl) does not notify this condition.
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::unique_ptr<Link> RankContext::link(int from, int to, RunControl& control) {
+  const int peer = chunk_device_[static_cast<std::size_t>(here(from) ? to : from)];
+  const std::string what = (to > from ? "the activation from chunk " : "the gradient from chunk ") + std::to_string(from) +
+                           " to chunk " + std::to_string(to);
+  return std::make_unique<C10dLink>(*this, link_key(from, to), peer, control, what);
+}
+
+void RankContext::share_weights(Pipeline& p) {
+  weights_complete_ = false;
+  if (rank_ != 0) {
+    std::vector<at::Tensor> mine;
+    for (int c = 0; c < p.num_stages(); ++c)
+      if (here(c))
+        for (const auto& t : p.stage(c).live_params()) mine.push_back(t);
+    group_->send(0, FrameKind::Weights, rank_, pack_tensors(mine));
+    return;
+  }
+  for (int r = 1; r < world_; ++r) {
+    at::Tensor payload;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto& q = weights_[static_cast<std::size_t>(r)];
+      wait([&] { return !q.empty(); }, "its weights", r, nullptr, lock);
+      payload = std::move(q.front());
+      q.pop_front();
+    }
+    const std::vector<at::Tensor> theirs = unpack_tensors(payload);
+    torch::NoGradGuard no_grad;
+    std::size_t i = 0;
+    for (int c = 0; c < p.num_stages(); ++c) {
+      if (chunk_device_[static_cast<std::size_t>(c)] != r) continue;
+      for (const auto& t : p.stage(c).live_params()) {
+        if (i >= theirs.size() || !theirs[i].sizes().equals(t.sizes()))
+          throw std::runtime_error("rank " + std::to_string(r) + " sent weights of another shape for chunk " + std::to_string(c));
+        const_cast<at::Tensor&>(t).copy_(theirs[i++]);
+      }
+    }
+  }
+  weights_complete_ = true;
+}
+
+void RankContext::send_telemetry(const TelemetryPacket& p) {
+  if (rank_ == 0) return;
+  try {
+    group_->send(0, FrameKind::Telemetry, rank_, pack_telemetry(p));
+  } catch (const std::exception& e) {
+    lost(0, e.what());
+  }
+}
+
+void RankContext::take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers,
+                                 std::vector<MinibatchResult>& results) {
+  std::deque<at::Tensor> packets;
+  std::int64_t origin = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    packets.swap(telemetry_);
+    origin = origin_ns_;
+  }
+  for (const auto& bytes : packets) {
+    TelemetryPacket p = unpack_telemetry(bytes);
+    // One host: the steady clock is the machine's, so the sender's times move by the origins' difference.
+    const std::int64_t shift = p.origin_ns - origin;
+    for (auto& op : p.ops) op.t_start_ns += shift, op.t_end_ns += shift;
+    for (auto& t : p.transfers) t.t_start_ns += shift, t.t_end_ns += shift;
+    ops.insert(ops.end(), p.ops.begin(), p.ops.end());
+    transfers.insert(transfers.end(), p.transfers.begin(), p.transfers.end());
+    results.insert(results.end(), p.results.begin(), p.results.end());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& f : p.figures) figures_[f.chunk] = f;
+  }
+}
+
+std::optional<ChunkFigures> RankContext::figures(int chunk) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = figures_.find(chunk);
+  if (it == figures_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RankContext::stop_all(const std::string& reason) {
+  std::vector<int> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_sent_ || finishing_) return;
+    stop_sent_ = true;
+    for (int p = 0; p < world_; ++p)
+      if (!gone_[static_cast<std::size_t>(p)]) peers.push_back(p);
+  }
+  for (int p : peers) {
+    try {
+      group_->send(p, FrameKind::Stop, 0, pack_text(reason));
+    } catch (const std::exception&) {
+      // that peer is gone too: its receiver here says so
+    }
+  }
+}
+
+void RankContext::wait_ends() {
+  if (rank_ != 0) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout_, [&] {
+    for (bool g : gone_)
+      if (!g) return false;
+    return true;
+  });
+}
+
+void RankContext::finish(const TelemetryPacket& last) {
+  std::vector<int> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    finishing_ = true;
+    for (int p = 0; p < world_; ++p)
+      if (p != rank_ && !(gone_[static_cast<std::size_t>(p)] && !ended_[static_cast<std::size_t>(p)])) peers.push_back(p);
+  }
+  for (int p : peers) {
+    try {
+      group_->send(p, FrameKind::End, 0, p == 0 ? pack_telemetry(last) : at::Tensor());
+    } catch (const std::exception&) {
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout_, [&] {
+    for (bool g : gone_)
+      if (!g) return false;
+    return true;
+  });
+}
+
+}  // namespace ps::dist

@@ -1,0 +1,99 @@
+// One rank of a multi-process run, as the session sees it: the links to chunks on other ranks (C10dLink),
+// the weights gathered on rank 0 for evaluation and the digest, telemetry streamed to rank 0, the
+// stop that reaches every rank, and the end-of-run handshake. One receiving thread per peer drains
+// everything that peer sends, so a send never waits on the peer's compute (Gloo's sends of large
+// messages wait for the matching receive: two stages sending to each other would deadlock otherwise).
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/dist/dist_options.h"
+#include "engine/dist/wire.h"
+#include "engine/runtime/link.h"
+#include "engine/runtime/run_control.h"
+
+namespace ps {
+class Pipeline;
+}
+
+namespace ps::dist {
+
+class Group;
+
+class RankContext {
+ public:
+  // Joins the run (see Group) and starts receiving. `stop_here` stops this rank's run (a peer stopped,
+  // failed or was lost). Throws as Group does.
+  RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono::milliseconds timeout, std::function<void()> stop_here);
+  ~RankContext();  // aborts what still receives and joins every thread
+  RankContext(const RankContext&) = delete;
+  RankContext& operator=(const RankContext&) = delete;
+
+  int rank() const { return rank_; }
+  int world() const { return world_; }
+  std::string describe_rank(int rank) const;  // "rank R, pid P on HOST"
+  void set_placement(std::vector<int> chunk_device) { chunk_device_ = std::move(chunk_device); }
+  bool here(int chunk) const { return chunk_device_[static_cast<std::size_t>(chunk)] == rank_; }
+  void set_origin(std::chrono::steady_clock::time_point origin);
+
+  // The link for what chunk `from` sends its neighbour `to`, one of them on this rank.
+  std::unique_ptr<Link> link(int from, int to, RunControl& control);
+
+  // At every evaluation point, on every rank: the other ranks send their chunks' live weights, rank 0
+  // copies them into its replicas of those chunks (evaluation and the digest then see the whole model).
+  void share_weights(Pipeline& p);
+  bool weights_complete() const { return weights_complete_; }
+
+  void send_telemetry(const TelemetryPacket& p);  // not rank 0: to rank 0
+  // Rank 0: what the other ranks sent, with their times moved to this rank's origin.
+  void take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers, std::vector<MinibatchResult>& results);
+  std::optional<ChunkFigures> figures(int chunk) const;
+
+  // Tells every rank to stop; with a reason, that this rank failed. Once per run.
+  void stop_all(const std::string& reason);
+  std::string error() const;  // why another rank made this one stop ("" for a plain stop)
+
+  void wait_ends();                        // rank 0: until every rank has sent its last telemetry (bounded)
+  void finish(const TelemetryPacket& last);  // sends this rank's end, waits for the others' (bounded)
+
+ private:
+  struct Inbox;
+  class C10dLink;
+  void receive_loop(int peer);
+  void lost(int peer, const std::string& why);
+  std::int64_t origin_ns() const;
+  // Waits (bounded by the timeout) for `ready`; throws naming `what` and `peer` when the run failed,
+  // the peer is gone or the time is up; false when `control` (if any) stopped the run.
+  bool wait(const std::function<bool()>& ready, const std::string& what, int peer, RunControl* control,
+            std::unique_lock<std::mutex>& lock);
+
+  int rank_ = 0, world_ = 1;
+  std::chrono::milliseconds timeout_;
+  std::function<void()> stop_here_;
+  std::unique_ptr<Group> group_;
+  std::vector<int> chunk_device_;
+  std::int64_t origin_ns_ = 0;
+  std::vector<std::thread> receivers_;
+
+  mutable std::mutex mu_;  // guards what follows
+  std::condition_variable cv_;
+  std::map<std::int64_t, std::deque<at::Tensor>> data_;  // per link key: payloads, oldest first
+  std::vector<std::deque<at::Tensor>> weights_;          // per rank
+  std::deque<at::Tensor> telemetry_;                     // rank 0: packets not yet taken
+  std::map<int, ChunkFigures> figures_;
+  std::vector<bool> ended_, gone_;  // a peer sent its end; a peer's receiver stopped (ended, lost or aborted)
+  std::string error_;
+  bool stop_sent_ = false, finishing_ = false;
+  bool weights_complete_ = false;
+};
+
+}  // namespace ps::dist

@@ -1,0 +1,58 @@
+// What travels between ranks, as bytes: a small fixed header frame first (kind, key, payload size), so
+// the receiver can size its buffer (a Gloo receive smaller than the message aborts the process), then
+// the payload. Both sides run the same binary (checked at rendezvous), so plain structs go as they are.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/runtime/stage.h"
+#include "engine/telemetry/events.h"
+
+namespace ps::dist {
+
+enum class FrameKind : std::int64_t {
+  Data = 1,   // an activation or gradient; key: the directed link (link_key)
+  Weights,    // a rank's live weights for evaluation; key: the sender's rank
+  Telemetry,  // op/transfer events, results and figures for rank 0
+  Stop,       // stop the run; payload: the reason when a rank failed ("" for a plain stop)
+  End,        // the sender sends nothing more; payload: a final telemetry packet
+};
+constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
+constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes
+
+// The link carrying what chunk `from` sends to its neighbour `to`.
+inline std::int64_t link_key(int from, int to) { return 2 * static_cast<std::int64_t>(std::min(from, to)) + (to < from ? 1 : 0); }
+
+// A chunk's running figures, for the summary that rank 0 writes.
+struct ChunkFigures {
+  std::int32_t chunk = 0;
+  std::int32_t copies_max = 0;
+  std::int64_t busy_ns = 0, bytes_max = 0, activation_bytes_max = 0;
+  std::int64_t link_wait_ns = 0, bytes_sent = 0, messages_sent = 0;
+};
+
+struct TelemetryPacket {
+  std::int64_t origin_ns = 0;  // the sender's run origin on the steady clock (aligns its times)
+  std::vector<OpEvent> ops;
+  std::vector<TransferEvent> transfers;
+  std::vector<MinibatchResult> results;
+  std::vector<ChunkFigures> figures;
+  std::int32_t status = -1;  // End: the sender's RunStatus
+  std::string error;         // End: the sender's error
+};
+
+// Payloads as CPU uint8 tensors (what Gloo sends). `origin_ns`: the local run origin, so that a
+// message's send time crosses processes as an absolute steady-clock time.
+at::Tensor pack_message(const Message& m, std::int64_t origin_ns);
+Message unpack_message(const at::Tensor& bytes, std::int64_t origin_ns);
+at::Tensor pack_tensors(const std::vector<at::Tensor>& tensors);
+std::vector<at::Tensor> unpack_tensors(const at::Tensor& bytes);
+at::Tensor pack_telemetry(const TelemetryPacket& p);
+TelemetryPacket unpack_telemetry(const at::Tensor& bytes);
+at::Tensor pack_text(const std::string& text);
+std::string unpack_text(const at::Tensor& bytes);
+
+}  // namespace ps::dist

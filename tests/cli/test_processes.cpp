@@ -1,0 +1,329 @@
+// Stages as processes (issue 13): `pipescope-cli run --executor processes` starts one rank per stage on
+// this host (FileStore rendezvous, loopback Gloo), and rank 0 writes the outputs. Versions never depend
+// on the executor: the weights digest equals the threaded and sequential runs'. Faults: a rank killed
+// with SIGKILL stops the others with an error naming it; SIGTERM to the launcher stops every rank (130);
+// ranks that run different configs refuse each other (2). Every wait is bounded and every process reaped.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_runner.h"
+
+namespace {
+
+using ps::test::cli;
+using ps::test::src;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("pipescope_procs_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::size_t lines(const fs::path& path) {
+  const std::string t = read_all(path);
+  return static_cast<std::size_t>(std::count(t.begin(), t.end(), '\n'));
+}
+
+nlohmann::json summary_of(const fs::path& out) { return nlohmann::json::parse(read_all(out / "summary.json")); }
+
+// pipescope-cli ARGS with `env` added, stdout and stderr into `log`; returns the pid.
+pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> all{PIPESCOPE_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) ::dup2(fd, 1), ::dup2(fd, 2);
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The child's wait status; -1 (after killing it) when it does not end within the bound.
+int wait_status(pid_t pid, std::chrono::seconds bound) {
+  const auto until = Clock::now() + bound;
+  int status = 0;
+  while (Clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+// The processes whose parent is `pid` (the ranks a launcher started).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == pid) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+// Waits until none of `pids` exists any more (they were reaped); false after the bound.
+bool all_gone(const std::vector<pid_t>& pids, std::chrono::seconds bound) {
+  const auto until = Clock::now() + bound;
+  for (;;) {
+    bool any = false;
+    for (pid_t p : pids) any = any || alive(p);
+    if (!any) return true;
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+struct Run {
+  int code = -1;
+  std::string log;
+  nlohmann::json summary;
+};
+
+Run run(const std::string& dir_name, const std::string& args) {
+  const fs::path dir = fresh_dir(dir_name);
+  Run r;
+  const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
+  r.code = res.code;
+  r.log = res.out;
+  if (fs::exists(dir / "out" / "summary.json")) r.summary = summary_of(dir / "out");
+  return r;
+}
+
+struct Case {
+  const char* name;
+  const char* args;
+};
+
+TEST(CliProcesses, TheWeightsDigestIsTheThreadedAndSequentialOnesForEverySchedule) {
+  const Case cases[] = {
+      {"async_stash", "--schedule 1f1b-async --strategy stash --steps 12"},
+      {"async_latest_3", "--schedule 1f1b-async --strategy latest --stages 3 --steps 10"},
+      {"flush", "--schedule 1f1b-flush --microbatches 4 --steps 8"},
+      {"gpipe_3", "--schedule gpipe --microbatches 2 --stages 3 --steps 6"},
+      {"interleaved", "--schedule interleaved-1f1b --chunks 2 --microbatches 4 --steps 6"},
+      {"zbv", "--schedule zbv --microbatches 4 --steps 6"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Run seq = run(std::string(c.name) + "_seq", std::string(c.args) + " --executor sequential");
+    const Run thr = run(std::string(c.name) + "_thr", std::string(c.args) + " --executor threaded");
+    const Run pro = run(std::string(c.name) + "_pro", std::string(c.args) + " --executor processes");
+    ASSERT_EQ(seq.code, 0) << seq.log;
+    ASSERT_EQ(thr.code, 0) << thr.log;
+    ASSERT_EQ(pro.code, 0) << pro.log;
+    const std::string digest = seq.summary["weights_digest"];
+    EXPECT_FALSE(digest.empty());
+    EXPECT_EQ(thr.summary["weights_digest"], digest);
+    EXPECT_EQ(pro.summary["weights_digest"], digest) << pro.log;
+    // Rank 0's outputs are a threaded run's: the same steps, loss, accuracy and stage rows.
+    EXPECT_EQ(pro.summary["status"], "completed");
+    EXPECT_EQ(pro.summary["steps"], thr.summary["steps"]);
+    EXPECT_EQ(pro.summary["final_train_loss"], thr.summary["final_train_loss"]);
+    EXPECT_EQ(pro.summary["test_accuracy"], thr.summary["test_accuracy"]);
+    ASSERT_EQ(pro.summary["per_stage"].size(), thr.summary["per_stage"].size());
+    for (const auto& st : pro.summary["per_stage"]) EXPECT_GT(st["utilization"].get<double>(), 0) << st.dump();
+  }
+}
+
+TEST(CliProcesses, RankZeroWritesEveryRanksEventsToTheLedgerAndTheTrace) {
+  const fs::path dir = fresh_dir("outputs");
+  const auto thr = cli("run --preset " + src("presets/tiny.json") + " --quiet --steps 10 --out " + (dir / "thr").string());
+  const auto pro = cli("run --preset " + src("presets/tiny.json") + " --quiet --steps 10 --executor processes --out " +
+                       (dir / "pro").string() + " --trace " + (dir / "pro" / "trace.json").string());
+  ASSERT_EQ(thr.code, 0) << thr.out;
+  ASSERT_EQ(pro.code, 0) << pro.out;
+  EXPECT_EQ(lines(dir / "pro" / "ledger.csv"), lines(dir / "thr" / "ledger.csv"));
+  EXPECT_EQ(lines(dir / "pro" / "metrics.csv"), lines(dir / "thr" / "metrics.csv"));
+  const std::string ledger = read_all(dir / "pro" / "ledger.csv");
+  EXPECT_NE(ledger.find("\n1,"), std::string::npos) << "no op of stage 1 (rank 1) in the ledger";
+  nlohmann::json trace;
+  ASSERT_NO_THROW(trace = nlohmann::json::parse(read_all(dir / "pro" / "trace.json")));
+  fs::remove_all(dir);
+}
+
+TEST(CliProcesses, KillingARankStopsTheOthersNamingItAndLeavesNoProcess) {
+  const fs::path dir = fresh_dir("kill");
+  const pid_t launcher = spawn_cli({"run", "--preset", src("presets/tiny.json"), "--steps", "1000000", "--executor",
+                                    "processes", "--set", "processes.timeout_seconds=10", "--out",
+                                    (dir / "out").string(), "--quiet"},
+                                   dir / "log");
+  ASSERT_GT(launcher, 0);
+  // Running: rank 0 has written steps (the last stage, rank 1, sent its results).
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < until && !(fs::exists(dir / "out" / "metrics.csv") && lines(dir / "out" / "metrics.csv") > 3))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::vector<pid_t> ranks = children_of(launcher);
+  ASSERT_EQ(ranks.size(), 1u) << read_all(dir / "log");
+  ::kill(ranks[0], SIGKILL);
+  const auto t0 = Clock::now();
+  const int status = wait_status(launcher, std::chrono::seconds(30));
+  const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::string log = read_all(dir / "log");
+  ASSERT_NE(status, -1) << "the launcher did not stop; log:\n" << log;
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << log;
+  EXPECT_LT(took, 10.0) << log;
+  EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
+  const nlohmann::json s = summary_of(dir / "out");
+  EXPECT_EQ(s["status"], "failed");
+  EXPECT_NE(s["error"].get<std::string>().find("rank 1"), std::string::npos) << s["error"];
+  EXPECT_TRUE(all_gone(ranks, std::chrono::seconds(5)));
+  fs::remove_all(dir);
+}
+
+TEST(CliProcesses, SigtermToTheLauncherStopsEveryRankWith130) {
+  const fs::path dir = fresh_dir("sigterm");
+  const pid_t launcher = spawn_cli({"run", "--preset", src("presets/tiny.json"), "--steps", "1000000", "--stages", "3",
+                                    "--executor", "processes", "--out", (dir / "out").string(), "--quiet"},
+                                   dir / "log");
+  ASSERT_GT(launcher, 0);
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < until && !(fs::exists(dir / "out" / "metrics.csv") && lines(dir / "out" / "metrics.csv") > 3))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::vector<pid_t> ranks = children_of(launcher);
+  ASSERT_EQ(ranks.size(), 2u) << read_all(dir / "log");
+  ::kill(launcher, SIGTERM);
+  const int status = wait_status(launcher, std::chrono::seconds(30));
+  const std::string log = read_all(dir / "log");
+  ASSERT_NE(status, -1) << log;
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_EQ(summary_of(dir / "out")["status"], "stopped");
+  EXPECT_TRUE(all_gone(ranks, std::chrono::seconds(5)));
+  fs::remove_all(dir);
+}
+
+TEST(CliProcesses, RanksThatRunDifferentConfigsRefuseEachOtherNamingTheRankAndField) {
+  const fs::path dir = fresh_dir("mismatch");
+  const std::string store = "PIPESCOPE_STORE_FILE=" + (dir / "store").string();
+  std::vector<std::string> args{"run", "--preset", src("presets/tiny.json"), "--executor", "processes", "--quiet",
+                                "--set", "processes.timeout_seconds=20"};
+  std::vector<std::string> other = args;
+  other.insert(other.end(), {"--lr", "0.2"});
+  const pid_t r0 = spawn_cli(args, dir / "log0", {"PIPESCOPE_RANK=0", "PIPESCOPE_WORLD_SIZE=2", store, "PIPESCOPE_RUN_TOKEN=t"});
+  const pid_t r1 = spawn_cli(other, dir / "log1", {"PIPESCOPE_RANK=1", "PIPESCOPE_WORLD_SIZE=2", store, "PIPESCOPE_RUN_TOKEN=t"});
+  const int s0 = wait_status(r0, std::chrono::seconds(40));
+  const int s1 = wait_status(r1, std::chrono::seconds(40));
+  const std::string log0 = read_all(dir / "log0"), log1 = read_all(dir / "log1");
+  ASSERT_TRUE(s0 != -1 && WIFEXITED(s0)) << log0;
+  ASSERT_TRUE(s1 != -1 && WIFEXITED(s1)) << log1;
+  EXPECT_EQ(WEXITSTATUS(s0), 2) << log0;
+  EXPECT_EQ(WEXITSTATUS(s1), 2) << log1;
+  for (const std::string& log : {log0, log1}) {
+    EXPECT_NE(log.find("optimizer.lr"), std::string::npos) << log;
+    EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(CliProcesses, ProcsMustEqualTheStageCount) {
+  const auto bad = cli("run --preset " + src("presets/tiny.json") + " --quiet --procs 3");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--procs"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("2 stages"), std::string::npos) << bad.out;
+  const auto zero = cli("run --preset " + src("presets/tiny.json") + " --quiet --procs 0");
+  EXPECT_EQ(zero.code, 2) << zero.out;
+  // --procs N with --stages N runs: the same weights as the threaded run.
+  const fs::path dir = fresh_dir("procs");
+  const auto thr = cli("run --preset " + src("presets/tiny.json") + " --quiet --stages 3 --steps 6 --out " + (dir / "thr").string());
+  const auto pro = cli("run --preset " + src("presets/tiny.json") + " --quiet --stages 3 --steps 6 --procs 3 --out " + (dir / "pro").string());
+  ASSERT_EQ(thr.code, 0) << thr.out;
+  ASSERT_EQ(pro.code, 0) << pro.out;
+  const auto s = summary_of(dir / "pro");
+  EXPECT_EQ(s["weights_digest"], summary_of(dir / "thr")["weights_digest"]);
+  // Every stage's row says which process ran it, and what crossed its links.
+  ASSERT_EQ(s["per_stage"].size(), 3u);
+  for (int k = 0; k < 3; ++k) {
+    const auto& st = s["per_stage"][static_cast<std::size_t>(k)];
+    EXPECT_EQ(st["process"].get<std::string>().rfind("rank " + std::to_string(k) + ", pid ", 0), 0u) << st.dump();
+    EXPECT_EQ(st["messages_sent"], k == 1 ? 12 : 6) << st.dump();  // 6 steps: one activation and one gradient each
+    EXPECT_GT(st["bytes_sent"].get<std::int64_t>(), 0) << st.dump();
+  }
+  fs::remove_all(dir);
+}
+
+// torchrun's variables, on loopback: a port in use (rank 0 cannot serve the store) and a master that
+// nobody serves (rank 1 cannot reach it) each exit 2 naming the variable, within the configured timeout.
+TEST(CliProcesses, ABusyPortAndAnUnreachableMasterExitTwoNamingTheVariable) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string busy = std::to_string(ntohs(addr.sin_port));
+  const std::string run = std::string(" ") + PIPESCOPE_CLI + " run --preset " + src("presets/tiny.json") +
+                          " --executor processes --quiet --set processes.timeout_seconds=3";
+  const auto served = ps::test::run_shell("RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + busy + run);
+  EXPECT_EQ(served.code, 2) << served.out;
+  EXPECT_NE(served.out.find("MASTER_PORT"), std::string::npos) << served.out;
+  ::close(listener);  // now nobody listens there
+  const auto reached = ps::test::run_shell("RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + busy + run);
+  EXPECT_EQ(reached.code, 2) << reached.out;
+  EXPECT_NE(reached.out.find("MASTER_ADDR"), std::string::npos) << reached.out;
+  const auto bad_rank = ps::test::run_shell("RANK=2 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + busy + run);
+  EXPECT_EQ(bad_rank.code, 2) << bad_rank.out;
+  EXPECT_NE(bad_rank.out.find("RANK"), std::string::npos) << bad_rank.out;
+}
+
+TEST(CliProcesses, AProcessesRunNeedsRanksThatMatchItsStages) {
+  const fs::path dir = fresh_dir("world");
+  // One rank announced for a two-stage run: it refuses, naming the field.
+  const auto r = ps::test::run_shell("PIPESCOPE_RANK=0 PIPESCOPE_WORLD_SIZE=1 PIPESCOPE_STORE_FILE=" + (dir / "store").string() +
+                                     " " + PIPESCOPE_CLI + " run --preset " + src("presets/tiny.json") +
+                                     " --executor processes --quiet");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("stages"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
+}  // namespace
