@@ -75,7 +75,6 @@ double run_processes_benchmark(const BenchOptions& opts, std::FILE* out) {
   RunConfig cfg = load_preset(bench_preset_path(opts.preset));  // a bad preset fails here (exit 2)
   if (opts.preset.empty()) use_balanced_mlp(cfg);
   cfg.steps = opts.steps;
-  cfg.epochs = 0;
   cfg.threads_per_stage = 1;
   cfg.schedule = "1f1b-async";
   cfg.strategy.name = "stash";

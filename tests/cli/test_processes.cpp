@@ -118,15 +118,15 @@ bool all_gone(const std::vector<pid_t>& pids, std::chrono::seconds bound) {
   }
 }
 
-struct Run {
+struct RunResult {
   int code = -1;
   std::string log;
   nlohmann::json summary;
 };
 
-Run run(const std::string& dir_name, const std::string& args) {
+RunResult run(const std::string& dir_name, const std::string& args) {
   const fs::path dir = fresh_dir(dir_name);
-  Run r;
+  RunResult r;
   const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
   r.code = res.code;
   r.log = res.out;
@@ -150,9 +150,9 @@ TEST(CliProcesses, TheWeightsDigestIsTheThreadedAndSequentialOnesForEverySchedul
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    const Run seq = run(std::string(c.name) + "_seq", std::string(c.args) + " --executor sequential");
-    const Run thr = run(std::string(c.name) + "_thr", std::string(c.args) + " --executor threaded");
-    const Run pro = run(std::string(c.name) + "_pro", std::string(c.args) + " --executor processes");
+    const RunResult seq = run(std::string(c.name) + "_seq", std::string(c.args) + " --executor sequential");
+    const RunResult thr = run(std::string(c.name) + "_thr", std::string(c.args) + " --executor threaded");
+    const RunResult pro = run(std::string(c.name) + "_pro", std::string(c.args) + " --executor processes");
     ASSERT_EQ(seq.code, 0) << seq.log;
     ASSERT_EQ(thr.code, 0) << thr.log;
     ASSERT_EQ(pro.code, 0) << pro.log;
