@@ -35,6 +35,10 @@ class RankContext::C10dLink final : public Link {
     closed_ = true;
     ctx_.cv_.notify_all();
   }
+  void preload(Message&& m) override {
+    std::lock_guard<std::mutex> lock(ctx_.mu_);
+    ctx_.data_[key_].push_back(pack_message(m, ctx_.origin_ns_));
+  }
   std::deque<Message> take_all() override {
     std::deque<at::Tensor> q;
     {
@@ -61,6 +65,8 @@ RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono
   group_ = std::make_unique<Group>(o, cfg, timeout);
   weights_.resize(static_cast<std::size_t>(world_));
   ended_.assign(static_cast<std::size_t>(world_), false);
+  flushed_.assign(static_cast<std::size_t>(world_), false);
+  states_.resize(static_cast<std::size_t>(world_));
   gone_.assign(static_cast<std::size_t>(world_), false);
   gone_[static_cast<std::size_t>(rank_)] = true;
   for (int p = 0; p < world_; ++p)
@@ -103,6 +109,8 @@ void RankContext::receive_loop(int peer) {
       case FrameKind::Data: data_[f->key].push_back(std::move(f->payload)); break;
       case FrameKind::Weights: weights_[p].push_back(std::move(f->payload)); break;
       case FrameKind::Telemetry: telemetry_.push_back(std::move(f->payload)); break;
+      case FrameKind::Flushed: flushed_[p] = true; break;
+      case FrameKind::State: states_[p] = std::move(f->payload); break;
       case FrameKind::Stop: {
         const std::string reason = unpack_text(f->payload);
         if (!reason.empty() && error_.empty()) error_ = "rank " + std::to_string(peer) + " failed: " + reason;
@@ -254,6 +262,42 @@ void RankContext::stop_all(const std::string& reason) {
       // that peer is gone too: its receiver here says so
     }
   }
+}
+
+void RankContext::flush_links() {
+  for (int p = 0; p < world_; ++p)
+    if (p != rank_) group_->send(p, FrameKind::Flushed, rank_);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (int p = 0; p < world_; ++p)
+    if (p != rank_) {
+      const auto q = static_cast<std::size_t>(p);
+      wait([&] { return bool(flushed_[q]); }, "the end of its messages (checkpoint)", p, nullptr, lock);
+    }
+}
+
+std::deque<Message> RankContext::drain(int from, int to) {
+  std::deque<at::Tensor> q;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    q.swap(data_[link_key(from, to)]);
+  }
+  std::deque<Message> out;
+  for (auto& p : q) out.push_back(unpack_message(p, origin_ns()));
+  return out;
+}
+
+void RankContext::send_state(const at::Tensor& part) { group_->send(0, FrameKind::State, rank_, part); }
+
+std::vector<at::Tensor> RankContext::take_states() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (int p = 1; p < world_; ++p) {
+    const auto q = static_cast<std::size_t>(p);
+    wait([&] { return states_[q].defined(); }, "its part of the checkpoint", p, nullptr, lock);
+  }
+  std::vector<at::Tensor> out;
+  out.swap(states_);
+  states_.resize(static_cast<std::size_t>(world_));
+  return out;
 }
 
 void RankContext::wait_ends() {

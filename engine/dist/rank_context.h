@@ -62,6 +62,14 @@ class RankContext {
   void stop_all(const std::string& reason);
   std::string error() const;  // why another rank made this one stop ("" for a plain stop)
 
+  // A checkpoint's cut across ranks. Every rank, once its pipeline has stopped: tells every peer that
+  // no activation or gradient follows, and waits (bounded) until every peer has said the same, so that
+  // everything sent to this rank is in its links' inboxes (drain() then takes it).
+  void flush_links();
+  std::deque<Message> drain(int from, int to);  // what chunk `from` sent chunk `to` (here) and no op took
+  void send_state(const at::Tensor& part);      // not rank 0: this rank's part of the checkpoint
+  std::vector<at::Tensor> take_states();        // rank 0: every other rank's part, by rank (bounded)
+
   void wait_ends();                        // rank 0: until every rank has sent its last telemetry (bounded)
   void finish(const TelemetryPacket& last);  // sends this rank's end, waits for the others' (bounded)
 
@@ -89,6 +97,8 @@ class RankContext {
   std::map<std::int64_t, std::deque<at::Tensor>> data_;  // per link key: payloads, oldest first
   std::vector<std::deque<at::Tensor>> weights_;          // per rank
   std::deque<at::Tensor> telemetry_;                     // rank 0: packets not yet taken
+  std::vector<bool> flushed_;                            // per peer: its Flushed frame came
+  std::vector<at::Tensor> states_;                       // rank 0, per rank: its checkpoint part
   std::map<int, ChunkFigures> figures_;
   std::vector<bool> ended_, gone_;  // a peer sent its end; a peer's receiver stopped (ended, lost or aborted)
   std::string error_;

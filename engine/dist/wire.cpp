@@ -177,4 +177,28 @@ std::string unpack_text(const at::Tensor& bytes) {
   return r.text();
 }
 
+at::Tensor pack_state(const std::string& json, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  Writer w;
+  w.text(json);
+  w.put<std::int64_t>(static_cast<std::int64_t>(tensors.size()));
+  for (const auto& [name, t] : tensors) {
+    w.text(name);
+    w.tensor(t);
+  }
+  return w.finish();
+}
+
+std::pair<std::string, std::vector<std::pair<std::string, at::Tensor>>> unpack_state(const at::Tensor& bytes) {
+  Reader r(bytes);
+  std::pair<std::string, std::vector<std::pair<std::string, at::Tensor>>> out;
+  out.first = r.text();
+  const auto n = r.get<std::int64_t>();
+  if (n < 0) throw std::runtime_error("a malformed checkpoint part between ranks");
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::string name = r.text();
+    out.second.emplace_back(std::move(name), r.tensor());
+  }
+  return out;
+}
+
 }  // namespace ps::dist

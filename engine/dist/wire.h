@@ -19,6 +19,8 @@ enum class FrameKind : std::int64_t {
   Telemetry,  // op/transfer events, results and figures for rank 0
   Stop,       // stop the run; payload: the reason when a rank failed ("" for a plain stop)
   End,        // the sender sends nothing more; payload: a final telemetry packet
+  Flushed,    // the sender's pipeline has stopped: no activation or gradient follows this frame
+  State,      // a rank's part of a checkpoint, for rank 0 (pack_state)
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
 constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes
@@ -54,5 +56,8 @@ at::Tensor pack_telemetry(const TelemetryPacket& p);
 TelemetryPacket unpack_telemetry(const at::Tensor& bytes);
 at::Tensor pack_text(const std::string& text);
 std::string unpack_text(const at::Tensor& bytes);
+// A JSON text with named tensors (a rank's part of a checkpoint).
+at::Tensor pack_state(const std::string& json, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+std::pair<std::string, std::vector<std::pair<std::string, at::Tensor>>> unpack_state(const at::Tensor& bytes);
 
 }  // namespace ps::dist

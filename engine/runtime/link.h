@@ -25,6 +25,9 @@ class Link {
   virtual void close() = 0;
   // Everything sent and not yet received, oldest first (for a pipeline cut).
   virtual std::deque<Message> take_all() = 0;
+  // A message of a cut that was in transit: put where the receiving side takes it from (for a link to
+  // another rank, into this rank's inbox, nothing sent).
+  virtual void preload(Message&& m) { push(std::move(m)); }
 };
 
 // Between two worker threads: blocks while full or empty.

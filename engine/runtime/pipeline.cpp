@@ -144,18 +144,24 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         grads.push_back(nullptr);
         continue;
       }
-      if (here != next_here) {  // processes: to or from another rank
+      if (here != next_here) {  // processes: to or from another rank; each side holds its inbox's cut
         acts.push_back(rank_.remote_link(c, c + 1, control));
         grads.push_back(rank_.remote_link(c + 1, c, control));
-      } else if (device_of(c) == device_of(c + 1)) {
+        if (next_here)
+          for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
+        if (here)
+          for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
+        continue;
+      }
+      if (device_of(c) == device_of(c + 1)) {
         acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
         grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
       } else {
         acts.push_back(std::make_unique<ChannelLink>(capacity));
         grads.push_back(std::make_unique<ChannelLink>(capacity));
       }
-      for (auto& m : cut.acts[c + 1]) acts[c]->push(std::move(m));
-      for (auto& m : cut.grads[c]) grads[c]->push(std::move(m));
+      for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
+      for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
     }
   auto close_all = [&] {
     for (auto& l : acts)

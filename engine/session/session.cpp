@@ -113,7 +113,10 @@ void Session::Impl::build() {
   // written leaves nothing behind, not even the directory this run made for its outputs.
   if (!opts.trace_path.empty()) {
     try {
-      trace = std::make_unique<TraceWriter>(opts.trace_path, devices);
+      // A processes run: each stage's trace process says which rank (pid, host) ran it.
+      std::vector<std::string> names = devices;
+      for (std::size_t k = 0; dist && k < names.size(); ++k) names[k] += ", " + dist->describe_rank(chunk_device[k]);
+      trace = std::make_unique<TraceWriter>(opts.trace_path, names);
     } catch (...) {
       std::error_code ec;
       if (created_out) std::filesystem::remove_all(opts.out_dir, ec);
@@ -325,7 +328,19 @@ void Session::Impl::drive() {
   }
   if (dist && final_status != RunStatus::Completed) dist->stop_all(final_status == RunStatus::Stopped ? "" : final_error);
   // The final checkpoint: of a completed or stopped run (a failed or diverged one keeps its last good one).
-  if (!opts.checkpoint_path.empty() && (final_status == RunStatus::Completed || final_status == RunStatus::Stopped)) {
+  bool cut_whole = true;
+  if (dist && !opts.checkpoint_path.empty() && (final_status == RunStatus::Completed || final_status == RunStatus::Stopped)) {
+    std::string why;
+    try {
+      cut_whole = gather_ranks_state(why);
+    } catch (const std::exception& e) {
+      cut_whole = false;
+      why = e.what();
+    }
+    if (!cut_whole && final_error.empty()) final_error = "no checkpoint written: " + why;
+  }
+  if (!opts.checkpoint_path.empty() && cut_whole && writes_outputs() &&
+      (final_status == RunStatus::Completed || final_status == RunStatus::Stopped)) {
     try {
       write_checkpoint(opts.checkpoint_path, final_status == RunStatus::Completed ? "completed" : "stopped");
     } catch (const std::exception& e) {

@@ -131,6 +131,10 @@ void Session::Impl::restore(const Checkpoint& c) {
     const MinibatchResult r = result_from(j);
     partial[r.minibatch] = r;
   }
+  if (dist && dist->rank() != 0) {  // rank 0 reports the results so far; this rank only adds new ones
+    results.clear();
+    result_times.clear();
+  }
   stats.from_json(c.meta["run_stats"]);
   if (!history.empty()) last_step = history.back();
   if (!eval_history.empty()) last_eval = eval_history.back();

@@ -52,6 +52,10 @@ struct Session::Impl {
   // Not rank 0: what the collector gathered goes to rank 0 (with the results and the chunks' figures).
   void forward_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers);
   dist::TelemetryPacket final_packet();  // the end of this rank's run, for rank 0
+  // The final checkpoint of a processes run: every rank's part of the cut meets on rank 0, which then
+  // holds the whole run (its replicas of the other ranks' chunks loaded) and writes it as a threaded run
+  // would. Returns false (with `why`) when the ranks did not stop at one cut (in different segments).
+  bool gather_ranks_state(std::string& why);
 
   RunControl control;
   std::vector<std::unique_ptr<SpscRing<OpEvent>>> rings;  // one producer each: the stage's worker

@@ -1,6 +1,7 @@
 // The session's side of the processes executor: joining the ranks, and what a rank other than 0 sends
 // rank 0 (its op and transfer events, the last stage's results, its chunks' figures). Rank 0 feeds them
 // to the same collector a threaded run uses, so the outputs do not know how the run was executed.
+#include "engine/session/checkpoint.h"
 #include "engine/session/session_impl.h"
 #include "engine/util/errors.h"
 
@@ -9,8 +10,10 @@ namespace ps {
 void Session::Impl::join_ranks() {
   if (replicas)
     throw InputError(cfg.source, "executor", "the data-parallel schedules do not run as processes yet (use threaded)");
-  if (!opts.checkpoint_path.empty() || !opts.resume_path.empty())
-    throw InputError(cfg.source, "executor", "checkpoints of a multi-process run are not supported yet (use threaded)");
+  if (opts.checkpoint_every_minutes > 0)
+    throw InputError(cfg.source, "executor",
+                     "a multi-process run saves its checkpoint at its end (or on Ctrl-C), not every few minutes yet "
+                     "(drop --checkpoint-every, or use threaded)");
   if (!opts.dist.active())
     throw InputError(cfg.source, "executor",
                      "processes needs its ranks: `pipescope-cli run` starts them on this host, torchrun across hosts "
@@ -59,6 +62,106 @@ dist::TelemetryPacket Session::Impl::final_packet() {
   p.status = static_cast<std::int32_t>(status);
   p.error = error;
   return p;
+}
+
+namespace {
+
+// The chunks' messages of a cut that this rank holds: a receiver's inbox, or a sender's unsent message.
+void put_cut(Checkpoint& c, const PipelineCut& cut) {
+  nlohmann::json acts = nlohmann::json::object(), grads = nlohmann::json::object();
+  for (std::size_t k = 0; k < cut.acts.size(); ++k) {
+    if (!cut.acts[k].empty()) acts[std::to_string(k)] = put_messages(c, cut.acts[k], "cut/act" + std::to_string(k));
+    if (!cut.grads[k].empty()) grads[std::to_string(k)] = put_messages(c, cut.grads[k], "cut/grad" + std::to_string(k));
+  }
+  c.meta["acts"] = acts;
+  c.meta["grads"] = grads;
+}
+
+}  // namespace
+
+bool Session::Impl::gather_ranks_state(std::string& why) {
+  const int C = pipeline->num_stages();
+  const int me = dist->rank();
+  dist->flush_links();
+  // What reached this rank after its pipeline stopped comes after what the cut already holds.
+  if (!cut.empty())
+    for (int c = 0; c + 1 < C; ++c) {
+      if (dist->here(c + 1) && !dist->here(c))
+        for (auto& m : dist->drain(c, c + 1)) cut.acts[static_cast<std::size_t>(c + 1)].push_back(std::move(m));
+      if (dist->here(c) && !dist->here(c + 1))
+        for (auto& m : dist->drain(c + 1, c)) cut.grads[static_cast<std::size_t>(c)].push_back(std::move(m));
+    }
+  if (me != 0) {
+    Checkpoint part;
+    part.meta["seg_base"] = seg_base;
+    part.meta["seg_len"] = seg_len;
+    part.meta["drain_to"] = drain_to;
+    part.meta["next"] = cut.empty() ? -1 : static_cast<std::int64_t>(cut.next[static_cast<std::size_t>(me)]);
+    for (int k = 0; k < C; ++k)
+      if (dist->here(k)) pipeline->stage(k).save(part, "s" + std::to_string(k));
+    if (!cut.empty()) put_cut(part, cut);
+    {
+      // The results this rank has not forwarded yet go with its part (and not again as telemetry).
+      std::lock_guard<std::mutex> lock(results_mu);
+      nlohmann::json rs = nlohmann::json::array();
+      for (const auto& r : results) rs.push_back(result_json(r));
+      part.meta["results"] = rs;
+      results.clear();
+      result_times.clear();
+    }
+    std::vector<std::pair<std::string, at::Tensor>> tensors(part.tensors.begin(), part.tensors.end());
+    dist->send_state(dist::pack_state(part.meta.dump(), tensors));
+    return true;
+  }
+  const std::vector<at::Tensor> states = dist->take_states();
+  std::vector<Checkpoint> parts(static_cast<std::size_t>(dist->world()));
+  for (int r = 1; r < dist->world(); ++r) {
+    auto [json, tensors] = dist::unpack_state(states[static_cast<std::size_t>(r)]);
+    Checkpoint& p = parts[static_cast<std::size_t>(r)];
+    p.source = "rank " + std::to_string(r);
+    p.meta = nlohmann::json::parse(json);
+    for (auto& [name, t] : tensors) p.tensors[name] = std::move(t);
+    if (p.meta["seg_base"].get<std::int64_t>() != seg_base || (p.meta["next"].get<std::int64_t>() < 0) != cut.empty()) {
+      why = "the ranks stopped in different segments (rank 0 at step " + std::to_string(seg_base) + ", " +
+            dist->describe_rank(r) + " at step " + std::to_string(p.meta["seg_base"].get<std::int64_t>()) +
+            "): no consistent cut to save";
+      return false;
+    }
+  }
+  // Rank 0 becomes the whole run: the other ranks' chunks, their place in the lists, their messages.
+  for (int r = 1; r < dist->world(); ++r) {
+    const Checkpoint& p = parts[static_cast<std::size_t>(r)];
+    for (int k = 0; k < C; ++k)
+      if (pipeline->device_of(k) == r) pipeline->stage(k).load(p, "s" + std::to_string(k));
+    std::lock_guard<std::mutex> lock(results_mu);
+    for (const auto& j : p.meta["results"]) {
+      results.push_back(result_from(j));
+      result_times.push_back(wall_now());
+    }
+  }
+  if (cut.empty()) return true;
+  PipelineCut merged = cut;
+  for (int r = 1; r < dist->world(); ++r)
+    merged.next[static_cast<std::size_t>(r)] = parts[static_cast<std::size_t>(r)].meta["next"].get<std::size_t>();
+  // Chunk k's inbox: what its own rank received, then what a sender on another rank could not send.
+  auto messages_of = [&](int r, const char* kind, int k) {
+    if (r == 0) return std::string(kind) == "acts" ? cut.acts[static_cast<std::size_t>(k)] : cut.grads[static_cast<std::size_t>(k)];
+    const Checkpoint& p = parts[static_cast<std::size_t>(r)];
+    const auto& list = p.meta[kind];
+    return list.contains(std::to_string(k)) ? get_messages(p, list[std::to_string(k)]) : std::deque<Message>();
+  };
+  for (int k = 0; k < C; ++k) {
+    const int owner = pipeline->device_of(k);
+    for (const char* kind : {"acts", "grads"}) {
+      std::deque<Message> all = messages_of(owner, kind, k);
+      for (int r = 0; r < dist->world(); ++r)
+        if (r != owner)
+          for (auto& m : messages_of(r, kind, k)) all.push_back(std::move(m));
+      (std::string(kind) == "acts" ? merged.acts : merged.grads)[static_cast<std::size_t>(k)] = std::move(all);
+    }
+  }
+  cut = std::move(merged);
+  return true;
 }
 
 }  // namespace ps

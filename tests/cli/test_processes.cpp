@@ -183,6 +183,15 @@ TEST(CliProcesses, RankZeroWritesEveryRanksEventsToTheLedgerAndTheTrace) {
   EXPECT_NE(ledger.find("\n1,"), std::string::npos) << "no op of stage 1 (rank 1) in the ledger";
   nlohmann::json trace;
   ASSERT_NO_THROW(trace = nlohmann::json::parse(read_all(dir / "pro" / "trace.json")));
+  // One trace process per stage, named with the rank (pid, host) that ran it; flows cross between them.
+  const nlohmann::json& events = trace.is_array() ? trace : trace["traceEvents"];
+  int named = 0, flows = 0;
+  for (const auto& e : events) {
+    if (e.value("name", "") == "process_name" && e["args"]["name"].get<std::string>().find(", rank ") != std::string::npos) ++named;
+    if (e.value("ph", "") == "f") ++flows;
+  }
+  EXPECT_EQ(named, 2);
+  EXPECT_GT(flows, 0);
   fs::remove_all(dir);
 }
 
@@ -258,6 +267,68 @@ TEST(CliProcesses, RanksThatRunDifferentConfigsRefuseEachOtherNamingTheRankAndFi
     EXPECT_NE(log.find("optimizer.lr"), std::string::npos) << log;
     EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
   }
+  fs::remove_all(dir);
+}
+
+// Starts `args` (a long run), waits until it has written a few steps, sends SIGTERM and waits for it:
+// its exit status (-1 when it did not end within the bound).
+int stopped_midway(const std::vector<std::string>& args, const fs::path& out, const fs::path& log) {
+  const pid_t pid = spawn_cli(args, log);
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < until && !(fs::exists(out / "metrics.csv") && lines(out / "metrics.csv") > 20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGTERM);
+  return wait_status(pid, std::chrono::seconds(60));
+}
+
+// A checkpoint of a processes run is one consistent cut of every rank (each rank's chunks, its place in
+// its list, the activations and gradients between ranks), written by rank 0 in the threaded format: a
+// run stopped anywhere resumes bit for bit, as processes or as threads, and a threaded checkpoint
+// resumes as processes.
+TEST(CliProcesses, ACheckpointOfAStoppedRunResumesBitForBitAsProcessesOrThreads) {
+  const fs::path dir = fresh_dir("ckpt");
+  // One long epoch (one segment) of 1f1b-async with weight stashing: versions in flight at any stop.
+  const std::vector<std::string> base{"run", "--preset", src("presets/tiny.json"), "--quiet", "--strategy", "stash",
+                                      "--stages", "3", "--steps", "1500", "--set", "dataset.synthetic_size=60000",
+                                      "--set", "eval_every_epochs=1"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto join = [](const std::vector<std::string>& a) {
+    std::string s;
+    for (const auto& w : a) s += (s.empty() ? "" : " ") + w;
+    return s;
+  };
+  const auto full = cli(join(with({"--out", (dir / "full").string()})));
+  ASSERT_EQ(full.code, 0) << full.out;
+  const std::string digest = summary_of(dir / "full")["weights_digest"];
+
+  // Stopped as processes, resumed as threads and as processes.
+  const int st = stopped_midway(with({"--procs", "3", "--out", (dir / "pro").string(), "--checkpoint",
+                                      (dir / "pro.ckpt").string()}),
+                                dir / "pro", dir / "pro.log");
+  ASSERT_TRUE(st != -1 && WIFEXITED(st)) << read_all(dir / "pro.log");
+  ASSERT_EQ(WEXITSTATUS(st), 130) << read_all(dir / "pro.log");
+  ASSERT_TRUE(fs::exists(dir / "pro.ckpt")) << read_all(dir / "pro.log");
+  const auto steps_saved = summary_of(dir / "pro")["steps"].get<std::int64_t>();
+  EXPECT_LT(steps_saved, 1500) << "the run ended before it was stopped: no cut was tested";
+  const auto thr = cli("run --resume " + (dir / "pro.ckpt").string() + " --quiet --out " + (dir / "r_thr").string());
+  ASSERT_EQ(thr.code, 0) << thr.out;
+  EXPECT_EQ(summary_of(dir / "r_thr")["weights_digest"], digest);
+  const auto pro = cli("run --resume " + (dir / "pro.ckpt").string() + " --procs 3 --quiet --out " + (dir / "r_pro").string());
+  ASSERT_EQ(pro.code, 0) << pro.out;
+  EXPECT_EQ(summary_of(dir / "r_pro")["weights_digest"], digest);
+  EXPECT_EQ(summary_of(dir / "r_pro")["steps"], 1500);
+
+  // Stopped as threads, resumed as processes.
+  const int st2 = stopped_midway(with({"--out", (dir / "thr").string(), "--checkpoint", (dir / "thr.ckpt").string()}),
+                                 dir / "thr", dir / "thr.log");
+  ASSERT_TRUE(st2 != -1 && WIFEXITED(st2) && WEXITSTATUS(st2) == 130) << read_all(dir / "thr.log");
+  const auto pro2 = cli("run --resume " + (dir / "thr.ckpt").string() + " --procs 3 --quiet --out " + (dir / "r_pro2").string());
+  ASSERT_EQ(pro2.code, 0) << pro2.out;
+  EXPECT_EQ(summary_of(dir / "r_pro2")["weights_digest"], digest);
   fs::remove_all(dir);
 }
 
