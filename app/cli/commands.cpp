@@ -441,10 +441,14 @@ int cmd_run(const Args& args) {
   if (s.test_accuracy) std::printf("test_accuracy: %.4f\n", *s.test_accuracy);
   std::printf("samples_per_second: %.1f  wall_seconds: %.1f  bubble: %.3f measured, %.3f ideal\n",
               s.samples_per_second, s.wall_seconds, s.bubble_fraction_measured, s.bubble_fraction_ideal);
-  for (const auto& st : s.per_stage)
+  for (const auto& st : s.per_stage) {
     std::printf("  stage %d [%d..%d] %s: util %.2f, copies max %d, staleness F %.2f B %.2f\n", st.stage,
                 st.first_layer, st.last_layer, st.device.c_str(), st.utilization, st.weight_copies_max,
                 st.staleness_forward_mean.value_or(0), st.staleness_backward_mean.value_or(0));
+    if (!st.process.empty())
+      std::printf("    %s: sent %lld messages (%.1f KiB), waited %.3f s on its links\n", st.process.c_str(),
+                  static_cast<long long>(st.messages_sent), double(st.bytes_sent) / 1024.0, st.link_wait_seconds);
+  }
   std::printf("weights_digest: %s\n", s.weights_digest.c_str());
   if (const auto ck = session.last_checkpoint(); ck && !opts.checkpoint_path.empty())
     std::printf("checkpoint: %s (after %lld steps)\n", ck->path.c_str(), static_cast<long long>(ck->step));

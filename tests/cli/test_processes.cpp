@@ -332,6 +332,51 @@ TEST(CliProcesses, ACheckpointOfAStoppedRunResumesBitForBitAsProcessesOrThreads)
   fs::remove_all(dir);
 }
 
+// A port on 127.0.0.1 that nobody listens on right now.
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// What `torchrun --nproc-per-node 2 --no-python pipescope-cli run ...` gives every rank: RANK,
+// WORLD_SIZE, MASTER_ADDR, MASTER_PORT (rank 0 serves a TCPStore, bound here to loopback). The ranks
+// are started by hand, as torchrun would; rank 0 writes the outputs, the other rank none.
+TEST(CliProcesses, TorchrunsEnvironmentRunsTheRanksOverATcpStore) {
+  const fs::path dir = fresh_dir("torchrun");
+  const std::string port = std::to_string(free_loopback_port());
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"run", "--preset", src("presets/tiny.json"), "--quiet", "--steps", "10",
+                                    "--executor", "processes", "--set", "processes.timeout_seconds=30",
+                                    "--out", (dir / out).string()};
+  };
+  const std::vector<std::string> common{"WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port,
+                                        "TORCHELASTIC_RUN_ID=test" + port};
+  auto env = [&](int rank) {
+    std::vector<std::string> e = common;
+    e.push_back("RANK=" + std::to_string(rank));
+    e.push_back("LOCAL_RANK=" + std::to_string(rank));
+    return e;
+  };
+  const pid_t r0 = spawn_cli(args("out0"), dir / "log0", env(0));
+  const pid_t r1 = spawn_cli(args("out1"), dir / "log1", env(1));
+  const int s0 = wait_status(r0, std::chrono::seconds(60));
+  const int s1 = wait_status(r1, std::chrono::seconds(60));
+  ASSERT_TRUE(s0 != -1 && WIFEXITED(s0) && WEXITSTATUS(s0) == 0) << read_all(dir / "log0");
+  ASSERT_TRUE(s1 != -1 && WIFEXITED(s1) && WEXITSTATUS(s1) == 0) << read_all(dir / "log1");
+  EXPECT_FALSE(fs::exists(dir / "out1")) << "only rank 0 writes the outputs";
+  const auto thr = cli("run --preset " + src("presets/tiny.json") + " --quiet --steps 10 --out " + (dir / "thr").string());
+  ASSERT_EQ(thr.code, 0) << thr.out;
+  EXPECT_EQ(summary_of(dir / "out0")["weights_digest"], summary_of(dir / "thr")["weights_digest"]);
+  fs::remove_all(dir);
+}
+
 TEST(CliProcesses, ProcsMustEqualTheStageCount) {
   const auto bad = cli("run --preset " + src("presets/tiny.json") + " --quiet --procs 3");
   EXPECT_EQ(bad.code, 2) << bad.out;
