@@ -106,7 +106,7 @@ TEST(CliHelp, UnknownNamesListEveryValidChoice) {
 
   const Result bench = cli("bench nonsense");
   EXPECT_EQ(bench.code, 2);
-  EXPECT_NE(bench.out.find("(known: overhead, scaling, efficiency, telemetry, memory, simulator)"), std::string::npos)
+  EXPECT_NE(bench.out.find("(known: overhead, scaling, efficiency, telemetry, memory, simulator, processes)"), std::string::npos)
       << bench.out;
   // A bad name after a good one is refused before the good one runs.
   const Result late = cli("bench telemetry nonsense --preset " + src("presets/tiny.json") + " --steps 2");

@@ -239,6 +239,10 @@ RunSummary full_summary() {
     st.weight_copies_max = 2 - k;
     st.weight_bytes_max = (2 - k) * 400000;
     st.activation_bytes_max = 65536 * (k + 1);
+    st.link_wait_seconds = 0.25 * (k + 1);
+    st.bytes_sent = 4096 * (k + 1);
+    st.messages_sent = 10 + k;
+    if (k == 1) st.process = "rank 1, pid 42 on host";
     st.staleness_forward_mean = 1.0 - k;
     st.staleness_backward_mean = 0.0;
     st.inconsistency_mean = 0.0;
@@ -280,6 +284,10 @@ void expect_same(const RunSummary& a, const RunSummary& b) {
     EXPECT_EQ(x.weight_copies_max, y.weight_copies_max);
     EXPECT_EQ(x.weight_bytes_max, y.weight_bytes_max);
     EXPECT_EQ(x.activation_bytes_max, y.activation_bytes_max);
+    EXPECT_EQ(x.link_wait_seconds, y.link_wait_seconds);
+    EXPECT_EQ(x.bytes_sent, y.bytes_sent);
+    EXPECT_EQ(x.messages_sent, y.messages_sent);
+    EXPECT_EQ(x.process, y.process);
     EXPECT_EQ(x.staleness_forward_mean, y.staleness_forward_mean);
     EXPECT_EQ(x.staleness_backward_mean, y.staleness_backward_mean);
     EXPECT_EQ(x.inconsistency_mean, y.inconsistency_mean);
@@ -349,12 +357,15 @@ TEST(SummaryJson, HasTheDocumentedKeysInOrder) {
                                                "weight_copies_max",
                                                "weight_bytes_max",
                                                "activation_bytes_max",
+                                               "link_wait_seconds",
+                                               "bytes_sent",
+                                               "messages_sent",
                                                "staleness_forward_mean",
                                                "staleness_backward_mean",
                                                "inconsistency_mean",
                                                "divergence_mean",
                                                "prediction_gain_mean"};
-  EXPECT_EQ(j["per_stage"][0].size(), stage_keys.size());
+  EXPECT_EQ(j["per_stage"][0].size(), stage_keys.size()) << "\"process\" only in a processes run";
   for (const std::string& key : stage_keys) EXPECT_TRUE(j["per_stage"][0].contains(key)) << key;
 }
 
