@@ -35,9 +35,11 @@ class RankContext::C10dLink final : public Link {
     closed_ = true;
     ctx_.cv_.notify_all();
   }
+  // Before whatever the peer has sent since it resumed (it may already be here): the cut's messages are older.
   void preload(Message&& m) override {
     std::lock_guard<std::mutex> lock(ctx_.mu_);
-    ctx_.data_[key_].push_back(pack_message(m, ctx_.origin_ns_));
+    auto& q = ctx_.data_[key_];
+    q.insert(q.begin() + static_cast<std::ptrdiff_t>(preloaded_++), pack_message(m, ctx_.origin_ns_ + ctx_.clock_offset_ns_));
   }
   std::deque<Message> take_all() override {
     std::deque<at::Tensor> q;
@@ -57,6 +59,7 @@ class RankContext::C10dLink final : public Link {
   RunControl& control_;
   std::string what_;
   std::atomic<bool> closed_{false};
+  std::size_t preloaded_ = 0;
 };
 
 RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono::milliseconds timeout,
@@ -71,6 +74,36 @@ RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono
   gone_[static_cast<std::size_t>(rank_)] = true;
   for (int p = 0; p < world_; ++p)
     if (p != rank_) receivers_.emplace_back([this, p] { receive_loop(p); });
+  if (rank_ != 0) align_clock();
+}
+
+namespace {
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+// Cristian's algorithm: a few round trips to rank 0; the one with the shortest round trip gives the
+// offset (rank 0's clock at the answer against the middle of the round trip here), good to half of it.
+void RankContext::align_clock() {
+  std::int64_t best_rtt = -1, offset = 0;
+  for (std::int64_t seq = 0; seq < 8; ++seq) {
+    const std::int64_t t1 = steady_ns();
+    group_->send(0, FrameKind::Ping, seq);
+    std::int64_t t0 = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wait([&] { return pongs_.count(seq) > 0; }, "the clock alignment", 0, nullptr, lock);
+      t0 = pongs_[seq];
+    }
+    const std::int64_t t2 = steady_ns();
+    if (best_rtt < 0 || t2 - t1 < best_rtt) {
+      best_rtt = t2 - t1;
+      offset = t0 - (t1 + t2) / 2;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  clock_offset_ns_ = offset;
 }
 
 RankContext::~RankContext() {
@@ -86,7 +119,7 @@ void RankContext::set_origin(Clock::time_point origin) {
 
 std::int64_t RankContext::origin_ns() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return origin_ns_;
+  return origin_ns_ + clock_offset_ns_;
 }
 
 void RankContext::receive_loop(int peer) {
@@ -110,6 +143,18 @@ void RankContext::receive_loop(int peer) {
       case FrameKind::Weights: weights_[p].push_back(std::move(f->payload)); break;
       case FrameKind::Telemetry: telemetry_.push_back(std::move(f->payload)); break;
       case FrameKind::Flushed: flushed_[p] = true; break;
+      case FrameKind::Ping: {  // rank 0: answer with this clock (from this receiving thread: sends never wait on compute)
+        lock.unlock();
+        try {
+          group_->send(peer, FrameKind::Pong, f->key, pack_text(std::to_string(steady_ns())));
+        } catch (const std::exception& e) {
+          lost(peer, e.what());
+          return;
+        }
+        lock.lock();
+        break;
+      }
+      case FrameKind::Pong: pongs_[f->key] = std::stoll(unpack_text(f->payload)); break;
       case FrameKind::State: states_[p] = std::move(f->payload); break;
       case FrameKind::Stop: {
         const std::string reason = unpack_text(f->payload);
@@ -223,11 +268,11 @@ void RankContext::take_telemetry(std::vector<OpEvent>& ops, std::vector<Transfer
   {
     std::lock_guard<std::mutex> lock(mu_);
     packets.swap(telemetry_);
-    origin = origin_ns_;
+    origin = origin_ns_ + clock_offset_ns_;
   }
   for (const auto& bytes : packets) {
     TelemetryPacket p = unpack_telemetry(bytes);
-    // One host: the steady clock is the machine's, so the sender's times move by the origins' difference.
+    // Both origins are on rank 0's clock (aligned at the rendezvous): the sender's times move by their difference.
     const std::int64_t shift = p.origin_ns - origin;
     for (auto& op : p.ops) op.t_start_ns += shift, op.t_end_ns += shift;
     for (auto& t : p.transfers) t.t_start_ns += shift, t.t_end_ns += shift;

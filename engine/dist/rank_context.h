@@ -44,6 +44,7 @@ class RankContext {
   void set_placement(std::vector<int> chunk_device) { chunk_device_ = std::move(chunk_device); }
   bool here(int chunk) const { return chunk_device_[static_cast<std::size_t>(chunk)] == rank_; }
   void set_origin(std::chrono::steady_clock::time_point origin);
+  std::int64_t origin_ns() const;  // this rank's run origin on rank 0's steady clock
 
   // The link for what chunk `from` sends its neighbour `to`, one of them on this rank.
   std::unique_ptr<Link> link(int from, int to, RunControl& control);
@@ -78,7 +79,7 @@ class RankContext {
   class C10dLink;
   void receive_loop(int peer);
   void lost(int peer, const std::string& why);
-  std::int64_t origin_ns() const;
+  void align_clock();              // not rank 0: measures clock_offset_ns_ against rank 0 (bounded)
   // Waits (bounded by the timeout) for `ready`; throws naming `what` and `peer` when the run failed,
   // the peer is gone or the time is up; false when `control` (if any) stopped the run.
   bool wait(const std::function<bool()>& ready, const std::string& what, int peer, RunControl* control,
@@ -90,6 +91,9 @@ class RankContext {
   std::unique_ptr<Group> group_;
   std::vector<int> chunk_device_;
   std::int64_t origin_ns_ = 0;
+  // Rank 0's steady clock minus this rank's, measured at the rendezvous (0 on rank 0; about 0 on one host).
+  std::int64_t clock_offset_ns_ = 0;
+  std::map<std::int64_t, std::int64_t> pongs_;  // sequence number -> rank 0's clock
   std::vector<std::thread> receivers_;
 
   mutable std::mutex mu_;  // guards what follows

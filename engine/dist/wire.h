@@ -21,6 +21,8 @@ enum class FrameKind : std::int64_t {
   End,        // the sender sends nothing more; payload: a final telemetry packet
   Flushed,    // the sender's pipeline has stopped: no activation or gradient follows this frame
   State,      // a rank's part of a checkpoint, for rank 0 (pack_state)
+  Ping,       // clock alignment at the rendezvous; key: a sequence number
+  Pong,       // rank 0's answer; payload: its steady clock when it answered (pack_text)
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
 constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes
@@ -37,7 +39,7 @@ struct ChunkFigures {
 };
 
 struct TelemetryPacket {
-  std::int64_t origin_ns = 0;  // the sender's run origin on the steady clock (aligns its times)
+  std::int64_t origin_ns = 0;  // the sender's run origin on rank 0's steady clock (aligns its times)
   std::vector<OpEvent> ops;
   std::vector<TransferEvent> transfers;
   std::vector<MinibatchResult> results;

@@ -42,7 +42,7 @@ static std::vector<dist::ChunkFigures> local_figures(const Pipeline& p, const di
 
 void Session::Impl::forward_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers) {
   dist::TelemetryPacket p;
-  p.origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(origin.time_since_epoch()).count();
+  p.origin_ns = dist->origin_ns();
   p.ops.swap(ops);
   p.transfers.swap(transfers);
   {
@@ -56,7 +56,7 @@ void Session::Impl::forward_telemetry(std::vector<OpEvent>& ops, std::vector<Tra
 
 dist::TelemetryPacket Session::Impl::final_packet() {
   dist::TelemetryPacket p;
-  p.origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(origin.time_since_epoch()).count();
+  p.origin_ns = dist->origin_ns();
   p.figures = local_figures(*pipeline, *dist);
   std::lock_guard<std::mutex> lock(mu);
   p.status = static_cast<std::int32_t>(status);
