@@ -4,11 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace ps::test {
 
@@ -44,6 +48,19 @@ inline CliResult run_shell(const std::string& cmd, bool merge_stderr = true) {
 
 inline CliResult cli(const std::string& args, bool merge_stderr = true) {
   return run_shell(std::string(PIPESCOPE_CLI) + " " + args, merge_stderr);
+}
+
+// Waits for child `pid` to end: its wait status, or -1 (after killing it) when it does not end in `bound`.
+inline int wait_status(pid_t pid, std::chrono::seconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
 }
 
 inline std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }

@@ -21,7 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include "cli_runner.h"
+
 namespace {
+
+using ps::test::wait_status;
 
 using Clock = std::chrono::steady_clock;
 
@@ -107,19 +111,6 @@ bool wait_for_rows(pid_t pid, const std::filesystem::path& dir, std::size_t rows
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
-}
-
-// Waits for the child to end; -1 (after killing it) when it does not within the bound.
-int wait_status(pid_t pid, std::chrono::seconds bound) {
-  const auto until = Clock::now() + bound;
-  int status = 0;
-  while (Clock::now() < until) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1;
 }
 
 struct Interrupted {

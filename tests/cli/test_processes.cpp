@@ -27,6 +27,7 @@ namespace {
 
 using ps::test::cli;
 using ps::test::src;
+using ps::test::wait_status;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
@@ -71,17 +72,15 @@ pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log, const
   return pid;
 }
 
-// The child's wait status; -1 (after killing it) when it does not end within the bound.
-int wait_status(pid_t pid, std::chrono::seconds bound) {
-  const auto until = Clock::now() + bound;
-  int status = 0;
+// Until `out`/metrics.csv has more than `rows` lines (a running run), or `pid` has ended; bounded.
+bool wait_for_steps(const fs::path& out, std::size_t rows, pid_t pid) {
+  const auto until = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < until) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (fs::exists(out / "metrics.csv") && lines(out / "metrics.csv") > rows) return true;
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1;
+  return false;
 }
 
 // The processes whose parent is `pid` (the ranks a launcher started).
@@ -203,9 +202,7 @@ TEST(CliProcesses, KillingARankStopsTheOthersNamingItAndLeavesNoProcess) {
                                    dir / "log");
   ASSERT_GT(launcher, 0);
   // Running: rank 0 has written steps (the last stage, rank 1, sent its results).
-  const auto until = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < until && !(fs::exists(dir / "out" / "metrics.csv") && lines(dir / "out" / "metrics.csv") > 3))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(wait_for_steps(dir / "out", 3, launcher)) << read_all(dir / "log");
   const std::vector<pid_t> ranks = children_of(launcher);
   ASSERT_EQ(ranks.size(), 1u) << read_all(dir / "log");
   ::kill(ranks[0], SIGKILL);
@@ -231,9 +228,7 @@ TEST(CliProcesses, SigtermToTheLauncherStopsEveryRankWith130) {
                                     "--executor", "processes", "--out", (dir / "out").string(), "--quiet"},
                                    dir / "log");
   ASSERT_GT(launcher, 0);
-  const auto until = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < until && !(fs::exists(dir / "out" / "metrics.csv") && lines(dir / "out" / "metrics.csv") > 3))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(wait_for_steps(dir / "out", 3, launcher)) << read_all(dir / "log");
   const std::vector<pid_t> ranks = children_of(launcher);
   ASSERT_EQ(ranks.size(), 2u) << read_all(dir / "log");
   ::kill(launcher, SIGTERM);
@@ -274,9 +269,7 @@ TEST(CliProcesses, RanksThatRunDifferentConfigsRefuseEachOtherNamingTheRankAndFi
 // its exit status (-1 when it did not end within the bound).
 int stopped_midway(const std::vector<std::string>& args, const fs::path& out, const fs::path& log) {
   const pid_t pid = spawn_cli(args, log);
-  const auto until = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < until && !(fs::exists(out / "metrics.csv") && lines(out / "metrics.csv") > 20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_steps(out, 20, pid);
   ::kill(pid, SIGTERM);
   return wait_status(pid, std::chrono::seconds(60));
 }
