@@ -84,6 +84,11 @@ struct StageSummary {
   int weight_copies_max = 0;
   std::int64_t weight_bytes_max = 0;
   std::int64_t activation_bytes_max = 0;
+  // A CUDA stage: the peaks of its GPU's caching allocator (bytes in live tensors, bytes held from the
+  // driver); -1 on the CPU. The figures are the GPU's, shared by gpu_shared_by stages' devices.
+  std::int64_t gpu_allocated_max = -1;
+  std::int64_t gpu_reserved_max = -1;
+  int gpu_shared_by = 0;
   std::optional<double> staleness_forward_mean;
   std::optional<double> staleness_backward_mean;
   std::optional<double> inconsistency_mean;
