@@ -73,7 +73,7 @@ cmake --build "$BUILD" -j "$JOBS" --target pipescope-cli test_engine >"$BUILD/bu
 say "build: engine + pipescope-cli + test_engine in $(($(date +%s) - start)) s"
 
 # 3. The CUDA tests (tests/engine/test_cuda.cpp) and the CUDA-refusal tests turned around.
-FILTER='DeviceBackend*:CudaPipeline*:NcclCuda*'
+FILTER='DeviceBackend*:CudaEngine*:NcclCuda*:AllReduceMeet*'
 "$BUILD/tests/test_engine" --gtest_filter="$FILTER" >"$BUILD/cuda-tests.log" 2>&1
 tests_rc=$?
 grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[ +(OK|FAILED|SKIPPED) \]' "$BUILD/cuda-tests.log" | sed 's/^/test: /' >>"$RESULTS"

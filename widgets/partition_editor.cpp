@@ -5,6 +5,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QProgressBar>
+#include <QStandardItemModel>
 #include <QPushButton>
 #include <QTableWidget>
 #include <QToolButton>
@@ -218,8 +219,10 @@ void PartitionEditor::setMetric(UnitMetric metric) {
   metric_combo_->setCurrentIndex(metric_combo_->findData(static_cast<int>(metric)));
 }
 
-void PartitionEditor::setDeviceChoices(const QStringList& devices) {
+void PartitionEditor::setDeviceChoices(const QStringList& devices, const QStringList& labels, const QString& note) {
   device_choices_ = devices.isEmpty() ? QStringList{QStringLiteral("cpu")} : devices;
+  device_labels_ = devices.isEmpty() ? QStringList() : labels;
+  device_note_ = note;
   rebuildDeviceCombos();
 }
 
@@ -246,7 +249,9 @@ void PartitionEditor::rebuildDeviceCombos() {
       combo = new QComboBox(table_);
       combo->setToolTip(tr("The stage's device (fixed while a run is going)"));
       table_->setCellWidget(k, kDevice, combo);
-      connect(combo, &QComboBox::currentTextChanged, this, [this, k](const QString& text) {
+      connect(combo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this, k, combo](int index) {
+        const QString text = combo->itemData(index).toString();  // the device's name, not its label
+        if (text.isEmpty()) return;                                // the note: not a device
         if (k < static_cast<int>(stage_devices_.size()) && stage_devices_[static_cast<std::size_t>(k)] != text.toStdString()) {
           stage_devices_[static_cast<std::size_t>(k)] = text.toStdString();
           strip_->setStageLabels([this] {
@@ -261,9 +266,13 @@ void PartitionEditor::rebuildDeviceCombos() {
     const QString current = QString::fromStdString(stage_devices_[static_cast<std::size_t>(k)]);
     QSignalBlocker block(combo);
     combo->clear();
-    combo->addItems(device_choices_);
-    if (!device_choices_.contains(current)) combo->addItem(current);
-    combo->setCurrentText(current);
+    for (int i = 0; i < device_choices_.size(); ++i) combo->addItem(device_labels_.value(i, device_choices_[i]), device_choices_[i]);
+    if (!device_choices_.contains(current)) combo->addItem(current, current);
+    if (!device_note_.isEmpty()) {
+      combo->addItem(device_note_);
+      if (auto* items = qobject_cast<QStandardItemModel*>(combo->model())) items->item(combo->count() - 1)->setEnabled(false);
+    }
+    combo->setCurrentIndex(combo->findData(current));
     combo->setEnabled(!live_);
     labels << current;
   }

@@ -68,7 +68,9 @@ class PartitionEditor : public QWidget {
   QString pendingText() const;  // "" when nothing is pending
   QString blockedReason() const;  // why the last edit could not be made ("" after one that was)
   void setMetric(UnitMetric metric);
-  void setDeviceChoices(const QStringList& devices);  // e.g. "cpu:0".."cpu:3", "cuda:0"
+  // e.g. "cpu:0".."cpu:3", "cuda:0"; `labels`: what the picker shows for each (default: the name),
+  // `note`: a line after them that cannot be picked (e.g. why there is no GPU).
+  void setDeviceChoices(const QStringList& devices, const QStringList& labels = {}, const QString& note = {});
   void setStageDevices(const std::vector<std::string>& devices);
   std::vector<std::string> stageDevices() const;
 
@@ -102,6 +104,8 @@ class PartitionEditor : public QWidget {
   bool has_profile_ = false;
   PartitionStats stats_;
   QStringList device_choices_{QStringLiteral("cpu")};
+  QStringList device_labels_;
+  QString device_note_;
   std::vector<std::string> stage_devices_;
   bool live_ = false;
   std::vector<int> live_start_;  // the partition when live mode began

@@ -27,6 +27,7 @@
 #include "app/gui/shortcut_guard.h"
 #include "app/gui/theme.h"
 #include "engine/partition/partition.h"
+#include "engine/runtime/gpus.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
 #include "widgets/config_diff.h"
@@ -46,13 +47,17 @@ namespace {
 
 constexpr std::array<const char*, 4> kPageNames = {"&Pipeline", "&Weight versions", "&Curves", "C&ompare runs"};
 
-QStringList device_choices() {
-  QStringList devices{QStringLiteral("cpu")};
-#ifdef PIPESCOPE_WITH_CUDA
-  devices << QStringLiteral("cuda");
-  for (int i = 0; i < 4; ++i) devices << QStringLiteral("cuda:%1").arg(i);
-#endif
-  return devices;
+// The devices a stage can run on: the CPU and every GPU LibTorch sees, shown with its name and memory;
+// with none, the picker says why.
+void offer_devices(ui::PartitionEditor* editor) {
+  QStringList devices{QStringLiteral("cpu")}, labels{QStringLiteral("cpu")};
+  const GpuList gpus = visible_gpus();
+  for (const GpuInfo& gpu : gpus.gpus) {
+    devices << QStringLiteral("cuda:%1").arg(gpu.index);
+    labels << QString::fromStdString(describe_gpu(gpu));
+  }
+  const QString note = gpus.gpus.empty() ? MainWindow::tr("No GPU: %1").arg(QString::fromStdString(gpus.none_reason)) : QString();
+  editor->setDeviceChoices(devices, labels, note);
 }
 
 bool same_model(const ModelInfo& a, const ModelInfo& b) {
@@ -112,7 +117,7 @@ MainWindow::MainWindow(QWidget* parent)
   statusBar()->addPermanentWidget(status_label_);
   statusBar()->addPermanentWidget(metrics_label_);
   statusBar()->addPermanentWidget(progress_);
-  partition_->setDeviceChoices(device_choices());
+  offer_devices(partition_);
 
   buildDocks();
   connectController();

@@ -288,6 +288,7 @@ std::vector<FieldSpec> make_fields() {
       field("eval_every_epochs", PS_MEMBER(eval_every_epochs), at_least(1)),
       field("telemetry", PS_MEMBER(telemetry)),
       field("divergence_every", PS_MEMBER(divergence_every), at_least(0)),
+      field("deterministic", PS_MEMBER(deterministic)),
   };
 }
 

@@ -78,6 +78,9 @@ struct RunConfig {
   // Divergence from the staleness-free weights needs a copy of the weights an op read until its target
   // version exists. Measured on every N-th minibatch (1 = every op: audit mode; 0 = never).
   int divergence_every = 8;
+  // Bit-identical runs on CUDA: deterministic algorithms only (an op without one is an error), cuDNN
+  // deterministic, cuBLAS's fixed workspace. CPU runs are bit-identical either way.
+  bool deterministic = false;
 
   // Stages are devices (workers); each holds chunks_per_device() model chunks (virtual stages).
   int chunks_per_device() const;  // `chunks` resolved against the schedule

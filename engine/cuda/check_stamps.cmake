@@ -1,4 +1,5 @@
-# ctest's cuda_syntax_check: every engine/cuda/ source has a syntax-check stamp newer than itself.
+# ctest's cuda_syntax_check: every checked source has a syntax-check stamp newer than itself and than
+# the project headers it includes.
 list(LENGTH SOURCES n)
 list(LENGTH STAMPS m)
 if(NOT n EQUAL m)
@@ -13,6 +14,17 @@ foreach(i RANGE ${last})
   endif()
   if("${src}" IS_NEWER_THAN "${stamp}")
     message(FATAL_ERROR "cuda_syntax_check: ${src} changed since its check: build the target cuda_syntax_check")
+  endif()
+  # The project's headers it includes (from the compiler's dependency file; LibTorch's are not ours).
+  if(PROJECT_DIR AND EXISTS "${stamp}.deps")
+    file(READ "${stamp}.deps" deps)
+    string(REPLACE "\\\n" " " deps "${deps}")
+    string(REGEX MATCHALL "${PROJECT_DIR}/[^ \n]+" headers "${deps}")
+    foreach(h IN LISTS headers)
+      if(NOT h STREQUAL src AND EXISTS "${h}" AND "${h}" IS_NEWER_THAN "${stamp}")
+        message(FATAL_ERROR "cuda_syntax_check: ${h}, included by ${src}, changed since its check: build the target cuda_syntax_check")
+      endif()
+    endforeach()
   endif()
   message(STATUS "checked: ${src}")
 endforeach()

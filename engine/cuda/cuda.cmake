@@ -10,7 +10,10 @@ file(GLOB PIPESCOPE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/c
 set(PIPESCOPE_CUDA_CHECK_MODE "skipped" CACHE INTERNAL "")
 set(PIPESCOPE_CUDA_CHECK_REASON "" CACHE INTERNAL "")
 set(PIPESCOPE_CUDA_CHECK_STAMPS "" CACHE INTERNAL "")
-set(PIPESCOPE_CUDA_CHECK_SOURCES "${PIPESCOPE_CUDA_SOURCES}" CACHE INTERNAL "")
+# What the check compiles: engine/cuda/, and the engine's sources with a PIPESCOPE_WITH_CUDA branch of
+# their own (the factory that hands out the CUDA backend), whose CUDA side is otherwise never compiled here.
+set(_cuda_branch_sources ${CMAKE_CURRENT_SOURCE_DIR}/runtime/device_backend.cpp)
+set(PIPESCOPE_CUDA_CHECK_SOURCES ${PIPESCOPE_CUDA_SOURCES} ${_cuda_branch_sources} CACHE INTERNAL "")
 
 if(PIPESCOPE_WITH_CUDA)
   set(PIPESCOPE_CUDA_CHECK_MODE "linked" CACHE INTERNAL "")
@@ -78,12 +81,14 @@ separate_arguments(_torch_cxx_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 list(APPEND _flags ${_torch_cxx_flags})
 
 set(_stamps "")
-foreach(src IN LISTS PIPESCOPE_CUDA_SOURCES)
+foreach(src IN LISTS PIPESCOPE_CUDA_CHECK_SOURCES)
   file(RELATIVE_PATH _rel ${PROJECT_SOURCE_DIR} ${src})
   string(MAKE_C_IDENTIFIER "${_rel}" _id)
   set(_stamp ${CMAKE_CURRENT_BINARY_DIR}/cuda_syntax/${_id}.ok)
   add_custom_command(OUTPUT ${_stamp}
     COMMAND ${CMAKE_CXX_COMPILER} ${_flags} -MD -MF ${_stamp}.d -MT ${_stamp} ${src}
+    # Ninja swallows the dependency file; a copy stays for the test's header check (check_stamps.cmake).
+    COMMAND ${CMAKE_COMMAND} -E copy ${_stamp}.d ${_stamp}.deps
     COMMAND ${CMAKE_COMMAND} -E touch ${_stamp}
     DEPENDS ${src} ${_gen}/c10/cuda/impl/cuda_cmake_macros.h
     DEPFILE ${_stamp}.d
@@ -95,5 +100,5 @@ add_custom_target(cuda_syntax_check ALL DEPENDS ${_stamps})
 set(PIPESCOPE_CUDA_CHECK_MODE "syntax" CACHE INTERNAL "")
 set(PIPESCOPE_CUDA_CHECK_REASON "the LibTorch found has no CUDA; engine/cuda/ is syntax-checked against its CUDA headers and ${_cuda_include}" CACHE INTERNAL "")
 set(PIPESCOPE_CUDA_CHECK_STAMPS "${_stamps}" CACHE INTERNAL "")
-list(LENGTH PIPESCOPE_CUDA_SOURCES _n)
+list(LENGTH PIPESCOPE_CUDA_CHECK_SOURCES _n)
 message(STATUS "PipeScope: CUDA syntax check of ${_n} translation units against LibTorch's CUDA headers and ${_cuda_include}")

@@ -18,6 +18,7 @@
 // - Events pooled per device: creating and destroying one takes the driver's lock, shared by every
 //   thread, once per message otherwise (the caching allocator pools its own events for that reason).
 #include "engine/cuda/cuda_backend.h"
+#include "engine/runtime/gpus.h"
 
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
@@ -277,6 +278,21 @@ class CudaBackend final : public DeviceBackend {
 };
 
 }  // namespace
+
+GpuList visible_gpus() {
+  GpuList list;
+  const int count = c10::cuda::device_count();
+  if (count == 0) {
+    list.none_reason = "LibTorch sees no CUDA device on this machine (no driver, a driver too old for its CUDA, "
+                       "or CUDA_VISIBLE_DEVICES hides them)";
+    return list;
+  }
+  for (int i = 0; i < count; ++i) {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
+    list.gpus.push_back({i, p->name, static_cast<std::int64_t>(p->totalGlobalMem)});
+  }
+  return list;
+}
 
 std::unique_ptr<DeviceBackend> make_cuda_backend(const c10::Device& device, int stages_on_device) {
   return std::make_unique<CudaBackend>(device, stages_on_device);

@@ -43,6 +43,26 @@ bool AllReduce::sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const 
   return true;
 }
 
+bool AllReduce::meet(std::int64_t minibatch, int replica, const std::function<bool()>& stopped) {
+  std::unique_lock<std::mutex> lock(mu_);
+  Meeting& m = meetings_[minibatch];
+  m.arrived.insert(replica);  // again after an interrupted attempt: the same arrival
+  if (static_cast<int>(m.arrived.size()) == replicas_) {
+    m.met = true;
+    cv_.notify_all();
+  }
+  while (!m.met) {
+    if (stopped()) {
+      m.arrived.erase(replica);
+      if (m.arrived.empty()) meetings_.erase(minibatch);
+      return false;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  if (++m.left == replicas_) meetings_.erase(minibatch);
+  return true;
+}
+
 void AllReduce::save(Checkpoint& c) const {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json rounds = nlohmann::json::array();

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 namespace ps {
@@ -25,6 +26,11 @@ class AllReduce {
   // returns the sum of the gradients in replica order.
   bool sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const std::function<bool()>& stopped);
 
+  // For a collective of the replicas' own (NCCL), which every replica must join once one has started
+  // it: blocks until every replica has arrived for `minibatch` (true: all go on), or until `stopped()`
+  // turns true first (false: this replica's arrival is withdrawn, so that none goes on without it).
+  bool meet(std::int64_t minibatch, int replica, const std::function<bool()>& stopped);
+
   // Checkpoints: the rounds in progress (deposits not yet consumed by every replica).
   void save(Checkpoint& c) const;
   void load(const Checkpoint& c);
@@ -39,6 +45,12 @@ class AllReduce {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::int64_t, Round> rounds_;
+  struct Meeting {
+    std::set<int> arrived;
+    bool met = false;
+    int left = 0;
+  };
+  std::map<std::int64_t, Meeting> meetings_;  // never in a checkpoint: a cut has none in progress
 };
 
 }  // namespace ps

@@ -4,8 +4,11 @@
 
 #include <ATen/Context.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "engine/runtime/gpus.h"
 
 #ifdef PIPESCOPE_WITH_CUDA
 #include "engine/cuda/cuda_backend.h"
@@ -74,7 +77,17 @@ void set_deterministic(bool on) {
   if (on) at::globalContext().setBenchmarkCuDNN(false);
 }
 
+std::string describe_gpu(const GpuInfo& gpu) {
+  char memory[32];
+  std::snprintf(memory, sizeof memory, "%.1f GiB", double(gpu.memory_bytes) / double(1ll << 30));
+  return "cuda:" + std::to_string(gpu.index) + "  " + gpu.name + ", " + memory;
+}
+
 #ifndef PIPESCOPE_WITH_CUDA
+GpuList visible_gpus() {
+  return {{}, "this build has no CUDA path (the LibTorch it was built against has no CUDA)"};
+}
+
 std::vector<std::unique_ptr<CollectiveGroup>> make_nccl_group_in_process(const std::vector<c10::Device>&) {
   throw std::invalid_argument("NCCL: this build has no CUDA path (the LibTorch it was built against has no CUDA)");
 }

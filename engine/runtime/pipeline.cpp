@@ -57,6 +57,11 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKi
     if (chunks_on_[d].empty()) throw std::logic_error("device " + std::to_string(d) + " holds no chunk");
   if (replicas_ && devices_ != C) throw std::logic_error("data-parallel replicas are one per device");
   link_counters_ = std::make_unique<LinkCounters[]>(static_cast<std::size_t>(C));
+  // Each chunk hands its messages to its backend for the copy to the neighbour's device (device_backend.h).
+  auto backend = [&](int c) { return c >= 0 && c < C && stages_[c] ? &stages_[c]->backend() : nullptr; };
+  if (!replicas_)
+    for (int c = 0; c < C; ++c)
+      if (stages_[c]) stages_[c]->connect(backend(c - 1), backend(c + 1));
 }
 
 LinkFigures Pipeline::link_figures(int chunk) const {

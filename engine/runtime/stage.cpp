@@ -33,6 +33,13 @@ bool is_prediction(const WeightChoice& choice) {
 }  // namespace
 
 StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimizer_(setup_.optimizer) {
+  if (!setup_.backend) setup_.backend = make_device_backend(setup_.device);
+  if (setup_.backend->device() != setup_.device && !(setup_.device.is_cuda() && !setup_.device.has_index() &&
+                                                     setup_.backend->device().is_cuda()))
+    throw std::logic_error("stage " + std::to_string(setup_.index) + " on " + setup_.device.str() + " with a backend on " +
+                           setup_.backend->device().str());
+  setup_.device = setup_.backend->device();  // "cuda" resolved to its index
+  // Moved through the default stream; begin_segment() waits for the device before the first op.
   setup_.module->to(setup_.device);
   live_ = std::make_shared<WeightSet>();
   live_->module = setup_.module;
@@ -115,9 +122,15 @@ void StageRuntime::drop_unneeded_versions() {
     if (ws->superseded) release(ws);
 }
 
+void StageRuntime::connect(DeviceBackend* previous, DeviceBackend* next) {
+  previous_ = previous;
+  next_ = next;
+}
+
 void StageRuntime::begin_segment(const StageOps& ops, std::int64_t base, std::chrono::steady_clock::time_point origin) {
   base_ = base;
   origin_ = origin;
+  setup_.backend->begin_segment(origin);
   update_between_.clear();
   std::map<int, std::size_t> first_forward;
   for (std::size_t n = 0; n < ops.size(); ++n) {
@@ -144,7 +157,9 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
   ev.target_version = base_ + op.minibatch;
   ev.live_version = live_->version;
   ev.basis_version = live_->version;
-  ev.t_start_ns = now_ns(origin_);
+  // The op runs on the stage's stream (CUDA) while `mark` lives; its times are the device's.
+  DeviceOpMark mark = setup_.backend->before_op();
+  ev.t_start_ns = mark.host_start_ns;
   std::optional<Message> out;
   last_used_.reset();
   last_computed_ = false;
@@ -157,8 +172,14 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
   }
   drop_unneeded_versions();
   note_memory();
-  ev.t_end_ns = now_ns(origin_);
-  if (out) out->sent_ns = ev.t_end_ns;
+  const DeviceInterval span = setup_.backend->after_op(mark);
+  ev.t_start_ns = span.start_ns;
+  ev.t_end_ns = span.end_ns;
+  note_device_memory();
+  if (out) {
+    out->sent_ns = ev.t_end_ns;
+    send(*out, op.kind != OpKind::Forward);
+  }
   ev.weight_copies = weight_copies();
   ev.weight_bytes = weight_copies() * param_bytes_ + setup_.strategy->extra_bytes();
   busy_ns_ += ev.t_end_ns - ev.t_start_ns;
@@ -177,7 +198,7 @@ std::optional<Message> StageRuntime::run(const Op& op, std::optional<Message> in
 }
 
 bool StageRuntime::ready(const Op& op) const {
-  if (setup_.replica < 0 || op.kind != OpKind::Update) return true;
+  if (setup_.replica < 0 || op.kind != OpKind::Update || setup_.collective) return true;
   return setup_.all_reduce->complete(base_ + op.minibatch);
 }
 
@@ -185,9 +206,33 @@ void StageRuntime::emit(const OpEvent& ev) {
   if (setup_.on_op) setup_.on_op(ev);
 }
 
+// Right after the op that made `m` (its stream's work queued): the backend starts the copy to the
+// receiving chunk's device (CUDA: on the link's copy stream, ordered by events; CPU: nothing to do).
+// Link ids: 2c for the activations of chunk c -> c+1, 2c+1 for the gradients of chunk c+1 -> c.
+void StageRuntime::send(Message& m, bool gradient) {
+  DeviceBackend* to = gradient ? previous_ : next_;
+  if (!to) return;
+  const int link = gradient ? 2 * (setup_.index - 1) + 1 : 2 * setup_.index;
+  m.transfer = setup_.backend->send(m.tensors, *to, link);
+}
+
+void StageRuntime::note_device_memory() {
+  if (!setup_.backend->is_cuda()) return;
+  const DeviceMemory now = setup_.backend->memory();
+  device_memory_.tracked = now.tracked;
+  device_memory_.allocated = now.allocated;
+  device_memory_.reserved = now.reserved;
+  device_memory_.allocated_peak = std::max(device_memory_.allocated_peak, now.allocated_peak);
+  device_memory_.reserved_peak = std::max(device_memory_.reserved_peak, now.reserved_peak);
+  device_memory_.stages_on_device = now.stages_on_device;
+}
+
 // A message's transfer: from the moment its sender finished the op that made it to the moment it is on
-// this stage's device (time in the channel, then the device copy; zero-copy between CPU stages).
-void StageRuntime::received(const Message& m, bool gradient, const at::Tensor& arrived) {
+// this stage's device (time in the channel, then the device copy; zero-copy between CPU stages). Where
+// the device copied it (between GPUs), the copy's own interval on the device.
+void StageRuntime::received(Message& m, bool gradient) {
+  const DeviceInterval copy = setup_.backend->receive(m.tensors, m.transfer);
+  m.transfer.reset();
   if (!setup_.on_transfer || setup_.replica >= 0) return;
   TransferEvent t;
   t.from_stage = gradient ? setup_.index + 1 : setup_.index - 1;
@@ -197,8 +242,11 @@ void StageRuntime::received(const Message& m, bool gradient, const at::Tensor& a
   t.micro = m.micro;
   t.t_start_ns = m.sent_ns;
   t.t_end_ns = std::max(m.sent_ns, now_ns(origin_));
+  if (copy.start_ns >= 0) {
+    t.t_start_ns = copy.start_ns;
+    t.t_end_ns = std::max(copy.start_ns, copy.end_ns);
+  }
   for (const auto& tensor : m.tensors) t.bytes += bytes_of(tensor);
-  (void)arrived;
   setup_.on_transfer(t);
 }
 
@@ -251,6 +299,8 @@ void StageRuntime::resolve_divergence() {
 void StageRuntime::finish_segment() {
   for (const auto& p : pending_) emit(p.event);
   pending_.clear();
+  // Evaluation, checkpoints and the digest read the weights from other streams (or the host).
+  setup_.backend->synchronize();
 }
 
 at::Tensor StageRuntime::loss_of(const at::Tensor& logits, const InFlight& rec) const {
@@ -268,15 +318,15 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
   if (first() || last()) batch = setup_.batches->get(mb, data_micro, data_parts);
   std::int64_t origin = -1;
   if (first()) {
-    x = batch.inputs.to(setup_.device);
+    x = setup_.backend->input(batch.inputs);  // CUDA: through pinned memory, on the stage's stream
   } else {
     if (!in || in->tensors.empty()) throw std::logic_error("forward without an input activation");
+    received(*in, false);
     x = in->tensors.front().to(setup_.device);
     origin = in->origin_version;
-    received(*in, false, x);
   }
   if (last()) {
-    rec.labels = batch.labels.to(setup_.device);
+    rec.labels = setup_.backend->input(batch.labels);
     rec.scale = double(batch.labels.size(0)) / double(setup_.batches->batch_size());
   }
 
@@ -448,8 +498,8 @@ std::optional<Message> StageRuntime::input_grad(const Op& op, std::optional<Mess
   at::Tensor grad_out;
   if (!last()) {
     if (!in || in->tensors.size() != 1) throw std::logic_error("input gradient without the output gradient");
+    received(*in, true);
     grad_out = in->tensors.front().to(setup_.device);
-    received(*in, true, grad_out);
   }
   rebuild_graph(rec);
   ev.basis_version = rec.basis;
@@ -507,8 +557,8 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
     throw std::logic_error("backward without the expected output gradients");
   std::vector<at::Tensor> grads_in;
   if (!last()) {
+    received(*in, true);
     for (const auto& g : in->tensors) grads_in.push_back(g.to(setup_.device));
-    received(*in, true, grads_in.front());
   }
   Message out{static_cast<int>(mb), op.micro, {}};
   for (std::size_t n = 0; n < micros.size(); ++n) {
@@ -518,7 +568,10 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
     in_flight_.erase(it);
     out.tensors.push_back(g);
   }
-  if (setup_.replica >= 0) {
+  if (setup_.replica >= 0 && !setup_.collective) {
+    // In-process sum: other replicas' threads read these gradients from their own streams, so on a
+    // GPU they must be computed before they are handed over.
+    if (setup_.backend->is_cuda()) setup_.backend->synchronize();
     std::vector<at::Tensor> mine;
     for (auto& g : grad_acc_) mine.push_back(g);
     setup_.all_reduce->deposit(mb, setup_.replica, std::move(mine));
@@ -531,7 +584,22 @@ void StageRuntime::update(const Op& op, OpEvent& ev) {
   if (setup_.replica >= 0) {
     // Data parallelism: every replica applies the same sum of all replicas' gradients. Done first, so
     // that an update interrupted while it waits for the others has changed nothing (it runs again).
-    if (!setup_.all_reduce->sum(base_ + op.minibatch, grad_acc_, interrupted_)) throw Interrupted{};
+    const std::int64_t mb = base_ + op.minibatch;
+    if (setup_.collective) {
+      // NCCL: once one rank has started the collective, every rank must join it, so the replicas
+      // first meet (interruptibly; a replica that gives up withdraws, and then none goes on).
+      if (!setup_.all_reduce->meet(mb, setup_.replica, interrupted_)) throw Interrupted{};
+      setup_.collective->all_reduce_sum(grad_acc_, live_->params);  // on the stage's stream
+    } else {
+      if (!setup_.all_reduce->sum(mb, grad_acc_, interrupted_)) throw Interrupted{};
+      if (setup_.backend->is_cuda()) {
+        // The sum was made on the first replica's GPU from blocks other streams own: brought here,
+        // and done with before those blocks can be reused.
+        for (auto& g : grad_acc_)
+          if (g.defined()) g = g.to(setup_.device);
+        setup_.backend->synchronize();
+      }
+    }
   }
   if (live_->graphs > 0 || setup_.strategy->keeps_version(live_->version)) {
     // Copy-on-write: forwards in flight still hold graphs on these weights (stashing), or a later op
@@ -567,6 +635,8 @@ void StageRuntime::check_finite(const Op& op) const {
                       "step " + std::to_string(mb + 1) + ": the weights are not finite after the update (diverged)");
 }
 
+// On the caller's current stream, not the stage's: evaluation passes the output from chunk to chunk
+// on one thread, and one stream keeps those steps in order (finish_segment() left the weights ready).
 at::Tensor StageRuntime::infer(const at::Tensor& x) {
   torch::NoGradGuard no_grad;
   return live_->module->forward(x.to(setup_.device));

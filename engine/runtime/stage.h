@@ -18,6 +18,7 @@
 
 #include "engine/runtime/all_reduce.h"
 #include "engine/runtime/batches.h"
+#include "engine/runtime/device_backend.h"
 #include "engine/runtime/optimizer.h"
 #include "engine/schedule/op.h"
 #include "engine/strategy/strategy.h"
@@ -35,6 +36,9 @@ struct Message {
   std::vector<at::Tensor> tensors;
   std::int64_t origin_version = -1;  // activations: the live version stage 0's forward read (vertical sync)
   std::int64_t sent_ns = 0;          // when the sender finished the op (since the run started)
+  // The device copy under way (CUDA: the events that order it), set by the sender's backend; null
+  // between CPU stages and for a message restored from a checkpoint.
+  std::shared_ptr<DeviceTransfer> transfer = nullptr;
 };
 
 // The loss and accuracy of one minibatch, reported by the last stage when its forwards are done.
@@ -77,6 +81,13 @@ struct StageSetup {
   int replica = -1;
   int replicas = 1;
   AllReduce* all_reduce = nullptr;
+  // Replicas on distinct GPUs under the threaded executor: the gradients are summed by this rank's
+  // NCCL collective (device_backend.h); `all_reduce` then only makes the replicas meet before it.
+  CollectiveGroup* collective = nullptr;
+  // Where the stage's tensors live and how its work is ordered and timed (device_backend.h). The
+  // chunks of one device share their device's backend (one compute stream per device). Null: the
+  // stage makes one for `device`.
+  std::shared_ptr<DeviceBackend> backend;
   std::function<void(const OpEvent&)> on_op;                 // telemetry (must not block)
   std::function<void(const TransferEvent&)> on_transfer;     // a message received (must not block)
   std::function<void(const MinibatchResult&)> on_minibatch;  // last stage only
@@ -103,8 +114,17 @@ class StageRuntime {
   // Returns what goes to the neighbour: the activation (F, not last) or input gradient(s) (B, not first).
   std::optional<Message> run(const Op& op, std::optional<Message> in);
 
-  // Ends a segment: emits the op events still waiting for their target version (divergence unknown).
+  // Ends a segment: emits the op events still waiting for their target version (divergence unknown),
+  // and waits for the stage's device work (its stream, its outgoing copies) to be done.
   void finish_segment();
+
+  // The neighbouring chunks' backends (the pipeline connects them; null: none, or a replica). A
+  // message is handed to the sender's backend for its device copy right after the op that made it.
+  void connect(DeviceBackend* previous, DeviceBackend* next);
+  DeviceBackend& backend() const { return *setup_.backend; }
+  // The stage's device memory, peaks over the run so far (CUDA: the caching allocator's statistics of
+  // its GPU; CPU: not tracked).
+  DeviceMemory device_memory() const { return device_memory_; }
 
   // Evaluation forward with the live weights (no graph).
   at::Tensor infer(const at::Tensor& x);
@@ -172,7 +192,11 @@ class StageRuntime {
   void measure_divergence(OpEvent& ev, const WeightSet& used, bool computed);
   void resolve_divergence();
   void emit(const OpEvent& ev);
-  void received(const Message& m, bool gradient, const at::Tensor& arrived);
+  // A message for this stage: the backend makes its tensors usable here (waits for the device copy),
+  // then the transfer is reported.
+  void received(Message& m, bool gradient);
+  void send(Message& m, bool gradient);
+  void note_device_memory();
   double lr_for_next_update() const;
 
   StageSetup setup_;
@@ -194,6 +218,9 @@ class StageRuntime {
   std::int64_t param_bytes_ = 0, param_count_ = 0;
   int copies_max_ = 1;
   std::int64_t bytes_max_ = 0, activation_bytes_ = 0, activation_bytes_max_ = 0, busy_ns_ = 0;
+  DeviceBackend* previous_ = nullptr;
+  DeviceBackend* next_ = nullptr;
+  DeviceMemory device_memory_;
 };
 
 }  // namespace ps

@@ -3,7 +3,9 @@
 // session_checkpoint.cpp, live repartition in repartition.cpp; the state they share is session_impl.h.
 #include "engine/session/session.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "engine/schedule/schedule.h"
 #include "engine/session/repartition.h"
@@ -78,6 +80,8 @@ void Session::Impl::build() {
   batches = std::make_unique<BatchSource>(data.train, cfg.batch_size, cfg.seed);
   total_steps = cfg.steps > 0 ? cfg.steps : cfg.epochs * batches->steps_per_epoch();
 
+  make_device_backends(D);
+
   torch::manual_seed(cfg.seed);  // stages built in unit order: the same initial weights for any partition
   strategy_params = resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   std::vector<std::unique_ptr<StageRuntime>> stages;
@@ -86,10 +90,9 @@ void Session::Impl::build() {
     rings.push_back(std::make_unique<SpscRing<OpEvent>>(1 << 16));
     transfer_rings.push_back(std::make_unique<SpscRing<TransferEvent>>(1 << 14));
     const int d = chunk_device[static_cast<std::size_t>(k)];  // chunks of one device share its device
-    c10::Device device(c10::kCPU);
-    if (d < static_cast<int>(cfg.stage_devices.size())) device = c10::Device(cfg.stage_devices[d]);
-    else if (cfg.device == "cuda") device = c10::Device(c10::kCUDA, d % std::max<int>(1, torch::cuda::device_count()));
-    devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(d) : device.str());
+    const DeviceBackend& backend = *device_backends[static_cast<std::size_t>(d)];
+    const c10::Device device = backend.device();
+    devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(d) : backend.describe());  // "cuda:0 (NVIDIA H200)"
     stage_device.push_back(device);
     if (replicas) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
     stages.push_back(make_stage(k, S, ranges[k]));
@@ -130,6 +133,43 @@ void Session::Impl::build() {
   if (resumed && metrics_csv) metrics_csv->append(history, eval_history);  // the curves so far
 }
 
+// One backend per device (worker), on the device the config gives it; data parallel over NCCL where the
+// replicas sit on distinct GPUs under the threaded executor (one rank per GPU), else the in-process sum.
+void Session::Impl::make_device_backends(int D) {
+  set_deterministic(cfg.deterministic);  // before any CUDA work (cuBLAS reads its workspace setting once)
+  std::vector<c10::Device> placed;
+  std::vector<std::string> fields;
+  for (int d = 0; d < D; ++d) {
+    c10::Device device(c10::kCPU);
+    std::string field = "device";
+    if (d < static_cast<int>(cfg.stage_devices.size())) {
+      device = c10::Device(cfg.stage_devices[d]);
+      field = "stage_devices[" + std::to_string(d) + "]";
+    } else if (cfg.device == "cuda") {
+      device = c10::Device(c10::kCUDA, d % std::max<int>(1, torch::cuda::device_count()));
+    }
+    if (device.is_cuda() && !device.has_index()) device = c10::Device(c10::kCUDA, 0);
+    placed.push_back(device);
+    fields.push_back(field);
+  }
+  std::map<int, int> per_gpu;  // GPU index -> devices (workers) sharing it
+  for (const auto& device : placed)
+    if (device.is_cuda()) ++per_gpu[device.index()];
+  device_backends.clear();
+  for (int d = 0; d < D; ++d) {
+    const c10::Device& device = placed[static_cast<std::size_t>(d)];
+    try {
+      device_backends.push_back(make_device_backend(device, device.is_cuda() ? per_gpu[device.index()] : 1));
+    } catch (const std::invalid_argument& e) {
+      throw InputError(cfg.source, fields[static_cast<std::size_t>(d)], e.what());
+    }
+  }
+  collectives.clear();
+  const bool distinct_gpus = D >= 2 && static_cast<int>(per_gpu.size()) == D &&
+                             std::all_of(placed.begin(), placed.end(), [](const c10::Device& x) { return x.is_cuda(); });
+  if (replicas && distinct_gpus && cfg.executor != "sequential") collectives = make_nccl_group_in_process(placed);
+}
+
 std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const StageRange& range) {
   StageSetup s;
   s.index = k;
@@ -142,7 +182,9 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
     s.replica = k;
     s.replicas = S;
     s.all_reduce = all_reduce.get();
+    if (!collectives.empty()) s.collective = collectives[static_cast<std::size_t>(k)].get();
   }
+  s.backend = device_backends[static_cast<std::size_t>(chunk_device[static_cast<std::size_t>(k)])];
   s.module = builder->build_units(first, last + 1);
   const ModelBuilder* b = builder.get();
   s.make_replica = [b, first, last] { return b->build_units(first, last + 1); };
@@ -521,6 +563,12 @@ RunSummary Session::Impl::make_summary() const {
     ss.link_wait_seconds = f.link_wait_ns * 1e-9;
     ss.bytes_sent = f.bytes_sent;
     ss.messages_sent = f.messages_sent;
+    const DeviceMemory gpu = st.device_memory();
+    if (gpu.tracked) {
+      ss.gpu_allocated_max = gpu.allocated_peak;
+      ss.gpu_reserved_max = gpu.reserved_peak;
+      ss.gpu_shared_by = gpu.stages_on_device;
+    }
     device_util[static_cast<std::size_t>(pipeline->device_of(k))] += ss.utilization;
     s.per_stage.push_back(ss);
   }

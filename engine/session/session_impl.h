@@ -66,6 +66,8 @@ struct Session::Impl {
   std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
   bool replicas = false;
   std::unique_ptr<AllReduce> all_reduce;
+  std::vector<std::shared_ptr<DeviceBackend>> device_backends;  // per device (worker); its chunks share it
+  std::vector<std::unique_ptr<CollectiveGroup>> collectives;     // data parallel over NCCL: one per replica
   std::vector<EvalMetrics> evals;        // from the driver, guarded by results_mu
 
   std::thread driver, collector;
@@ -128,6 +130,7 @@ struct Session::Impl {
   std::int64_t resume_drain_to = -1;  // a resumed run's, as saved
   std::string deferred_ckpt;          // driver: a checkpoint asked for during a drain, written after it
   std::vector<RunMark> new_marks;     // (mu) for the collector
+  void make_device_backends(int D);  // build(): device_backends and collectives
   std::unique_ptr<StageRuntime> make_stage(int k, int S, const StageRange& range);
   std::unique_ptr<Pipeline> make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const;
   std::int64_t repartition_step() const;  // the step a pending request waits for (-1: none or any)

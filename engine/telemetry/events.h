@@ -89,6 +89,11 @@ struct StageSummary {
   std::int64_t bytes_sent = 0;
   std::int64_t messages_sent = 0;
   std::string process;  // processes executor: "rank R, pid P on HOST"; empty in one process
+  // A CUDA stage: the peaks of its GPU's caching allocator (bytes in live tensors, bytes held from the
+  // driver); -1 on the CPU. The figures are the GPU's, shared by gpu_shared_by stages' devices.
+  std::int64_t gpu_allocated_max = -1;
+  std::int64_t gpu_reserved_max = -1;
+  int gpu_shared_by = 0;
   std::optional<double> staleness_forward_mean;
   std::optional<double> staleness_backward_mean;
   std::optional<double> inconsistency_mean;

@@ -33,6 +33,11 @@ OrderedJson stage_to_json(const StageSummary& s) {
   j["bytes_sent"] = s.bytes_sent;
   j["messages_sent"] = s.messages_sent;
   if (!s.process.empty()) j["process"] = s.process;
+  if (s.gpu_allocated_max >= 0) {  // CUDA stages only: CPU summaries keep their shape
+    j["gpu_allocated_max"] = s.gpu_allocated_max;
+    j["gpu_reserved_max"] = s.gpu_reserved_max;
+    j["gpu_shared_by"] = s.gpu_shared_by;
+  }
   j["staleness_forward_mean"] = number_or_null(s.staleness_forward_mean);
   j["staleness_backward_mean"] = number_or_null(s.staleness_backward_mean);
   j["inconsistency_mean"] = number_or_null(s.inconsistency_mean);
@@ -118,6 +123,11 @@ StageSummary stage_from_json(const Json& j, const std::string& file, const std::
   if (r.has("bytes_sent")) s.bytes_sent = r.integer("bytes_sent");
   if (r.has("messages_sent")) s.messages_sent = r.integer("messages_sent");
   s.process = r.optional_string("process");
+  if (r.has("gpu_allocated_max")) {
+    s.gpu_allocated_max = r.integer("gpu_allocated_max");
+    s.gpu_reserved_max = r.integer("gpu_reserved_max");
+    s.gpu_shared_by = r.int32("gpu_shared_by");
+  }
   s.staleness_forward_mean = r.optional_number("staleness_forward_mean");
   s.staleness_backward_mean = r.optional_number("staleness_backward_mean");
   s.inconsistency_mean = r.optional_number("inconsistency_mean");
