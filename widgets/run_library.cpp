@@ -288,8 +288,11 @@ std::vector<std::shared_ptr<RunRecord>> RunLibrary::load(QStringList* errors) {
     max_number_ = std::max(max_number_, run->number);
     out.push_back(std::move(run));
   }
+  // In the order they joined the library (their numbers); folders without a number last, by date.
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a->created != b->created ? a->created < b->created : a->number < b->number;
+    const bool na = a->number > 0, nb = b->number > 0;
+    if (na != nb) return na;
+    return na ? a->number < b->number : a->created < b->created;
   });
   for (const auto& run : out)  // folders from elsewhere without a number get one
     if (run->number == 0) {

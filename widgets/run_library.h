@@ -48,7 +48,7 @@ class RunLibrary {
   QString root() const { return root_; }
   bool enabled() const { return !root_.isEmpty(); }
 
-  // Every run kept, in the order they were created; folders that cannot be read are skipped and named
+  // Every run kept, in the order they joined the library (by number); folders that cannot be read are skipped and named
   // in `errors`. A run that was still going when the dashboard closed reads as stopped.
   std::vector<std::shared_ptr<RunRecord>> load(QStringList* errors = nullptr);
   // Writes the run into its folder; the first store gives it an id (and a number when it has none).

@@ -49,7 +49,7 @@ const std::vector<Command>& commands() {
         {"--executor threaded|sequential", "a thread per stage, or one thread running the same ops in order"},
         {"--threads-per-stage T", "intra-op threads of each stage"},
         {"--set PATH=VALUE", "any preset field by its path, e.g. optimizer.momentum=0.5 (repeatable)"},
-        {"--out DIR", "write summary.json, metrics.csv and ledger.csv into DIR"},
+        {"--out DIR", "write summary.json, metrics.csv, ledger.csv, config.json and run.json into DIR (the dashboard opens it: File > Open run)"},
         {"--trace FILE", "write a Trace Event Format trace (ui.perfetto.dev)"},
         {"--checkpoint FILE", "save a checkpoint at the end (and on Ctrl-C)"},
         {"--checkpoint-every MINUTES", "also save every MINUTES (needs --checkpoint)"},
