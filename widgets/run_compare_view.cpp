@@ -1,11 +1,14 @@
 #include "widgets/run_compare_view.h"
 
 #include <QDir>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QStandardPaths>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QScrollBar>
+#include <algorithm>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
@@ -46,6 +49,7 @@ RunCompareView::RunCompareView(RunListModel* runs, QWidget* parent)
   diff_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   diff_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   diff_->setAlternatingRowColors(true);
+
   curves_->setShowRaw(false);
 
   auto button = [this](const QString& text, const QString& tip, auto slot) {
@@ -104,18 +108,23 @@ RunCompareView::RunCompareView(RunListModel* runs, QWidget* parent)
   auto* bottom = new QSplitter(Qt::Horizontal, this);
   bottom->addWidget(diff_box);
   bottom->addWidget(curves_);
-  bottom->setStretchFactor(0, 2);
-  bottom->setStretchFactor(1, 3);
+  bottom->setStretchFactor(0, 9);  // room for the digests of three runs side by side
+  bottom->setStretchFactor(1, 11);
+  bottom->setSizes({450, 550});
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(top);
   split->addWidget(bottom);
-  split->setStretchFactor(0, 2);
-  split->setStretchFactor(1, 3);
+  split->setStretchFactor(0, 0);  // the table as tall as its rows (fitTable), the plots take the rest
+  split->setStretchFactor(1, 1);
+  split->setCollapsible(1, false);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(split);
 
   connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunCompareView::showDetails);
+  connect(runs_, &QAbstractItemModel::rowsInserted, this, &RunCompareView::fitTable);
+  connect(runs_, &QAbstractItemModel::rowsRemoved, this, &RunCompareView::fitTable);
+  fitTable();
   connect(runs_, &QAbstractItemModel::dataChanged, this, [this] {  // a run's summary moved on (its digest at the end)
     rebuildDiff();
     showDetails();
@@ -175,10 +184,16 @@ void RunCompareView::rebuildDiff() {
   std::vector<const RunRecord*> raw;
   for (const auto& r : checked) raw.push_back(r.get());
   const std::vector<RunFact> facts = run_facts(raw);
+  // Columns headed by the run alone ("run 3"): the rows say what differs (the full label is the tooltip).
   QStringList headers{tr("Field")};
-  for (const QString& label : checkedLabels()) headers << label;
+  const std::vector<QString> labels = checkedLabels();
+  for (const QString& label : labels) headers << label.section(QStringLiteral(" · "), 0, 0);
   diff_->setColumnCount(headers.size());
   diff_->setHorizontalHeaderLabels(headers);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    diff_->horizontalHeaderItem(int(i) + 1)->setToolTip(labels[i]);
+    diff_->horizontalHeaderItem(int(i) + 1)->setForeground(run_color(runs_->rowOf(checked[i].get())));
+  }
   diff_->setRowCount(static_cast<int>(facts.size() + rows.size()));
   int row = 0;
   QFont bold = diff_->font();
@@ -222,6 +237,25 @@ bool RunCompareView::exportCsv(const QString& path, QString* error) {
 }
 
 QString RunCompareView::detailsText() const { return details_->text(); }
+
+void RunCompareView::changeEvent(QEvent* event) {
+  QWidget::changeEvent(event);
+  // Ctrl++ / --zoom: once the tables have their new font too (they hear of it after this widget).
+  if (event->type() == QEvent::FontChange || event->type() == QEvent::StyleChange)
+    QMetaObject::invokeMethod(this, &RunCompareView::fitTable, Qt::QueuedConnection);
+}
+
+// As tall as its rows (three at least, eight at most, then it scrolls): the plots keep the height.
+void RunCompareView::fitTable() {
+  for (QTableView* t : {table_, static_cast<QTableView*>(diff_)})  // compact rows
+    t->verticalHeader()->setDefaultSectionSize(t->fontMetrics().height() + 8);
+  const int rows = std::clamp(runs_->rowCount(), 3, 8);
+  const int row_h = table_->verticalHeader()->defaultSectionSize();
+  // Room for the horizontal scroll bar too: at a large text size (or a narrow window) the columns scroll.
+  const int header_h = std::max(table_->horizontalHeader()->sizeHint().height(), table_->horizontalHeader()->height());
+  table_->setFixedHeight(header_h + rows * row_h + 2 * table_->frameWidth() + table_->horizontalScrollBar()->sizeHint().height() +
+                         row_h / 2);
+}
 
 bool RunCompareView::exportPng(const QString& path) { return curves_->savePng(path); }
 bool RunCompareView::exportPdf(const QString& path) { return curves_->savePdf(path, pdfTitle()); }

@@ -45,10 +45,14 @@ class RunCompareView : public QWidget {
  Q_SIGNALS:
   void message(const QString& text);
 
+ protected:
+  void changeEvent(QEvent* event) override;
+
  private:
   void checkedChanged();
   void rebuildDiff();
   void showDetails();
+  void fitTable();
   std::shared_ptr<RunRecord> currentRun() const;
   void askAndExport(const QString& title, const QString& filter, const QString& suffix, const QString& what,
                     const std::function<bool(const QString&, QString*)>& save);

@@ -48,19 +48,22 @@ QString RunListModel::label(int row) const {
 QString RunListModel::details(const RunRecord& r) {
   const RunSummary& s = r.summary;
   QStringList lines;
-  lines << tr("%1: %2 after %3 steps").arg(r.name, QString::fromStdString(to_string(s.status))).arg(s.steps);
-  if (!s.error.empty()) lines << QString::fromStdString(s.error);
-  lines << tr("final loss %1 · test accuracy %2 · %3 samples/s")
+  QString first = tr("%1: %2 after %3 steps").arg(r.name, QString::fromStdString(to_string(s.status))).arg(s.steps);
+  first += tr(" · final loss %1 · test accuracy %2 · %3 samples/s")
                .arg(s.steps > 0 ? QString::number(s.final_train_loss, 'f', 4) : QStringLiteral("–"))
                .arg(s.test_accuracy ? QStringLiteral("%1%").arg(*s.test_accuracy * 100, 0, 'f', 2) : QStringLiteral("–"))
                .arg(s.samples_per_second > 0 ? QString::number(s.samples_per_second, 'f', 0) : QStringLiteral("–"));
-  lines << tr("weights digest: %1").arg(s.weights_digest.empty() ? tr("none yet (written when the run ends)")
-                                                                 : QString::fromStdString(s.weights_digest));
-  lines << tr("resumed from: %1").arg(r.resumed_from.isEmpty() ? tr("— (a fresh run)") : r.resumed_from);
-  lines << tr("repartitions: %1").arg(QString::fromStdString(repartition_history(r)));
-  if (!r.origin.isEmpty()) lines << tr("imported from %1").arg(r.origin);
-  if (r.partial_config) lines << tr("no config.json: only the settings summary.json records are compared");
-  if (!r.created.isEmpty()) lines << tr("started %1").arg(r.created);
+  lines << first;
+  if (!s.error.empty()) lines << QString::fromStdString(s.error);
+  lines << tr("weights digest: %1 · resumed from: %2 · repartitions: %3")
+               .arg(s.weights_digest.empty() ? tr("none yet (written when the run ends)") : QString::fromStdString(s.weights_digest))
+               .arg(r.resumed_from.isEmpty() ? tr("— (a fresh run)") : r.resumed_from)
+               .arg(QString::fromStdString(repartition_history(r)));
+  QStringList where;
+  if (!r.origin.isEmpty()) where << tr("imported from %1").arg(r.origin);
+  if (r.partial_config) where << tr("no config.json: only the settings summary.json records are compared");
+  if (!r.created.isEmpty()) where << tr("started %1").arg(r.created);
+  if (!where.isEmpty()) lines << where.join(QStringLiteral(" · "));
   return lines.join(QLatin1Char('\n'));
 }
 
