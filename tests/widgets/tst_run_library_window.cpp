@@ -209,13 +209,16 @@ class TestRunLibraryWindow : public QObject {
   }
 
   void resumedAndRepartitionedRunsSayItAndMatchTheCli() {
-    // The CLI: a checkpoint after 3 steps, and an uninterrupted 6-step run repartitioned at step 3.
+    // The CLI: a checkpoint after 3 steps, that checkpoint resumed to 6 steps, and a 6-step run
+    // repartitioned at step 3.
     const QString ckpt = tmp_.filePath(QStringLiteral("tiny-3.ckpt"));
     QString failed = run_cli({QStringLiteral("run"), QStringLiteral("--preset"), kTiny, QStringLiteral("--steps"), QStringLiteral("3"),
                               QStringLiteral("--checkpoint"), ckpt, QStringLiteral("--quiet")});
     QVERIFY2(failed.isEmpty(), qPrintable(failed));
+    // The same checkpoint resumed by the CLI to 6 steps (a straight 6-step run differs: the 3-step run
+    // drained its pipeline at step 3, and a resume finishes the segment as it was planned).
     const QString straight = tmp_.filePath(QStringLiteral("straight-%1").arg(case_));
-    failed = run_cli({QStringLiteral("run"), QStringLiteral("--preset"), kTiny, QStringLiteral("--steps"), QStringLiteral("6"),
+    failed = run_cli({QStringLiteral("run"), QStringLiteral("--resume"), ckpt, QStringLiteral("--steps"), QStringLiteral("6"),
                       QStringLiteral("--out"), straight, QStringLiteral("--quiet")});
     QVERIFY2(failed.isEmpty(), qPrintable(failed));
     const std::string straight_digest =
