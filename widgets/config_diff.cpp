@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "widgets/run_library.h"
+
 namespace ps::ui {
 namespace {
 
@@ -29,6 +31,54 @@ std::vector<ConfigDifference> config_diff(const RunConfig& a, const RunConfig& b
     out.push_back({key, in_a ? value_text(fa[key]) : "—", in_b ? value_text(fb[key]) : "—"});
   }
   return out;
+}
+
+std::vector<ConfigDifference> run_config_diff(const RunRecord& a, const RunRecord& b) {
+  std::vector<ConfigDifference> all = config_diff(a.config, b.config);
+  if (!a.partial_config && !b.partial_config) return all;
+  std::vector<ConfigDifference> known;
+  for (ConfigDifference& d : all)
+    if (known_from_summary(d.path)) known.push_back(std::move(d));
+  return known;
+}
+
+std::string repartition_history(const RunRecord& run) {
+  auto list = [](const std::vector<int>& v) {
+    std::string s;
+    for (int b : v) s += (s.empty() ? "" : ",") + std::to_string(b);
+    return s;
+  };
+  std::string out;
+  for (const RunMark& m : run.marks)
+    if (m.kind == "repartition")
+      out += (out.empty() ? "" : "; ") + ("step " + std::to_string(m.step) + ": " + list(m.before) + " \u2192 " + list(m.after));
+  return out.empty() ? "none" : out;
+}
+
+std::vector<RunFact> run_facts(const std::vector<const RunRecord*>& runs) {
+  std::vector<RunFact> facts;
+  auto add = [&](const std::string& field, auto value_of, bool always) {
+    RunFact f{field, {}, true};
+    bool any = false;
+    for (const RunRecord* r : runs) {
+      const auto [text, present] = value_of(*r);
+      f.values.push_back(text);
+      any = any || present;
+    }
+    for (const std::string& v : f.values) f.same = f.same && v == f.values.front();
+    if (always || any) facts.push_back(std::move(f));
+  };
+  add("weights digest", [](const RunRecord& r) {
+    return std::pair{r.summary.weights_digest.empty() ? std::string("— (not ended)") : r.summary.weights_digest, true};
+  }, true);
+  add("resumed from", [](const RunRecord& r) {
+    return std::pair{r.resumed_from.isEmpty() ? std::string("—") : r.resumed_from.toStdString(), !r.resumed_from.isEmpty()};
+  }, false);
+  add("repartitions", [](const RunRecord& r) {
+    const std::string h = repartition_history(r);
+    return std::pair{h, h != "none"};
+  }, false);
+  return facts;
 }
 
 }  // namespace ps::ui

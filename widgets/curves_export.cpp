@@ -21,16 +21,67 @@ std::string csv_field(const QString& text) {
 
 }  // namespace
 
-std::string curves_csv(const std::vector<const RunRecord*>& runs) {
+const std::vector<std::string>& curves_csv_config_columns() {
+  static const std::vector<std::string> columns = {
+      "preset", "model", "dataset", "schedule", "strategy", "strategy_params", "stages", "chunks", "microbatches",
+      "batch_size", "optimizer", "base_lr", "seed", "partition", "weights_digest"};
+  return columns;
+}
+
+namespace {
+
+std::string number_text(double v) {
   std::ostringstream out;
   out.precision(10);
-  out << "run,step,epoch,samples,wall_seconds,train_loss,train_acc,lr,samples_per_second,test_loss,test_accuracy\n";
-  for (const RunRecord* run : runs) {
+  out << v;
+  return out.str();
+}
+
+// The settings cells of one run, in curves_csv_config_columns() order, joined and ending with a comma.
+std::string config_cells(const RunRecord& run) {
+  const RunConfig& c = run.config;
+  const bool all = !run.partial_config;
+  std::string params;
+  for (const auto& [k, v] : c.strategy.params) params += (params.empty() ? "" : ";") + k + "=" + v;
+  std::string partition;
+  for (int b : c.partition) partition += (partition.empty() ? "" : " ") + std::to_string(b);
+  const std::vector<std::string> cells = {
+      all ? c.name : std::string(),
+      c.model.name,
+      c.dataset.name,
+      c.schedule,
+      c.strategy.name,
+      all ? params : std::string(),
+      std::to_string(c.num_stages()),
+      std::to_string(c.chunks_per_device()),
+      std::to_string(c.microbatches),
+      std::to_string(c.batch_size),
+      all ? c.optimizer.name : std::string(),
+      all ? number_text(c.optimizer.lr) : std::string(),
+      all ? std::to_string(c.seed) : std::string(),
+      partition,
+      run.summary.weights_digest};
+  std::string out;
+  for (const std::string& cell : cells) out += csv_field(QString::fromStdString(cell)) + ",";
+  return out;
+}
+
+}  // namespace
+
+std::string curves_csv(const std::vector<const RunRecord*>& runs, const std::vector<QString>& labels) {
+  std::ostringstream out;
+  out.precision(10);
+  out << "run,";
+  for (const std::string& c : curves_csv_config_columns()) out << c << ',';
+  out << "step,epoch,samples,wall_seconds,train_loss,train_acc,lr,samples_per_second,test_loss,test_accuracy\n";
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const RunRecord* run = runs[r];
     std::map<std::int64_t, const EvalMetrics*> evals;
     for (const EvalMetrics& e : run->evals) evals[e.step] = &e;
-    const std::string name = csv_field(run->name);
+    const std::string name = csv_field(r < labels.size() && !labels[r].isEmpty() ? labels[r] : run->name);
+    const std::string settings = config_cells(*run);
     for (const StepMetrics& m : run->steps) {
-      out << name << ',' << m.step << ',' << m.epoch << ',' << m.samples << ',' << m.wall_seconds << ','
+      out << name << ',' << settings << m.step << ',' << m.epoch << ',' << m.samples << ',' << m.wall_seconds << ','
           << m.train_loss << ',' << m.train_acc << ',' << m.lr << ',' << m.samples_per_second << ',';
       auto it = evals.find(m.step);
       if (it != evals.end()) out << it->second->test_loss << ',' << it->second->test_accuracy;

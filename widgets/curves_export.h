@@ -9,9 +9,14 @@
 
 namespace ps::ui {
 
-// Columns: run,step,epoch,samples,wall_seconds,train_loss,train_acc,lr,samples_per_second,test_loss,
-// test_accuracy (the last two empty on steps without an evaluation).
-std::string curves_csv(const std::vector<const RunRecord*>& runs);
+// One row per step per run, the run's settings repeated on each row so that pandas can group by them
+// (df.groupby("strategy")). Columns: run (its label, `labels[i]` or else its name), then the settings
+// preset,model,dataset,schedule,strategy,strategy_params,stages,chunks,microbatches,batch_size,
+// optimizer,base_lr,seed,partition,weights_digest, then the step's figures step,epoch,samples,
+// wall_seconds,train_loss,train_acc,lr,samples_per_second,test_loss,test_accuracy (the last two empty on
+// steps without an evaluation). A setting an old CLI folder does not record (partial config) is empty.
+std::string curves_csv(const std::vector<const RunRecord*>& runs, const std::vector<QString>& labels = {});
+const std::vector<std::string>& curves_csv_config_columns();  // preset ... weights_digest
 
 // Writes `text` to `path`; false (and `error` set) when the file cannot be written.
 bool write_text_file(const QString& path, const std::string& text, QString* error);

@@ -128,11 +128,12 @@ void CurvesView::rebuildGraphs() {
   const bool single = runs_.size() == 1;
   for (const CurveRun& r : runs_) {
     RunGraphs g;
-    const QString name = single ? QString() : r.run->name + QStringLiteral(": ");
+    const QString title = r.label.isEmpty() ? r.run->name : r.label;
+    const QString name = single ? QString() : title + QStringLiteral(": ");
     QColor faded = r.color;
     faded.setAlpha(70);
     if (show_raw_) g.loss_raw = add_graph(plot_, loss_rect_, QPen(faded, 1), name + tr("loss (raw)"));
-    g.loss = add_graph(plot_, loss_rect_, QPen(r.color, 2), single ? tr("loss (smoothed)") : r.run->name);
+    g.loss = add_graph(plot_, loss_rect_, QPen(r.color, 2), single ? tr("loss (smoothed)") : title);
     g.train_acc = add_graph(plot_, acc_rect_, QPen(r.color, 1.5, Qt::DashLine), name + tr("train (smoothed)"));
     g.test_acc = add_graph(plot_, acc_rect_, QPen(r.color, 2), name + tr("test"));
     g.test_acc->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, r.color, r.color, 6));

@@ -22,6 +22,7 @@ namespace ps::ui {
 struct CurveRun {
   std::shared_ptr<const RunRecord> run;
   QColor color;
+  QString label = {};  // the legend's text ("" = the run's name)
 };
 
 class CurvesView : public QWidget {

@@ -1,9 +1,12 @@
-// The compare page: the run list with check boxes, the ticked runs' curves overlaid (one colour per
-// run), the configuration fields where the ticked runs differ, and exports (CSV, PNG, PDF, trace).
+// The compare page: the run list with check boxes (the run library: every run, kept across restarts),
+// the selected run's summary, the ticked runs' curves overlaid (one colour per run, labelled by what
+// differs), the weights digests and the settings where the ticked runs differ, and exports (CSV, PNG,
+// PDF, trace). Delete removes the selected run from the list, and the library with it.
 #pragma once
 #include <QWidget>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "widgets/run_record.h"
 
@@ -23,6 +26,9 @@ class RunCompareView : public QWidget {
 
   CurvesView* curves() const { return curves_; }
   QTableWidget* diffTable() const { return diff_; }
+  QTableView* runTable() const { return table_; }
+  QString detailsText() const;  // the selected run's summary
+  std::vector<QString> checkedLabels() const;  // the ticked runs, labelled by what differs between them
   void refresh();  // the checked runs' data changed
 
   // Export helpers used by the buttons (and by tests, with a path).
@@ -39,9 +45,14 @@ class RunCompareView : public QWidget {
  Q_SIGNALS:
   void message(const QString& text);
 
+ protected:
+  void changeEvent(QEvent* event) override;
+
  private:
   void checkedChanged();
   void rebuildDiff();
+  void showDetails();
+  void fitTable();
   std::shared_ptr<RunRecord> currentRun() const;
   void askAndExport(const QString& title, const QString& filter, const QString& suffix, const QString& what,
                     const std::function<bool(const QString&, QString*)>& save);
@@ -50,6 +61,7 @@ class RunCompareView : public QWidget {
   QTableView* table_;
   QTableWidget* diff_;
   QLabel* diff_title_;
+  QLabel* details_;
   CurvesView* curves_;
   QString export_dir_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
 #include "engine/strategy/strategy_info.h"
+#include "engine/telemetry/text_file.h"
 #include "engine/util/errors.h"
 #include "progress.h"
 
@@ -78,6 +80,35 @@ void validate_with_fix(const RunConfig& cfg) {
     if (fix.empty()) throw;
     throw InputError(e.file(), e.field(), e.reason() + "; on the command line: " + fix);
   }
+}
+
+// run.json beside summary.json: what the other files do not say (widgets/run_library.h reads it).
+void write_run_json(const std::string& out_dir, const std::string& created, const std::string& resumed_from,
+                    const std::vector<RunMark>& marks) {
+  nlohmann::ordered_json j;
+  j["origin"] = "cli";
+  j["created"] = created;
+  j["resumed_from"] = resumed_from.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(resumed_from);
+  j["repartitions"] = nlohmann::ordered_json::array();
+  for (const RunMark& m : marks) {
+    if (m.kind != "repartition") continue;
+    nlohmann::ordered_json r;
+    r["step"] = m.step;
+    r["t_seconds"] = double(m.t_ns) * 1e-9;
+    r["kind"] = m.kind;
+    r["before"] = m.before;
+    r["after"] = m.after;
+    r["text"] = m.text;
+    j["repartitions"].push_back(r);
+  }
+  write_file_atomically(out_dir + "/run.json", j.dump(2) + "\n");
+}
+
+std::string utc_now_iso() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
 }
 
 }  // namespace
@@ -392,6 +423,17 @@ int cmd_run(const Args& args) {
     std::printf("] of %zu units, %lld parameters\n", info.units.size(), static_cast<long long>(info.total_params()));
     std::fflush(stdout);
   }
+  // config.json: the settings as a preset with the partition in effect (as the dashboard records a run),
+  // so a run folder opened in the dashboard compares field by field.
+  const std::string created = utc_now_iso();
+  std::vector<RunMark> marks;
+  if (!opts.out_dir.empty()) {
+    RunConfig resolved = session.config();
+    resolved.partition = session.partition();
+    resolved.stages = resolved.num_stages();
+    write_file_atomically(opts.out_dir + "/config.json", preset_to_json(resolved));
+    write_run_json(opts.out_dir, created, opts.resume_path, marks);
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   Progress progress;
@@ -409,6 +451,7 @@ int cmd_run(const Args& args) {
     if (!b.steps.empty()) last = b.steps.back();
     if (!b.evals.empty()) eval = b.evals.back();
     if (!quiet) progress.update(session.progress(), last, eval);
+    marks.insert(marks.end(), b.marks.begin(), b.marks.end());
     for (const auto& m : b.marks) {
       if (!quiet) progress.finish();
       std::printf("%s: %s\n", m.kind.c_str(), m.text.c_str());
@@ -419,6 +462,14 @@ int cmd_run(const Args& args) {
   if (!b.steps.empty()) last = b.steps.back();
   if (!b.evals.empty()) eval = b.evals.back();
   for (const auto& m : b.marks) std::printf("%s: %s\n", m.kind.c_str(), m.text.c_str());
+  marks.insert(marks.end(), b.marks.begin(), b.marks.end());
+  if (!opts.out_dir.empty()) {
+    RunConfig resolved = session.config();  // the partition the run ended with (a repartition moved it)
+    resolved.partition = session.partition();
+    resolved.stages = resolved.num_stages();
+    write_file_atomically(opts.out_dir + "/config.json", preset_to_json(resolved));
+    write_run_json(opts.out_dir, created, opts.resume_path, marks);
+  }
   if (!quiet) {
     progress.update(session.progress(), last, eval, true);
     progress.finish();

@@ -51,7 +51,7 @@ const std::vector<Command>& commands() {
         {"--procs N", "run as N local processes, one per stage (= --executor processes; N must be the stage count)"},
         {"--threads-per-stage T", "intra-op threads of each stage"},
         {"--set PATH=VALUE", "any preset field by its path, e.g. optimizer.momentum=0.5 (repeatable)"},
-        {"--out DIR", "write summary.json, metrics.csv and ledger.csv into DIR"},
+        {"--out DIR", "write summary.json, metrics.csv, ledger.csv, config.json and run.json into DIR (the dashboard opens it: File > Open run)"},
         {"--trace FILE", "write a Trace Event Format trace (ui.perfetto.dev)"},
         {"--checkpoint FILE", "save a checkpoint at the end (and on Ctrl-C)"},
         {"--checkpoint-every MINUTES", "also save every MINUTES (needs --checkpoint)"},

@@ -45,8 +45,17 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
   const QCommandLineOption profile(QStringLiteral("profile"),
                                    QStringLiteral("Profile the model (cached) once it is built, so Auto-balance and the "
                                                   "predicted timeline use measured times; --autostart waits for it."));
+  const QCommandLineOption runs_dir(
+      QStringLiteral("runs-dir"),
+      QStringLiteral("Keep the run library in DIR (default: the user's data folder; with --quit-after and no "
+                     "--runs-dir, scripted runs are not kept)."),
+      QStringLiteral("DIR"));
+  const QCommandLineOption open_run(QStringLiteral("open-run"),
+                                    QStringLiteral("Import a run folder (pipescope-cli run --out DIR) into the run library "
+                                                   "and show the compare page (repeatable)."),
+                                    QStringLiteral("DIR"));
   parser.addOptions({preset, resume, set, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench,
-                     bench_preset, repartition, profile});
+                     bench_preset, repartition, profile, runs_dir, open_run});
   if (!parser.parse(arguments)) {
     *error = parser.errorText();
     return std::nullopt;
@@ -130,6 +139,15 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
     return true;
   };
   if (!seconds(screenshot_after, 3, &o.screenshot_after) || !seconds(quit_after, -1, &o.quit_after)) return std::nullopt;
+  o.runs_dir = parser.value(runs_dir);
+  for (const QString& dir : parser.values(open_run)) {
+    if (!QFileInfo::exists(QDir(dir).filePath(QStringLiteral("summary.json"))) &&
+        !(QFileInfo(dir).fileName() == QStringLiteral("summary.json") && QFileInfo::exists(dir))) {
+      *error = QStringLiteral("--open-run: %1 has no summary.json (expected what pipescope-cli run --out DIR writes)").arg(dir);
+      return std::nullopt;
+    }
+    o.open_runs << dir;
+  }
   return o;
 }
 

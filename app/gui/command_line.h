@@ -28,6 +28,8 @@ struct GuiOptions {
   int page = -1;              // page to show: 0 pipeline, 1 versions, 2 curves, 3 compare (-1: as saved)
   std::optional<RepartitionRequest> repartition;
   bool profile = false;       // profile the model once prepared (cached); --autostart then waits for it
+  QString runs_dir;           // the run library's folder ("" = the default; scripted runs keep none)
+  QStringList open_runs;      // run folders to import at start-up
   bool bench = false;         // print paint and event-loop timings and exit
   QString bench_preset;       // preset the benchmark runs ("" = presets/tiny.json)
 };

@@ -14,6 +14,7 @@
 #include "app/gui/command_line.h"
 #include "app/gui/main_window.h"
 #include "app/gui/profile_runner.h"
+#include "app/gui/run_library_ui.h"
 #include "app/gui/session_controller.h"
 #include "engine/session/session.h"
 
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
 
   ps::gui::MainWindow window;
   window.setSaveSettingsOnClose(options->quit_after < 0);  // scripted runs leave the user's layout alone
+  // ... and the user's run library: they keep runs only where --runs-dir says.
+  if (!options->runs_dir.isEmpty()) window.runLibrary()->open(options->runs_dir);
+  else if (options->quit_after >= 0) window.runLibrary()->open(QString());
+  if (!options->open_runs.isEmpty()) window.openRuns(options->open_runs);
   bool loaded = false;
   if (!options->resume.isEmpty()) {
     // A checkpoint holds its run's settings: only the learning rate and the length may change.

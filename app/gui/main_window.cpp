@@ -2,6 +2,10 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
+#include <QUrl>
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
@@ -23,6 +27,7 @@
 #include "app/gui/checkpoint_ui.h"
 #include "app/gui/pipeline_page.h"
 #include "app/gui/profile_runner.h"
+#include "app/gui/run_library_ui.h"
 #include "app/gui/session_controller.h"
 #include "app/gui/shortcut_guard.h"
 #include "app/gui/theme.h"
@@ -74,6 +79,7 @@ MainWindow::MainWindow(QWidget* parent)
       controller_(new SessionController(this)),
       profiler_(new ProfileRunner(this)),
       runs_(new ui::RunListModel(this)),
+      library_(new RunLibraryBinder(runs_, controller_, this)),
       strategy_(new ui::StrategyPanel(this)),
       partition_(new ui::PartitionEditor(this)),
       controls_(new ui::RunControls(this)),
@@ -125,6 +131,9 @@ MainWindow::MainWindow(QWidget* parent)
   resize(1500, 950);
   default_state_ = saveState();
   restoreSettings();
+  setAcceptDrops(true);  // run folders dropped on the window are imported
+  connect(library_, &RunLibraryBinder::message, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+  library_->open(ui::RunLibrary::defaultRoot());
   // Start with the keyboard on the timeline: single-key shortcuts (Space, S, F, L) must not land in a
   // spin box of the setup panel.
   pipeline_->timeline()->setFocus();
@@ -175,6 +184,7 @@ void MainWindow::connectActions() {
     if (!path.isEmpty()) compare_->setExportFolder(QFileInfo(path).absolutePath());
     if (!path.isEmpty() && !saveScreenshot(path)) showNotice(tr("%1: could not be written").arg(path));
   });
+  connect(actions_.open_run, &QAction::triggered, this, &MainWindow::openRunDialog);
   connect(actions_.quit, &QAction::triggered, this, &QWidget::close);
   connect(actions_.start_pause, &QAction::triggered, this, &MainWindow::startPauseResume);
   connect(actions_.step_op, &QAction::triggered, this, [this] {
@@ -373,6 +383,7 @@ void MainWindow::clearRunViews() {
   new_run_armed_ = false;
   paused_rate_.reset();
   metrics_label_->clear();
+  metrics_label_->setToolTip(QString());
   progress_->setValue(0);
   status_label_->setText(controller_->busy() ? tr("Preparing: loading data, building the model…") : tr("No run"));
   status_label_->setStyleSheet(QString());
@@ -460,11 +471,20 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
   if (!paused) paused_rate_.reset();
   else if (!paused_rate_) paused_rate_ = shown_rate_;
   shown_rate_ = paused ? *paused_rate_ : s.samples_per_second;
-  metrics_label_->setText(tr("step %1 · loss %2 · %3 samples/s%4")
+  // The run's summary: figures, then what an engineer checks against the CLI (weights digest once the
+  // run has ended, resumed from, repartitions); the whole of it in the tooltip.
+  QString extra;
+  if (!s.weights_digest.empty()) extra += tr(" · weights %1").arg(QString::fromStdString(s.weights_digest));
+  if (!run->resumed_from.isEmpty()) extra += tr(" · resumed from %1").arg(QFileInfo(run->resumed_from).fileName());
+  const auto moves = std::count_if(run->marks.begin(), run->marks.end(), [](const RunMark& m) { return m.kind == "repartition"; });
+  if (moves > 0) extra += tr(" · %n repartition(s)", nullptr, int(moves));
+  metrics_label_->setText(tr("step %1 · loss %2 · %3 samples/s%4%5")
                               .arg(s.steps)
                               .arg(s.final_train_loss, 0, 'f', 4)
                               .arg(shown_rate_, 0, 'f', 0)
-                              .arg(s.test_accuracy ? tr(" · test accuracy %1%").arg(*s.test_accuracy * 100, 0, 'f', 2) : QString()));
+                              .arg(s.test_accuracy ? tr(" · test accuracy %1%").arg(*s.test_accuracy * 100, 0, 'f', 2) : QString())
+                              .arg(extra));
+  metrics_label_->setToolTip(ui::RunListModel::details(*run));
 }
 
 void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
@@ -734,8 +754,43 @@ void MainWindow::saveSettings() const {
   settings.setValue(QStringLiteral("checkpoint/every_minutes"), controls_->checkpointEvery());
 }
 
+int MainWindow::openRuns(const QStringList& paths) {
+  const int imported = library_->importRuns(paths);
+  if (imported > 0) tabs_->setCurrentIndex(ComparePageIndex);
+  return imported;
+}
+
+void MainWindow::openRunDialog() {
+  const QString dir = QFileDialog::getExistingDirectory(
+      this, tr("Open run folder (pipescope-cli run --out DIR)"),
+      checkpoint_dir_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation) : checkpoint_dir_);
+  if (!dir.isEmpty()) openRuns({dir});
+}
+
+namespace {
+QStringList dropped_runs(const QMimeData* mime) {
+  QStringList paths;
+  if (!mime || !mime->hasUrls()) return paths;
+  for (const QUrl& url : mime->urls())
+    if (url.isLocalFile() && RunLibraryBinder::looksLikeRun(url.toLocalFile())) paths << url.toLocalFile();
+  return paths;
+}
+}  // namespace
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!dropped_runs(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QStringList paths = dropped_runs(event->mimeData());
+  if (paths.isEmpty()) return;
+  event->acceptProposedAction();
+  openRuns(paths);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
   if (save_settings_on_close_) saveSettings();
+  library_->storeLiveRun();  // a run still going is kept as it stands (it reopens as stopped)
   controller_->stop();
   event->accept();
 }

@@ -33,6 +33,7 @@ namespace ps::gui {
 
 class DivergedBanner;
 class PipelinePage;
+class RunLibraryBinder;
 class ProfileRunner;
 class SessionController;
 
@@ -81,6 +82,12 @@ class MainWindow : public QMainWindow {
   void setDarkTheme(bool dark);
   void setSaveSettingsOnClose(bool save) { save_settings_on_close_ = save; }  // off for scripted runs
 
+  // The run library (app/gui/run_library_ui.h): opened at RunLibrary::defaultRoot(); openRuns imports
+  // CLI output folders (File > Open run…, or dropped on the window) and shows the compare page.
+  RunLibraryBinder* runLibrary() const { return library_; }
+  int openRuns(const QStringList& paths);
+  void openRunDialog();
+
   SessionController* controller() const { return controller_; }
   ui::PartitionEditor* partitionEditor() const { return partition_; }
   ui::StrategyPanel* strategyPanel() const { return strategy_; }
@@ -96,6 +103,8 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
 
  private:
   void buildDocks();
@@ -148,6 +157,7 @@ class MainWindow : public QMainWindow {
   double shown_rate_ = 0;               // samples/s in the status bar
   std::optional<double> paused_rate_;  // held while the run is paused
   ui::RunListModel* runs_;
+  RunLibraryBinder* library_;
   ui::StrategyPanel* strategy_;
   ui::PartitionEditor* partition_;
   ui::RunControls* controls_;

@@ -137,7 +137,7 @@ void SessionController::prepareWith(const RunConfig& config, bool start_when_rea
   if (session_ && (phase_ == Phase::Running || phase_ == Phase::Stopping)) {
     // Replacing a live run (Reset): it ends as stopped and stays in the run list.
     session_->stop();
-    run_->summary = session_->summary();
+    takeSummary();
     run_->summary.status = RunStatus::Stopped;
     Q_EMIT runFinished(run_);
   }
@@ -195,9 +195,15 @@ void SessionController::startPrepared(bool paused) {
   run_->config = c;
   run_->config.partition = session_->partition();
   run_->config.stages = run_->config.num_stages();
+  run_->number = next_number_ ? next_number_() : runs_started_;
+  run_->resumed_from = ready_resume_path_;
+  run_->created = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
+  paused_since_.reset();
+  paused_total_ = {};
+  held_rate_ = 0;
   // Schedule and strategy have their own columns in the run list; the preset says which lesson it was.
-  run_->name = c.name.empty() ? QStringLiteral("run %1").arg(runs_started_)
-                              : QStringLiteral("run %1 · %2").arg(runs_started_).arg(QString::fromStdString(c.name));
+  run_->name = c.name.empty() ? QStringLiteral("run %1").arg(run_->number)
+                              : QStringLiteral("run %1 · %2").arg(run_->number).arg(QString::fromStdString(c.name));
   run_->trace_path = traces_.isValid() ? traces_.filePath(QStringLiteral("run-%1.trace.json").arg(generation_)) : QString();
   run_->summary.status = RunStatus::Running;
   checkpoint_seen_ = session_->last_checkpoint();  // a resumed session starts with its checkpoint: not news
@@ -250,8 +256,35 @@ void SessionController::retire(std::unique_ptr<Session> session) {
 
 void SessionController::setStatus(RunStatus status) {
   if (status == status_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (status == RunStatus::Paused && !paused_since_ && phase_ == Phase::Running) {
+    paused_since_ = now;
+    if (run_) held_rate_ = run_->summary.samples_per_second;
+  } else if (status != RunStatus::Paused && paused_since_) {
+    paused_total_ += now - *paused_since_;
+    paused_since_.reset();
+  }
   status_ = status;
   Q_EMIT statusChanged(status_, phase_ == Phase::Preparing);
+}
+
+double SessionController::pausedSeconds() const {
+  auto total = paused_total_;
+  if (paused_since_) total += std::chrono::steady_clock::now() - *paused_since_;
+  return std::chrono::duration<double>(total).count();
+}
+
+void SessionController::takeSummary() {
+  RunSummary s = session_->summary();
+  if (paused_since_ && s.status == RunStatus::Paused) {
+    s.samples_per_second = held_rate_;  // the figure of the moment the run paused
+  } else if (s.samples_per_second > 0 && s.samples > 0) {
+    // samples / pipeline time, the pauses left out (they sit inside the segment the workers waited in)
+    const double pipeline_s = double(s.samples) / s.samples_per_second;
+    const double working_s = pipeline_s - pausedSeconds();
+    if (working_s > 0) s.samples_per_second = double(s.samples) / working_s;
+  }
+  run_->summary = std::move(s);
 }
 
 void SessionController::tick() {
@@ -296,6 +329,7 @@ void SessionController::pollPrepares() {
       continue;
     }
     session_ = std::move(built);
+    ready_resume_path_ = p.resume_path;
     RunConfig resolved = p.config;
     resolved.partition = session_->partition();
     resolved.stages = resolved.num_stages();
@@ -317,7 +351,7 @@ void SessionController::deliver(const TelemetryBatch& batch) {
     if (mark.kind != "repartition") continue;
     // The run now has the new stages: its record and summary (first/last layer per stage) follow.
     run_->config.partition = mark.after;
-    run_->summary = session_->summary();
+    takeSummary();
     Q_EMIT repartitioned(mark);
     Q_EMIT summaryUpdated(run_);
   }
@@ -329,7 +363,7 @@ void SessionController::pollRun() {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_summary_ >= kSummaryEvery) {
     last_summary_ = now;
-    run_->summary = session_->summary();
+    takeSummary();
     Q_EMIT progressChanged(session_->progress());
     Q_EMIT summaryUpdated(run_);
   }
@@ -342,7 +376,8 @@ void SessionController::pollRun() {
 
 void SessionController::finishRun() {
   deliver(session_->drain());
-  run_->summary = session_->summary();
+  if (paused_since_) setStatus(session_->status());  // a run stopped while paused: the pause ends here
+  takeSummary();
   phase_ = Phase::Finished;
   Q_EMIT progressChanged(session_->progress());
   setStatus(run_->summary.status);

@@ -8,6 +8,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -70,6 +71,10 @@ class SessionController : public QObject {
   std::vector<int> partition() const;  // in effect now
   std::shared_ptr<ui::RunRecord> currentRun() const { return run_; }
   int runsStarted() const { return runs_started_; }
+  // Where "run N" takes its N (the run library numbers runs across sessions); default: runsStarted().
+  void setRunNumbering(std::function<int()> next) { next_number_ = std::move(next); }
+  // Time the current run has spent paused, on the monotonic clock (the summary's samples/s leaves it out).
+  double pausedSeconds() const;
 
  Q_SIGNALS:
   void prepared(const ps::ModelInfo& model, const std::vector<int>& partition);
@@ -106,6 +111,7 @@ class SessionController : public QObject {
   void deliver(const TelemetryBatch& batch);  // to the run record and the views; repartition marks
   void retire(std::unique_ptr<Session> session);
   void setStatus(RunStatus status);
+  void takeSummary();  // run_->summary from the session, samples/s held while paused
   static std::string configKey(const RunConfig& config);
 
   QTimer timer_;
@@ -124,6 +130,13 @@ class SessionController : public QObject {
   double checkpoint_every_minutes_ = 0;
   QString checkpoint_dir_;
   std::optional<CheckpointInfo> checkpoint_seen_;  // the last one announced (or found at the start)
+  QString ready_resume_path_;  // the checkpoint the prepared session continues ("" = a fresh run)
+  std::function<int()> next_number_;
+  // Pauses of the current run on the steady clock: the engine's samples/s divides by pipeline time, which
+  // goes on while the workers wait; the dashboard's figure holds while paused and leaves pauses out.
+  std::optional<std::chrono::steady_clock::time_point> paused_since_;
+  std::chrono::steady_clock::duration paused_total_{};
+  double held_rate_ = 0;
 };
 
 }  // namespace ps::gui

@@ -28,6 +28,8 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
                            QMainWindow::tr("Save the whole state of the run to a file, to resume it later"));
   a.resume_checkpoint = make(w, QMainWindow::tr("&Resume from checkpoint…"), QKeySequence(QStringLiteral("Ctrl+Shift+O")),
                              QMainWindow::tr("Continue a saved run, optionally with another learning rate or length"));
+  a.open_run = make(w, QMainWindow::tr("Open r&un…"), QKeySequence(QStringLiteral("Ctrl+Shift+R")),
+                    QMainWindow::tr("Import a run folder (what pipescope-cli run --out DIR writes) into the run library"));
   a.export_screenshot = make(w, QMainWindow::tr("Save &screenshot…"), QKeySequence(QStringLiteral("Ctrl+Shift+P")));
   a.quit = make(w, QMainWindow::tr("&Quit"), QKeySequence(QStringLiteral("Ctrl+Q")));
 
@@ -55,6 +57,8 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
   file->addActions({a.open_preset, a.save_preset});
   file->addSeparator();
   file->addActions({a.save_checkpoint, a.resume_checkpoint});
+  file->addSeparator();
+  file->addAction(a.open_run);
   file->addSeparator();
   file->addAction(a.export_screenshot);
   file->addSeparator();
@@ -89,6 +93,8 @@ const char* shortcuts_help_html() {
          "<tr><td><b>Ctrl+O</b> / <b>Ctrl+S</b></td><td>open a preset / save the settings as a preset</td></tr>"
          "<tr><td><b>Ctrl+Shift+S</b> / <b>Ctrl+Shift+O</b></td><td>save a checkpoint of the run / resume from a "
          "checkpoint</td></tr>"
+         "<tr><td><b>Ctrl+Shift+R</b></td><td>open a run folder (pipescope-cli run --out DIR) into the run library; "
+         "or drop the folder on the window</td></tr>"
          "</table>";
 }
 

@@ -9,7 +9,7 @@ class QMainWindow;
 namespace ps::gui {
 
 struct WindowActions {
-  QAction *open_preset, *save_preset, *save_checkpoint, *resume_checkpoint, *export_screenshot, *quit;
+  QAction *open_preset, *save_preset, *save_checkpoint, *resume_checkpoint, *open_run, *export_screenshot, *quit;
   QAction *start_pause, *step_op, *step_minibatch, *stop, *reset;
   QAction *fit, *follow_live, *zoom_in, *zoom_out, *zoom_reset, *dark_theme, *reset_layout;
   std::array<QAction*, 4> pages;

@@ -56,6 +56,19 @@ TEST(Cli, RunRepartitionsLiveAtTheStepItWasGiven) {
   auto summary = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
   EXPECT_EQ(summary["steps"], 20);
   EXPECT_EQ(summary["per_stage"][1]["first_layer"], 3);
+  // config.json and run.json (what the dashboard's File > Open run reads): the partition the run ended
+  // with, a preset that loads, and the repartition history.
+  auto config = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+  EXPECT_EQ(config["partition"], nlohmann::json::array({3}));
+  EXPECT_EQ(config["strategy"]["name"], "latest");
+  EXPECT_EQ(config["steps"], 20);
+  auto run = nlohmann::json::parse(std::ifstream(dir / "run.json"));
+  ASSERT_EQ(run["repartitions"].size(), 1u);
+  EXPECT_EQ(run["repartitions"][0]["step"], 10);
+  EXPECT_EQ(run["repartitions"][0]["before"], nlohmann::json::array({1}));
+  EXPECT_EQ(run["repartitions"][0]["after"], nlohmann::json::array({3}));
+  EXPECT_TRUE(run["resumed_from"].is_null());
+  EXPECT_EQ(run["origin"], "cli");
 
   Result bad = cli("run --preset " + src("presets/tiny.json") + " --steps 20 --repartition 10:1,2");
   EXPECT_EQ(bad.code, 2) << bad.out;

@@ -1,6 +1,8 @@
 // CSV export of curves and the copy of a run's trace.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "widgets/curves_export.h"
@@ -62,7 +64,44 @@ class TestCurvesExport : public QObject {
     QCOMPARE(rows[1].back(), std::string(""));           // step 1: no evaluation
     QCOMPARE(std::stod(rows[3].back()), 0.875);          // step 3: evaluated
     QCOMPARE(rows[4][0], std::string("b, with a comma"));  // quoted, not split
-    QCOMPARE(std::stod(rows[2][5]), 0.5);                // train_loss of step 2
+    const auto loss = std::find(header.begin(), header.end(), "train_loss") - header.begin();
+    QCOMPARE(std::stod(rows[2][std::size_t(loss)]), 0.5);  // train_loss of step 2
+  }
+
+  void everyRowCarriesItsRunsSettingsSoPandasCanGroupByThem() {
+    RunRecord a = make_run("a", 3), b = make_run("b", 2), c = make_run("c", 4);
+    a.config.strategy.name = "stash";
+    b.config.strategy.name = "latest";
+    c.config.strategy.name = "stash";
+    c.config.seed = 7;
+    c.config.partition = {2, 5};
+    c.config.schedule = "gpipe";
+    a.summary.weights_digest = "00112233aabbccdd";
+    const auto rows = parse(curves_csv({&a, &b, &c}, {QStringLiteral("run 1 · stash"), QString(), QStringLiteral("run 3")}));
+    const auto& header = rows[0];
+    auto col = [&](const char* name) {
+      const auto it = std::find(header.begin(), header.end(), name);
+      if (it == header.end()) qFatal("no column %s", name);
+      return std::size_t(it - header.begin());
+    };
+    for (const std::string& name : curves_csv_config_columns()) QVERIFY2(col(name.c_str()) > 0, name.c_str());
+    for (const char* metric : {"step", "train_loss", "samples_per_second", "test_accuracy"}) QVERIFY(col(metric) > col("weights_digest"));
+    // groupby("strategy").size(): one row per step per run
+    std::map<std::string, int> per_strategy;
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+      QCOMPARE(rows[i].size(), header.size());
+      ++per_strategy[rows[i][col("strategy")]];
+    }
+    QCOMPARE(per_strategy["stash"], 3 + 4);
+    QCOMPARE(per_strategy["latest"], 2);
+    QCOMPARE(rows[1][0], std::string("run 1 · stash"));  // the label given
+    QCOMPARE(rows[4][0], std::string("b"));              // none given: the name
+    QCOMPARE(rows[1][col("weights_digest")], std::string("00112233aabbccdd"));
+    QCOMPARE(rows[6][col("seed")], std::string("7"));
+    QCOMPARE(rows[6][col("schedule")], std::string("gpipe"));
+    QCOMPARE(rows[6][col("stages")], std::string("3"));
+    QCOMPARE(rows[6][col("partition")], std::string("2 5"));
+    QCOMPARE(rows[1][col("seed")], std::string("1"));
   }
 
   void exportFileNamesSayWhichRunAndWhat() {

@@ -81,8 +81,9 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.runList()->run(1)->config.strategy.name, std::string("stash"));
     window.pages()->setCurrentIndex(MainWindow::ComparePageIndex);
     auto* diff = window.findChild<ps::ui::RunCompareView*>()->diffTable();
-    QCOMPARE(diff->rowCount(), 1);
-    QCOMPARE(diff->item(0, 0)->text(), QStringLiteral("strategy.name"));
+    QCOMPARE(diff->rowCount(), 2);  // the weights digests, then the one setting that differs
+    QCOMPARE(diff->item(0, 0)->text(), QStringLiteral("weights digest"));
+    QCOMPARE(diff->item(1, 0)->text(), QStringLiteral("strategy.name"));
     QTest::qWait(100);
     QVERIFY(window.saveScreenshot(QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("compare.png"))));
   }

@@ -1,5 +1,7 @@
 // The compare page: ticked runs overlay, the N-way configuration diff, exports.
 #include <QFile>
+#include <QLabel>
+#include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -38,18 +40,68 @@ class TestRunCompareView : public QObject {
     QCOMPARE(view.diffTable()->rowCount(), 0);
     runs.addRun(make_run("fast", 0.1));
     QCOMPARE(view.curves()->graphCount(), 8);
-    QCOMPARE(view.diffTable()->rowCount(), 1);
-    QCOMPARE(view.diffTable()->item(0, 0)->text(), QStringLiteral("optimizer.lr"));
+    // What the runs did first (their weights digest, always shown), then the settings that differ.
+    QCOMPARE(view.diffTable()->rowCount(), 2);
+    QCOMPARE(view.diffTable()->item(0, 0)->text(), QStringLiteral("weights digest"));
+    QCOMPARE(view.diffTable()->item(1, 0)->text(), QStringLiteral("optimizer.lr"));
     QCOMPARE(view.diffTable()->columnCount(), 3);
-    QCOMPARE(view.diffTable()->item(0, 1)->text().toDouble(), 0.01);
-    QCOMPARE(view.diffTable()->item(0, 2)->text().toDouble(), 0.1);
+    QCOMPARE(view.diffTable()->item(1, 1)->text().toDouble(), 0.01);
+    QCOMPARE(view.diffTable()->item(1, 2)->text().toDouble(), 0.1);
+    // The columns and the legend are labelled by what differs.
+    QCOMPARE(view.diffTable()->horizontalHeaderItem(2)->text(), QStringLiteral("fast"));
+    QCOMPARE(view.diffTable()->horizontalHeaderItem(2)->toolTip(), QStringLiteral("fast · lr 0.1"));
+    QCOMPARE(view.checkedLabels(), (std::vector<QString>{QStringLiteral("slow · lr 0.01"), QStringLiteral("fast · lr 0.1")}));
     runs.addRun(make_run("same as slow", 0.01));
     QCOMPARE(view.diffTable()->columnCount(), 4);
-    QCOMPARE(view.diffTable()->item(0, 3)->text().toDouble(), 0.01);  // equal to the first: its value
+    QCOMPARE(view.diffTable()->item(1, 3)->text().toDouble(), 0.01);  // equal to the first: its value
     runs.setChecked(1, false);
     runs.setChecked(2, false);
     QCOMPARE(view.curves()->graphCount(), 4);
     QCOMPARE(view.diffTable()->rowCount(), 0);
+  }
+
+  void theDiffShowsWeightsDigestsAndWhatTheRunsDid() {
+    RunListModel runs;
+    RunCompareView view(&runs);
+    auto a = make_run("a", 0.05), b = make_run("b", 0.05);
+    a->summary.weights_digest = b->summary.weights_digest = "00112233aabbccdd";
+    runs.addRun(a);
+    runs.addRun(b);
+    const QTableWidget* diff = view.diffTable();
+    QCOMPARE(diff->rowCount(), 1);
+    QCOMPARE(diff->item(0, 1)->text(), QStringLiteral("00112233aabbccdd"));
+    QVERIFY2(view.findChildren<QLabel*>().size() > 0, "labels");
+    auto title = [&] {
+      for (QLabel* l : view.findChildren<QLabel*>())
+        if (l->text().startsWith(QStringLiteral("<b>Differences"))) return l->text();
+      return QString();
+    };
+    QVERIFY2(title().contains(QStringLiteral("same weights digest")) && title().contains(QStringLiteral("no setting differs")),
+             qPrintable(title()));
+    // b was resumed and repartitioned, and ended with other weights: the rows say so when the run updates.
+    b->summary.weights_digest = "ffffffff00000000";
+    b->resumed_from = QStringLiteral("/runs/x.ckpt");
+    RunMark mark;
+    mark.kind = "repartition";
+    mark.step = 7;
+    mark.before = {2, 4};
+    mark.after = {3, 4};
+    b->marks.push_back(mark);
+    runs.runUpdated(b.get());
+    QCOMPARE(diff->rowCount(), 3);
+    QCOMPARE(diff->item(1, 0)->text(), QStringLiteral("resumed from"));
+    QCOMPARE(diff->item(1, 1)->text(), QStringLiteral("—"));
+    QCOMPARE(diff->item(1, 2)->text(), QStringLiteral("/runs/x.ckpt"));
+    QCOMPARE(diff->item(2, 0)->text(), QStringLiteral("repartitions"));
+    QCOMPARE(diff->item(2, 1)->text(), QStringLiteral("none"));
+    QCOMPARE(diff->item(2, 2)->text(), QStringLiteral("step 7: 2,4 → 3,4"));
+    QVERIFY2(title().contains(QStringLiteral("weights digests differ")), qPrintable(title()));
+    // The selected run's summary beside the table.
+    view.runTable()->selectRow(1);
+    QVERIFY2(view.detailsText().contains(QStringLiteral("resumed from: /runs/x.ckpt")) &&
+                 view.detailsText().contains(QStringLiteral("ffffffff00000000")) &&
+                 view.detailsText().contains(QStringLiteral("repartitions: ")),
+             qPrintable(view.detailsText()));
   }
 
   void exportsWriteFiles() {
