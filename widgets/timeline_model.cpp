@@ -97,8 +97,9 @@ void TimelineModel::append(const TelemetryBatch& batch) {
   }
   const bool shifted = !in_order || dropped_ != dropped_before;
   before.resize(rows_.size(), 0);
-  for (std::size_t k = 0; k < rows_.size(); ++k)
-    rows_[k].last = shifted ? IndexRange{} : IndexRange{before[k], rows_[k].ops.size()};
+  if (!batch.ops.empty())  // a batch of transfers alone leaves "what just ran" as it was
+    for (std::size_t k = 0; k < rows_.size(); ++k)
+      rows_[k].last = shifted ? IndexRange{} : IndexRange{before[k], rows_[k].ops.size()};
   if (shifted) relayoutAll();
   else layOut(rows_, layout_, false);
   // The dependency ends of old minibatches are not needed any more (a long run keeps this bounded).
