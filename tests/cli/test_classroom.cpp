@@ -48,3 +48,26 @@ TEST(Classroom, GpipeBubbleIsThreeSevenths) {
   EXPECT_EQ(s["stages"], 4);
   EXPECT_EQ(s["microbatches"], 4);
 }
+
+TEST(Classroom, StalenessCostsWhatTheLessonSays) {
+  const std::string preset = "presets/classroom-staleness.json";
+  expect_says(preset, "reaches 0.97 test accuracy; this one ends at 0.64");
+  const auto latest = run_preset(preset);
+  ASSERT_FALSE(latest.is_null());
+  EXPECT_NEAR(latest["test_accuracy"].get<double>(), 0.64, 0.005);
+  EXPECT_NEAR(latest["bubble_fraction_ideal"].get<double>(), 0.0, 1e-12);  // "removes the bubble"
+  const auto flush = run_preset(preset, "--schedule 1f1b-flush");
+  ASSERT_FALSE(flush.is_null());
+  EXPECT_NEAR(flush["test_accuracy"].get<double>(), 0.97, 0.005);
+}
+
+TEST(Classroom, StashingKeepsCopiesAndRecoversPartOfTheLoss) {
+  const std::string preset = "presets/classroom-stash.json";
+  expect_says(preset, "stage 0 holds up to 4 copies, the last stage 1");
+  expect_says(preset, "stashing ends at 0.78 test accuracy against 0.64 for 'latest' and 0.97 without staleness");
+  const auto s = run_preset(preset);
+  ASSERT_FALSE(s.is_null());
+  EXPECT_NEAR(s["test_accuracy"].get<double>(), 0.78, 0.005);
+  EXPECT_EQ(s["per_stage"][0]["weight_copies_max"], 4);
+  EXPECT_EQ(s["per_stage"][3]["weight_copies_max"], 1);
+}
