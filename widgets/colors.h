@@ -12,8 +12,14 @@ QColor stage_color(int stage);
 // Minibatch colours repeat with this period (views may cache one colour per slot).
 constexpr int kMinibatchHues = 12;
 
-// Hue by minibatch (neighbours differ clearly); forward lighter, backward darker, update near-black.
+// The colour of an op: its kind picks the hue, as in torch's schedule visualizer (SCHEDULES.md section
+// 4): F blue, B orange, I teal, W green, U near-black; the minibatch picks one of three shades, so
+// neighbouring minibatches differ while a kind keeps its hue.
 QColor minibatch_color(int minibatch, OpKind kind);
+// An op of an overlapped pair (DualPipeV's OVERLAP(F;B)): purple, shaded by minibatch like the others.
+QColor overlap_color(int minibatch);
+// The kind's colour for a legend (the middle shade).
+QColor kind_color(OpKind kind);
 
 // One colour per run in overlays.
 QColor run_color(int index);

@@ -47,6 +47,17 @@ QString time_label(double ns, double step_ns) {
   return QStringLiteral("%1 s").arg(ns / 1e9, 0, 'f', decimals);
 }
 
+QString clock_name(TimelineClock c) {
+  switch (c) {
+    case TimelineClock::Wall: return QObject::tr("wall time");
+    case TimelineClock::Compute: return QObject::tr("compute time");
+    case TimelineClock::Slots: return QObject::tr("op slots");
+  }
+  return {};
+}
+
+const QColor kLatestColor(214, 39, 40);  // the op that just ran: red, like the live edge
+
 }  // namespace
 
 TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
@@ -60,7 +71,7 @@ void TimelineView::rebuildColors() {
   const QColor base = palette().color(QPalette::Base);
   for (int kind = 0; kind < kKinds; ++kind)
     for (int h = 0; h < kMinibatchHues; ++h) {
-      const QColor c = minibatch_color(h, static_cast<OpKind>(kind));
+      const QColor c = kind < 5 ? minibatch_color(h, static_cast<OpKind>(kind)) : overlap_color(h);
       colors_[static_cast<std::size_t>(kind * kMinibatchHues + h)] = c;
       // Faded = 25% colour over the background: the highlighted minibatch stands out.
       faded_[static_cast<std::size_t>(kind * kMinibatchHues + h)] =
@@ -71,10 +82,90 @@ void TimelineView::rebuildColors() {
     }
 }
 
-QColor TimelineView::boxColor(const OpEvent& e) const {
+int TimelineView::colorIndex(const OpEvent& e) const {
   const int slot = ((e.minibatch % kMinibatchHues) + kMinibatchHues) % kMinibatchHues;
-  const auto i = static_cast<std::size_t>(static_cast<int>(e.kind) * kMinibatchHues + slot);
+  const int kind = e.kind != OpKind::Update && model_.isOverlapped(e) ? 5 : static_cast<int>(e.kind);
+  return kind * kMinibatchHues + slot;
+}
+
+QColor TimelineView::boxColor(const OpEvent& e) const {
+  const auto i = static_cast<std::size_t>(colorIndex(e));
   return highlight_ >= 0 && e.minibatch != highlight_ ? faded_[i] : colors_[i];
+}
+
+QString TimelineView::opLabel(const OpEvent& e, bool two_lines) const {
+  const bool chunks = model_.stageCount() > 0 && model_.maxChunk() + 1 > model_.stageCount();  // several chunks per device
+  const QString name = QString::fromStdString(op_name({e.kind, e.minibatch, e.micro, chunks ? e.stage : -1}));
+  if (!model_.versionsVary() || e.kind == OpKind::Update) return name;
+  const QString version = QStringLiteral("v%1").arg(e.basis_version);
+  return two_lines ? name + QLatin1Char('\n') + version : name + QStringLiteral(" · ") + version;
+}
+
+int TimelineView::labelWidthPx() const {
+  // The widest name the run has had so far: its largest minibatch, microbatch, chunk and version.
+  OpEvent e;
+  e.kind = OpKind::Backward;
+  e.minibatch = std::max(99, model_.maxMinibatch());
+  e.micro = model_.maxMicro();
+  e.stage = model_.maxChunk();
+  e.basis_version = std::max<std::int64_t>(99, model_.maxVersion());
+  const QFontMetrics fm = fontMetrics();
+  const bool two_lines = stageRowHeight() - ghostRowHeight() - 2 >= 2 * fm.height();
+  int w = 0;
+  for (const QString& line : opLabel(e, two_lines).split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+  return w + 8;
+}
+
+double TimelineView::maxNsPerPx() const {
+  switch (model_.clock()) {
+    case TimelineClock::Wall: return 1e12;
+    case TimelineClock::Slots: return static_cast<double>(kSlotUnits) / labelWidthPx();
+    case TimelineClock::Compute: {
+      const std::int64_t shortest = model_.shortComputeOpNs();
+      return shortest > 0 ? std::max(kMinNsPerPx, static_cast<double>(shortest) / labelWidthPx()) : 1e12;
+    }
+  }
+  return 1e12;
+}
+
+double TimelineView::clampScale(double ns_per_px) const { return std::clamp(ns_per_px, kMinNsPerPx, std::max(kMinNsPerPx, maxNsPerPx())); }
+
+void TimelineView::setClock(TimelineClock clock) {
+  if (clock == model_.clock()) return;
+  model_.setClock(clock);
+  // The old positions mean nothing on the new clock: follow the live edge again.
+  mode_ = LiveMode::Growing;
+  t0_ = model_.startNs();
+  ns_per_px_ = clock == TimelineClock::Wall ? 1e4 : clampScale(1e12);
+  if (!follow_) {
+    follow_ = true;
+    Q_EMIT followLiveChanged(true);
+  }
+  if (model_.empty() && model_.hasGhost()) ns_per_px_ = clampScale(static_cast<double>(model_.ghostEndNs()) * 1.02 / plotRect().width());
+  applyLiveView();
+  update();
+  Q_EMIT clockChanged(clock);
+}
+
+void TimelineView::setMarkLatest(bool mark) {
+  if (mark == mark_latest_) return;
+  mark_latest_ = mark;
+  update();
+}
+
+QString TimelineView::latestText() const {
+  if (!mark_latest_) return {};
+  QStringList names;
+  for (int k = 0; k < model_.stageCount(); ++k) {
+    const IndexRange r = model_.lastAppended(k);
+    for (std::size_t i = r.first; i < r.last && names.size() < 4; ++i)
+      names << tr("%1 on device %2").arg(opLabel(model_.ops(k)[i])).arg(k);
+    if (names.size() >= 4) {
+      names << QStringLiteral("…");
+      break;
+    }
+  }
+  return names.isEmpty() ? QString() : tr("just ran: %1").arg(names.join(QStringLiteral(", ")));
 }
 
 void TimelineView::appendBatch(const TelemetryBatch& batch) {
@@ -109,7 +200,7 @@ void TimelineView::setGhostOps(const std::vector<OpEvent>& ops) {
   model_.setGhostOps(ops);
   if (model_.empty() && model_.hasGhost()) {  // nothing measured yet: show the whole prediction
     t0_ = 0;
-    ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(model_.ghostEndNs()) * 1.02 / plotRect().width());
+    ns_per_px_ = clampScale(static_cast<double>(model_.ghostEndNs()) * 1.02 / plotRect().width());
   } else if (mode_ == LiveMode::FitAll) {
     fit();
   }
@@ -196,7 +287,7 @@ void TimelineView::setVisibleRange(std::int64_t t0, std::int64_t t1) {
   mode_ = LiveMode::Window;
   setFollowLive(false);
   t0_ = t0;
-  ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(std::max<std::int64_t>(1, t1 - t0)) / plotRect().width());
+  ns_per_px_ = clampScale(static_cast<double>(std::max<std::int64_t>(1, t1 - t0)) / plotRect().width());
   update();
 }
 
@@ -207,7 +298,10 @@ void TimelineView::fit() {
   if (ghostRowsVisible()) start = std::min<std::int64_t>(start, 0), end = std::max(end, model_.ghostEndNs());
   const std::int64_t span = std::max<std::int64_t>(1000, end - start);
   t0_ = start;
-  ns_per_px_ = std::max(kMinNsPerPx, static_cast<double>(span) * 1.02 / plotRect().width());
+  ns_per_px_ = clampScale(static_cast<double>(span) * 1.02 / plotRect().width());
+  // Boxes keep their labels: when the whole run does not fit so, its newest part is shown.
+  const std::int64_t window = visibleEnd() - t0_;
+  if (window < span) t0_ = std::max(start, end - window + window / 50);
   update();
 }
 
@@ -223,8 +317,13 @@ void TimelineView::applyLiveView() {
   if (mode_ == LiveMode::FitAll) return fit();
   if (!follow_ || model_.empty()) return;
   if (mode_ == LiveMode::Growing) {
-    const double span = static_cast<double>(model_.endNs() - model_.startNs()) * 1.04;
-    ns_per_px_ = std::max(kMinNsPerPx, std::min(span, static_cast<double>(live_window_ns_)) / plotRect().width());
+    double span = static_cast<double>(model_.endNs() - model_.startNs()) * 1.04;
+    // On the slot clock a short run would draw a few huge boxes: show at least 16 slots.
+    if (model_.clock() == TimelineClock::Slots) span = std::max(span, 16.0 * static_cast<double>(kSlotUnits));
+    const double window = model_.clock() == TimelineClock::Wall ? static_cast<double>(live_window_ns_) : span;
+    ns_per_px_ = clampScale(std::min(span, window) / plotRect().width());
+  } else {
+    ns_per_px_ = clampScale(ns_per_px_);
   }
   const std::int64_t window = visibleEnd() - t0_;
   t0_ = std::max(model_.startNs(), model_.endNs() - window + window / 50);  // the live edge 2% from the right
@@ -233,7 +332,7 @@ void TimelineView::applyLiveView() {
 void TimelineView::zoomBy(double factor, double anchor_x) {
   const std::int64_t anchor_t = timeForX(follow_ ? plotRect().right() : anchor_x);
   mode_ = LiveMode::Window;
-  ns_per_px_ = std::clamp(ns_per_px_ / factor, kMinNsPerPx, 1e12);
+  ns_per_px_ = clampScale(ns_per_px_ / factor);
   const double ax = follow_ ? plotRect().right() : anchor_x;
   t0_ = anchor_t - static_cast<std::int64_t>(std::llround((ax - plotRect().left()) * ns_per_px_));
   update();
@@ -269,6 +368,8 @@ void TimelineView::paintEvent(QPaintEvent*) {
     if (ghostRowsVisible()) paintGhostRow(p, k);
   }
   for (int lane = 0; lane < model_.laneCount(); ++lane) paintLane(p, lane);
+  if (mark_latest_)
+    for (int k = 0; k < model_.stageCount(); ++k) paintLatest(p, k);
   paintMarks(p);
   // The live edge.
   if (!model_.empty()) {
@@ -289,7 +390,10 @@ void TimelineView::paintEvent(QPaintEvent*) {
 
 void TimelineView::paintAxis(QPainter& p) const {
   const QRect plot = plotRect();
-  const double step = nice_step(ns_per_px_ * 110);
+  const bool slots = model_.clock() == TimelineClock::Slots;
+  const double label_px = fontMetrics().horizontalAdvance(QStringLiteral("0.000000 s")) + 16;
+  double step = nice_step(ns_per_px_ * label_px);
+  if (slots) step = std::max(step, static_cast<double>(kSlotUnits));  // whole slots
   const QColor grid = palette().color(QPalette::Mid);
   p.setPen(palette().color(QPalette::WindowText));
   const double first = std::ceil(static_cast<double>(t0_) / step) * step;
@@ -297,13 +401,27 @@ void TimelineView::paintAxis(QPainter& p) const {
     const double x = plot.left() + (t - static_cast<double>(t0_)) / ns_per_px_;
     p.fillRect(QRectF(x, plot.top(), 1, plot.height()), QColor(grid.red(), grid.green(), grid.blue(), 60));
     p.drawLine(QPointF(x, kAxisHeight - 6), QPointF(x, kAxisHeight));
-    p.drawText(QRectF(x + 3, 0, 120, kAxisHeight - 4), Qt::AlignLeft | Qt::AlignBottom, time_label(t, step));
+    const QString text = slots ? QString::number(std::llround(t / static_cast<double>(kSlotUnits))) : time_label(t, step);
+    p.drawText(QRectF(x + 3, 0, label_px, kAxisHeight - 4), Qt::AlignLeft | Qt::AlignBottom, text);
+  }
+  // What just ran, at the right.
+  const QString latest = latestText();
+  if (!latest.isEmpty()) {
+    const QFontMetrics fm = fontMetrics();
+    const int w = std::min(plot.width() / 2, fm.horizontalAdvance(latest) + 12);
+    const QRect box(plot.right() - w, 1, w, kAxisHeight - 3);
+    p.fillRect(box, palette().color(QPalette::Window));
+    p.setPen(kLatestColor);
+    p.drawText(box, Qt::AlignRight | Qt::AlignVCenter, fm.elidedText(latest, Qt::ElideRight, w - 4));
   }
 }
 
 void TimelineView::paintGutter(QPainter& p) const {
   const QFontMetrics fm = fontMetrics();
   p.fillRect(QRect(0, 0, plotRect().left(), height()), palette().color(QPalette::Window));
+  p.setPen(palette().color(QPalette::PlaceholderText));  // the clock's name in the corner
+  p.drawText(QRect(4, 0, plotRect().left() - 8, kAxisHeight - 4), Qt::AlignLeft | Qt::AlignBottom,
+             fm.elidedText(clock_name(model_.clock()), Qt::ElideRight, plotRect().left() - 8));
   for (int k = 0; k < model_.stageCount(); ++k) {
     if (ghostRowsVisible() && fm.height() <= ghostRowHeight() + 4) {
       const QRect ghost = ghostRowRect(k);
@@ -337,7 +455,7 @@ void TimelineView::paintStageRow(QPainter& p, int stage) {
   p.fillRect(row, palette().color(QPalette::AlternateBase));  // gaps in the boxes = bubbles
   const IndexRange range = model_.visibleOps(stage, t0_, visibleEnd());
   stats_.visible += range.size();
-  const auto [drawn, merged] = paintOps(p, model_.ops(stage), range, row, /*ghost=*/false);
+  const auto [drawn, merged] = paintOps(p, stage, range, row, /*ghost=*/false);
   stats_.drawn += drawn;
   stats_.merged += merged;
 }
@@ -350,11 +468,13 @@ void TimelineView::paintGhostRow(QPainter& p, int stage) {
   p.fillRect(QRect(row.left(), row.top(), row.width(), 1), palette().color(QPalette::Midlight));
   const IndexRange range = model_.visibleGhostOps(stage, t0_, visibleEnd());
   stats_.ghost_visible += range.size();
-  stats_.ghost_drawn += paintOps(p, model_.ghostOps(stage), range, row.adjusted(0, 1, 0, 0), /*ghost=*/true).first;
+  stats_.ghost_drawn += paintOps(p, stage, range, row.adjusted(0, 1, 0, 0), /*ghost=*/true).first;
 }
 
-std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const std::vector<OpEvent>& ops, IndexRange range,
-                                                           const QRect& row, bool ghost) {
+std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, int stage, IndexRange range, const QRect& row,
+                                                           bool ghost) {
+  const std::vector<OpEvent>& ops = ghost ? model_.ghostOps(stage) : model_.ops(stage);
+  auto span_of = [&](std::size_t i) { return ghost ? model_.ghostSpan(stage, i) : model_.span(stage, i); };
   std::size_t drawn = 0, merged = 0;
   const int width = plotRect().width();
   const double left = plotRect().left();
@@ -362,8 +482,7 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const st
   const QColor tick = palette().color(QPalette::WindowText);
   const int highlight = ghost ? -1 : highlight_;
   auto color = [&](const OpEvent& e) {
-    const int slot = ((e.minibatch % kMinibatchHues) + kMinibatchHues) % kMinibatchHues;
-    const auto i = static_cast<std::size_t>(static_cast<int>(e.kind) * kMinibatchHues + slot);
+    const auto i = static_cast<std::size_t>(colorIndex(e));
     return ghost ? std::pair{ghost_[i], colors_[i]} : std::pair{boxColor(e), colors_[i]};
   };
   columns_.assign(static_cast<std::size_t>(width), 0);
@@ -372,7 +491,8 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const st
   int last_tick = std::numeric_limits<int>::min() / 2;
   for (std::size_t i = range.first; i < range.last; ++i) {
     const OpEvent& e = ops[i];
-    const double x0 = static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
+    const ClockSpan sp = span_of(i);
+    const double x0 = static_cast<double>(sp.t_start_ns - t0_) / ns_per_px_;
     const int px = static_cast<int>(std::floor(x0));
     if (e.kind == OpKind::Update) {  // a thin tick in the lower part of the row, at most one per few pixels
       if (px < 0 || px >= width || px - last_tick < kMinTickSpacingPx) {
@@ -384,7 +504,7 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const st
       ++drawn;
       continue;
     }
-    const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
+    const double w = static_cast<double>(sp.t_end_ns - sp.t_start_ns) / ns_per_px_;
     if (w >= kMergeBelowPx) {
       wide_.push_back(i);
       continue;
@@ -404,11 +524,12 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const st
   p.drawImage(QRectF(left, top, width, h), as_image(columns_));
 
   const QFontMetrics fm = fontMetrics();
-  const double label_min_px = fm.horizontalAdvance(QStringLiteral("F0")) + 4;
+  const bool two_lines = h >= 2 * fm.height();
   for (std::size_t i : wide_) {
     const OpEvent& e = ops[i];
-    const double x0 = left + static_cast<double>(e.t_start_ns - t0_) / ns_per_px_;
-    const double w = static_cast<double>(e.t_end_ns - e.t_start_ns) / ns_per_px_;
+    const ClockSpan sp = span_of(i);
+    const double x0 = left + static_cast<double>(sp.t_start_ns - t0_) / ns_per_px_;
+    const double w = static_cast<double>(sp.t_end_ns - sp.t_start_ns) / ns_per_px_;
     const QRectF box(x0, top, w > 3 ? w - 1 : w, h);  // a 1px seam between neighbours
     const auto [fill, outline] = color(e);
     p.fillRect(box, fill);
@@ -426,16 +547,36 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, const st
       p.setBrush(Qt::NoBrush);
       p.drawRect(box.adjusted(1, 1, -1, -1));
     }
-    if (w > label_min_px && h >= fm.height()) {
-      const QString label = QString::fromStdString(op_name({e.kind, e.minibatch, e.micro}));
-      if (fm.horizontalAdvance(label) + 4 <= w) {
-        p.setPen(QColor(25, 25, 25));
-        p.drawText(box, Qt::AlignCenter, label);
-      }
+    if (h < fm.height() || w < fm.horizontalAdvance(QStringLiteral("F0")) + 4) continue;
+    // The fullest label that fits: name and version (on two lines when the row is tall), else the name.
+    QString label = opLabel(e, two_lines);
+    int label_w = 0;
+    for (const QString& line : label.split(QLatin1Char('\n'))) label_w = std::max(label_w, fm.horizontalAdvance(line));
+    if (label_w + 4 > w) {
+      label = opLabel(e, false);
+      if (fm.horizontalAdvance(label) + 4 > w) label = QString::fromStdString(op_name({e.kind, e.minibatch, e.micro}));
+      if (fm.horizontalAdvance(label) + 4 > w) continue;
     }
+    p.setPen(qGray(fill.rgb()) < 120 ? QColor(250, 250, 250) : QColor(20, 20, 20));
+    p.drawText(box, Qt::AlignCenter, label);
   }
   p.drawImage(QRectF(left, top + h * 0.6, width, h * 0.4), as_image(ticks_));
   return {drawn, merged};
+}
+
+// The ops that just ran (the latest batch, while stepping): a thick outline, at least a few pixels wide.
+void TimelineView::paintLatest(QPainter& p, int stage) {
+  const IndexRange r = model_.lastAppended(stage);
+  if (r.size() == 0) return;
+  const QRect row = stageRowRect(stage);
+  p.setPen(QPen(kLatestColor, 3));
+  p.setBrush(Qt::NoBrush);
+  for (std::size_t i = r.first; i < r.last; ++i) {
+    const ClockSpan sp = model_.span(stage, i);
+    const double x0 = xForTime(sp.t_start_ns);
+    const double w = std::max(4.0, static_cast<double>(sp.t_end_ns - sp.t_start_ns) / ns_per_px_);
+    p.drawRect(QRectF(x0 - 1, row.top() + 1, w + 1, row.height() - 2));
+  }
 }
 
 // Run marks: a dashed vertical line over every row at the mark's time, its label at the top.
@@ -443,8 +584,9 @@ void TimelineView::paintMarks(QPainter& p) {
   const QRect plot = plotRect();
   const QFontMetrics fm = fontMetrics();
   double last_label_end = -1e9;
-  for (const RunMark& m : model_.marks()) {
-    const double x = xForTime(m.t_ns);
+  for (std::size_t i = 0; i < model_.marks().size(); ++i) {
+    const RunMark& m = model_.marks()[i];
+    const double x = xForTime(model_.markTime(i));
     if (x < plot.left() - 1 || x > plot.right() + 1) continue;
     const int bottom = model_.stageCount() > 0 ? bandRect(model_.stageCount() - 1).bottom() : plot.bottom();
     p.setPen(QPen(kMarkColor, 2, Qt::DashLine));

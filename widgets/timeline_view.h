@@ -1,8 +1,10 @@
-// The pipeline timeline: one row per stage, F and B boxes coloured by minibatch, U as thin ticks,
+// The pipeline timeline: one row per device, boxes coloured by kind (F blue, B orange, I teal, W green,
+// overlapped pairs purple; the minibatch shades them), U as thin ticks,
 // bubbles as gaps, transfers on thin lanes between the stage rows, run marks (repartitions) as vertical
 // lines across every row, and optionally the "ghost": the predicted run in a thin row under each stage.
 // Custom painting with culling (binary search per row, sub-pixel boxes merged per pixel column) keeps a
-// 100k-op buffer interactive.
+// 100k-op buffer interactive. The x axis is one of three clocks (TimelineModel): wall time, compute time
+// or op slots; on the last two the view never zooms out so far that a box loses its label.
 #pragma once
 #include <QRgb>
 #include <QStringList>
@@ -42,6 +44,22 @@ class TimelineView : public QWidget {
   void clear();
   void setStageCount(int stages);
   void setStageLabels(const QStringList& labels);  // device names under "Stage k"
+
+  // The x axis: wall time, compute time or op slots. Changing it follows the live edge again.
+  void setClock(TimelineClock clock);
+  TimelineClock clock() const { return model_.clock(); }
+  // While stepping, the ops of the latest batch (the op that just ran) are outlined, and named above.
+  void setMarkLatest(bool mark);
+  bool markLatest() const { return mark_latest_; }
+  QString latestText() const;  // "just ran: F3.1 on device 2" (empty when not marking or nothing ran)
+  // A box's label: "F61" (with the chunk, "F3.1@2", when a device holds several) and, when versions
+  // vary, the version it read ("v58"). `two_lines` puts the version under the name.
+  QString opLabel(const OpEvent& e, bool two_lines = false) const;
+  // The widest label a box may need, in pixels (the compute and slot clocks keep boxes at least this wide).
+  int labelWidthPx() const;
+  // The widest scale the current clock allows (ns per pixel; unbounded on the wall clock).
+  double maxNsPerPx() const;
+  double nsPerPx() const { return ns_per_px_; }
 
   // The predicted run (simulated ops, aligned at t = 0 with the measured one) under each stage row.
   void setGhostOps(const std::vector<OpEvent>& ops);
@@ -90,6 +108,7 @@ class TimelineView : public QWidget {
   void minibatchHighlighted(int minibatch);
   void followLiveChanged(bool follow);
   void showGhostChanged(bool show);
+  void clockChanged(ps::ui::TimelineClock clock);
 
  protected:
   void paintEvent(QPaintEvent* event) override;
@@ -108,8 +127,10 @@ class TimelineView : public QWidget {
   void paintGhostRow(class QPainter& p, int stage);
   // The boxes of ops[range] in `row`: per pixel column below kMergeBelowPx, one by one above. Returns
   // {drawn, merged}. A ghost row draws lighter boxes with an outline, no labels, no highlight.
-  std::pair<std::size_t, std::size_t> paintOps(class QPainter& p, const std::vector<OpEvent>& ops, IndexRange range,
-                                               const QRect& row, bool ghost);
+  std::pair<std::size_t, std::size_t> paintOps(class QPainter& p, int stage, IndexRange range, const QRect& row, bool ghost);
+  void paintLatest(class QPainter& p, int stage);
+  double clampScale(double ns_per_px) const;
+  int colorIndex(const OpEvent& e) const;
   void paintMarks(class QPainter& p);
   void paintLane(class QPainter& p, int lane);
   QRect bandRect(int stage) const;  // the stage row and its ghost row
@@ -139,7 +160,8 @@ class TimelineView : public QWidget {
   TimelinePaintStats stats_;
   std::vector<QRgb> columns_, ticks_;  // per pixel column of the row being painted (reused buffers)
   std::vector<std::size_t> wide_;
-  static constexpr int kKinds = 5;  // F, B, U, I, W (OpKind)
+  bool mark_latest_ = false;
+  static constexpr int kKinds = 6;  // F, B, U, I, W (OpKind), then an overlapped pair's op
   std::array<QColor, kKinds * kMinibatchHues> colors_, faded_, ghost_;  // ghost: 55% colour over the background
 };
 

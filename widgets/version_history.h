@@ -1,6 +1,8 @@
 // What the weight-version view shows, accumulated from op events without widgets: per-stage
-// staleness of F and B over time, divergence and prediction gain where the engine measured them, a
-// stage x time grid of mean divergence, and the versions the minibatches in flight hold right now.
+// staleness of F and B over time (separate series), divergence of F and of B where the engine measured
+// it, prediction gain, the inconsistency basis(B) - basis(F) of each minibatch, a stage x time grid of
+// mean divergence, the weight copies each stage holds, and the versions the minibatches in flight hold
+// right now.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -48,7 +50,20 @@ class VersionHistory {
 
   int stageCount() const { return static_cast<int>(stages_.size()); }
   const DecimatingSeries& staleness(int stage, OpKind kind) const;  // Forward or Backward
-  const DecimatingSeries& divergence(int stage) const;
+  // Divergence of the forward passes, or of the backward ones (B and I): never joined into one series,
+  // which would draw a sawtooth between F's divergence and B's 0 under 'latest'.
+  const DecimatingSeries& divergence(int stage, OpKind kind = OpKind::Forward) const;
+  // basis(B) - basis(F) per minibatch (microbatch), at its backward: > 0 where the backward read other
+  // weights than its forward ('latest'); 0 for consistent strategies.
+  const DecimatingSeries& inconsistency(int stage) const;
+  bool hasInconsistency() const { return has_inconsistency_; }  // some backward read other weights
+  // Weight-sized copies the stage holds (live included) after its latest op, the peak, and their bytes.
+  struct WeightMemory {
+    int copies = 0, peak_copies = 0;
+    std::int64_t bytes = 0, peak_bytes = 0;
+  };
+  WeightMemory weightMemory(int stage) const;
+  bool hasWeightMemory() const { return has_weight_memory_; }
   const DecimatingSeries& predictionGain(int stage) const;
   bool hasDivergence() const { return has_divergence_; }
   bool hasPredictionGain() const { return has_gain_; }
@@ -64,12 +79,14 @@ class VersionHistory {
 
  private:
   struct Stage {
-    DecimatingSeries forward, backward, divergence, gain;
+    DecimatingSeries forward, backward, divergence, divergence_backward, gain, inconsistency;
+    WeightMemory memory;
     std::vector<double> div_sum;
     std::vector<int> div_count;
   };
   Stage& stage(int k);
-  void addDivergence(int stage, double t, double value);
+  void addDivergence(int stage, double t, double value, bool backward);
+  void addInconsistency(const OpEvent& op, double t);  // before the backward retires its forward
 
   std::size_t points_;
   int bins_;
@@ -77,7 +94,7 @@ class VersionHistory {
   double bin_s_ = kFirstBinSeconds;
   std::vector<Stage> stages_;
   std::map<std::tuple<int, int, int>, InFlightEntry> in_flight_;
-  bool has_divergence_ = false, has_gain_ = false;
+  bool has_divergence_ = false, has_gain_ = false, has_inconsistency_ = false, has_weight_memory_ = false;
   double latest_s_ = 0;
 };
 

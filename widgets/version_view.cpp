@@ -5,16 +5,19 @@
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <cmath>
+#include <limits>
 #include "widgets/qcp.h"
 
 #include "widgets/colors.h"
+#include "widgets/format.h"
 #include "widgets/in_flight_model.h"
 #include "widgets/plot_style.h"
 
 namespace ps::ui {
 namespace {
 
-constexpr int kGraphsPerStage = 4;  // staleness F, staleness B, divergence, prediction gain
+constexpr int kGraphsPerStage = VersionView::kSeriesPerStage;
 
 QVector<double> to_qvector(const std::vector<double>& v) { return QVector<double>(v.begin(), v.end()); }
 
@@ -35,7 +38,8 @@ VersionView::VersionView(QWidget* parent)
       series_plot_(new QCustomPlot(this)),
       heatmap_plot_(new QCustomPlot(this)),
       in_flight_(new InFlightModel(this)),
-      in_flight_table_(new QTableView(this)) {
+      in_flight_table_(new QTableView(this)),
+      weight_memory_(new QLabel(this)) {
   // Staleness on top, divergence (left axis) and prediction gain (right axis) below; one time axis.
   series_plot_->setAutoAddPlottableToLegend(false);
   staleness_rect_ = series_plot_->axisRect();
@@ -49,9 +53,10 @@ VersionView::VersionView(QWidget* parent)
   }
   connect(staleness_rect_->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::rangeChanged),
           divergence_rect_->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::setRange));
-  staleness_rect_->axis(QCPAxis::atLeft)->setLabel(tr("staleness (versions)\nsolid F · dashed B"));
+  staleness_rect_->axis(QCPAxis::atLeft)->setLabel(tr("staleness (versions)"));
   staleness_rect_->axis(QCPAxis::atLeft)->ticker()->setTickStepStrategy(QCPAxisTicker::tssReadability);
   divergence_rect_->axis(QCPAxis::atLeft)->setLabel(tr("divergence ‖W−W*‖/‖W*‖"));
+  divergence_rect_->axis(QCPAxis::atLeft)->ticker()->setTickStepStrategy(QCPAxisTicker::tssReadability);
   divergence_rect_->axis(QCPAxis::atRight)->setLabel(tr("prediction gain (dotted)"));
   divergence_rect_->axis(QCPAxis::atRight)->setVisible(true);
   divergence_rect_->axis(QCPAxis::atBottom)->setLabel(tr("run time (s)"));
@@ -99,7 +104,17 @@ VersionView::VersionView(QWidget* parent)
 
   auto* right = new QSplitter(Qt::Vertical, this);
   right->addWidget(titled(tr("Mean divergence by stage and time"), heatmap_plot_, right));
-  right->addWidget(titled(tr("Weights held by in-flight minibatches"), in_flight_table_, right));
+  auto* held = new QWidget(right);
+  auto* held_layout = new QVBoxLayout(held);
+  held_layout->setContentsMargins(0, 0, 0, 0);
+  weight_memory_->setObjectName(QStringLiteral("weightMemory"));
+  weight_memory_->setWordWrap(true);
+  weight_memory_->setToolTip(tr("Weight-sized copies each stage holds after its latest op (the live weights "
+                                "included), with their memory; the peak in brackets. Stashing keeps one copy per "
+                                "minibatch in flight."));
+  held_layout->addWidget(weight_memory_);
+  held_layout->addWidget(in_flight_table_, 1);
+  right->addWidget(titled(tr("Weights held by stages and in-flight minibatches"), held, right));
   heatmap_plot_->setMinimumHeight(fontMetrics().height() * 10);
   right->setStretchFactor(0, 3);
   right->setStretchFactor(1, 2);
@@ -136,23 +151,52 @@ void VersionView::showEvent(QShowEvent* event) {
 void VersionView::rebuildGraphs() {
   series_plot_->clearGraphs();
   series_plot_->legend->clearItems();
+  auto* x_top = staleness_rect_->axis(QCPAxis::atBottom);
+  auto* x_bottom = divergence_rect_->axis(QCPAxis::atBottom);
   for (int k = 0; k < history_.stageCount(); ++k) {
     const QColor c = stage_color(k);
-    auto* f = series_plot_->addGraph(staleness_rect_->axis(QCPAxis::atBottom), staleness_rect_->axis(QCPAxis::atLeft));
+    // F: a solid step line. B: hollow circles on top of it, so equal values stay visible, never hidden.
+    auto* f = series_plot_->addGraph(x_top, staleness_rect_->axis(QCPAxis::atLeft));
     f->setPen(QPen(c, 2));
     f->setLineStyle(QCPGraph::lsStepLeft);
     f->setName(tr("stage %1").arg(k));
     f->addToLegend();
-    auto* b = series_plot_->addGraph(staleness_rect_->axis(QCPAxis::atBottom), staleness_rect_->axis(QCPAxis::atLeft));
-    b->setPen(QPen(c, 1.5, Qt::DashLine));
-    b->setLineStyle(QCPGraph::lsStepLeft);
-    auto* d = series_plot_->addGraph(divergence_rect_->axis(QCPAxis::atBottom), divergence_rect_->axis(QCPAxis::atLeft));
-    d->setPen(QPen(c, 1.5));
-    d->setAdaptiveSampling(true);
-    auto* g = series_plot_->addGraph(divergence_rect_->axis(QCPAxis::atBottom), divergence_rect_->axis(QCPAxis::atRight));
+    auto* b = series_plot_->addGraph(x_top, staleness_rect_->axis(QCPAxis::atLeft));
+    b->setPen(QPen(c, 1.5));
+    b->setLineStyle(QCPGraph::lsNone);
+    b->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(c.darker(130), 1.5), Qt::NoBrush, 7));
+    // basis(B) - basis(F): triangles on a dash-dot line ('latest' only: 0 elsewhere, then hidden).
+    auto* inc = series_plot_->addGraph(x_top, staleness_rect_->axis(QCPAxis::atLeft));
+    inc->setPen(QPen(c, 1.2, Qt::DashDotLine));
+    inc->setLineStyle(QCPGraph::lsStepLeft);
+    inc->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QPen(c, 1.2), Qt::NoBrush, 6));
+    auto* df = series_plot_->addGraph(x_bottom, divergence_rect_->axis(QCPAxis::atLeft));
+    df->setPen(QPen(c, 1.5));
+    df->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 4));
+    df->setAdaptiveSampling(true);
+    auto* db = series_plot_->addGraph(x_bottom, divergence_rect_->axis(QCPAxis::atLeft));
+    db->setPen(QPen(c.darker(130), 1.5));
+    db->setLineStyle(QCPGraph::lsNone);
+    db->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QPen(c.darker(130), 1.5), Qt::NoBrush, 7));
+    auto* g = series_plot_->addGraph(x_bottom, divergence_rect_->axis(QCPAxis::atRight));
     g->setPen(QPen(c, 1.5, Qt::DotLine));
   }
   graphs_for_stages_ = history_.stageCount();
+}
+
+QCPGraph* VersionView::graph(int stage, Series series) const {
+  const int i = stage * kGraphsPerStage + static_cast<int>(series);
+  return i >= 0 && i < series_plot_->graphCount() ? series_plot_->graph(i) : nullptr;
+}
+
+QString VersionView::weightMemoryText() const {
+  if (!history_.hasWeightMemory()) return {};
+  QStringList parts;
+  for (int k = 0; k < history_.stageCount(); ++k) {
+    const auto m = history_.weightMemory(k);
+    parts << tr("stage %1: <b>%2</b> (peak %3) · %4").arg(k).arg(m.copies).arg(m.peak_copies).arg(format_bytes(m.bytes));
+  }
+  return tr("Weight copies held now: %1").arg(parts.join(QStringLiteral(" &nbsp; ")));
 }
 
 void VersionView::refresh() {
@@ -163,12 +207,20 @@ void VersionView::refresh() {
   dirty_ = false;
   if (graphs_for_stages_ != history_.stageCount()) rebuildGraphs();
   for (int k = 0; k < history_.stageCount(); ++k) {
-    const DecimatingSeries* series[kGraphsPerStage] = {&history_.staleness(k, OpKind::Forward),
-                                                       &history_.staleness(k, OpKind::Backward),
-                                                       &history_.divergence(k), &history_.predictionGain(k)};
+    const DecimatingSeries* series[kGraphsPerStage] = {
+        &history_.staleness(k, OpKind::Forward), &history_.staleness(k, OpKind::Backward), &history_.inconsistency(k),
+        &history_.divergence(k, OpKind::Forward), &history_.divergence(k, OpKind::Backward), &history_.predictionGain(k)};
     for (int i = 0; i < kGraphsPerStage; ++i)
       series_plot_->graph(k * kGraphsPerStage + i)->setData(to_qvector(series[i]->t()), to_qvector(series[i]->v()), true);
+    graph(k, Inconsistency)->setVisible(history_.hasInconsistency());
   }
+  if (history_.hasInconsistency())
+    staleness_rect_->axis(QCPAxis::atLeft)->setLabel(tr("versions: ─ F staleness · ○ B staleness\n△ inconsistency basis(B)−basis(F)"));
+  else
+    staleness_rect_->axis(QCPAxis::atLeft)->setLabel(tr("staleness (versions)\n─ forward · ○ backward"));
+  divergence_rect_->axis(QCPAxis::atLeft)->setLabel(tr("divergence ‖W−W*‖/‖W*‖\n● forward · × backward"));
+  weight_memory_->setText(weightMemoryText());
+  weight_memory_->setVisible(history_.hasWeightMemory());
   no_divergence_note_->setVisible(!history_.hasDivergence());
   no_heatmap_note_->setVisible(!history_.hasDivergence());
   divergence_rect_->axis(QCPAxis::atRight)->setVisible(history_.hasPredictionGain());
@@ -183,7 +235,17 @@ void VersionView::refresh() {
   heatmap_->data()->setRange(QCPRange(w / 2, bins * w - w / 2), QCPRange(0, stages - 1));
   for (int k = 0; k < stages; ++k)
     for (int b = 0; b < bins; ++b) heatmap_->data()->setCell(b, k, history_.heatmapValue(k, b));
-  heatmap_->rescaleDataRange(true);
+  // The colour scale follows the data (cells with nothing measured are NaN and stay transparent).
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (int k = 0; k < stages; ++k)
+    for (int b = 0; b < bins; ++b) {
+      const double v = history_.heatmapValue(k, b);
+      if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  if (lo <= hi) {
+    if (hi - lo < 1e-12) hi = lo + std::max(1e-6, std::abs(lo) * 0.1);  // one value: a range around it
+    heatmap_->setDataRange(QCPRange(lo, hi));
+  }
   heatmap_plot_->xAxis->setRange(0, std::max(w, history_.latestTime()));
   heatmap_plot_->yAxis->setRange(-0.5, stages - 0.5);
 

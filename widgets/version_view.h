@@ -9,7 +9,9 @@
 class QCustomPlot;
 class QCPAxisRect;
 class QCPColorMap;
+class QCPGraph;
 class QCPItemText;
+class QLabel;
 class QTableView;
 
 namespace ps::ui {
@@ -29,6 +31,11 @@ class VersionView : public QWidget {
   InFlightModel* inFlightModel() const { return in_flight_; }
   QCustomPlot* seriesPlot() const { return series_plot_; }
   QCustomPlot* heatmapPlot() const { return heatmap_plot_; }
+  QCPColorMap* heatmap() const { return heatmap_; }
+  // The graphs of stage k: staleness F, staleness B, inconsistency, divergence F, divergence B, gain.
+  enum Series { StalenessF, StalenessB, Inconsistency, DivergenceF, DivergenceB, Gain, kSeriesPerStage };
+  QCPGraph* graph(int stage, Series series) const;
+  QString weightMemoryText() const;  // the live per-stage weight-copies counter
 
  protected:
   void changeEvent(QEvent* event) override;
@@ -50,6 +57,7 @@ class VersionView : public QWidget {
   QCPColorMap* heatmap_ = nullptr;
   InFlightModel* in_flight_;
   QTableView* in_flight_table_;
+  QLabel* weight_memory_;
 };
 
 }  // namespace ps::ui

@@ -54,8 +54,14 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
                                     QStringLiteral("Import a run folder (pipescope-cli run --out DIR) into the run library "
                                                    "and show the compare page (repeatable)."),
                                     QStringLiteral("DIR"));
+  const QCommandLineOption clock(QStringLiteral("clock"),
+                                 QStringLiteral("The timeline's x axis: wall, compute (time) or slots (op slots)."),
+                                 QStringLiteral("NAME"));
+  const QCommandLineOption projector(QStringLiteral("projector"),
+                                     QStringLiteral("Start in the projector layout (the docks hidden, View > Projector layout)."));
+  const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1280x720."), QStringLiteral("WxH"));
   parser.addOptions({preset, resume, set, autostart, screenshot, screenshot_after, quit_after, page, theme, zoom, bench,
-                     bench_preset, repartition, profile, runs_dir, open_run});
+                     bench_preset, repartition, profile, runs_dir, open_run, clock, projector, size});
   if (!parser.parse(arguments)) {
     *error = parser.errorText();
     return std::nullopt;
@@ -116,6 +122,24 @@ std::optional<GuiOptions> parse_gui_options(const QStringList& arguments, QStrin
     o.zoom = parser.value(zoom).toDouble(&ok);
     if (!ok || o.zoom < 0.7 || o.zoom > 3) {
       *error = QStringLiteral("--zoom: expected a factor from 0.7 to 3, got '%1'").arg(parser.value(zoom));
+      return std::nullopt;
+    }
+  }
+  o.projector = parser.isSet(projector);
+  if (parser.isSet(clock)) {
+    const QStringList clocks{QStringLiteral("wall"), QStringLiteral("compute"), QStringLiteral("slots")};
+    o.clock = static_cast<int>(clocks.indexOf(parser.value(clock)));
+    if (o.clock < 0) {
+      *error = QStringLiteral("--clock: expected one of %1, got '%2'").arg(clocks.join(QStringLiteral(", ")), parser.value(clock));
+      return std::nullopt;
+    }
+  }
+  if (parser.isSet(size)) {
+    const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+    bool ok_w = false, ok_h = false;
+    if (wh.size() == 2) o.width = wh[0].toInt(&ok_w), o.height = wh[1].toInt(&ok_h);
+    if (!ok_w || !ok_h || o.width < 320 || o.height < 240) {
+      *error = QStringLiteral("--size: expected WIDTHxHEIGHT of at least 320x240, got '%1'").arg(parser.value(size));
       return std::nullopt;
     }
   }

@@ -26,6 +26,9 @@ struct GuiOptions {
   QString theme;              // "light" or "dark" ("" = as saved)
   double zoom = 0;            // text size factor (0 = as saved)
   int page = -1;              // page to show: 0 pipeline, 1 versions, 2 curves, 3 compare (-1: as saved)
+  int clock = -1;             // the timeline's clock: 0 wall, 1 compute, 2 slots (-1: wall)
+  bool projector = false;     // start in the projector layout
+  int width = 0, height = 0;  // window size (0: as saved)
   std::optional<RepartitionRequest> repartition;
   bool profile = false;       // profile the model once prepared (cached); --autostart then waits for it
   QString runs_dir;           // the run library's folder ("" = the default; scripted runs keep none)

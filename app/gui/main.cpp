@@ -13,6 +13,8 @@
 #include "app/gui/bench.h"
 #include "app/gui/command_line.h"
 #include "app/gui/main_window.h"
+#include "app/gui/pipeline_page.h"
+#include "widgets/timeline_view.h"
 #include "app/gui/profile_runner.h"
 #include "app/gui/run_library_ui.h"
 #include "app/gui/session_controller.h"
@@ -83,7 +85,10 @@ int main(int argc, char** argv) {
   }
   if (options->page >= 0) window.pages()->setCurrentIndex(options->page);
   if (!options->theme.isEmpty()) window.setDarkTheme(options->theme == QStringLiteral("dark"));
-  if (options->zoom > 0) window.setFontScale(options->zoom);
+  if (options->zoom > 0) window.setFontScale(options->zoom, /*remember=*/false);  // this session only
+  if (options->projector) window.setProjectorLayout(true);
+  if (options->clock >= 0) window.pipelinePage()->timeline()->setClock(static_cast<ps::ui::TimelineClock>(options->clock));
+  if (options->width > 0) window.resize(options->width, options->height);
   window.show();
 
   int exit_code = 0;

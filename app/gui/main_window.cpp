@@ -188,10 +188,19 @@ void MainWindow::connectActions() {
   connect(actions_.quit, &QAction::triggered, this, &QWidget::close);
   connect(actions_.start_pause, &QAction::triggered, this, &MainWindow::startPauseResume);
   connect(actions_.step_op, &QAction::triggered, this, [this] {
-    if (controller_->phase() == SessionController::Phase::Running) controller_->stepOps(1);
-    else if (strategy_->isValid()) controller_->start(currentConfig(), /*paused=*/true);  // S at rest: start paused
+    const bool running = controller_->phase() == SessionController::Phase::Running;
+    if (running && controller_->status() != RunStatus::Paused) return;  // S steps a paused run only
+    pipeline_->setPacing(PipelinePage::Pacing::Stepping);
+    if (running) return controller_->stepOps(1);
+    if (!strategy_->isValid()) return;
+    step_when_started_ = true;  // S at rest: start paused, then run the one op asked for (onStatus)
+    controller_->start(currentConfig(), /*paused=*/true);
   });
-  connect(actions_.step_minibatch, &QAction::triggered, controller_, &SessionController::stepMinibatch);
+  connect(actions_.step_minibatch, &QAction::triggered, this, [this] {
+    if (controller_->status() != RunStatus::Paused) return;
+    pipeline_->setPacing(PipelinePage::Pacing::Stepping);
+    controller_->stepMinibatch();
+  });
   connect(actions_.stop, &QAction::triggered, controller_, &SessionController::stop);
   connect(actions_.reset, &QAction::triggered, this, &MainWindow::reset);
   connect(actions_.fit, &QAction::triggered, this, [this] {
@@ -205,7 +214,11 @@ void MainWindow::connectActions() {
   connect(actions_.zoom_out, &QAction::triggered, this, [this] { setFontScale(font_scale_ / 1.15); });
   connect(actions_.zoom_reset, &QAction::triggered, this, [this] { setFontScale(1.0); });
   connect(actions_.dark_theme, &QAction::toggled, this, &MainWindow::setDarkTheme);
-  connect(actions_.reset_layout, &QAction::triggered, this, [this] { restoreState(default_state_); });
+  connect(actions_.reset_layout, &QAction::triggered, this, [this] {
+    setProjectorLayout(false);
+    restoreState(default_state_);
+  });
+  connect(actions_.projector, &QAction::toggled, this, &MainWindow::setProjectorLayout);
   for (int i = 0; i < 4; ++i)
     connect(actions_.pages[std::size_t(i)], &QAction::triggered, this, [this, i] { tabs_->setCurrentIndex(i); });
   connect(actions_.shortcuts, &QAction::triggered, this,
@@ -218,9 +231,22 @@ void MainWindow::connectActions() {
 
   connect(controls_, &ui::RunControls::startRequested, this, &MainWindow::startRun);
   connect(controls_, &ui::RunControls::pauseRequested, controller_, &SessionController::pause);
-  connect(controls_, &ui::RunControls::resumeRequested, controller_, &SessionController::resume);
-  connect(controls_, &ui::RunControls::stepOpRequested, this, [this] { controller_->stepOps(1); });
-  connect(controls_, &ui::RunControls::stepMinibatchRequested, controller_, &SessionController::stepMinibatch);
+  connect(controls_, &ui::RunControls::resumeRequested, this, [this] {
+    pipeline_->setPacing(runningPacing());
+    controller_->resume();
+  });
+  connect(controls_, &ui::RunControls::stepOpRequested, this, [this] {
+    pipeline_->setPacing(PipelinePage::Pacing::Stepping);
+    controller_->stepOps(1);
+  });
+  connect(controls_, &ui::RunControls::stepMinibatchRequested, this, [this] {
+    pipeline_->setPacing(PipelinePage::Pacing::Stepping);
+    controller_->stepMinibatch();
+  });
+  connect(controls_, &ui::RunControls::opDelayChanged, this, [this](std::chrono::microseconds delay) {
+    if (pipeline_->pacing() != PipelinePage::Pacing::Stepping || controller_->status() != RunStatus::Paused)
+      pipeline_->setPacing(delay.count() > 0 ? PipelinePage::Pacing::SlowMotion : PipelinePage::Pacing::FullSpeed);
+  });
   connect(controls_, &ui::RunControls::stopRequested, controller_, &SessionController::stop);
   connect(controls_, &ui::RunControls::resetRequested, this, &MainWindow::reset);
   connect(controls_, &ui::RunControls::opDelayChanged, controller_, &SessionController::setOpDelay);
@@ -358,7 +384,12 @@ void MainWindow::startRun() {
     return;
   }
   clearNotice();
+  pipeline_->setPacing(runningPacing());
   controller_->start(currentConfig());
+}
+
+PipelinePage::Pacing MainWindow::runningPacing() const {
+  return controls_->opDelay().count() > 0 ? PipelinePage::Pacing::SlowMotion : PipelinePage::Pacing::FullSpeed;
 }
 
 void MainWindow::startPauseResume() {
@@ -371,8 +402,12 @@ void MainWindow::startPauseResume() {
     return;
   }
   if (controller_->phase() != SessionController::Phase::Running) return startRun();
-  if (controller_->status() == RunStatus::Paused) controller_->resume();
-  else controller_->pause();
+  if (controller_->status() == RunStatus::Paused) {
+    pipeline_->setPacing(runningPacing());
+    controller_->resume();
+  } else {
+    controller_->pause();
+  }
 }
 
 void MainWindow::clearRunViews() {
@@ -444,6 +479,15 @@ void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
   pipeline_->clear();
   versions_->clear();
   pipeline_->timeline()->setStageCount(run->config.num_stages());
+  try {  // overlapped pairs get their own colour
+    const RunConfig& c = run->config;
+    if (is_schedule(c.schedule) && schedule_info(c.schedule).overlap_pairs)
+      pipeline_->timeline()->model().setOverlapOps(make_schedule(c.schedule, c.num_stages(), c.microbatches, 1, c.chunks_per_device()));
+    else
+      pipeline_->timeline()->model().setOverlapOps({});
+  } catch (const std::exception&) {
+    pipeline_->timeline()->model().setOverlapOps({});
+  }
   shown_run_ = run;
   setLiveEditing(!schedule_info(run->config.schedule).replicas);  // boundaries move live; stage count, devices fixed
   updatePrediction();
@@ -489,6 +533,8 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
 
 void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
   setLiveEditing(false);
+  pipeline_->timeline()->model().settle();  // ops still waiting for a dependency that will not come
+  pipeline_->timeline()->update();
   updatePrediction();  // an epoch-based run's length is known now
   onSummary(run);
   curves_->refresh();
@@ -508,6 +554,13 @@ void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
 }
 
 void MainWindow::onStatus(RunStatus status, bool preparing) {
+  if (step_when_started_ && !preparing && status == RunStatus::Paused) {
+    step_when_started_ = false;
+    controller_->stepOps(1);  // the first S from rest runs its op
+  }
+  if (status == RunStatus::Completed || status == RunStatus::Stopped || status == RunStatus::Failed ||
+      status == RunStatus::Diverged)
+    step_when_started_ = false;
   controls_->setStatus(status, preparing);
   status_label_->setText(preparing ? tr("Preparing: loading data, building the model…")
                                    : tr("Status: %1").arg(QString::fromStdString(to_string(status))));
@@ -716,8 +769,21 @@ RunConfig MainWindow::presetToSave(const QString& name) const {
   return c;
 }
 
-void MainWindow::setFontScale(double scale) {
+void MainWindow::setProjectorLayout(bool on) {
+  if (actions_.projector->isChecked() != on) return actions_.projector->setChecked(on);  // toggled() calls back
+  if (on == projector_) return;
+  projector_ = on;
+  if (on) {
+    projector_saved_state_ = saveState();
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) dock->hide();
+  } else {
+    restoreState(projector_saved_state_);
+  }
+}
+
+void MainWindow::setFontScale(double scale, bool remember) {
   font_scale_ = std::clamp(scale, 0.7, 3.0);
+  if (remember) saved_font_scale_ = font_scale_;
   apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
 }
 
@@ -733,6 +799,7 @@ void MainWindow::restoreSettings() {
   restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
   dark_ = theme_from_name(settings.value(QStringLiteral("view/theme")).toString()) == Theme::Dark;
   font_scale_ = std::clamp(settings.value(QStringLiteral("view/font_scale"), 1.0).toDouble(), 0.7, 3.0);
+  saved_font_scale_ = font_scale_;
   const QSignalBlocker block(actions_.dark_theme);
   actions_.dark_theme->setChecked(dark_);
   apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
@@ -745,9 +812,9 @@ void MainWindow::restoreSettings() {
 void MainWindow::saveSettings() const {
   QSettings settings;
   settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  settings.setValue(QStringLiteral("window/state"), saveState());
+  settings.setValue(QStringLiteral("window/state"), projector_ ? projector_saved_state_ : saveState());
   settings.setValue(QStringLiteral("view/theme"), theme_name(actions_.dark_theme->isChecked() ? Theme::Dark : Theme::Light));
-  settings.setValue(QStringLiteral("view/font_scale"), font_scale_);
+  settings.setValue(QStringLiteral("view/font_scale"), saved_font_scale_);
   settings.setValue(QStringLiteral("view/page"), tabs_->currentIndex());
   settings.setValue(QStringLiteral("checkpoint/dir"), checkpoint_dir_);
   settings.setValue(QStringLiteral("export/dir"), compare_->exportFolder());

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "app/gui/pipeline_page.h"
 #include "app/gui/window_actions.h"
 #include "engine/config/run_config.h"
 #include "engine/telemetry/events.h"
@@ -78,7 +79,14 @@ class MainWindow : public QMainWindow {
   void offerLowerLearningRate(const QString& path, double lr);
   QString lastCheckpointMessage() const { return checkpoint_message_; }
   DivergedBanner* divergedBanner() const { return diverged_; }
-  void setFontScale(double scale);  // 1 = the platform's text size
+  // 1 = the platform's text size. `remember` = false (a --zoom on the command line): this session only,
+  // the next one starts with the saved size.
+  void setFontScale(double scale, bool remember = true);
+  double fontScale() const { return font_scale_; }
+  // View > Projector layout: the docks hidden so the pages (the timeline's rows) fill the window; off
+  // restores the docks as they were. The layout saved for the next session is the one with docks.
+  void setProjectorLayout(bool on);
+  bool projectorLayout() const { return projector_; }
   void setDarkTheme(bool dark);
   void setSaveSettingsOnClose(bool save) { save_settings_on_close_ = save; }  // off for scripted runs
 
@@ -116,6 +124,7 @@ class MainWindow : public QMainWindow {
   void showNotice(const QString& text, NoticeKind kind = NoticeKind::Other);
   void clearNotice();
   void startPauseResume();
+  PipelinePage::Pacing runningPacing() const;  // slow motion or full speed, as the slider says
   void reset();
   void clearRunViews();  // timeline, versions, status: as before any run
   bool replicaSchedule() const;  // the chosen schedule runs data-parallel replicas
@@ -144,6 +153,9 @@ class MainWindow : public QMainWindow {
   RunConfig base_config_;
   QString preset_path_;
   double font_scale_ = 1.0;
+  double saved_font_scale_ = 1.0;  // what the settings get: not a --zoom given for one session
+  bool projector_ = false;
+  QByteArray projector_saved_state_;  // the docks before the projector layout
   bool dark_ = false;
   bool save_settings_on_close_ = true;
   QByteArray default_state_;
@@ -152,7 +164,8 @@ class MainWindow : public QMainWindow {
   ProfileRunner* profiler_;
   std::shared_ptr<ui::RunRecord> shown_run_;  // the run on the pipeline page (null after Reset)
   bool syncing_partition_ = false;
-  bool new_run_armed_ = false;  // Space was pressed once on a finished run: the next Space starts a new one
+  bool new_run_armed_ = false;
+  bool step_when_started_ = false;  // S pressed at rest: the run starts paused, then steps one op  // Space was pressed once on a finished run: the next Space starts a new one
   NoticeKind notice_kind_ = NoticeKind::Other;
   double shown_rate_ = 0;               // samples/s in the status bar
   std::optional<double> paused_rate_;  // held while the run is paused

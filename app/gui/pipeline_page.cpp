@@ -1,6 +1,8 @@
 #include "app/gui/pipeline_page.h"
 
+#include <QComboBox>
 #include <QHBoxLayout>
+#include <QThread>
 #include <QLabel>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -17,14 +19,12 @@ QString swatch(const QColor& c) {
 }
 
 QString legend_html() {
-  QString forward, backward;
-  for (int mb = 0; mb < 4; ++mb) {
-    forward += swatch(ui::minibatch_color(mb, OpKind::Forward));
-    backward += swatch(ui::minibatch_color(mb, OpKind::Backward));
-  }
-  return QObject::tr("%1 forward &nbsp; %2 backward &nbsp; (hue = minibatch) &nbsp; ▮ update &nbsp; gaps = bubbles "
-                     "&nbsp; thin lanes: activations ↓ / gradients ↑")
-      .arg(forward, backward);
+  auto key = [](const QColor& c, const QString& name) { return swatch(c) + QStringLiteral("&nbsp;") + name; };
+  return QObject::tr("%1 &nbsp; %2 &nbsp; %3 &nbsp; %4 &nbsp; %5 &nbsp; ▮ update &nbsp; (shade = minibatch) &nbsp; "
+                     "gaps = bubbles &nbsp; thin lanes: activations ↓ / gradients ↑")
+      .arg(key(ui::kind_color(OpKind::Forward), QObject::tr("forward")), key(ui::kind_color(OpKind::Backward), QObject::tr("backward")),
+           key(ui::kind_color(OpKind::InputGrad), QObject::tr("input grad (I)")),
+           key(ui::kind_color(OpKind::WeightGrad), QObject::tr("weight grad (W)")), key(ui::overlap_color(0), QObject::tr("overlapped pair")));
 }
 
 }  // namespace
@@ -32,9 +32,25 @@ QString legend_html() {
 PipelinePage::PipelinePage(QWidget* parent)
     : QWidget(parent),
       timeline_(new ui::TimelineView(this)),
+      clock_(new QComboBox(this)),
       follow_(new QToolButton(this)),
       show_prediction_(new QToolButton(this)),
       figures_(new QLabel(this)) {
+  clock_->setObjectName(QStringLiteral("timelineClock"));
+  clock_->addItem(tr("Wall time"), static_cast<int>(ui::TimelineClock::Wall));
+  clock_->addItem(tr("Compute time"), static_cast<int>(ui::TimelineClock::Compute));
+  clock_->addItem(tr("Op slots"), static_cast<int>(ui::TimelineClock::Slots));
+  clock_->setToolTip(tr("The x axis. Wall time: when each op ran. Compute time: the measured op durations laid out "
+                        "by the schedule's dependencies, with pauses, slow-motion delays and waiting removed. Op slots: "
+                        "every op one unit wide, like the schedule figures of the papers. Stepping and slow motion "
+                        "switch to op slots."));
+  connect(clock_, qOverload<int>(&QComboBox::activated), this, [this](int index) {
+    clock_switched_automatically_ = false;  // the user's choice stays
+    timeline_->setClock(static_cast<ui::TimelineClock>(clock_->itemData(index).toInt()));
+  });
+  connect(timeline_, &ui::TimelineView::clockChanged, this, [this](ui::TimelineClock c) {
+    clock_->setCurrentIndex(clock_->findData(static_cast<int>(c)));
+  });
   follow_->setText(tr("Follow live"));
   follow_->setCheckable(true);
   follow_->setChecked(true);
@@ -60,8 +76,10 @@ PipelinePage::PipelinePage(QWidget* parent)
   auto* legend = new QLabel(legend_html(), this);
   legend->setObjectName(QStringLiteral("hint"));
   figures_->setObjectName(QStringLiteral("hint"));
+  figures_->setWordWrap(true);  // large text on a projector: the figures wrap, never clip
 
   auto* bar = new QHBoxLayout;
+  bar->addWidget(clock_);
   bar->addWidget(follow_);
   bar->addWidget(tool(tr("Fit"), tr("Show the whole run (F)"), &ui::TimelineView::fit));
   bar->addWidget(tool(tr("+"), tr("Zoom in (mouse wheel)"), &ui::TimelineView::zoomIn));
@@ -70,14 +88,17 @@ PipelinePage::PipelinePage(QWidget* parent)
   bar->addSpacing(12);
   bar->addWidget(figures_, 1);  // the run's figures up top; the colour key goes with the hints below
   auto* hint = new QLabel(tr("Drag to pan · wheel to zoom · hover a box for its versions · click a box to "
-                             "highlight its minibatch on every stage"),
+                             "highlight its minibatch on every stage · labels: minibatch(.microbatch)(@chunk) · vN: "
+                             "the weight version read"),
                           this);
   hint->setObjectName(QStringLiteral("hint"));
   hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  legend->setWordWrap(true);  // large text on a projector: wrap, never widen the window
+  hint->setWordWrap(true);
   auto* keys = new QHBoxLayout;
-  keys->addWidget(legend);
+  keys->addWidget(legend, 3);
   keys->addSpacing(16);
-  keys->addWidget(hint, 1);
+  keys->addWidget(hint, 2);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(bar);
@@ -110,13 +131,48 @@ void PipelinePage::clearPrediction(const QString& why) {
   updateFigures();
 }
 
-// "bubble: ideal 33% · measured 41% · predicted 35% · 820 samples/s (predicted 900)"
+void PipelinePage::setPacing(Pacing pacing) {
+  if (pacing == pacing_) return;
+  pacing_ = pacing;
+  timeline_->setMarkLatest(pacing == Pacing::Stepping);
+  if (pacing != Pacing::FullSpeed) {
+    if (timeline_->clock() == ui::TimelineClock::Wall) {
+      timeline_->setClock(ui::TimelineClock::Slots);
+      clock_switched_automatically_ = true;
+    }
+  } else if (clock_switched_automatically_) {
+    clock_switched_automatically_ = false;
+    timeline_->setClock(ui::TimelineClock::Wall);
+  }
+  updateFigures();
+}
+
+// Why the wall clock's bubble is not the schedule's: the stages share fewer cores, slow motion, pauses.
+QString PipelinePage::bubbleReason() const {
+  QStringList why;
+  if (summary_) {
+    int cpu_stages = 0;
+    for (const StageSummary& s : summary_->per_stage)
+      if (s.device.empty() || s.device.rfind("cpu", 0) == 0) ++cpu_stages;
+    if (summary_->per_stage.empty()) cpu_stages = summary_->stages;
+    const int cores = cores_ > 0 ? cores_ : QThread::idealThreadCount();
+    if (cpu_stages > cores) why << tr("%1 stages share %2 cores").arg(cpu_stages).arg(cores);
+  }
+  if (pacing_ == Pacing::SlowMotion) why << tr("slow motion waits before each op");
+  if (pacing_ == Pacing::Stepping) why << tr("stepping pauses between ops");
+  return why.join(QStringLiteral(", "));
+}
+
+// "bubble: ideal 0% · schedule 2% · wall 79% (4 stages share 2 cores) · predicted 35% · 820 samples/s"
 void PipelinePage::updateFigures() {
   const bool predicted = predicted_ && timeline_->showGhost();
   QStringList parts;
   if (summary_) {
-    QString bubble = tr("bubble: ideal %1 · measured %2").arg(ui::format_percent(summary_->bubble_fraction_ideal),
-                                                             ui::format_percent(summary_->bubble_fraction_measured));
+    QString bubble = tr("bubble: ideal %1").arg(ui::format_percent(summary_->bubble_fraction_ideal));
+    if (const auto schedule = timeline_->model().scheduleBubble()) bubble += tr(" · schedule %1").arg(ui::format_percent(*schedule));
+    bubble += tr(" · wall %1").arg(ui::format_percent(summary_->bubble_fraction_measured));
+    const QString reason = bubbleReason();
+    if (!reason.isEmpty()) bubble += QStringLiteral(" (%1)").arg(reason);
     if (predicted) bubble += tr(" · predicted %1").arg(ui::format_percent(predicted_->bubble_fraction));
     parts << bubble;
     if (predicted && summary_->samples_per_second > 0)
@@ -128,6 +184,9 @@ void PipelinePage::updateFigures() {
                  .arg(predicted_->samples_per_second, 0, 'f', 0);
   }
   figures_->setText(parts.join(QStringLiteral(" · ")));
+  figures_->setToolTip(tr("ideal: the schedule with equal op times · schedule: this run's measured op times replayed "
+                          "with one core per stage (the compute-time clock) · wall: the idle time the run really had, "
+                          "including what this machine adds"));
 }
 
 QString PipelinePage::figuresText() const { return figures_->text(); }

@@ -1,11 +1,13 @@
-// Page 1: the pipeline timeline with its toolbar (follow live, fit, zoom, show prediction), a legend and
-// the bubble and throughput figures of the current run, measured and predicted.
+// Page 1: the pipeline timeline with its toolbar (clock, follow live, fit, zoom, show prediction), a
+// legend and the bubble and throughput figures of the current run: the ideal bubble, the schedule's on
+// this machine's op times (compute clock), the wall clock's, and why they differ.
 #pragma once
 #include <QWidget>
 #include <optional>
 
 #include "engine/telemetry/events.h"
 
+class QComboBox;
 class QLabel;
 class QToolButton;
 
@@ -35,15 +37,30 @@ class PipelinePage : public QWidget {
   QToolButton* showPredictionButton() const { return show_prediction_; }
   QString figuresText() const;
 
+  // How the run is being driven. Stepping and slow motion switch the timeline to op slots by
+  // themselves (once per change: the user may switch back); back at full speed an automatic switch is
+  // undone. Stepping also outlines the op that just ran.
+  enum class Pacing { FullSpeed, SlowMotion, Stepping };
+  void setPacing(Pacing pacing);
+  Pacing pacing() const { return pacing_; }
+  QComboBox* clockCombo() const { return clock_; }
+  // The cores the stages share (for the one-line reason under the bubble figures); the machine's by default.
+  void setCores(int cores) { cores_ = cores; updateFigures(); }
+  QString bubbleReason() const;  // "4 stages share 2 cores" (empty when nothing to explain)
+
  private:
   void updateFigures();
 
   ui::TimelineView* timeline_;
+  QComboBox* clock_;
   QToolButton* follow_;
   QToolButton* show_prediction_;
   QLabel* figures_;
   std::optional<RunSummary> summary_;
   std::optional<PredictedFigures> predicted_;
+  Pacing pacing_ = Pacing::FullSpeed;
+  bool clock_switched_automatically_ = false;
+  int cores_ = 0;
 };
 
 }  // namespace ps::gui

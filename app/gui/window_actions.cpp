@@ -47,6 +47,9 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
   a.dark_theme = make(w, QMainWindow::tr("&Dark theme"), QKeySequence(QStringLiteral("Ctrl+T")));
   a.dark_theme->setCheckable(true);
   a.reset_layout = make(w, QMainWindow::tr("Reset &layout"), QKeySequence());
+  a.projector = make(w, QMainWindow::tr("&Projector layout"), QKeySequence(Qt::Key_F11),
+                     QMainWindow::tr("Hide the docks so the pages (and the timeline's rows) fill the window"));
+  a.projector->setCheckable(true);
   for (int i = 0; i < 4; ++i)
     a.pages[std::size_t(i)] = make(w, QMainWindow::tr(page_names[std::size_t(i)]),
                                    QKeySequence(QStringLiteral("Ctrl+%1").arg(i + 1)));
@@ -73,7 +76,7 @@ WindowActions create_window_actions(QMainWindow* w, const std::array<const char*
   view->addActions({a.zoom_in, a.zoom_out, a.zoom_reset, a.dark_theme});
   view->addSeparator();
   view->addActions(dock_toggles);
-  view->addAction(a.reset_layout);
+  view->addActions({a.projector, a.reset_layout});
   QMenu* help = w->menuBar()->addMenu(QMainWindow::tr("&Help"));
   help->addActions({a.shortcuts, a.about});
   return a;
@@ -89,6 +92,7 @@ const char* shortcuts_help_html() {
          "<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>pipeline, weight versions, curves, compare</td></tr>"
          "<tr><td><b>Ctrl++</b> / <b>Ctrl+−</b> / <b>Ctrl+0</b></td><td>larger / smaller / normal text (projectors)</td></tr>"
          "<tr><td><b>Ctrl+T</b></td><td>light / dark theme</td></tr>"
+         "<tr><td><b>F11</b></td><td>projector layout: hide the docks, grow the timeline</td></tr>"
          "<tr><td><b>Ctrl+Z</b> / <b>Ctrl+Shift+Z</b></td><td>undo / redo a partition edit (in the partition panel)</td></tr>"
          "<tr><td><b>Ctrl+O</b> / <b>Ctrl+S</b></td><td>open a preset / save the settings as a preset</td></tr>"
          "<tr><td><b>Ctrl+Shift+S</b> / <b>Ctrl+Shift+O</b></td><td>save a checkpoint of the run / resume from a "

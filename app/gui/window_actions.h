@@ -11,7 +11,7 @@ namespace ps::gui {
 struct WindowActions {
   QAction *open_preset, *save_preset, *save_checkpoint, *resume_checkpoint, *open_run, *export_screenshot, *quit;
   QAction *start_pause, *step_op, *step_minibatch, *stop, *reset;
-  QAction *fit, *follow_live, *zoom_in, *zoom_out, *zoom_reset, *dark_theme, *reset_layout;
+  QAction *fit, *follow_live, *zoom_in, *zoom_out, *zoom_reset, *dark_theme, *reset_layout, *projector;
   std::array<QAction*, 4> pages;
   QAction *shortcuts, *about;
 };

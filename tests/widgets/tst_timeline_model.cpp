@@ -29,6 +29,157 @@ std::vector<std::size_t> as_indices(IndexRange r) {
 class TestTimelineModel : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // ---- the schedule clock --------------------------------------------------------------------------
+
+  // Two stages, one minibatch: F0 and F1 on stage 0, then a long pause (a teacher talking) before stage 1
+  // runs them, and B back. On the compute clock the pause is gone; on the slot clock every op is one unit.
+  static TelemetryBatch paused_pipeline() {
+    TelemetryBatch b;
+    b.ops.push_back(test::make_op(0, OpKind::Forward, 0, 0, 100));
+    b.ops.push_back(test::make_op(1, OpKind::Forward, 0, 10'000, 10'100));  // 9.9 us of pause
+    b.ops.push_back(test::make_op(1, OpKind::Backward, 0, 10'100, 10'300));
+    b.ops.push_back(test::make_op(0, OpKind::Backward, 0, 50'000, 50'200));
+    b.ops.push_back(test::make_op(0, OpKind::Update, 0, 50'200, 50'210));
+    return b;
+  }
+
+  void theComputeClockKeepsDurationsAndDropsWaiting() {
+    TimelineModel model;
+    model.append(paused_pipeline());
+    model.setClock(TimelineClock::Compute);
+    QCOMPARE(model.laidOut(0), std::size_t(3));
+    QCOMPARE(model.laidOut(1), std::size_t(2));
+    auto span = [&](int stage, std::size_t i) { return std::pair{model.span(stage, i).t_start_ns, model.span(stage, i).t_end_ns}; };
+    QCOMPARE(span(0, 0), (std::pair<std::int64_t, std::int64_t>{0, 100}));
+    QCOMPARE(span(1, 0), (std::pair<std::int64_t, std::int64_t>{100, 200}));   // right after its input's forward
+    QCOMPARE(span(1, 1), (std::pair<std::int64_t, std::int64_t>{200, 400}));
+    QCOMPARE(span(0, 1), (std::pair<std::int64_t, std::int64_t>{400, 600}));   // after the gradient it needs
+    QCOMPARE(span(0, 2), (std::pair<std::int64_t, std::int64_t>{600, 610}));   // the update
+    QCOMPARE(model.endNs(), std::int64_t(610));
+    QCOMPARE(model.visibleOps(0, 150, 390).size(), std::size_t(0));  // stage 0 waits for the gradient: a bubble
+    // The wall clock still has the pause.
+    model.setClock(TimelineClock::Wall);
+    QCOMPARE(model.endNs(), std::int64_t(50'210));
+    QCOMPARE(model.span(1, 0).t_start_ns, std::int64_t(10'000));
+  }
+
+  void opSlotsAreOneUnitPerOpInDependencyOrder() {
+    TimelineModel model;
+    model.append(paused_pipeline());
+    model.setClock(TimelineClock::Slots);
+    QCOMPARE(model.span(0, 0).t_start_ns, std::int64_t(0));
+    QCOMPARE(model.span(1, 0).t_start_ns, 1 * kSlotUnits);
+    QCOMPARE(model.span(1, 1).t_start_ns, 2 * kSlotUnits);
+    QCOMPARE(model.span(0, 1).t_start_ns, 3 * kSlotUnits);
+    QCOMPARE(model.span(0, 1).t_end_ns, 4 * kSlotUnits);
+    QCOMPARE(model.span(0, 2).t_end_ns - model.span(0, 2).t_start_ns, std::int64_t(0));  // U: a tick, no slot
+    QCOMPARE(model.endNs(), 4 * kSlotUnits);
+    QCOMPARE(model.opAt(1, 2 * kSlotUnits + kSlotUnits / 2), std::optional<std::size_t>(1));
+  }
+
+  void anOpWaitsForADependencyStillToCome() {
+    TimelineModel model;
+    model.setClock(TimelineClock::Compute);
+    TelemetryBatch first;
+    first.ops.push_back(test::make_op(1, OpKind::Forward, 0, 200, 300));  // stage 0's forward not delivered yet
+    model.append(first);
+    QCOMPARE(model.laidOut(1), std::size_t(0));
+    TelemetryBatch second;
+    second.ops.push_back(test::make_op(0, OpKind::Forward, 0, 0, 150));
+    model.append(second);
+    QCOMPARE(model.laidOut(1), std::size_t(1));
+    QCOMPARE(model.span(1, 0).t_start_ns, std::int64_t(150));
+    // A dependency that never comes (its device already delivered later ops): placed at once.
+    TelemetryBatch third;
+    third.ops.push_back(test::make_op(0, OpKind::Forward, 2, 700, 800));
+    third.ops.push_back(test::make_op(1, OpKind::Forward, 1, 600, 700));  // F1 on stage 0 was dropped
+    model.append(third);
+    QCOMPARE(model.laidOut(1), std::size_t(2));
+    QCOMPARE(model.span(1, 1).t_start_ns, std::int64_t(250));
+  }
+
+  void settleLaysOutWhatStillWaits() {
+    TimelineModel model;
+    model.setClock(TimelineClock::Slots);
+    model.addOp(test::make_op(1, OpKind::Forward, 0, 200, 300));
+    QCOMPARE(model.laidOut(1), std::size_t(0));
+    QVERIFY(model.visibleOps(1, 0, 10 * kSlotUnits).size() == 0);
+    model.settle();
+    QCOMPARE(model.laidOut(1), std::size_t(1));
+    QCOMPARE(model.span(1, 0).t_start_ns, std::int64_t(0));
+  }
+
+  void theScheduleBubbleIsTheIdleShareOfTheComputeClock() {
+    TimelineModel model;
+    QVERIFY(!model.scheduleBubble());
+    model.append(paused_pipeline());
+    // Busy 100+200+10 on stage 0 and 100+200 on stage 1 = 610 of 2 x 610.
+    QVERIFY(std::abs(*model.scheduleBubble() - 0.5) < 1e-12);
+    model.setClock(TimelineClock::Wall);  // whatever is shown
+    QVERIFY(std::abs(*model.scheduleBubble() - 0.5) < 1e-12);
+  }
+
+  void aDeviceRowHoldsAllItsChunks() {
+    // Loop placement, 2 devices, 4 chunks: chunk c on device c mod 2.
+    TimelineModel model;
+    TelemetryBatch b;
+    std::int64_t t = 0;
+    for (int c = 0; c < 4; ++c) {
+      OpEvent e = test::make_op(c, OpKind::Forward, 0, t, t + 100);
+      e.device = c % 2;
+      b.ops.push_back(e);
+      t += 1000;  // waiting between the chunks
+    }
+    model.append(b);
+    QCOMPARE(model.stageCount(), 2);
+    QCOMPARE(model.ops(0).size(), std::size_t(2));
+    QCOMPARE(model.ops(1).back().stage, 3);
+    QCOMPARE(model.maxChunk(), 3);
+    model.setClock(TimelineClock::Slots);
+    QCOMPARE(model.span(0, 1).t_start_ns, 2 * kSlotUnits);  // chunk 2 after chunk 1 (device 1)
+    QCOMPARE(model.span(1, 1).t_start_ns, 3 * kSlotUnits);
+  }
+
+  void versionsVaryOnlyWhenAPassReadOtherWeights() {
+    TimelineModel model;
+    model.addOp(test::make_op(0, OpKind::Forward, 0, 0, 10, 0, 0, 0));
+    model.addOp(test::make_op(0, OpKind::Backward, 0, 10, 20, 0, 0, 0));
+    QVERIFY(!model.versionsVary());
+    model.addOp(test::make_op(0, OpKind::Forward, 61, 30, 40, 58, 58, 61));
+    QVERIFY(model.versionsVary());
+    QCOMPARE(model.maxVersion(), std::int64_t(58));
+    QCOMPARE(model.maxMinibatch(), 61);
+  }
+
+  void lastAppendedIsTheLatestBatch() {
+    TimelineModel model;
+    model.append(test::make_stream(2, 2, 100));
+    TelemetryBatch step;
+    step.ops.push_back(test::make_op(1, OpKind::Forward, 5, 10'000, 10'100));
+    model.append(step);
+    QCOMPARE(model.lastAppended(0).size(), std::size_t(0));
+    const IndexRange r = model.lastAppended(1);
+    QCOMPARE(r.size(), std::size_t(1));
+    QCOMPARE(model.ops(1)[r.first].minibatch, 5);
+  }
+
+  void overlappedPairsAreKnownFromTheSchedule() {
+    TimelineModel model;
+    std::vector<std::vector<Op>> lists(2);
+    lists[0] = {Op{OpKind::Forward, 0, 0, 0, false}, Op{OpKind::Forward, 0, 3, 0, true}, Op{OpKind::Backward, 0, 1, 3, false}};
+    model.setOverlapOps(lists);
+    OpEvent f = test::make_op(0, OpKind::Forward, 7, 0, 10);
+    f.micro = 3;
+    OpEvent b = test::make_op(3, OpKind::Backward, 7, 10, 20);
+    b.micro = 1;
+    b.device = 0;
+    OpEvent alone = test::make_op(0, OpKind::Forward, 7, 20, 30);
+    alone.micro = 0;
+    QVERIFY(model.isOverlapped(f));
+    QVERIFY(model.isOverlapped(b));
+    QVERIFY(!model.isOverlapped(alone));
+  }
+
   void eventsLandInPerStageRowsSortedByStart() {
     TimelineModel model;
     model.append(test::make_stream(3, 5, 1000));

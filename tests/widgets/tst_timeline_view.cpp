@@ -36,6 +36,107 @@ class TestTimelineView : public QObject {
   }
   void cleanup() { view_.reset(); }
 
+  // ---- the schedule clock, labels, colours ---------------------------------------------------------
+
+  void opSlotsKeepEveryBoxWideEnoughForItsLabel() {
+    view_->appendBatch(test::make_stream(3, 300, 1000));  // 2700 ops: at full width they would be hairlines
+    QSignalSpy spy(view_.get(), &TimelineView::clockChanged);
+    view_->setClock(TimelineClock::Slots);
+    QCOMPARE(spy.count(), 1);
+    QVERIFY(view_->followLive());
+    auto slot_px = [&] { return static_cast<double>(kSlotUnits) / view_->nsPerPx(); };
+    QVERIFY2(slot_px() >= view_->labelWidthPx(), qPrintable(QStringLiteral("%1 < %2").arg(slot_px()).arg(view_->labelWidthPx())));
+    for (int i = 0; i < 20; ++i) view_->zoomOut();
+    QVERIFY(slot_px() >= view_->labelWidthPx() - 0.5);
+    view_->fit();  // the whole run does not fit with labels: its newest part is shown
+    QVERIFY(slot_px() >= view_->labelWidthPx() - 0.5);
+    QVERIFY(view_->visibleEnd() >= view_->model().endNs());
+    view_->grab();  // paint: the boxes are drawn one by one, none merged into pixel columns
+    QCOMPARE(view_->lastPaintStats().merged, std::size_t(0));
+    QVERIFY(view_->lastPaintStats().drawn > 0);
+  }
+
+  void theComputeClockLeavesPausesOut() {
+    TelemetryBatch b;
+    b.ops.push_back(test::make_op(0, OpKind::Forward, 0, 0, 1'000'000));
+    b.ops.push_back(test::make_op(0, OpKind::Forward, 1, 5'000'000'000, 5'001'000'000));  // after a 5 s pause
+    view_->appendBatch(b);
+    QCOMPARE(view_->model().endNs(), std::int64_t(5'001'000'000));
+    view_->setClock(TimelineClock::Compute);
+    QCOMPARE(view_->model().endNs(), std::int64_t(2'000'000));
+    view_->grab();
+    QCOMPARE(view_->lastPaintStats().visible, std::size_t(2));
+    // Both boxes carry their label: the scale is capped by the shortest op.
+    QVERIFY(1'000'000 / view_->nsPerPx() >= view_->labelWidthPx() - 0.5);
+  }
+
+  void boxLabelsNameMinibatchChunkAndTheVersionRead() {
+    OpEvent f = test::make_op(0, OpKind::Forward, 61, 0, 100, 61, 58, 61);
+    OpEvent b = test::make_op(0, OpKind::Backward, 61, 100, 300, 61, 61, 61);
+    QCOMPARE(view_->opLabel(f), QStringLiteral("F61"));  // no run yet: versions do not vary
+    TelemetryBatch batch;
+    batch.ops = {f, b};
+    view_->appendBatch(batch);
+    QCOMPARE(view_->opLabel(f), QStringLiteral("F61 · v58"));
+    QCOMPARE(view_->opLabel(b), QStringLiteral("B61 · v61"));
+    QCOMPARE(view_->opLabel(f, /*two_lines=*/true), QStringLiteral("F61\nv58"));
+    // Several chunks per device: the chunk joins the name, as SCHEDULES.md writes it.
+    view_->clear();
+    TelemetryBatch chunks;
+    for (int c = 0; c < 4; ++c) {
+      OpEvent e = test::make_op(c, OpKind::Forward, 3, c * 100, c * 100 + 100);
+      e.micro = 1;
+      e.device = c % 2;
+      chunks.ops.push_back(e);
+    }
+    view_->appendBatch(chunks);
+    QCOMPARE(view_->opLabel(chunks.ops[2]), QStringLiteral("F3.1@2"));
+  }
+
+  void theOpThatJustRanIsOutlinedWhileStepping() {
+    view_->appendBatch(test::make_stream(2, 3, 1000));
+    view_->setClock(TimelineClock::Slots);
+    view_->setMarkLatest(true);
+    TelemetryBatch step;
+    step.ops.push_back(test::make_op(0, OpKind::Forward, 7, 100'000, 101'000));
+    view_->appendBatch(step);
+    QCOMPARE(view_->latestText(), QStringLiteral("just ran: F7 on device 0"));
+    const QImage image = view_->grab().toImage();
+    const auto& ops = view_->model().ops(0);
+    const ClockSpan sp = view_->model().span(0, ops.size() - 1);
+    const QRect row = view_->stageRowRect(0);
+    const int x = qRound(view_->xForTime(sp.t_start_ns) + static_cast<double>(sp.t_end_ns - sp.t_start_ns) / view_->nsPerPx() / 2);
+    const QColor outline = image.pixelColor(x, row.top() + 1);
+    QVERIFY2(outline.red() > 180 && outline.green() < 90 && outline.blue() < 90, qPrintable(outline.name()));
+    view_->setMarkLatest(false);
+    QVERIFY(view_->latestText().isEmpty());
+  }
+
+  void kindsHaveTheVisualizersColours() {
+    const QColor f = minibatch_color(0, OpKind::Forward), b = minibatch_color(0, OpKind::Backward),
+                 i = minibatch_color(0, OpKind::InputGrad), w = minibatch_color(0, OpKind::WeightGrad), o = overlap_color(0);
+    QVERIFY(f.blue() > f.red() && f.blue() > f.green());     // F blue
+    QVERIFY(b.red() > b.green() && b.green() > b.blue());    // B orange
+    QVERIFY(i.green() > i.red() && i.blue() > i.red());      // I teal
+    QVERIFY(w.green() > w.red() && w.green() > w.blue());    // W green
+    QVERIFY(o.red() > o.green() && o.blue() > o.green());    // overlapped pair purple
+    QVERIFY(minibatch_color(0, OpKind::Forward) != minibatch_color(1, OpKind::Forward));  // neighbours differ
+    QCOMPARE(minibatch_color(0, OpKind::Forward), minibatch_color(3, OpKind::Forward));
+    QCOMPARE(minibatch_color(0, OpKind::Forward).hue(), minibatch_color(1, OpKind::Forward).hue());  // same kind, same hue
+  }
+
+  void changingTheClockFollowsTheLiveEdgeAgain() {
+    view_->appendBatch(test::make_stream(2, 50, 1000000));
+    view_->setVisibleRange(10000000, 20000000);
+    QVERIFY(!view_->followLive());
+    view_->setClock(TimelineClock::Slots);
+    QVERIFY(view_->followLive());
+    QVERIFY(view_->visibleEnd() >= view_->model().endNs());
+    QCOMPARE(view_->model().transfers(0).size(), std::size_t(0));
+    view_->setClock(TimelineClock::Wall);
+    QVERIFY(view_->visibleEnd() >= view_->model().endNs());
+  }
+
   void followsTheWholeRunUntilTheUserZooms() {
     view_->appendBatch(test::make_stream(2, 20, 1000000));
     QVERIFY(view_->followLive());

@@ -95,6 +95,56 @@ class TestVersionHistory : public QObject {
     QCOMPARE(h.heatmapValue(0, 6), 0.6);  // 25 / 4 = 6.25
   }
 
+  void forwardAndBackwardDivergenceAreSeparateSeries() {
+    // 'latest': the forward read stale weights (divergence > 0), the backward the latest (0). One series
+    // per kind: the forward's line never drops to the backward's zeros.
+    VersionHistory h;
+    for (int i = 0; i < 3; ++i) {
+      OpEvent f = test::make_op(0, OpKind::Forward, i, i * 100, i * 100 + 10, i, i, i + 2);
+      f.divergence = 0.01 * (i + 1);
+      OpEvent b = test::make_op(0, OpKind::Backward, i, i * 100 + 50, i * 100 + 60, i + 2, i + 2, i + 2);
+      b.divergence = 0;
+      h.add(f);
+      h.add(b);
+    }
+    QCOMPARE(h.divergence(0, OpKind::Forward).v(), (std::vector<double>{0.01, 0.02, 0.03}));
+    QCOMPARE(h.divergence(0, OpKind::Backward).v(), (std::vector<double>{0, 0, 0}));
+  }
+
+  void inconsistencyIsTheBackwardsBasisMinusTheForwards() {
+    VersionHistory h;
+    h.add(test::make_op(1, OpKind::Forward, 61, 0, 10, 58, 58, 61));
+    h.add(test::make_op(1, OpKind::Backward, 61, 20, 30, 61, 61, 61));  // latest: B reads v61, F read v58
+    QCOMPARE(h.inconsistency(1).v(), (std::vector<double>{3}));
+    QVERIFY(h.hasInconsistency());
+    VersionHistory stash;  // the backward reads the forward's weights: 0, and nothing to show
+    stash.add(test::make_op(0, OpKind::Forward, 5, 0, 10, 2, 2, 5));
+    stash.add(test::make_op(0, OpKind::Backward, 5, 20, 30, 5, 2, 5));
+    QCOMPARE(stash.inconsistency(0).v(), (std::vector<double>{0}));
+    QVERIFY(!stash.hasInconsistency());
+  }
+
+  void weightCopiesAreCountedLivePerStage() {
+    VersionHistory h;
+    QVERIFY(!h.hasWeightMemory());
+    for (int copies : {1, 2, 3, 4, 3}) {
+      OpEvent e = test::make_op(0, OpKind::Forward, copies, copies * 10, copies * 10 + 5);
+      e.weight_copies = copies;
+      e.weight_bytes = copies * 1000;
+      h.add(e);
+    }
+    OpEvent u = test::make_op(1, OpKind::Update, 0, 0, 5);
+    u.weight_copies = 1;
+    u.weight_bytes = 800;
+    h.add(u);
+    QVERIFY(h.hasWeightMemory());
+    QCOMPARE(h.weightMemory(0).copies, 3);
+    QCOMPARE(h.weightMemory(0).peak_copies, 4);
+    QCOMPARE(h.weightMemory(0).bytes, std::int64_t(3000));
+    QCOMPARE(h.weightMemory(0).peak_bytes, std::int64_t(4000));
+    QCOMPARE(h.weightMemory(1).copies, 1);
+  }
+
   void seriesStayBounded() {
     DecimatingSeries s(100);
     for (int i = 0; i < 10000; ++i) s.add(i, i);
