@@ -403,7 +403,11 @@ int cmd_run(const Args& args) {
     }
   }
   const bool other_rank = opts.dist.active() && opts.dist.rank != 0;  // rank 0 reports; the others stay silent
-  if (other_rank) quiet = true;
+  if (other_rank) {  // rank 0 reports and writes every output; the others write nothing
+    quiet = true;
+    opts.out_dir.clear();
+    opts.trace_path.clear();
+  }
 
   Session session(cfg, opts);
   if (repartition_step > 0) {
@@ -427,13 +431,16 @@ int cmd_run(const Args& args) {
   // so a run folder opened in the dashboard compares field by field.
   const std::string created = utc_now_iso();
   std::vector<RunMark> marks;
-  if (!opts.out_dir.empty()) {
+  // The partition in effect when written (at the start, and at the end after any repartition).
+  auto write_run_files = [&] {
+    if (opts.out_dir.empty()) return;
     RunConfig resolved = session.config();
     resolved.partition = session.partition();
     resolved.stages = resolved.num_stages();
     write_file_atomically(opts.out_dir + "/config.json", preset_to_json(resolved));
     write_run_json(opts.out_dir, created, opts.resume_path, marks);
-  }
+  };
+  write_run_files();
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   Progress progress;
@@ -463,13 +470,7 @@ int cmd_run(const Args& args) {
   if (!b.evals.empty()) eval = b.evals.back();
   for (const auto& m : b.marks) std::printf("%s: %s\n", m.kind.c_str(), m.text.c_str());
   marks.insert(marks.end(), b.marks.begin(), b.marks.end());
-  if (!opts.out_dir.empty()) {
-    RunConfig resolved = session.config();  // the partition the run ended with (a repartition moved it)
-    resolved.partition = session.partition();
-    resolved.stages = resolved.num_stages();
-    write_file_atomically(opts.out_dir + "/config.json", preset_to_json(resolved));
-    write_run_json(opts.out_dir, created, opts.resume_path, marks);
-  }
+  write_run_files();
   if (!quiet) {
     progress.update(session.progress(), last, eval, true);
     progress.finish();
