@@ -19,6 +19,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/run_library_ui.h"
 #include "app/gui/session_controller.h"
+#include "engine/config/run_config.h"
 #include "engine/telemetry/outputs.h"
 #include "widget_test_main.h"
 #include "widgets/config_diff.h"
@@ -245,9 +246,17 @@ class TestRunLibraryWindow : public QObject {
 
     // Repartitioned live at step 3 in the dashboard: the CLI's history and weights.
     open(window, {QStringLiteral("steps=6")});
-    connect(window.controller(), &SessionController::runStarted, &window,
-            [&] { QVERIFY(window.requestRepartition(after, 3)); }, Qt::SingleShotConnection);
-    const auto gui = runToEnd(window);
+    // Started paused, so the request is in before any minibatch runs (a state, not a race with the run).
+    QSignalSpy ended(window.controller(), &SessionController::runFinished);
+    connect(window.controller(), &SessionController::runStarted, &window, [&] {
+      QVERIFY2(window.requestRepartition(after, 3), qPrintable(window.noticeText()));
+      window.controller()->resume();
+    }, Qt::SingleShotConnection);
+    RunConfig cfg = load_preset(kTiny.toStdString());
+    cfg.steps = 6;
+    window.controller()->start(cfg, /*paused=*/true);
+    QVERIFY(QTest::qWaitFor([&] { return ended.count() == 1; }, 120000));
+    const auto gui = window.controller()->currentRun();
     QVERIFY(gui);
     QCOMPARE(gui->marks.size(), std::size_t(1));
     QVERIFY2(window.metricsText().contains(QStringLiteral("1 repartition")), qPrintable(window.metricsText()));
