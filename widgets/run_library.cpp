@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "engine/telemetry/outputs.h"
+#include "engine/telemetry/run_meta.h"
 
 namespace ps::ui {
 namespace {
@@ -48,28 +49,6 @@ std::vector<std::string> split(const std::string& line, char sep) {
   while (std::getline(in, cell, sep)) out.push_back(cell);
   if (!line.empty() && line.back() == sep) out.emplace_back();
   return out;
-}
-
-Json mark_to_json(const RunMark& m) {
-  Json j;
-  j["step"] = m.step;
-  j["t_seconds"] = double(m.t_ns) * 1e-9;
-  j["kind"] = m.kind;
-  j["before"] = m.before;
-  j["after"] = m.after;
-  j["text"] = m.text;
-  return j;
-}
-
-RunMark mark_from_json(const Json& j) {
-  RunMark m;
-  m.step = j.value("step", std::int64_t(0));
-  m.t_ns = std::int64_t(j.value("t_seconds", 0.0) * 1e9);
-  m.kind = j.value("kind", std::string("repartition"));
-  m.text = j.value("text", std::string());
-  if (j.contains("before") && j["before"].is_array()) m.before = j["before"].get<std::vector<int>>();
-  if (j.contains("after") && j["after"].is_array()) m.after = j["after"].get<std::vector<int>>();
-  return m;
 }
 
 QString folder_of(const QString& path) {
@@ -244,16 +223,11 @@ std::shared_ptr<RunRecord> read_run_folder(const QString& path, QString* error) 
 bool write_run_folder(const RunRecord& run, const QString& path, QString* error) {
   if (!QDir().mkpath(path)) return fail(error, QObject::tr("%1: cannot create the folder").arg(path));
   const QDir dir(path);
-  Json meta;
+  nlohmann::ordered_json meta;
   meta["number"] = run.number;
   meta["name"] = run.name.toStdString();
   meta["custom_name"] = run.custom_name;
-  meta["origin"] = run.origin.toStdString();
-  meta["created"] = run.created.toStdString();
-  meta["resumed_from"] = run.resumed_from.isEmpty() ? Json(nullptr) : Json(run.resumed_from.toStdString());
-  meta["repartitions"] = Json::array();
-  for (const RunMark& m : run.marks)
-    if (m.kind == "repartition") meta["repartitions"].push_back(mark_to_json(m));
+  meta.update(run_meta_json(run.origin.toStdString(), run.created.toStdString(), run.resumed_from.toStdString(), run.marks));
   if (!save_file(dir.filePath(QStringLiteral("summary.json")), summary_to_json(run.summary), error)) return false;
   if (!save_file(dir.filePath(QStringLiteral("metrics.csv")), metrics_csv_text(run), error)) return false;
   if (!run.partial_config && !save_file(dir.filePath(QStringLiteral("config.json")), preset_to_json(run.config), error))

@@ -17,6 +17,7 @@
 #include "engine/models/model_info.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
+#include "engine/telemetry/run_meta.h"
 #include "engine/strategy/strategy_info.h"
 #include "engine/telemetry/text_file.h"
 #include "engine/util/errors.h"
@@ -82,26 +83,10 @@ void validate_with_fix(const RunConfig& cfg) {
   }
 }
 
-// run.json beside summary.json: what the other files do not say (widgets/run_library.h reads it).
+// run.json beside summary.json (engine/telemetry/run_meta.h; the dashboard's run library reads it).
 void write_run_json(const std::string& out_dir, const std::string& created, const std::string& resumed_from,
                     const std::vector<RunMark>& marks) {
-  nlohmann::ordered_json j;
-  j["origin"] = "cli";
-  j["created"] = created;
-  j["resumed_from"] = resumed_from.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(resumed_from);
-  j["repartitions"] = nlohmann::ordered_json::array();
-  for (const RunMark& m : marks) {
-    if (m.kind != "repartition") continue;
-    nlohmann::ordered_json r;
-    r["step"] = m.step;
-    r["t_seconds"] = double(m.t_ns) * 1e-9;
-    r["kind"] = m.kind;
-    r["before"] = m.before;
-    r["after"] = m.after;
-    r["text"] = m.text;
-    j["repartitions"].push_back(r);
-  }
-  write_file_atomically(out_dir + "/run.json", j.dump(2) + "\n");
+  write_file_atomically(out_dir + "/run.json", run_meta_json("cli", created, resumed_from, marks).dump(2) + "\n");
 }
 
 std::string utc_now_iso() {
