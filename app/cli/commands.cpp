@@ -300,6 +300,7 @@ int cmd_run(const Args& args) {
   for (const auto& kv : r.values("--strategy-param")) apply_override(cfg, "strategy.params." + kv);
   set("--schedule", "schedule");
   set("--chunks", "chunks");
+  set("--replicas", "replicas");
   set("--microbatches", "microbatches");
   set("--batch-size", "batch_size");
   set("--lr", "optimizer.lr");
@@ -368,11 +369,14 @@ int cmd_run(const Args& args) {
   bool quiet = r.flag("--quiet");
   r.finish();
   validate_with_fix(cfg);
-  if (procs > 0 && procs != cfg.num_stages())
+  if (procs > 0 && procs != cfg.num_devices())
     throw InputError("command line", "--procs",
-                     std::to_string(procs) + " processes for a run of " + std::to_string(cfg.num_stages()) +
-                         " stages: one process per stage (give --procs " + std::to_string(cfg.num_stages()) +
-                         " or --stages " + std::to_string(procs) + ")");
+                     std::to_string(procs) + " processes for a run of " +
+                         (cfg.replicas > 1 ? std::to_string(cfg.num_stages()) + " stages x " + std::to_string(cfg.replicas) +
+                                                 " replicas: one process per stage and replica (give --procs " +
+                                                 std::to_string(cfg.num_devices()) + ")"
+                                           : std::to_string(cfg.num_stages()) + " stages: one process per stage (give --procs " +
+                                                 std::to_string(cfg.num_stages()) + " or --stages " + std::to_string(procs) + ")"));
 
   // Stages as processes: under torchrun (or as a rank this launcher started) the environment says which
   // rank this is; else this process starts the other ranks on this host and is rank 0 itself.
@@ -383,7 +387,7 @@ int cmd_run(const Args& args) {
     } else {
       Args child{"run"};
       child.insert(child.end(), args.begin(), args.end());
-      ranks = std::make_unique<dist::LocalRanks>(cfg.num_stages(), child);
+      ranks = std::make_unique<dist::LocalRanks>(cfg.num_devices(), child);
       opts.dist = ranks->rank0();
     }
   }
@@ -479,8 +483,9 @@ int cmd_run(const Args& args) {
   std::printf("samples_per_second: %.1f  wall_seconds: %.1f  bubble: %.3f measured, %.3f ideal\n",
               s.samples_per_second, s.wall_seconds, s.bubble_fraction_measured, s.bubble_fraction_ideal);
   for (const auto& st : s.per_stage) {
-    std::printf("  stage %d [%d..%d] %s: util %.2f, copies max %d, staleness F %.2f B %.2f\n", st.stage,
-                st.first_layer, st.last_layer, st.device.c_str(), st.utilization, st.weight_copies_max,
+    const std::string replica = st.replica >= 0 ? " replica " + std::to_string(st.replica) : "";
+    std::printf("  stage %d%s [%d..%d] %s: util %.2f, copies max %d, staleness F %.2f B %.2f\n", st.stage,
+                replica.c_str(), st.first_layer, st.last_layer, st.device.c_str(), st.utilization, st.weight_copies_max,
                 st.staleness_forward_mean.value_or(0), st.staleness_backward_mean.value_or(0));
     if (!st.process.empty())
       std::printf("    %s: sent %lld messages (%.1f KiB), waited %.3f s on its links\n", st.process.c_str(),

@@ -276,6 +276,7 @@ std::vector<FieldSpec> make_fields() {
       field("stages", PS_MEMBER(stages), at_least(1)),
       field("partition", PS_MEMBER(partition), check_partition),
       field("chunks", PS_MEMBER(chunks), at_least(0)),
+      field("replicas", PS_MEMBER(replicas), at_least(1)),
       field("device", PS_MEMBER(device), check_device),
       field("stage_devices", PS_MEMBER(stage_devices), each(check_device_name)),
       field("schedule", PS_MEMBER(schedule), known_name("schedule", schedule_names)),

@@ -118,10 +118,22 @@ void check_across_fields(const RunConfig& cfg) {
     throw InputError(src, "batch_size",
                      "schedule '" + cfg.schedule + "' splits each minibatch across " + std::to_string(cfg.stages) +
                          " replicas: needs at least that many samples, got " + std::to_string(cfg.batch_size));
-  if (!cfg.stage_devices.empty() && static_cast<int>(cfg.stage_devices.size()) != cfg.num_stages())
+  if (schedule.replicas && cfg.replicas > 1)
+    throw InputError(src, "replicas", "schedule '" + cfg.schedule + "' gives its replicas in stages (" +
+                                          std::to_string(cfg.stages) + " now): set replicas to 1, got " +
+                                          std::to_string(cfg.replicas));
+  if (cfg.replicas > 1 && cfg.batch_size < cfg.replicas * cfg.microbatches)
+    throw InputError(src, "batch_size",
+                     "each of the " + std::to_string(cfg.replicas) + " replicas takes 1/" + std::to_string(cfg.replicas) +
+                         " of a minibatch, in " + std::to_string(cfg.microbatches) + " microbatches: needs at least " +
+                         std::to_string(cfg.replicas * cfg.microbatches) + " samples, got " + std::to_string(cfg.batch_size));
+  if (!cfg.stage_devices.empty() && static_cast<int>(cfg.stage_devices.size()) != cfg.num_devices())
     throw InputError(src, "stage_devices", "lists " + std::to_string(cfg.stage_devices.size()) +
                                                (cfg.stage_devices.size() == 1 ? " device for " : " devices for ") +
-                                               std::to_string(cfg.num_stages()) + " stages");
+                                               (cfg.replicas > 1 ? std::to_string(cfg.num_devices()) + " devices (" +
+                                                                       std::to_string(cfg.num_stages()) + " stages x " +
+                                                                       std::to_string(cfg.replicas) + " replicas)"
+                                                                 : std::to_string(cfg.num_stages()) + " stages"));
   if (cfg.optimizer.nesterov && cfg.optimizer.name != "sgd")
     throw InputError(src, "optimizer.nesterov", "Nesterov momentum applies to optimizer 'sgd' only, got '" +
                                                     cfg.optimizer.name + "'");

@@ -63,6 +63,10 @@ struct RunConfig {
   int stages = 1;                  // used when partition is empty: split evenly by estimated cost
   std::vector<int> partition;      // first layer unit of every chunk after the first (stages x chunks of them)
   int chunks = 0;                  // model chunks per device (v); 0: the schedule's default (2 where it places several)
+  // Pipeline x data parallel: every stage has this many replicas (devices = stages x replicas), each
+  // taking 1/replicas of every minibatch; the replicas of a stage sum their gradients before its update.
+  // The data-parallel schedule is the case of one stage: its replicas are given in `stages`.
+  int replicas = 1;
   std::string device = "cpu";      // cpu, cuda
   std::vector<std::string> stage_devices;  // optional per-stage device ("cpu", "cuda:0", ...)
   std::string schedule = "1f1b-async";
@@ -86,6 +90,7 @@ struct RunConfig {
   int chunks_per_device() const;  // `chunks` resolved against the schedule
   int num_chunks() const { return partition.empty() ? stages * chunks_per_device() : static_cast<int>(partition.size()) + 1; }
   int num_stages() const { return partition.empty() ? stages : num_chunks() / chunks_per_device(); }
+  int num_devices() const { return num_stages() * replicas; }  // workers (ranks, for processes)
 };
 
 // Reads and validates a preset. Throws InputError naming the file, the field path and the reason.

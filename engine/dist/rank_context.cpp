@@ -155,6 +155,22 @@ void RankContext::receive_loop(int peer) {
         break;
       }
       case FrameKind::Pong: pongs_[f->key] = std::stoll(unpack_text(f->payload)); break;
+      case FrameKind::Grads: {
+        const std::int64_t mb = f->key >> 24;
+        const auto position = static_cast<std::size_t>((f->key >> 12) & 0xfff);
+        const int replica = static_cast<int>(f->key & 0xfff);
+        if (position >= all_reduces_.size()) {
+          lock.unlock();
+          lost(peer, "rank " + std::to_string(peer) + " sent gradients for chunk position " + std::to_string(position) +
+                         ", which this run does not have");
+          return;
+        }
+        AllReduce* target = all_reduces_[position];
+        lock.unlock();  // the all-reduce has its own lock; nothing here waits on it
+        target->receive(mb, replica, unpack_tensors(f->payload));
+        lock.lock();
+        break;
+      }
       case FrameKind::State: states_[p] = std::move(f->payload); break;
       case FrameKind::Stop: {
         const std::string reason = unpack_text(f->payload);
@@ -250,6 +266,25 @@ void RankContext::share_weights(Pipeline& p) {
     }
   }
   weights_complete_ = true;
+}
+
+void RankContext::share_gradients(const std::vector<std::unique_ptr<AllReduce>>& all_reduces, int group) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all_reduces_.clear();
+    for (const auto& a : all_reduces) all_reduces_.push_back(a.get());
+  }
+  const int replicas = static_cast<int>(chunk_device_.size()) / group;
+  for (std::size_t position = 0; position < all_reduces.size(); ++position) {
+    std::vector<int> peers;  // the ranks of this chunk's replicas, by replica
+    for (int r = 0; r < replicas; ++r) peers.push_back(chunk_device_[static_cast<std::size_t>(r * group) + position]);
+    all_reduces[position]->set_share([this, peers, position](std::int64_t mb, int replica, const std::vector<at::Tensor>& grads) {
+      const at::Tensor payload = pack_tensors(grads);
+      for (int r = 0; r < static_cast<int>(peers.size()); ++r)
+        if (r != replica) group_->send(peers[static_cast<std::size_t>(r)], FrameKind::Grads,
+                                       grads_key(mb, static_cast<int>(position), replica), payload);
+    });
+  }
 }
 
 void RankContext::send_telemetry(const TelemetryPacket& p) {

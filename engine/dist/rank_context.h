@@ -18,6 +18,7 @@
 
 #include "engine/dist/dist_options.h"
 #include "engine/dist/wire.h"
+#include "engine/runtime/all_reduce.h"
 #include "engine/runtime/link.h"
 #include "engine/runtime/run_control.h"
 
@@ -53,6 +54,12 @@ class RankContext {
   // copies them into its replicas of those chunks (evaluation and the digest then see the whole model).
   void share_weights(Pipeline& p);
   bool weights_complete() const { return weights_complete_; }
+
+  // Pipeline x data parallel (replicas as processes): the gradients a replica here deposits in
+  // all_reduces[position] go to the ranks of that chunk's other replicas, and theirs arrive here, each
+  // rank summing them in replica order (the same numbers as the in-process sum, bit for bit; a
+  // collective's own order is not, and a stop could not withdraw from it). `group`: chunks per replica.
+  void share_gradients(const std::vector<std::unique_ptr<AllReduce>>& all_reduces, int group);
 
   void send_telemetry(const TelemetryPacket& p);  // not rank 0: to rank 0
   // Rank 0: what the other ranks sent, with their times moved to this rank's origin.
@@ -95,6 +102,7 @@ class RankContext {
   std::int64_t clock_offset_ns_ = 0;
   std::map<std::int64_t, std::int64_t> pongs_;  // sequence number -> rank 0's clock
   std::vector<std::thread> receivers_;
+  std::vector<AllReduce*> all_reduces_;  // per chunk position (share_gradients)
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;

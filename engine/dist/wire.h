@@ -23,12 +23,19 @@ enum class FrameKind : std::int64_t {
   State,      // a rank's part of a checkpoint, for rank 0 (pack_state)
   Ping,       // clock alignment at the rendezvous; key: a sequence number
   Pong,       // rank 0's answer; payload: its steady clock when it answered (pack_text)
+  Grads,      // a replica's gradients of one chunk for one minibatch (pack_tensors); key: grads_key
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
 constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes
 
 // The link carrying what chunk `from` sends to its neighbour `to`.
 inline std::int64_t link_key(int from, int to) { return 2 * static_cast<std::int64_t>(std::min(from, to)) + (to < from ? 1 : 0); }
+
+// Pipeline x data parallel: what replica `replica` sends the other replicas of the chunk at `position`
+// in its pipeline, for minibatch `minibatch` (positions and replicas below 4096).
+inline std::int64_t grads_key(std::int64_t minibatch, int position, int replica) {
+  return (minibatch << 24) | (static_cast<std::int64_t>(position) << 12) | replica;
+}
 
 // A chunk's running figures, for the summary that rank 0 writes.
 struct ChunkFigures {

@@ -5,6 +5,15 @@
 namespace ps {
 
 void AllReduce::deposit(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads) {
+  if (share_) share_(minibatch, replica, grads);
+  store(minibatch, replica, std::move(grads));
+}
+
+void AllReduce::receive(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads) {
+  store(minibatch, replica, std::move(grads));
+}
+
+void AllReduce::store(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Round& r = rounds_[minibatch];
@@ -39,7 +48,7 @@ bool AllReduce::sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const 
       else out[i].add_(g.to(out[i].device()));
     }
   }
-  if (++r.consumed == replicas_) rounds_.erase(minibatch);
+  if (++r.consumed == local_) rounds_.erase(minibatch);
   return true;
 }
 
@@ -63,29 +72,29 @@ bool AllReduce::meet(std::int64_t minibatch, int replica, const std::function<bo
   return true;
 }
 
-void AllReduce::save(Checkpoint& c) const {
+void AllReduce::save(Checkpoint& c, const std::string& tag) const {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json rounds = nlohmann::json::array();
   for (const auto& [mb, r] : rounds_) {
     rounds.push_back({{"minibatch", mb}, {"deposited", r.deposited}, {"consumed", r.consumed}});
     for (std::size_t k = 0; k < r.grads.size(); ++k)
-      c.put_list("allreduce/" + std::to_string(mb) + "/" + std::to_string(k), r.grads[k]);
+      c.put_list("allreduce" + tag + "/" + std::to_string(mb) + "/" + std::to_string(k), r.grads[k]);
   }
-  c.meta["all_reduce"] = rounds;
+  c.meta["all_reduce" + tag] = rounds;
 }
 
-void AllReduce::load(const Checkpoint& c) {
+void AllReduce::load(const Checkpoint& c, const std::string& tag) {
   std::lock_guard<std::mutex> lock(mu_);
   rounds_.clear();
-  if (!c.meta.contains("all_reduce")) return;
-  for (const auto& j : c.meta["all_reduce"]) {
+  if (!c.meta.contains("all_reduce" + tag)) return;
+  for (const auto& j : c.meta["all_reduce" + tag]) {
     const std::int64_t mb = j["minibatch"].get<std::int64_t>();
     Round& r = rounds_[mb];
     r.deposited = j["deposited"].get<int>();
     r.consumed = j["consumed"].get<int>();
     r.grads.resize(static_cast<std::size_t>(replicas_));
     for (int k = 0; k < replicas_; ++k)
-      r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce/" + std::to_string(mb) + "/" + std::to_string(k));
+      r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce" + tag + "/" + std::to_string(mb) + "/" + std::to_string(k));
   }
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace ps {
@@ -18,9 +19,17 @@ struct Checkpoint;
 
 class AllReduce {
  public:
-  explicit AllReduce(int replicas) : replicas_(replicas) {}
+  // `local`: the replicas that take the sum in this process (all of them, unless the replicas are
+  // processes: then 1, and the others' gradients arrive through receive()).
+  explicit AllReduce(int replicas, int local = 0) : replicas_(replicas), local_(local > 0 ? local : replicas) {}
 
+  // A replica here deposits its gradients; with a share hook (replicas as processes), they also go to
+  // the other replicas' processes.
   void deposit(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads);
+  using Share = std::function<void(std::int64_t minibatch, int replica, const std::vector<at::Tensor>& grads)>;
+  void set_share(Share share) { share_ = std::move(share); }
+  // Another process's replica's gradients (what its share hook sent).
+  void receive(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads);
   bool complete(std::int64_t minibatch) const;
   // Blocks until every replica has deposited (or `stopped()` turns true: returns false), then
   // returns the sum of the gradients in replica order.
@@ -32,8 +41,9 @@ class AllReduce {
   bool meet(std::int64_t minibatch, int replica, const std::function<bool()>& stopped);
 
   // Checkpoints: the rounds in progress (deposits not yet consumed by every replica).
-  void save(Checkpoint& c) const;
-  void load(const Checkpoint& c);
+  // `tag` tells apart the all-reduces of one run (one per chunk position of pipeline x data parallel).
+  void save(Checkpoint& c, const std::string& tag = "") const;
+  void load(const Checkpoint& c, const std::string& tag = "");
 
  private:
   struct Round {
@@ -41,7 +51,10 @@ class AllReduce {
     int deposited = 0;
     int consumed = 0;
   };
+  void store(std::int64_t minibatch, int replica, std::vector<at::Tensor> grads);
   int replicas_;
+  int local_;
+  Share share_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::int64_t, Round> rounds_;

@@ -22,10 +22,17 @@ std::pair<std::int64_t, std::int64_t> BatchSource::micro_rows(std::int64_t n, in
   return {n * micro / microbatches, n * (micro + 1) / microbatches};
 }
 
-Batch BatchSource::get(std::int64_t minibatch, int micro, int microbatches) const {
+std::pair<std::int64_t, std::int64_t> BatchSource::share_rows(std::int64_t n, int replica, int replicas, int micro,
+                                                              int microbatches) {
+  auto [sb, se] = micro_rows(n, replicas > 1 ? replica : -1, replicas);
+  auto [b, e] = micro_rows(se - sb, micro, microbatches);
+  return {sb + b, sb + e};
+}
+
+Batch BatchSource::get(std::int64_t minibatch, int micro, int microbatches, int replica, int replicas) const {
   const std::int64_t epoch = minibatch / steps_per_epoch_;
   const std::int64_t first = (minibatch % steps_per_epoch_) * batch_size_;
-  auto [b, e] = micro_rows(batch_size_, micro, microbatches);
+  auto [b, e] = share_rows(batch_size_, replica, replicas, micro, microbatches);
   at::Tensor idx = permutation(epoch).slice(0, first + b, first + e);
   return {data_.inputs.index_select(0, idx), data_.labels.index_select(0, idx)};
 }

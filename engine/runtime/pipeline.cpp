@@ -38,14 +38,17 @@ void set_intra_op_threads(int threads) {
 }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-                   int microbatches, bool replicas, std::vector<int> device_of)
+                   int microbatches, int group, std::vector<int> device_of)
     : stages_(std::move(stages)),
       kind_(kind),
       threads_(threads_per_stage),
       microbatches_(microbatches),
-      replicas_(replicas),
+      group_(group),
       device_of_(std::move(device_of)) {
   const int C = num_stages();
+  if (group_ <= 0) group_ = C;
+  if (C % group_ != 0)
+    throw std::logic_error(std::to_string(C) + " chunks are not whole replicas of " + std::to_string(group_));
   if (device_of_.empty())
     for (int c = 0; c < C; ++c) device_of_.push_back(c);
   if (static_cast<int>(device_of_.size()) != C)
@@ -55,13 +58,12 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKi
   for (int c = 0; c < C; ++c) chunks_on_[static_cast<std::size_t>(device_of_[c])].push_back(c);
   for (int d = 0; d < devices_; ++d)
     if (chunks_on_[d].empty()) throw std::logic_error("device " + std::to_string(d) + " holds no chunk");
-  if (replicas_ && devices_ != C) throw std::logic_error("data-parallel replicas are one per device");
   link_counters_ = std::make_unique<LinkCounters[]>(static_cast<std::size_t>(C));
   // Each chunk hands its messages to its backend for the copy to the neighbour's device (device_backend.h).
   auto backend = [&](int c) { return c >= 0 && c < C && stages_[c] ? &stages_[c]->backend() : nullptr; };
-  if (!replicas_)
-    for (int c = 0; c < C; ++c)
-      if (stages_[c]) stages_[c]->connect(backend(c - 1), backend(c + 1));
+  for (int c = 0; c < C; ++c)
+    if (stages_[c])
+      stages_[c]->connect(first_of_group(c) ? nullptr : backend(c - 1), last_of_group(c) ? nullptr : backend(c + 1));
 }
 
 LinkFigures Pipeline::link_figures(int chunk) const {
@@ -81,10 +83,8 @@ void Pipeline::count_sent(int chunk, const Message& m) {
 
 Pipeline::~Pipeline() = default;
 
-bool Pipeline::needs_activation(const Op& op, int c) const { return !replicas_ && op.kind == OpKind::Forward && c > 0; }
-bool Pipeline::needs_gradient(const Op& op, int c) const {
-  return !replicas_ && sends_gradient(op.kind) && c < num_stages() - 1;
-}
+bool Pipeline::needs_activation(const Op& op, int c) const { return op.kind == OpKind::Forward && !first_of_group(c); }
+bool Pipeline::needs_gradient(const Op& op, int c) const { return sends_gradient(op.kind) && !last_of_group(c); }
 
 std::optional<Message> Pipeline::run_op(int d, const Op& op, std::optional<Message> in) {
   if (op.kind != OpKind::Update) return stages_[chunk_of(op, d)]->run(op, std::move(in));
@@ -141,33 +141,37 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   for (int c = 0; c < C; ++c) capacity = std::max({capacity, cut.acts[c].size() + 1, cut.grads[c].size() + 1});
   // acts[c]: chunk c -> c+1; grads[c]: c+1 -> c. Filled with what the cut holds in transit.
   std::vector<std::unique_ptr<Link>> acts, grads;
-  if (!replicas_)
-    for (int c = 0; c + 1 < C; ++c) {
-      const bool here = runs_here(device_of(c)), next_here = runs_here(device_of(c + 1));
-      if (!here && !next_here) {  // processes: between two other ranks
-        acts.push_back(nullptr);
-        grads.push_back(nullptr);
-        continue;
-      }
-      if (here != next_here) {  // processes: to or from another rank; each side holds its inbox's cut
-        acts.push_back(rank_.remote_link(c, c + 1, control));
-        grads.push_back(rank_.remote_link(c + 1, c, control));
-        if (next_here)
-          for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
-        if (here)
-          for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
-        continue;
-      }
-      if (device_of(c) == device_of(c + 1)) {
-        acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
-        grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
-      } else {
-        acts.push_back(std::make_unique<ChannelLink>(capacity));
-        grads.push_back(std::make_unique<ChannelLink>(capacity));
-      }
-      for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
-      for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
+  for (int c = 0; c + 1 < C; ++c) {
+    if (last_of_group(c)) {  // between two replicas: nothing flows
+      acts.push_back(nullptr);
+      grads.push_back(nullptr);
+      continue;
     }
+    const bool here = runs_here(device_of(c)), next_here = runs_here(device_of(c + 1));
+    if (!here && !next_here) {  // processes: between two other ranks
+      acts.push_back(nullptr);
+      grads.push_back(nullptr);
+      continue;
+    }
+    if (here != next_here) {  // processes: to or from another rank; each side holds its inbox's cut
+      acts.push_back(rank_.remote_link(c, c + 1, control));
+      grads.push_back(rank_.remote_link(c + 1, c, control));
+      if (next_here)
+        for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
+      if (here)
+        for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
+      continue;
+    }
+    if (device_of(c) == device_of(c + 1)) {
+      acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
+      grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
+    } else {
+      acts.push_back(std::make_unique<ChannelLink>(capacity));
+      grads.push_back(std::make_unique<ChannelLink>(capacity));
+    }
+    for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
+    for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));
+  }
   auto close_all = [&] {
     for (auto& l : acts)
       if (l) l->close();
@@ -212,14 +216,14 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
         }
         if (in) check_message(*in, op, base_, c);
         std::optional<Message> out = run_op(d, op, std::move(in));
-        if (out && op.kind == OpKind::Forward && c < C - 1 && device_of(c + 1) != d) count_sent(c, *out);
-        if (out && sends_gradient(op.kind) && c > 0 && device_of(c - 1) != d) count_sent(c, *out);
-        if (out && op.kind == OpKind::Forward && c < C - 1 && !acts[c]->push(std::move(*out))) {
+        if (out && op.kind == OpKind::Forward && !last_of_group(c) && device_of(c + 1) != d) count_sent(c, *out);
+        if (out && sends_gradient(op.kind) && !first_of_group(c) && device_of(c - 1) != d) count_sent(c, *out);
+        if (out && op.kind == OpKind::Forward && !last_of_group(c) && !acts[c]->push(std::move(*out))) {
           unsent_act[c] = std::move(out);
           ++i;  // the op itself is done
           break;
         }
-        if (out && sends_gradient(op.kind) && c > 0 && !grads[c - 1]->push(std::move(*out))) {
+        if (out && sends_gradient(op.kind) && !first_of_group(c) && !grads[c - 1]->push(std::move(*out))) {
           unsent_grad[c] = std::move(out);
           ++i;
           break;
@@ -310,9 +314,9 @@ bool Pipeline::run_sequential(const std::vector<StageOps>& ops, RunControl& cont
 }
 
 at::Tensor Pipeline::infer(const at::Tensor& x) {
-  if (replicas_) return stages_[0]->infer(x);  // data parallel: every replica holds the whole model
+  // Replicas hold the same weights: the first replica's pipeline evaluates.
   at::Tensor h = x;
-  for (auto& s : stages_) h = s->infer(h);
+  for (int c = 0; c < group_; ++c) h = stages_[c]->infer(h);
   return h;
 }
 

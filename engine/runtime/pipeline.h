@@ -51,10 +51,11 @@ struct LinkFigures {
 class Pipeline {
  public:
   // `stages` are the model's chunks in order (one per device unless `device_of` says otherwise:
-  // device_of[c] is chunk c's device, devices numbered 0..D-1). replicas: the chunks are data-parallel
-  // replicas of the whole model (no activations between them, one per device).
+  // device_of[c] is chunk c's device, devices numbered 0..D-1). `group`: the chunks of one replica's
+  // pipeline (pipeline x data parallel: replica r holds chunks r*group .. (r+1)*group-1, and activations
+  // flow only inside a replica); 0: all chunks, one pipeline; 1: data-parallel replicas of the whole model.
   Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKind kind, int threads_per_stage,
-           int microbatches, bool replicas = false, std::vector<int> device_of = {});
+           int microbatches, int group = 0, std::vector<int> device_of = {});
   ~Pipeline();
 
   int num_stages() const { return static_cast<int>(stages_.size()); }  // chunks
@@ -73,7 +74,10 @@ class Pipeline {
 
   // Forward through all chunks with the live weights (evaluation).
   at::Tensor infer(const at::Tensor& x);
-  bool replicas() const { return replicas_; }
+  int group() const { return group_; }                          // chunks per replica
+  int replicas() const { return num_stages() / group_; }
+  bool first_of_group(int chunk) const { return chunk % group_ == 0; }
+  bool last_of_group(int chunk) const { return chunk % group_ == group_ - 1; }
   LinkFigures link_figures(int chunk) const;
   void set_rank(RankPlacement r) { rank_ = std::move(r); }
 
@@ -94,7 +98,7 @@ class Pipeline {
   ExecutorKind kind_;
   int threads_;
   int microbatches_;
-  bool replicas_;
+  int group_;
   std::vector<int> device_of_;
   int devices_ = 0;
   std::vector<std::vector<int>> chunks_on_;  // per device, ascending

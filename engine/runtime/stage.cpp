@@ -33,6 +33,10 @@ bool is_prediction(const WeightChoice& choice) {
 }  // namespace
 
 StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimizer_(setup_.optimizer) {
+  if (setup_.group <= 0) setup_.group = setup_.replica >= 0 ? 1 : setup_.num_stages;
+  if (setup_.num_stages % setup_.group != 0)
+    throw std::logic_error("stage " + std::to_string(setup_.index) + ": " + std::to_string(setup_.num_stages) +
+                           " chunks are not whole pipelines of " + std::to_string(setup_.group));
   if (!setup_.backend) setup_.backend = make_device_backend(setup_.device);
   if (setup_.backend->device() != setup_.device && !(setup_.device.is_cuda() && !setup_.device.has_index() &&
                                                      setup_.backend->device().is_cuda()))
@@ -58,8 +62,8 @@ StageRuntime::StageRuntime(StageSetup setup) : setup_(std::move(setup)), optimiz
 
 StageView StageRuntime::view() const {
   StageView v;
-  v.stage = setup_.index;
-  v.num_stages = setup_.num_stages;
+  v.stage = position();  // strategies see the chunk's place in its own replica's pipeline
+  v.num_stages = setup_.group;
   v.live = &live_->params;
   v.live_version = live_->version;
   v.optimizer = &optimizer_;
@@ -233,7 +237,7 @@ void StageRuntime::note_device_memory() {
 void StageRuntime::received(Message& m, bool gradient) {
   const DeviceInterval copy = setup_.backend->receive(m.tensors, m.transfer);
   m.transfer.reset();
-  if (!setup_.on_transfer || setup_.replica >= 0) return;
+  if (!setup_.on_transfer) return;
   TransferEvent t;
   t.from_stage = gradient ? setup_.index + 1 : setup_.index - 1;
   t.to_stage = setup_.index;
@@ -312,10 +316,8 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
   InFlight rec;
   at::Tensor x;
   Batch batch;
-  const bool replica = setup_.replica >= 0;
-  const int data_micro = replica ? setup_.replica : op.micro;
-  const int data_parts = replica ? setup_.replicas : setup_.microbatches;
-  if (first() || last()) batch = setup_.batches->get(mb, data_micro, data_parts);
+  const int replica = std::max(0, setup_.replica);
+  if (first() || last()) batch = setup_.batches->get(mb, op.micro, setup_.microbatches, replica, setup_.replicas);
   std::int64_t origin = -1;
   if (first()) {
     x = setup_.backend->input(batch.inputs);  // CUDA: through pinned memory, on the stage's stream
@@ -383,8 +385,7 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     r.loss += loss_value;
     r.correct += (y.detach().argmax(1) == rec.labels).sum().item<std::int64_t>();
     r.count += rec.labels.size(0);
-    auto [row_begin, row_end] = BatchSource::micro_rows(setup_.batches->batch_size(), replica ? setup_.replica : -1,
-                                                        setup_.replicas);
+    auto [row_begin, row_end] = BatchSource::share_rows(setup_.batches->batch_size(), replica, setup_.replicas, -1, 1);
     if (r.count >= row_end - row_begin) {
       if (setup_.on_minibatch) setup_.on_minibatch(r);
       results_.erase(mb);
@@ -543,6 +544,23 @@ void StageRuntime::weight_grad(const Op& op, OpEvent& ev) {
   last_used_ = ws;
   if (--ws->graphs == 0 && ws != live_) release(ws);
   in_flight_.erase(it);
+  gradient_done(mb, 1);
+}
+
+// Data parallel: once every microbatch's weight gradient of `mb` is in (B, or W after a split), the
+// chunk's gradients go to the all-reduce, where the same chunk of the other replicas finds them.
+void StageRuntime::gradient_done(std::int64_t mb, int micros) {
+  if (setup_.replica < 0 || setup_.collective) return;
+  int& done = grads_done_[mb];
+  done += micros;
+  if (done < setup_.microbatches) return;
+  grads_done_.erase(mb);
+  // In-process sum: other replicas' threads read these gradients from their own streams, so on a
+  // GPU they must be computed before they are handed over.
+  if (setup_.backend->is_cuda()) setup_.backend->synchronize();
+  std::vector<at::Tensor> mine;
+  for (auto& g : grad_acc_) mine.push_back(g);
+  setup_.all_reduce->deposit(mb, setup_.replica, std::move(mine));
 }
 
 std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Message> in, OpEvent& ev) {
@@ -568,14 +586,7 @@ std::optional<Message> StageRuntime::backward(const Op& op, std::optional<Messag
     in_flight_.erase(it);
     out.tensors.push_back(g);
   }
-  if (setup_.replica >= 0 && !setup_.collective) {
-    // In-process sum: other replicas' threads read these gradients from their own streams, so on a
-    // GPU they must be computed before they are handed over.
-    if (setup_.backend->is_cuda()) setup_.backend->synchronize();
-    std::vector<at::Tensor> mine;
-    for (auto& g : grad_acc_) mine.push_back(g);
-    setup_.all_reduce->deposit(mb, setup_.replica, std::move(mine));
-  }
+  gradient_done(mb, static_cast<int>(micros.size()));
   if (first()) return std::nullopt;
   return out;
 }
@@ -674,6 +685,8 @@ void StageRuntime::save(Checkpoint& c, const std::string& prefix) const {
     if (rec.input_grad_done) c.put_list(name + "/unit_grads", rec.unit_grads);
   }
   c.put_list(prefix + "/grad_acc", grad_acc_);
+  j["grads_done"] = nlohmann::json::array();
+  for (const auto& [mb, n] : grads_done_) j["grads_done"].push_back({{"minibatch", mb}, {"micros", n}});
   j["results"] = nlohmann::json::array();
   for (const auto& [mb, res] : results_)
     j["results"].push_back({{"minibatch", mb}, {"loss", res.loss}, {"correct", res.correct}, {"count", res.count}});
@@ -745,6 +758,9 @@ void StageRuntime::load(const Checkpoint& c, const std::string& prefix) {
     if (acc.size() != grad_acc_.size()) throw InputError(c.source, where + ".grad_acc", "wrong number of tensors");
     for (std::size_t i = 0; i < acc.size(); ++i) grad_acc_[i] = acc[i].defined() ? acc[i].to(setup_.device) : at::Tensor();
   }
+  grads_done_.clear();
+  if (j.contains("grads_done"))
+    for (const auto& g : j["grads_done"]) grads_done_[g["minibatch"].get<std::int64_t>()] = g["micros"].get<int>();
   results_.clear();
   for (const auto& r : j["results"]) {
     MinibatchResult res;

@@ -76,10 +76,14 @@ struct StageSetup {
   const BatchSource* batches = nullptr;
   int microbatches = 1;
   int divergence_every = 0;  // measure divergence on every N-th minibatch (0: never)
-  // Data parallelism: this "stage" is replica `replica` of `replicas` holding the whole model; it
-  // takes its share of every minibatch and sums gradients with the others through `all_reduce`.
+  // Data parallelism: this chunk is in replica `replica` of `replicas` (-1: none) of the pipeline; it
+  // takes its replica's share of every minibatch and sums its gradients with the same chunk of the other
+  // replicas through `all_reduce` before each update. `group` is the chunks of one replica's pipeline
+  // (the chunk's position in it is index % group; 0: every chunk, or 1 with a replica: the data-parallel
+  // schedule, whose replicas each hold the whole model).
   int replica = -1;
   int replicas = 1;
+  int group = 0;
   AllReduce* all_reduce = nullptr;
   // Replicas on distinct GPUs under the threaded executor: the gradients are summed by this rank's
   // NCCL collective (device_backend.h); `all_reduce` then only makes the replicas meet before it.
@@ -100,8 +104,11 @@ class StageRuntime {
   StageRuntime& operator=(const StageRuntime&) = delete;
 
   int index() const { return setup_.index; }
-  bool first() const { return setup_.index == 0 || setup_.replica >= 0; }
-  bool last() const { return setup_.index == setup_.num_stages - 1 || setup_.replica >= 0; }
+  // The chunk's place in its replica's pipeline, of group() chunks.
+  int position() const { return setup_.index % setup_.group; }
+  int group() const { return setup_.group; }
+  bool first() const { return position() == 0; }
+  bool last() const { return position() == setup_.group - 1; }
   // Whether `op` can run without waiting (the sequential executor asks; a data-parallel update waits
   // for every replica's gradients).
   bool ready(const Op& op) const;
@@ -205,6 +212,10 @@ class StageRuntime {
   std::vector<std::shared_ptr<WeightSet>> held_;  // older versions still referenced by graphs
   std::vector<std::shared_ptr<WeightSet>> spare_;  // reusable buffers (not counted as held)
   std::vector<at::Tensor> grad_acc_;
+  // Data parallel: per minibatch, the microbatches whose weight gradient is in grad_acc_ (deposited for
+  // the all-reduce once all of them are).
+  std::map<std::int64_t, int> grads_done_;
+  void gradient_done(std::int64_t mb, int micros);
   std::vector<std::size_t> unit_param_begin_;  // where each unit's tensors start in the parameter list (+ end)
   std::map<Key, InFlight> in_flight_;
   std::set<std::int64_t> update_between_;  // minibatches whose F and B are separated by a U here

@@ -20,7 +20,8 @@ namespace ps {
 void Session::Impl::build() {
   validate(cfg);
   const ScheduleInfo& sched = schedule_info(cfg.schedule);
-  replicas = sched.replicas;
+  whole_model = sched.replicas;
+  replicas = whole_model ? cfg.stages : cfg.replicas;
   resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw InputError(cfg.source, "device", "CUDA was asked for, but this LibTorch has no CUDA device available");
@@ -48,9 +49,9 @@ void Session::Impl::build() {
                          std::to_string(data.train.size()) + " samples)");
   builder = in_preset([&] { return std::make_unique<ModelBuilder>(cfg.model, data.input); });
   const int units = builder->num_units();
-  chunks_per_device = replicas ? 1 : cfg.chunks_per_device();
-  if (replicas) {
-    ranges.assign(static_cast<std::size_t>(cfg.stages), StageRange{0, units - 1});  // whole model each
+  chunks_per_device = whole_model ? 1 : cfg.chunks_per_device();
+  if (whole_model) {
+    ranges.assign(1, StageRange{0, units - 1});  // one chunk: the whole model
   } else {
     if (!cfg.partition.empty()) {
       validate_partition(cfg.partition, units, cfg.source);
@@ -60,22 +61,35 @@ void Session::Impl::build() {
     }
     ranges = stage_ranges(boundaries, units);
   }
-  const int S = static_cast<int>(ranges.size());  // chunks (one per device unless the schedule places more)
-  const int D = S / chunks_per_device;
-  if (replicas) all_reduce = std::make_unique<AllReduce>(S);
+  group = static_cast<int>(ranges.size());  // chunks of one replica's pipeline
+  const int P = group / chunks_per_device;  // its devices (stages)
   try {
-    check_schedule(cfg.schedule, D, cfg.microbatches, chunks_per_device);  // refuses bad combinations up front
+    // The data-parallel schedule's lists are per replica; the others' per stage of one replica's pipeline.
+    check_schedule(cfg.schedule, whole_model ? replicas : P, cfg.microbatches, chunks_per_device);
   } catch (const InputError& e) {
     throw InputError(cfg.source, e.field(), e.reason());
   }
-  chunk_device = replicas ? std::vector<int>() : chunk_devices(cfg.schedule, D, chunks_per_device);
-  if (replicas)
-    for (int k = 0; k < S; ++k) chunk_device.push_back(k);
+  // Replica r holds chunks r*group .. (r+1)*group-1 on devices r*P .. (r+1)*P-1, laid out as replica 0.
+  const std::vector<int> placement = whole_model ? std::vector<int>{0} : chunk_devices(cfg.schedule, P, chunks_per_device);
+  chunk_device.clear();
+  for (int r = 0; r < replicas; ++r)
+    for (int c = 0; c < group; ++c) chunk_device.push_back(r * P + placement[static_cast<std::size_t>(c)]);
+  const std::vector<StageRange> one = ranges;
+  for (int r = 1; r < replicas; ++r) ranges.insert(ranges.end(), one.begin(), one.end());
+  const int S = static_cast<int>(ranges.size());  // chunks of all replicas
+  const int D = P * replicas;
+  all_reduces.clear();
+  const bool local = !dist;  // as processes, each replica of a chunk is in its own rank
+  if (replicas > 1 || whole_model)
+    for (int c = 0; c < group; ++c) all_reduces.push_back(std::make_unique<AllReduce>(replicas, local ? 0 : 1));
   if (dist) {
     if (dist->world() != D)
-      throw InputError(cfg.source, "stages", "the run has " + std::to_string(D) + " stages (devices), but " +
-                                                 std::to_string(dist->world()) + " ranks joined: one rank per stage");
+      throw InputError(cfg.source, "stages",
+                       "the run has " + std::to_string(D) + " devices (" + std::to_string(P) + " stages x " +
+                           std::to_string(replicas) + (replicas == 1 ? " replica" : " replicas") + "), but " +
+                           std::to_string(dist->world()) + " ranks joined: one rank per device");
     dist->set_placement(chunk_device);
+    if (!all_reduces.empty()) dist->share_gradients(all_reduces, group);
   }
 
   batches = std::make_unique<BatchSource>(data.train, cfg.batch_size, cfg.seed);
@@ -95,7 +109,7 @@ void Session::Impl::build() {
     const c10::Device device = backend.device();
     devices.push_back(device.is_cpu() ? "cpu:" + std::to_string(d) : backend.describe());  // "cuda:0 (NVIDIA H200)"
     stage_device.push_back(device);
-    if (replicas) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
+    if (k % group == 0) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
     stages.push_back(make_stage(k, S, ranges[k]));
   }
   pipeline = make_pipeline(std::move(stages));
@@ -168,7 +182,7 @@ void Session::Impl::make_device_backends(int D) {
   collectives.clear();
   const bool distinct_gpus = D >= 2 && static_cast<int>(per_gpu.size()) == D &&
                              std::all_of(placed.begin(), placed.end(), [](const c10::Device& x) { return x.is_cuda(); });
-  if (replicas && distinct_gpus && cfg.executor != "sequential") collectives = make_nccl_group_in_process(placed);
+  if (whole_model && distinct_gpus && cfg.executor != "sequential") collectives = make_nccl_group_in_process(placed);
 }
 
 std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const StageRange& range) {
@@ -179,10 +193,12 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
   s.device_index = chunks_per_device > 1 ? chunk_device[static_cast<std::size_t>(k)] : -1;  // -1: the stage is its device
   s.split_backward = schedule_info(cfg.schedule).split_backward;
   const int first = range.first, last = range.last;
-  if (replicas) {
-    s.replica = k;
-    s.replicas = S;
-    s.all_reduce = all_reduce.get();
+  s.group = group;
+  const int position = k % group, replica = k / group;
+  if (!all_reduces.empty()) {
+    s.replica = replica;
+    s.replicas = replicas;
+    s.all_reduce = all_reduces[static_cast<std::size_t>(position)].get();
     if (!collectives.empty()) s.collective = collectives[static_cast<std::size_t>(k)].get();
   }
   s.backend = device_backends[static_cast<std::size_t>(chunk_device[static_cast<std::size_t>(k)])];
@@ -192,7 +208,7 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
   s.optimizer = cfg.optimizer;
   s.lr_schedule = cfg.lr_schedule;
   s.total_steps = total_steps;
-  s.strategy = make_strategy(cfg.strategy.name, strategy_params, k, S);
+  s.strategy = make_strategy(cfg.strategy.name, strategy_params, position, group);  // its place in its pipeline
   s.batches = batches.get();
   s.microbatches = cfg.microbatches;
   s.divergence_every = cfg.divergence_every;
@@ -200,29 +216,49 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
   if (cfg.telemetry) s.on_op = [ring](const OpEvent& ev) { ring->try_push(ev); };
   SpscRing<TransferEvent>* transfer_ring = transfer_rings[static_cast<std::size_t>(k)].get();
   if (cfg.telemetry) s.on_transfer = [transfer_ring](const TransferEvent& t) { transfer_ring->try_push(t); };
-  if (k == S - 1 || replicas)
-    s.on_minibatch = [this](const MinibatchResult& part) {
-      // Data-parallel replicas each report their share; a minibatch is done when all shares are in.
-      std::lock_guard<std::mutex> lock(results_mu);
-      MinibatchResult& r = partial[part.minibatch];
-      r.minibatch = part.minibatch;
-      r.loss += part.loss;
-      r.correct += part.correct;
-      r.count += part.count;
-      if (r.count < cfg.batch_size) return;
-      results.push_back(r);
-      result_times.push_back(wall_now());  // the step's own time: the collector runs only every 10 ms
-      partial.erase(part.minibatch);
-      steps_done = r.minibatch + 1;
-    };
+  if (position == group - 1) s.on_minibatch = [this](const MinibatchResult& part) { add_result(part); };
   return std::make_unique<StageRuntime>(std::move(s));
+}
+
+// The last chunk of each replica reports its share of a minibatch; a minibatch is done when all shares
+// are in. As processes, a rank other than 0 sends its shares on (rank 0 puts them together).
+void Session::Impl::add_result(const MinibatchResult& part) {
+  std::lock_guard<std::mutex> lock(results_mu);
+  if (dist && dist->rank() != 0) {
+    results.push_back(part);
+    result_times.push_back(wall_now());
+    return;
+  }
+  MinibatchResult& r = partial[part.minibatch];
+  r.minibatch = part.minibatch;
+  r.loss += part.loss;
+  r.correct += part.correct;
+  r.count += part.count;
+  if (r.count < cfg.batch_size) return;
+  results.push_back(r);
+  result_times.push_back(wall_now());  // the step's own time: the collector runs only every 10 ms
+  partial.erase(part.minibatch);
+  steps_done = r.minibatch + 1;
+}
+
+std::vector<StageOps> Session::Impl::replica_lists(std::vector<StageOps> lists) const {
+  if (whole_model || replicas == 1) return lists;  // the data-parallel schedule lists every replica already
+  const std::size_t P = lists.size();
+  for (int r = 1; r < replicas; ++r)
+    for (std::size_t d = 0; d < P; ++d) {
+      StageOps ops = lists[d];
+      for (Op& op : ops)
+        if (op.chunk >= 0) op.chunk += r * group;
+      lists.push_back(std::move(ops));
+    }
+  return lists;
 }
 
 std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const {
   const ExecutorKind kind = cfg.executor == "sequential"  ? ExecutorKind::Sequential
                             : cfg.executor == "processes" ? ExecutorKind::Processes
                                                           : ExecutorKind::Threaded;
-  auto p = std::make_unique<Pipeline>(std::move(stages), kind, cfg.threads_per_stage, cfg.microbatches, replicas, chunk_device);
+  auto p = std::make_unique<Pipeline>(std::move(stages), kind, cfg.threads_per_stage, cfg.microbatches, group, chunk_device);
   if (dist) {
     dist::RankContext* ctx = dist.get();
     p->set_rank({ctx->rank(), [ctx](int from, int to, RunControl& c) { return ctx->link(from, to, c); }});
@@ -293,7 +329,8 @@ void Session::Impl::drive() {
       // A repartition asked for at a step inside this segment: the segment ends there with a flush.
       const std::int64_t due = repartition_step();
       if (drain_to < 0 && due > done && due < done + n) drain_to = due - done;
-      auto ops = make_schedule(cfg.schedule, D, cfg.microbatches, static_cast<int>(n), chunks_per_device);
+      auto ops = replica_lists(make_schedule(cfg.schedule, whole_model ? replicas : D / replicas, cfg.microbatches,
+                                             static_cast<int>(n), chunks_per_device));
       if (drain_to >= 0) ops = first_minibatches(ops, drain_to);
       bool ok = false;
       for (;;) {
@@ -425,8 +462,10 @@ std::optional<std::vector<int>> Session::pending_partition() const {
 
 void Session::repartition(const std::vector<int>& boundaries, std::int64_t at_step) {
   Impl& d = *impl_;
-  if (d.replicas)
+  if (d.whole_model)
     throw InputError("", "partition", "the data-parallel replicas each hold the whole model: there is nothing to repartition");
+  if (d.replicas > 1)
+    throw InputError("", "partition", "a run with replicas keeps its partition (live repartition runs one pipeline)");
   const int S = static_cast<int>(d.devices.size());
   if (static_cast<int>(boundaries.size()) != S - 1)
     throw InputError("", "partition", std::to_string(boundaries.size()) + " boundaries for " + std::to_string(S) +

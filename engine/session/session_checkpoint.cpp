@@ -44,7 +44,7 @@ void Session::Impl::write_checkpoint(const std::string& path, const char* reason
   }
   c.meta["cut"] = cj;
   for (int k = 0; k < pipeline->num_stages(); ++k) pipeline->stage(k).save(c, "s" + std::to_string(k));
-  if (all_reduce) all_reduce->save(c);
+  for (std::size_t k = 0; k < all_reduces.size(); ++k) all_reduces[k]->save(c, k == 0 ? "" : std::to_string(k));
   {
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -96,7 +96,7 @@ void Session::Impl::restore(const Checkpoint& c) {
   if (c.meta["num_stages"].get<int>() != S) throw InputError(file, "num_stages", "differs from the run's");
 
   for (int k = 0; k < S; ++k) pipeline->stage(k).load(c, "s" + std::to_string(k));
-  if (all_reduce) all_reduce->load(c);
+  for (std::size_t k = 0; k < all_reduces.size(); ++k) all_reduces[k]->load(c, k == 0 ? "" : std::to_string(k));
   const at::Tensor rng = c.get("rng/cpu");
   if (rng.defined()) {
     at::Generator gen = at::detail::getDefaultCPUGenerator();

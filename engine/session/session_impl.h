@@ -64,8 +64,13 @@ struct Session::Impl {
   std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
   std::vector<double> result_times;      // wall_now() when each of `results` was complete (same order)
   std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
-  bool replicas = false;
-  std::unique_ptr<AllReduce> all_reduce;
+  // Data parallel: `replicas` copies of the pipeline, each of `group` chunks (the data-parallel schedule:
+  // replicas of the whole model, group 1), the same chunk of every replica summing its gradients through
+  // all_reduces[position].
+  bool whole_model = false;  // the data-parallel schedule
+  int replicas = 1;
+  int group = 1;
+  std::vector<std::unique_ptr<AllReduce>> all_reduces;
   std::vector<std::shared_ptr<DeviceBackend>> device_backends;  // per device (worker); its chunks share it
   std::vector<std::unique_ptr<CollectiveGroup>> collectives;     // data parallel over NCCL: one per replica
   std::vector<EvalMetrics> evals;        // from the driver, guarded by results_mu
@@ -132,6 +137,9 @@ struct Session::Impl {
   std::vector<RunMark> new_marks;     // (mu) for the collector
   void make_device_backends(int D);  // build(): device_backends and collectives
   std::unique_ptr<StageRuntime> make_stage(int k, int S, const StageRange& range);
+  void add_result(const MinibatchResult& part);  // a replica's share of a minibatch (or all of it)
+  // One replica's per-device lists, for every replica's devices (chunk ids moved to that replica's).
+  std::vector<StageOps> replica_lists(std::vector<StageOps> lists) const;
   std::unique_ptr<Pipeline> make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const;
   std::int64_t repartition_step() const;  // the step a pending request waits for (-1: none or any)
   bool repartition_pending() const;

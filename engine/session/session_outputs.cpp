@@ -26,6 +26,7 @@ void Session::Impl::collect() {
   }
   std::vector<MinibatchResult> remote_results;
   if (dist) dist->take_telemetry(ops, transfers, remote_results);
+  for (const auto& r : remote_results) add_result(r);  // the other ranks' shares of their minibatches
   const double now = wall_now();
   // mu, then results_mu: a checkpoint (which takes both) sees every result either in the history or
   // still waiting in `results`, never in between.
@@ -40,10 +41,6 @@ void Session::Impl::collect() {
     res.swap(results);
     times.swap(result_times);
     ev.swap(evals);
-  }
-  if (!remote_results.empty()) {
-    res.insert(res.end(), remote_results.begin(), remote_results.end());
-    steps_done = remote_results.back().minibatch + 1;
   }
   std::vector<StepMetrics> steps;
   for (std::size_t i = 0; i < res.size(); ++i) {
@@ -160,7 +157,10 @@ RunSummary Session::Impl::make_summary() const {
     pipe_ns += std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - origin).count() - since);
   const double pipe_s = pipe_ns * 1e-9;
   s.samples_per_second = pipe_s > 0 ? s.samples / pipe_s : last_step.samples_per_second;
-  s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, s.stages, cfg.microbatches, chunks_per_device);
+  if (!whole_model) s.replicas = replicas;
+  // The ideal bubble is one replica's pipeline's (the data-parallel schedule's lists are per replica).
+  s.bubble_fraction_ideal = ideal_bubble_fraction(cfg.schedule, whole_model ? s.stages : s.stages / replicas,
+                                                  cfg.microbatches, chunks_per_device);
   std::vector<double> device_util(static_cast<std::size_t>(s.stages), 0.0);
   for (int k = 0; pipeline && k < pipeline->num_stages(); ++k) {
     const StageRuntime& st = pipeline->stage(k);
@@ -173,6 +173,7 @@ RunSummary Session::Impl::make_summary() const {
     dist::ChunkFigures f = chunk_figures(*pipeline, k);
     if (dist && !dist->here(k)) f = dist->figures(k).value_or(dist::ChunkFigures{k});  // from its rank
     if (dist) ss.process = dist->describe_rank(pipeline->device_of(k));
+    if (replicas > 1 && !whole_model) ss.replica = k / group;
     ss.utilization = pipe_ns > 0 ? std::min(1.0, double(f.busy_ns) / double(pipe_ns)) : 0;
     ss.weight_copies_max = f.copies_max;
     ss.weight_bytes_max = f.bytes_max;
@@ -203,8 +204,8 @@ void Session::Impl::write_outputs_final() {
     s = make_summary();
   }
   std::vector<std::vector<at::Tensor>> weights;
-  // Data-parallel replicas hold identical weights: the digest is the model's, as for one device.
-  const int holders = replicas ? 1 : pipeline->num_stages();
+  // Replicas hold identical weights: the digest is the model's, the first replica's chunks.
+  const int holders = group;
   for (int k = 0; k < holders; ++k) weights.push_back(pipeline->stage(k).live_params());
   s.weights_digest = weights_digest(weights);
   if (dist && !dist->weights_complete()) s.weights_digest.clear();  // rank 0 does not hold the whole model

@@ -8,8 +8,6 @@
 namespace ps {
 
 void Session::Impl::join_ranks() {
-  if (replicas)
-    throw InputError(cfg.source, "executor", "the data-parallel schedules do not run as processes yet (use threaded)");
   if (opts.checkpoint_every_minutes > 0)
     throw InputError(cfg.source, "executor",
                      "a multi-process run saves its checkpoint at its end (or on Ctrl-C), not every few minutes yet "
@@ -80,6 +78,11 @@ void put_cut(Checkpoint& c, const PipelineCut& cut) {
 }  // namespace
 
 bool Session::Impl::gather_ranks_state(std::string& why) {
+  if (!all_reduces.empty()) {
+    // Each rank holds the all-reduce rounds of its own replicas only: not yet put together into one cut.
+    why = "a run with replicas as processes saves no checkpoint yet (run it threaded to checkpoint it)";
+    return false;
+  }
   const int C = pipeline->num_stages();
   const int me = dist->rank();
   dist->flush_links();
@@ -133,11 +136,7 @@ bool Session::Impl::gather_ranks_state(std::string& why) {
     const Checkpoint& p = parts[static_cast<std::size_t>(r)];
     for (int k = 0; k < C; ++k)
       if (pipeline->device_of(k) == r) pipeline->stage(k).load(p, "s" + std::to_string(k));
-    std::lock_guard<std::mutex> lock(results_mu);
-    for (const auto& j : p.meta["results"]) {
-      results.push_back(result_from(j));
-      result_times.push_back(wall_now());
-    }
+    for (const auto& j : p.meta["results"]) add_result(result_from(j));
   }
   if (cut.empty()) return true;
   PipelineCut merged = cut;

@@ -89,6 +89,7 @@ struct StageSummary {
   std::int64_t bytes_sent = 0;
   std::int64_t messages_sent = 0;
   std::string process;  // processes executor: "rank R, pid P on HOST"; empty in one process
+  int replica = -1;     // pipeline x data parallel: the replica the chunk belongs to (-1: no replicas)
   // A CUDA stage: the peaks of its GPU's caching allocator (bytes in live tensors, bytes held from the
   // driver); -1 on the CPU. The figures are the GPU's, shared by gpu_shared_by stages' devices.
   std::int64_t gpu_allocated_max = -1;
@@ -110,6 +111,7 @@ struct RunSummary {
   std::string model, dataset, schedule, strategy;
   int stages = 0;  // devices (workers)
   int chunks = 1;  // model chunks per device; per_stage lists every chunk
+  int replicas = 1;  // pipeline x data parallel: copies of the pipeline (stages counts all their devices)
   int microbatches = 1;
   std::int64_t steps = 0;
   std::int64_t planned_steps = 0;  // the minibatches the run is to do (its steps, or its epochs' worth); not in summary.json

@@ -33,6 +33,7 @@ OrderedJson stage_to_json(const StageSummary& s) {
   j["bytes_sent"] = s.bytes_sent;
   j["messages_sent"] = s.messages_sent;
   if (!s.process.empty()) j["process"] = s.process;
+  if (s.replica >= 0) j["replica"] = s.replica;
   if (s.gpu_allocated_max >= 0) {  // CUDA stages only: CPU summaries keep their shape
     j["gpu_allocated_max"] = s.gpu_allocated_max;
     j["gpu_reserved_max"] = s.gpu_reserved_max;
@@ -123,6 +124,7 @@ StageSummary stage_from_json(const Json& j, const std::string& file, const std::
   if (r.has("bytes_sent")) s.bytes_sent = r.integer("bytes_sent");
   if (r.has("messages_sent")) s.messages_sent = r.integer("messages_sent");
   s.process = r.optional_string("process");
+  if (r.has("replica")) s.replica = r.int32("replica");
   if (r.has("gpu_allocated_max")) {
     s.gpu_allocated_max = r.integer("gpu_allocated_max");
     s.gpu_reserved_max = r.integer("gpu_reserved_max");
@@ -155,6 +157,7 @@ std::string summary_to_json(const RunSummary& s) {
   j["strategy"] = s.strategy;
   j["stages"] = s.stages;
   j["chunks"] = s.chunks;
+  if (s.replicas > 1) j["replicas"] = s.replicas;
   j["microbatches"] = s.microbatches;
   j["steps"] = s.steps;
   j["samples"] = s.samples;
@@ -197,6 +200,7 @@ RunSummary summary_from_json(const std::string& json_text, const std::string& so
   s.strategy = r.string("strategy");
   s.stages = r.int32("stages");
   if (r.has("chunks")) s.chunks = r.int32("chunks");
+  if (r.has("replicas")) s.replicas = r.int32("replicas");
   s.microbatches = r.int32("microbatches");
   s.steps = r.integer("steps");
   s.samples = r.integer("samples");

@@ -325,6 +325,48 @@ TEST(CliProcesses, ACheckpointOfAStoppedRunResumesBitForBitAsProcessesOrThreads)
   fs::remove_all(dir);
 }
 
+// Pipeline x data parallel: a threaded run with replicas stopped anywhere (the replicas' gradient sums
+// in progress and each chunk's microbatches done are in the cut) resumes bit for bit, as threads or
+// sequentially. As processes, each rank holds only its own replicas' rounds: a stop ends the run (130,
+// its outputs readable) and says why no checkpoint was written.
+TEST(CliProcesses, ARunWithReplicasStoppedMidwayResumesBitForBit) {
+  const fs::path dir = fresh_dir("replicas_ckpt");
+  const std::vector<std::string> base{"run", "--preset", src("presets/tiny.json"), "--quiet", "--schedule", "gpipe",
+                                      "--microbatches", "4", "--stages", "2", "--replicas", "2", "--steps", "1500",
+                                      "--set", "dataset.synthetic_size=60000"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  std::string line;
+  for (const auto& w : with({"--out", (dir / "full").string()})) line += (line.empty() ? "" : " ") + w;
+  const auto full = cli(line);
+  ASSERT_EQ(full.code, 0) << full.out;
+  const std::string digest = summary_of(dir / "full")["weights_digest"];
+
+  const int st = stopped_midway(with({"--out", (dir / "thr").string(), "--checkpoint", (dir / "thr.ckpt").string()}),
+                                dir / "thr", dir / "thr.log");
+  ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 130) << read_all(dir / "thr.log");
+  EXPECT_LT(summary_of(dir / "thr")["steps"].get<std::int64_t>(), 1500) << "the run ended before it was stopped";
+  for (const char* executor : {"threaded", "sequential"}) {
+    const auto res = cli("run --resume " + (dir / "thr.ckpt").string() + " --executor " + executor + " --quiet --out " +
+                         (dir / (std::string("r_") + executor)).string());
+    ASSERT_EQ(res.code, 0) << res.out;
+    EXPECT_EQ(summary_of(dir / (std::string("r_") + executor))["weights_digest"], digest) << executor;
+  }
+
+  const int st2 = stopped_midway(with({"--procs", "4", "--out", (dir / "pro").string(), "--checkpoint",
+                                       (dir / "pro.ckpt").string()}),
+                                 dir / "pro", dir / "pro.log");
+  ASSERT_TRUE(st2 != -1 && WIFEXITED(st2) && WEXITSTATUS(st2) == 130) << read_all(dir / "pro.log");
+  EXPECT_FALSE(fs::exists(dir / "pro.ckpt"));
+  EXPECT_NE(read_all(dir / "pro.log").find("replicas as processes saves no checkpoint"), std::string::npos)
+      << read_all(dir / "pro.log");
+  EXPECT_EQ(summary_of(dir / "pro")["status"], "stopped");
+  fs::remove_all(dir);
+}
+
 // A port on 127.0.0.1 that nobody listens on right now.
 int free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

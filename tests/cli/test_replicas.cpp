@@ -1,0 +1,127 @@
+// Pipeline x data parallel (issue 13, item 2): `--replicas R` gives every stage R replicas (devices =
+// stages x R), each taking 1/R of every minibatch, the replicas of a stage summing their gradients in
+// replica order before its update. Versions never depend on the executor: threaded, sequential and
+// processes (one rank per stage and replica, the gradients exchanged over c10d) end with the same
+// weights, bit for bit; and R replicas train the model R = 1 trains (the same minibatch gradient, up to
+// the order of the floating-point sum).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "cli_runner.h"
+
+namespace {
+
+using ps::test::cli;
+using ps::test::src;
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("pipescope_replicas_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct RunResult {
+  int code = -1;
+  std::string log;
+  nlohmann::json summary;
+};
+
+RunResult run(const std::string& name, const std::string& args) {
+  const fs::path dir = fresh_dir(name);
+  RunResult r;
+  const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
+  r.code = res.code;
+  r.log = res.out;
+  std::ifstream in(dir / "out" / "summary.json");
+  if (in) r.summary = nlohmann::json::parse(in);
+  fs::remove_all(dir);
+  return r;
+}
+
+struct Case {
+  const char* name;
+  const char* args;
+};
+
+TEST(CliReplicas, TheWeightsDigestIsTheSameForThreadsSequentialAndProcesses) {
+  const Case cases[] = {
+      {"gpipe", "--schedule gpipe --microbatches 2 --stages 2 --replicas 2 --steps 8"},
+      {"async_stash", "--schedule 1f1b-async --strategy stash --stages 2 --replicas 2 --steps 12"},
+      {"zbv", "--schedule zbv --microbatches 4 --stages 2 --replicas 2 --steps 4"},
+      {"data_parallel", "--schedule data-parallel --stages 3 --steps 8"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const RunResult seq = run(std::string(c.name) + "_seq", std::string(c.args) + " --executor sequential");
+    const RunResult thr = run(std::string(c.name) + "_thr", std::string(c.args) + " --executor threaded");
+    const RunResult pro = run(std::string(c.name) + "_pro", std::string(c.args) + " --executor processes");
+    ASSERT_EQ(seq.code, 0) << seq.log;
+    ASSERT_EQ(thr.code, 0) << thr.log;
+    ASSERT_EQ(pro.code, 0) << pro.log;
+    const std::string digest = seq.summary["weights_digest"];
+    EXPECT_FALSE(digest.empty());
+    EXPECT_EQ(thr.summary["weights_digest"], digest);
+    EXPECT_EQ(pro.summary["weights_digest"], digest) << pro.log;
+    EXPECT_EQ(pro.summary["final_train_loss"], thr.summary["final_train_loss"]);
+    EXPECT_EQ(pro.summary["steps"], thr.summary["steps"]);
+    EXPECT_EQ(pro.summary["samples"], thr.summary["samples"]);
+  }
+}
+
+TEST(CliReplicas, ReplicasTrainTheModelOneReplicaTrainsAndSayWhichChunkIsWhose) {
+  const std::string args = "--schedule gpipe --microbatches 2 --stages 2 --steps 20";
+  const RunResult one = run("one", args);
+  const RunResult two = run("two", args + " --replicas 2");
+  ASSERT_EQ(one.code, 0) << one.log;
+  ASSERT_EQ(two.code, 0) << two.log;
+  // Each replica takes half of every minibatch: every sample is seen once per step, as with one replica.
+  EXPECT_EQ(two.summary["samples"], one.summary["samples"]);
+  // The same minibatch gradient, summed in another order: the same training to float precision, not
+  // the same bits (the digests differ; a replica that dropped or doubled its share would be far off).
+  const double l1 = one.summary["final_train_loss"], l2 = two.summary["final_train_loss"];
+  EXPECT_NEAR(l2, l1, 1e-5 * std::abs(l1)) << two.log;
+  EXPECT_NE(two.summary["weights_digest"], one.summary["weights_digest"]);
+  // 2 stages x 2 replicas: four devices, two per replica, each holding its stage's layers.
+  EXPECT_EQ(two.summary["stages"], 4);
+  EXPECT_EQ(two.summary["replicas"], 2);
+  EXPECT_FALSE(one.summary.contains("replicas"));
+  ASSERT_EQ(two.summary["per_stage"].size(), 4u);
+  for (int k = 0; k < 4; ++k) {
+    const auto& st = two.summary["per_stage"][static_cast<std::size_t>(k)];
+    EXPECT_EQ(st["replica"], k / 2) << st.dump();
+    const auto& same = one.summary["per_stage"][static_cast<std::size_t>(k % 2)];
+    EXPECT_EQ(st["first_layer"], same["first_layer"]) << st.dump();
+    EXPECT_EQ(st["last_layer"], same["last_layer"]) << st.dump();
+    EXPECT_GT(st["utilization"].get<double>(), 0) << st.dump();
+  }
+  // The ideal bubble is one replica's pipeline's: gpipe, 2 stages, 2 microbatches = 1/3.
+  EXPECT_NEAR(two.summary["bubble_fraction_ideal"].get<double>(), one.summary["bubble_fraction_ideal"].get<double>(), 1e-12);
+}
+
+TEST(CliReplicas, BadReplicaCountsExitTwoNamingTheField) {
+  const RunResult dp = run("bad_dp", "--schedule data-parallel --stages 2 --replicas 2 --steps 2");
+  EXPECT_EQ(dp.code, 2) << dp.log;
+  EXPECT_NE(dp.log.find("replicas"), std::string::npos) << dp.log;
+  EXPECT_NE(dp.log.find("stages"), std::string::npos) << dp.log;
+  const RunResult zero = run("bad_zero", "--replicas 0 --steps 2");
+  EXPECT_EQ(zero.code, 2) << zero.log;
+  EXPECT_NE(zero.log.find("replicas"), std::string::npos) << zero.log;
+  const RunResult small = run("bad_batch", "--replicas 4 --microbatches 1 --set batch_size=3 --steps 2");
+  EXPECT_EQ(small.code, 2) << small.log;
+  EXPECT_NE(small.log.find("batch_size"), std::string::npos) << small.log;
+  // One process per stage and replica.
+  const RunResult procs = run("bad_procs", "--stages 2 --replicas 2 --procs 2 --steps 2");
+  EXPECT_EQ(procs.code, 2) << procs.log;
+  EXPECT_NE(procs.log.find("--procs 4"), std::string::npos) << procs.log;
+}
+
+}  // namespace
