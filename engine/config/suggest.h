@@ -6,7 +6,8 @@
 
 namespace ps {
 
-// Levenshtein distance (insertions, deletions, substitutions each cost 1).
+// Edit distance: insertions, deletions, substitutions and swaps of two neighbouring letters each cost 1
+// (optimal string alignment).
 int edit_distance(const std::string& a, const std::string& b);
 
 // The known name closest to `word`, or "" when none is close enough to be a plausible typo.
