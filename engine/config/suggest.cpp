@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "engine/config/config_fields.h"
+#include "engine/config/run_config.h"
+
 namespace ps {
 
 int edit_distance(const std::string& a, const std::string& b) {
@@ -58,6 +61,34 @@ std::string unknown_name_reason(const std::string& what, const std::string& word
   const std::string suggestion = nearest_name(word, known);
   if (!suggestion.empty()) reason += "; did you mean '" + suggestion + "'?";
   return reason + " (known: " + join_names(known) + ")";
+}
+
+std::vector<SettingChange> strategy_optimizer_changes(const RunConfig& cfg) {
+  const std::string& s = cfg.strategy.name;
+  const OptimizerConfig& o = cfg.optimizer;
+  std::vector<SettingChange> out;
+  const auto yes_no = [](bool b) { return std::string(b ? "true" : "false"); };
+  if ((s == "spectrain" || s == "nesterov") && o.name != "sgd") out.push_back({"optimizer.name", "sgd", o.name});
+  if (s == "nesterov" && !o.nesterov) out.push_back({"optimizer.nesterov", "true", "false"});
+  if (s == "nesterov" && o.momentum <= 0) out.push_back({"optimizer.momentum", "0.9", number_text(o.momentum)});
+  if (s == "adam-predict" && o.name != "adam") {
+    out.push_back({"optimizer.name", "adam", o.name});
+    if (o.nesterov) out.push_back({"optimizer.nesterov", "false", yes_no(o.nesterov)});
+    // SGD's usual rates make Adam diverge: Adam's usual one when the rate is far above it.
+    if (o.lr > 0.01) {
+      out.push_back({"optimizer.lr", "0.001", number_text(o.lr), false});
+      if (cfg.lr_schedule.min_lr > 0.001)
+        out.push_back({"lr_schedule.min_lr", "0", number_text(cfg.lr_schedule.min_lr), false});
+    }
+  }
+  return out;
+}
+
+std::string setting_flags(const std::vector<SettingChange>& changes) {
+  std::string flags;
+  for (const auto& c : changes)
+    flags += (flags.empty() ? "" : " ") + (c.path == "optimizer.lr" ? "--lr " + c.value : "--set " + c.path + "=" + c.value);
+  return flags;
 }
 
 }  // namespace ps
