@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <csignal>
 #include <ctime>
@@ -54,30 +56,40 @@ std::string presets_dir() {
 #endif
 }
 
+// The preset fields the run's flags set, by path ("optimizer.lr" for --lr; each --set's path).
+struct FieldFlag {
+  const char* flag;
+  const char* type;
+  const char* path;
+  const char* text;
+};
+
+const FieldFlag kFieldFlags[] = {
+    {"--schedule", "NAME", "schedule", "pipeline schedule: %SCHEDULES% (pipescope-cli list schedules)"},
+    {"--chunks", "V", "chunks", "model chunks per stage (interleaved, V schedules; 0: the schedule's default)"},
+    {"--stages", "N", "stages", "number of stages (devices), split by estimated cost"},
+    {"--partition", "i,j,...", "partition", "first layer unit of every stage after the first (not with --stages)"},
+    {"--microbatches", "M", "microbatches", "microbatches per minibatch (synchronous schedules, nf1b)"},
+    {"--batch-size", "B", "batch_size", "samples per minibatch"},
+    {"--epochs", "E", "epochs", "train E epochs (drops a step count)"},
+    {"--steps", "N", "steps", "train N minibatches"},
+    {"--lr", "X", "optimizer.lr", "learning rate (optimizer.lr)"},
+    {"--seed", "N", "seed", "seed of initialisation and data order"},
+    {"--device", "cpu|cuda", "device", "device of every stage (per stage: --set stage_devices=cpu,cuda:0)"},
+    {"--executor", "threaded|sequential|processes", "executor",
+     "a thread per stage, one thread running the same ops in order, or a process per stage (c10d)"},
+    {"--procs", "N", "executor", "run as N local processes, one per stage (= --executor processes; N must be the stage count)"},
+    {"--threads-per-stage", "T", "threads_per_stage", "intra-op threads of each stage"},
+};
+
 // A strategy that reads an optimizer's state refuses another optimizer (engine/config). On the command
 // line the error also names the flags that fix it. The runner never changes the optimizer by itself: a
 // run is the preset plus the flags given, and an SGD learning rate is no Adam one.
-std::string optimizer_fix(const RunConfig& cfg) {
-  const std::string& s = cfg.strategy.name;
-  const OptimizerConfig& o = cfg.optimizer;
-  std::string fix;
-  auto add = [&](const std::string& flag) { fix += (fix.empty() ? "" : " ") + flag; };
-  if ((s == "spectrain" || s == "nesterov") && o.name != "sgd") add("--set optimizer.name=sgd");
-  if (s == "nesterov" && !o.nesterov) add("--set optimizer.nesterov=true");
-  if (s == "nesterov" && o.momentum <= 0) add("--set optimizer.momentum=0.9");
-  if (s == "adam-predict" && o.name != "adam") {
-    add("--set optimizer.name=adam");
-    if (o.nesterov) add("--set optimizer.nesterov=false");
-    add("--lr 0.001");
-  }
-  return fix;
-}
-
 void validate_with_fix(const RunConfig& cfg) {
   try {
     validate(cfg);
   } catch (const InputError& e) {
-    const std::string fix = e.field().rfind("optimizer.", 0) == 0 ? optimizer_fix(cfg) : "";
+    const std::string fix = e.field().rfind("optimizer.", 0) == 0 ? setting_flags(strategy_optimizer_changes(cfg)) : "";
     if (fix.empty()) throw;
     throw InputError(e.file(), e.field(), e.reason() + "; on the command line: " + fix);
   }
@@ -98,72 +110,28 @@ std::string utc_now_iso() {
 
 }  // namespace
 
-ArgReader::ArgReader(const Args& args, const std::string& command)
-    : args_(args), used_(args.size(), false), command_(command) {}
-
-void ArgReader::note(const std::string& name) const {
-  if (std::find(known_.begin(), known_.end(), name) == known_.end()) known_.push_back(name);
+std::string schedule_choices() {
+  std::vector<std::string> names;
+  for (const auto& s : schedule_catalog()) names.push_back(s.name);
+  return join_names(names);
 }
 
-bool ArgReader::has(const std::string& name) const {
-  note(name);
-  for (const auto& a : args_)
-    if (a == name) return true;
-  return false;
+std::string strategy_choices() {
+  std::vector<std::string> names;
+  for (const auto& s : strategy_catalog())
+    if (s.implemented) names.push_back(s.name);
+  return join_names(names);
 }
 
-bool ArgReader::flag(const std::string& name) {
-  note(name);
-  bool found = false;
-  for (std::size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i] && args_[i] == name) used_[i] = found = true;
-  return found;
+void declare_list(CLI::App& command) {
+  add_words(command, "WHAT", "strategies, schedules, models, datasets or presets (default: all of them)", false);
+  add_switch(command, "--verbose,-v", "strategies: the full text of each (what F and B read, formula, memory, source)");
 }
 
-std::string ArgReader::value(const std::string& name, const std::string& fallback) {
-  auto all = values(name);
-  return all.empty() ? fallback : all.back();
-}
-
-std::vector<std::string> ArgReader::values(const std::string& name) {
-  note(name);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < args_.size(); ++i) {
-    if (used_[i] || args_[i] != name) continue;
-    if (i + 1 >= args_.size()) throw InputError("command line", name, "needs a value");
-    used_[i] = used_[i + 1] = true;
-    out.push_back(args_[i + 1]);
-    ++i;
-  }
-  return out;
-}
-
-std::vector<std::string> ArgReader::positional() {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i] && args_[i].rfind("--", 0) != 0) {
-      used_[i] = true;
-      out.push_back(args_[i]);
-    }
-  return out;
-}
-
-void ArgReader::finish() const {
-  for (std::size_t i = 0; i < args_.size(); ++i) {
-    if (used_[i]) continue;
-    const std::string near = nearest_name(args_[i], known_);
-    throw InputError("command line", args_[i],
-                     "unknown argument for '" + command_ + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
-                         " (known: " + join_names(known_) + "; see pipescope-cli " + command_ + " --help)");
-  }
-}
-
-int cmd_list(const Args& args) {
-  ArgReader r(args, "list");
-  const bool verbose = r.flag("--verbose") || r.flag("-v");
-  auto pos = r.positional();
-  r.finish();
-  const std::string what = pos.empty() ? "all" : pos[0];
+int cmd_list(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
+  const bool verbose = r.flag("--verbose");
+  const std::string what = r.value("WHAT", "all");
   const bool all = what == "all";
   bool known = all;
   if (all || what == "strategies") {
@@ -233,15 +201,23 @@ std::vector<std::string> op_names(const StageOps& ops) {
   return names;
 }
 
-int cmd_schedule(const Args& args) {
-  ArgReader r(args, "schedule");
+void declare_schedule(CLI::App& command) {
+  add_value(command, "--schedule", "NAME", "the schedule (default 1f1b-async): " + schedule_choices());
+  add_value(command, "--stages", "S", "stages (default 4)");
+  add_value(command, "--chunks", "V", "chunks per stage (default: the schedule's, 2 where it places several)");
+  add_value(command, "--microbatches", "M", "microbatches per minibatch (default 1)");
+  add_value(command, "--minibatches", "N", "minibatches (default 4)");
+  add_value(command, "--format", "table|json", "output format (default table)");
+}
+
+int cmd_schedule(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
   const std::string name = r.value("--schedule", "1f1b-async");
   const int S = to_int(r.value("--stages", "4"), "--stages");
   const int M = to_int(r.value("--microbatches", "1"), "--microbatches");
   const int N = to_int(r.value("--minibatches", "4"), "--minibatches");
   const int V = to_int(r.value("--chunks", "0"), "--chunks");
   const std::string format = r.value("--format", "table");
-  r.finish();
   if (format != "table" && format != "json")
     throw InputError("command line", "--format", "expected 'table' or 'json', got '" + format + "'");
   auto as_flag = [](const InputError& e) {
@@ -284,8 +260,28 @@ int cmd_schedule(const Args& args) {
   return 0;
 }
 
-int cmd_run(const Args& args) {
-  ArgReader r(args, "run");
+void declare_run(CLI::App& command) {
+  add_value(command, "--preset", "FILE", "the preset to run (presets/*.json); required unless --resume");
+  add_value(command, "--resume", "CHECKPOINT", "continue a saved run (its config comes from the checkpoint)");
+  add_value(command, "--strategy", "NAME", "weight-version strategy: " + strategy_choices() + " (pipescope-cli list strategies)");
+  add_value(command, "--strategy-param", "KEY=VALUE", "a strategy parameter (repeatable)");
+  for (const FieldFlag& f : kFieldFlags) {
+    std::string text = f.text;
+    if (const auto at = text.find("%SCHEDULES%"); at != std::string::npos) text.replace(at, 11, schedule_choices());
+    add_value(command, f.flag, f.type, text);
+  }
+  add_value(command, "--set", "PATH=VALUE", "any preset field by its path, e.g. optimizer.momentum=0.5 (repeatable)");
+  add_value(command, "--out", "DIR",
+            "write summary.json, metrics.csv, ledger.csv, config.json and run.json into DIR (the dashboard opens it: File > Open run)");
+  add_value(command, "--trace", "FILE", "write a Trace Event Format trace (ui.perfetto.dev)");
+  add_value(command, "--checkpoint", "FILE", "save a checkpoint at the end (and on Ctrl-C)");
+  add_value(command, "--checkpoint-every", "MINUTES", "also save every MINUTES (needs --checkpoint)");
+  add_value(command, "--repartition", "STEP:i,j,...", "move the boundaries live once STEP minibatches are done");
+  add_switch(command, "--quiet", "no progress line");
+}
+
+int cmd_run(const CLI::App& command, const Args& args) {
+  const ArgValues r(command);
   const std::string preset = r.value("--preset");
   const std::string resume = r.value("--resume");
   if (!resume.empty() && !preset.empty())
@@ -366,7 +362,6 @@ int cmd_run(const Args& args) {
     while (std::getline(ss, item, ',')) repartition_to.push_back(to_int(item, "--repartition"));
   }
   bool quiet = r.flag("--quiet");
-  r.finish();
   validate_with_fix(cfg);
   if (procs > 0 && procs != cfg.num_stages())
     throw InputError("command line", "--procs",
