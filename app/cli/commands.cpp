@@ -7,6 +7,7 @@
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -82,9 +83,84 @@ const FieldFlag kFieldFlags[] = {
     {"--threads-per-stage", "T", "threads_per_stage", "intra-op threads of each stage"},
 };
 
-// A strategy that reads an optimizer's state refuses another optimizer (engine/config). On the command
-// line the error also names the flags that fix it. The runner never changes the optimizer by itself: a
-// run is the preset plus the flags given, and an SGD learning rate is no Adam one.
+// The paths this line sets: the flags above, --strategy and every --set PATH=VALUE.
+std::vector<std::string> paths_set(const ArgValues& r) {
+  std::vector<std::string> paths;
+  for (const FieldFlag& f : kFieldFlags)
+    if (r.has(f.flag)) paths.push_back(f.path);
+  if (r.has("--strategy")) paths.push_back("strategy.name");
+  for (const auto& kv : r.values("--set")) paths.push_back(kv.substr(0, kv.find('=')));
+  return paths;
+}
+
+// `path` or a section above it ("optimizer" for "optimizer.lr") is among `set`.
+bool is_set(const std::vector<std::string>& set, const std::string& path) {
+  return std::any_of(set.begin(), set.end(), [&](const std::string& p) {
+    return p == path || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.');
+  });
+}
+
+// A strategy named on this line brings the optimizer it needs (engine/config/suggest.h), as the
+// dashboard's button does: only what the line leaves alone changes, and a rate the line gives stays.
+// Returns the line that says what changed ("" when nothing did). When the line itself sets the optimizer
+// against the strategy, nothing changes and validation names the flags that fix it.
+std::string apply_strategy_optimizer(RunConfig& cfg, const std::vector<std::string>& set) {
+  if (!is_set(set, "strategy.name")) return "";
+  std::vector<SettingChange> changes = strategy_optimizer_changes(cfg);
+  for (const auto& c : changes)
+    if (c.needed && is_set(set, c.path)) return "";
+  changes.erase(std::remove_if(changes.begin(), changes.end(), [&](const SettingChange& c) { return is_set(set, c.path); }),
+                changes.end());
+  if (changes.empty()) return "";
+  std::string what;
+  for (const auto& c : changes) {
+    apply_override(cfg, c.path + "=" + c.value);
+    what += (what.empty() ? "" : ", ") + c.path + "=" + c.value + " (was " + c.was + ")";
+  }
+  return "pipescope: strategy '" + cfg.strategy.name + "' needs another optimizer: set " + what +
+         "; the same as " + setting_flags(changes);
+}
+
+// load_preset validates, so a preset whose strategy needs another optimizer would be refused before
+// the line's --set could fix it. Such a preset is read as if its strategy were 'latest' and then named
+// again; validate_with_fix checks the whole once the line's flags are applied. Any other error stands.
+RunConfig load_preset_for_run(const std::string& path) {
+  try {
+    return load_preset(path);
+  } catch (const InputError& e) {
+    if (e.field().rfind("optimizer.", 0) != 0) throw;
+    nlohmann::json preset;
+    try {
+      std::ifstream in(path);
+      preset = nlohmann::json::parse(in);
+    } catch (const std::exception&) {
+      throw e;
+    }
+    if (!preset.is_object() || !preset.contains("strategy") || !preset["strategy"].is_object() ||
+        !preset["strategy"].contains("name") || !preset["strategy"]["name"].is_string())
+      throw;
+    const nlohmann::json strategy = preset["strategy"];
+    preset["strategy"] = {{"name", "latest"}};
+    RunConfig cfg;
+    try {
+      cfg = parse_preset(preset.dump(), path);
+    } catch (const InputError&) {
+      throw e;  // wrong apart from the strategy too: load_preset's error
+    }
+    try {
+      apply_override(cfg, "strategy.name=" + strategy["name"].get<std::string>());
+      if (strategy.contains("params") && strategy["params"].is_object())
+        for (const auto& [key, value] : strategy["params"].items())
+          apply_override(cfg, "strategy.params." + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
+    } catch (const InputError&) {
+      throw e;
+    }
+    return cfg;
+  }
+}
+
+// A strategy that reads an optimizer's state refuses another optimizer (engine/config). The error also
+// names the flags that fix it, for a preset that names such a strategy with another optimizer.
 void validate_with_fix(const RunConfig& cfg) {
   try {
     validate(cfg);
@@ -288,7 +364,7 @@ int cmd_run(const CLI::App& command, const Args& args) {
     throw InputError("command line", "--resume", "give either --preset or --resume (a checkpoint holds its run's config)");
   if (preset.empty() && resume.empty())
     throw InputError("command line", "--preset", "is required (for example presets/default.json)");
-  RunConfig cfg = resume.empty() ? load_preset(preset) : checkpoint_config(resume);
+  RunConfig cfg = resume.empty() ? load_preset_for_run(preset) : checkpoint_config(resume);
   auto set = [&](const std::string& flag, const std::string& path) {
     for (const auto& v : r.values(flag)) apply_override(cfg, path + "=" + v);
   };
@@ -328,6 +404,7 @@ int cmd_run(const CLI::App& command, const Args& args) {
     if (procs < 1) throw InputError("command line", "--procs", "must be at least 1, got " + std::to_string(procs));
     cfg.executor = "processes";
   }
+  const std::string optimizer_note = apply_strategy_optimizer(cfg, paths_set(r));
   SessionOptions opts;
   opts.out_dir = r.value("--out");
   opts.trace_path = r.value("--trace");
@@ -383,6 +460,7 @@ int cmd_run(const CLI::App& command, const Args& args) {
     }
   }
   const bool other_rank = opts.dist.active() && opts.dist.rank != 0;  // rank 0 reports; the others stay silent
+  if (!optimizer_note.empty() && !other_rank) std::fprintf(stderr, "%s\n", optimizer_note.c_str());
   if (other_rank) {  // rank 0 reports and writes every output; the others write nothing
     quiet = true;
     opts.out_dir.clear();

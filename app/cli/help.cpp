@@ -31,9 +31,11 @@ const std::vector<Command>& commands() {
        {"--preset FILE [options]", "--resume CHECKPOINT [--steps N | --epochs E] [options]"},
        "Trains a preset headless. Every preset field can be set by a flag below or by its path with --set;\n"
        "the last word wins. With --resume the run continues a checkpoint bit for bit.",
-       "A strategy that needs another optimizer is refused with the flags that fix it, e.g. nesterov:\n"
-       "--set optimizer.nesterov=true; adam-predict: --set optimizer.name=adam --lr 0.001. The runner never\n"
-       "changes the optimizer by itself: the run is always the preset plus the flags given.\n"},
+       "A strategy named on this line (--strategy, --set strategy.name=...) brings the optimizer it needs when\n"
+       "the line leaves the optimizer alone: nesterov sets optimizer.nesterov=true, adam-predict\n"
+       "optimizer.name=adam (and lr 0.001 when the rate is SGD's), spectrain optimizer.name=sgd; the runner\n"
+       "says so on stderr. A preset that names such a strategy with another optimizer, or a line that sets the\n"
+       "optimizer against it, is refused with the --set flags that fix it.\n"},
       {"schedule",
        {"--schedule NAME --stages S [--chunks V] --microbatches M --minibatches N [--format table|json]"},
        "Prints the op lists a schedule gives every stage (F forward, B backward, I input gradient, W weight\n"

@@ -1,6 +1,6 @@
 // The runner's conventions (issue 18, item 5), through the real binary: `COMMAND --help` for every
-// command, lists of every valid choice in "unknown" errors, missing flags and values named, and the flags
-// that fix a strategy's optimizer.
+// command, lists of every valid choice in "unknown" errors, missing flags and values named. (A strategy's
+// optimizer: test_strategy_optimizer.cpp.)
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -200,38 +200,6 @@ TEST(CliHelp, MissingFlagsAndValuesAreNamed) {
   const Result help = cli("run --steps --help", /*merge_stderr=*/false);
   EXPECT_EQ(help.code, 0) << help.all();
   EXPECT_EQ(help.out.rfind("usage: pipescope-cli run ", 0), 0u) << help.out;
-}
-
-// What follows "on the command line: " in the error.
-std::string fix_of(const std::string& out) {
-  const std::string key = "on the command line: ";
-  const auto at = out.find(key);
-  if (at == std::string::npos) return "";
-  return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
-}
-
-// A strategy that needs another optimizer is refused with the flags that fix it (the runner does not
-// change the optimizer by itself), and those flags do fix it.
-TEST(CliHelp, AStrategyThatNeedsAnotherOptimizerNamesTheFlagsThatFixIt) {
-  struct Case {
-    std::string preset, strategy, field, fix;
-  };
-  const std::vector<Case> cases = {
-      {"presets/tiny.json", "nesterov", "optimizer.nesterov", "--set optimizer.nesterov=true"},
-      {"presets/tiny.json", "adam-predict", "optimizer.name", "--set optimizer.name=adam --lr 0.001"},
-      {"presets/transformer-tiny.json", "spectrain", "optimizer.name", "--set optimizer.name=sgd"},
-  };
-  for (const auto& c : cases) {
-    const std::string base = "run --preset " + src(c.preset) + " --strategy " + c.strategy +
-                             " --schedule 1f1b-async --set microbatches=1 --steps 2 --quiet";
-    const Result refused = cli(base);
-    EXPECT_EQ(refused.code, 2) << refused.out;
-    EXPECT_NE(refused.out.find(": " + c.field + ": strategy '" + c.strategy + "'"), std::string::npos) << refused.out;
-    EXPECT_EQ(fix_of(refused.out), c.fix) << refused.out;
-    const Result fixed = cli(base + " " + fix_of(refused.out));
-    EXPECT_EQ(fixed.code, 0) << c.strategy << " with " << c.fix << "\n" << fixed.out;
-    EXPECT_NE(fixed.out.find("status: completed"), std::string::npos) << fixed.out;
-  }
 }
 
 }  // namespace
