@@ -87,8 +87,8 @@ const FieldFlag kFieldFlags[] = {
 std::vector<std::string> paths_set(const ArgValues& r) {
   std::vector<std::string> paths;
   for (const FieldFlag& f : kFieldFlags)
-    if (r.has(f.flag)) paths.push_back(f.path);
-  if (r.has("--strategy")) paths.push_back("strategy.name");
+    if (r.has(f.flag)) paths.emplace_back(f.path);
+  if (r.has("--strategy")) paths.emplace_back("strategy.name");
   for (const auto& kv : r.values("--set")) paths.push_back(kv.substr(0, kv.find('=')));
   return paths;
 }

@@ -128,7 +128,7 @@ std::string wrapped(const std::string& text, std::size_t indent, std::size_t wid
 
 std::vector<std::string> command_names() {
   std::vector<std::string> out;
-  for (const auto& c : commands()) out.push_back(c.name);
+  for (const auto& c : commands()) out.emplace_back(c.name);
   return out;
 }
 
