@@ -1,6 +1,8 @@
 #include "app/cli/bench_memory.h"
 #include "app/cli/bench_processes.h"
 #include "commands.h"
+
+#include <CLI/CLI.hpp>
 #include "engine/bench/benchmarks.h"
 #include "engine/config/suggest.h"
 #include "engine/util/errors.h"
@@ -51,8 +53,19 @@ std::vector<std::string> split_list(const std::string& text) {
 
 }  // namespace
 
-int cmd_bench(const Args& args) {
-  ArgReader r(args, "bench");
+void declare_bench(CLI::App& command) {
+  add_words(command, "NAME", "the benchmarks to run: " + join_names(benchmark_names()), true);
+  add_value(command, "--preset", "FILE", "model and data (default presets/default.json; scaling: its balanced mlp)");
+  add_value(command, "--steps", "N", "minibatches per timed run (default 60)");
+  add_value(command, "--repeats", "R", "at least R pairs (or repeats) of each measurement (default 3)");
+  add_value(command, "--budget", "S", "overhead, scaling, telemetry: add pairs for up to S seconds (default 60; 0: exactly R)");
+  add_value(command, "--spread", "X", "overhead, scaling, telemetry: stop once the ratio's spread is below X (default 0.01)");
+  add_value(command, "--strategies", "a,b,...", "memory: the strategies to measure (latest and stash always)");
+  add_value(command, "--stages", "N", "memory: stages of every run (default the preset's, at least 2)");
+}
+
+int cmd_bench(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
   BenchOptions opts;
   opts.preset = r.value("--preset");
   const std::string steps = r.value("--steps");
@@ -61,8 +74,7 @@ int cmd_bench(const Args& args) {
   const std::string stages = r.value("--stages");
   const std::string budget = r.value("--budget");
   const std::string spread = r.value("--spread");
-  auto pos = r.positional();
-  r.finish();
+  const std::vector<std::string> pos = r.values("NAME");
   const auto& known = benchmark_names();
   if (pos.empty()) throw InputError("command line", "bench", "name a benchmark (known: " + join_names(known) + ")");
   for (const auto& name : pos)  // all checked before the first one runs

@@ -1,10 +1,13 @@
 #include "commands.h"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -54,30 +57,117 @@ std::string presets_dir() {
 #endif
 }
 
-// A strategy that reads an optimizer's state refuses another optimizer (engine/config). On the command
-// line the error also names the flags that fix it. The runner never changes the optimizer by itself: a
-// run is the preset plus the flags given, and an SGD learning rate is no Adam one.
-std::string optimizer_fix(const RunConfig& cfg) {
-  const std::string& s = cfg.strategy.name;
-  const OptimizerConfig& o = cfg.optimizer;
-  std::string fix;
-  auto add = [&](const std::string& flag) { fix += (fix.empty() ? "" : " ") + flag; };
-  if ((s == "spectrain" || s == "nesterov") && o.name != "sgd") add("--set optimizer.name=sgd");
-  if (s == "nesterov" && !o.nesterov) add("--set optimizer.nesterov=true");
-  if (s == "nesterov" && o.momentum <= 0) add("--set optimizer.momentum=0.9");
-  if (s == "adam-predict" && o.name != "adam") {
-    add("--set optimizer.name=adam");
-    if (o.nesterov) add("--set optimizer.nesterov=false");
-    add("--lr 0.001");
-  }
-  return fix;
+// The preset fields the run's flags set, by path ("optimizer.lr" for --lr; each --set's path).
+struct FieldFlag {
+  const char* flag;
+  const char* type;
+  const char* path;
+  const char* text;
+};
+
+const FieldFlag kFieldFlags[] = {
+    {"--schedule", "NAME", "schedule", "pipeline schedule: %SCHEDULES% (pipescope-cli list schedules)"},
+    {"--chunks", "V", "chunks", "model chunks per stage (interleaved, V schedules; 0: the schedule's default)"},
+    {"--replicas", "R", "replicas", "pipeline x data parallel: R replicas of every stage, each taking 1/R of a minibatch"},
+    {"--stages", "N", "stages", "number of stages (devices), split by estimated cost"},
+    {"--partition", "i,j,...", "partition", "first layer unit of every stage after the first (not with --stages)"},
+    {"--microbatches", "M", "microbatches", "microbatches per minibatch (synchronous schedules, nf1b)"},
+    {"--batch-size", "B", "batch_size", "samples per minibatch"},
+    {"--epochs", "E", "epochs", "train E epochs (drops a step count)"},
+    {"--steps", "N", "steps", "train N minibatches"},
+    {"--lr", "X", "optimizer.lr", "learning rate (optimizer.lr)"},
+    {"--seed", "N", "seed", "seed of initialisation and data order"},
+    {"--device", "cpu|cuda", "device", "device of every stage (per stage: --set stage_devices=cpu,cuda:0)"},
+    {"--executor", "threaded|sequential|processes", "executor",
+     "a thread per stage, one thread running the same ops in order, or a process per stage (c10d)"},
+    {"--procs", "N", "executor",
+     "run as N local processes, one per stage and replica (= --executor processes; N = stages x replicas)"},
+    {"--threads-per-stage", "T", "threads_per_stage", "intra-op threads of each stage"},
+};
+
+// The paths this line sets: the flags above, --strategy and every --set PATH=VALUE.
+std::vector<std::string> paths_set(const ArgValues& r) {
+  std::vector<std::string> paths;
+  for (const FieldFlag& f : kFieldFlags)
+    if (r.has(f.flag)) paths.emplace_back(f.path);
+  if (r.has("--strategy")) paths.emplace_back("strategy.name");
+  for (const auto& kv : r.values("--set")) paths.push_back(kv.substr(0, kv.find('=')));
+  return paths;
 }
 
+// `path` or a section above it ("optimizer" for "optimizer.lr") is among `set`.
+bool is_set(const std::vector<std::string>& set, const std::string& path) {
+  return std::any_of(set.begin(), set.end(), [&](const std::string& p) {
+    return p == path || (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '.');
+  });
+}
+
+// A strategy named on this line brings the optimizer it needs (engine/config/suggest.h), as the
+// dashboard's button does: only what the line leaves alone changes, and a rate the line gives stays.
+// Returns the line that says what changed ("" when nothing did). When the line itself sets the optimizer
+// against the strategy, nothing changes and validation names the flags that fix it.
+std::string apply_strategy_optimizer(RunConfig& cfg, const std::vector<std::string>& set) {
+  if (!is_set(set, "strategy.name")) return "";
+  std::vector<SettingChange> changes = strategy_optimizer_changes(cfg);
+  for (const auto& c : changes)
+    if (c.needed && is_set(set, c.path)) return "";
+  changes.erase(std::remove_if(changes.begin(), changes.end(), [&](const SettingChange& c) { return is_set(set, c.path); }),
+                changes.end());
+  if (changes.empty()) return "";
+  std::string what;
+  for (const auto& c : changes) {
+    apply_override(cfg, c.path + "=" + c.value);
+    what += (what.empty() ? "" : ", ") + c.path + "=" + c.value + " (was " + c.was + ")";
+  }
+  return "pipescope: strategy '" + cfg.strategy.name + "' needs another optimizer: set " + what +
+         "; the same as " + setting_flags(changes);
+}
+
+// load_preset validates, so a preset whose strategy needs another optimizer would be refused before
+// the line's --set could fix it. Such a preset is read as if its strategy were 'latest' and then named
+// again; validate_with_fix checks the whole once the line's flags are applied. Any other error stands.
+RunConfig load_preset_for_run(const std::string& path) {
+  try {
+    return load_preset(path);
+  } catch (const InputError& e) {
+    if (e.field().rfind("optimizer.", 0) != 0) throw;
+    nlohmann::json preset;
+    try {
+      std::ifstream in(path);
+      preset = nlohmann::json::parse(in);
+    } catch (const std::exception&) {
+      throw e;
+    }
+    if (!preset.is_object() || !preset.contains("strategy") || !preset["strategy"].is_object() ||
+        !preset["strategy"].contains("name") || !preset["strategy"]["name"].is_string())
+      throw;
+    const nlohmann::json strategy = preset["strategy"];
+    preset["strategy"] = {{"name", "latest"}};
+    RunConfig cfg;
+    try {
+      cfg = parse_preset(preset.dump(), path);
+    } catch (const InputError&) {
+      throw e;  // wrong apart from the strategy too: load_preset's error
+    }
+    try {
+      apply_override(cfg, "strategy.name=" + strategy["name"].get<std::string>());
+      if (strategy.contains("params") && strategy["params"].is_object())
+        for (const auto& [key, value] : strategy["params"].items())
+          apply_override(cfg, "strategy.params." + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
+    } catch (const InputError&) {
+      throw e;
+    }
+    return cfg;
+  }
+}
+
+// A strategy that reads an optimizer's state refuses another optimizer (engine/config). The error also
+// names the flags that fix it, for a preset that names such a strategy with another optimizer.
 void validate_with_fix(const RunConfig& cfg) {
   try {
     validate(cfg);
   } catch (const InputError& e) {
-    const std::string fix = e.field().rfind("optimizer.", 0) == 0 ? optimizer_fix(cfg) : "";
+    const std::string fix = e.field().rfind("optimizer.", 0) == 0 ? setting_flags(strategy_optimizer_changes(cfg)) : "";
     if (fix.empty()) throw;
     throw InputError(e.file(), e.field(), e.reason() + "; on the command line: " + fix);
   }
@@ -98,72 +188,28 @@ std::string utc_now_iso() {
 
 }  // namespace
 
-ArgReader::ArgReader(const Args& args, const std::string& command)
-    : args_(args), used_(args.size(), false), command_(command) {}
-
-void ArgReader::note(const std::string& name) const {
-  if (std::find(known_.begin(), known_.end(), name) == known_.end()) known_.push_back(name);
+std::string schedule_choices() {
+  std::vector<std::string> names;
+  for (const auto& s : schedule_catalog()) names.push_back(s.name);
+  return join_names(names);
 }
 
-bool ArgReader::has(const std::string& name) const {
-  note(name);
-  for (const auto& a : args_)
-    if (a == name) return true;
-  return false;
+std::string strategy_choices() {
+  std::vector<std::string> names;
+  for (const auto& s : strategy_catalog())
+    if (s.implemented) names.push_back(s.name);
+  return join_names(names);
 }
 
-bool ArgReader::flag(const std::string& name) {
-  note(name);
-  bool found = false;
-  for (std::size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i] && args_[i] == name) used_[i] = found = true;
-  return found;
+void declare_list(CLI::App& command) {
+  add_words(command, "WHAT", "strategies, schedules, models, datasets or presets (default: all of them)", false);
+  add_switch(command, "--verbose,-v", "strategies: the full text of each (what F and B read, formula, memory, source)");
 }
 
-std::string ArgReader::value(const std::string& name, const std::string& fallback) {
-  auto all = values(name);
-  return all.empty() ? fallback : all.back();
-}
-
-std::vector<std::string> ArgReader::values(const std::string& name) {
-  note(name);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < args_.size(); ++i) {
-    if (used_[i] || args_[i] != name) continue;
-    if (i + 1 >= args_.size()) throw InputError("command line", name, "needs a value");
-    used_[i] = used_[i + 1] = true;
-    out.push_back(args_[i + 1]);
-    ++i;
-  }
-  return out;
-}
-
-std::vector<std::string> ArgReader::positional() {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i] && args_[i].rfind("--", 0) != 0) {
-      used_[i] = true;
-      out.push_back(args_[i]);
-    }
-  return out;
-}
-
-void ArgReader::finish() const {
-  for (std::size_t i = 0; i < args_.size(); ++i) {
-    if (used_[i]) continue;
-    const std::string near = nearest_name(args_[i], known_);
-    throw InputError("command line", args_[i],
-                     "unknown argument for '" + command_ + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
-                         " (known: " + join_names(known_) + "; see pipescope-cli " + command_ + " --help)");
-  }
-}
-
-int cmd_list(const Args& args) {
-  ArgReader r(args, "list");
-  const bool verbose = r.flag("--verbose") || r.flag("-v");
-  auto pos = r.positional();
-  r.finish();
-  const std::string what = pos.empty() ? "all" : pos[0];
+int cmd_list(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
+  const bool verbose = r.flag("--verbose");
+  const std::string what = r.value("WHAT", "all");
   const bool all = what == "all";
   bool known = all;
   if (all || what == "strategies") {
@@ -233,15 +279,23 @@ std::vector<std::string> op_names(const StageOps& ops) {
   return names;
 }
 
-int cmd_schedule(const Args& args) {
-  ArgReader r(args, "schedule");
+void declare_schedule(CLI::App& command) {
+  add_value(command, "--schedule", "NAME", "the schedule (default 1f1b-async): " + schedule_choices());
+  add_value(command, "--stages", "S", "stages (default 4)");
+  add_value(command, "--chunks", "V", "chunks per stage (default: the schedule's, 2 where it places several)");
+  add_value(command, "--microbatches", "M", "microbatches per minibatch (default 1)");
+  add_value(command, "--minibatches", "N", "minibatches (default 4)");
+  add_value(command, "--format", "table|json", "output format (default table)");
+}
+
+int cmd_schedule(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
   const std::string name = r.value("--schedule", "1f1b-async");
   const int S = to_int(r.value("--stages", "4"), "--stages");
   const int M = to_int(r.value("--microbatches", "1"), "--microbatches");
   const int N = to_int(r.value("--minibatches", "4"), "--minibatches");
   const int V = to_int(r.value("--chunks", "0"), "--chunks");
   const std::string format = r.value("--format", "table");
-  r.finish();
   if (format != "table" && format != "json")
     throw InputError("command line", "--format", "expected 'table' or 'json', got '" + format + "'");
   auto as_flag = [](const InputError& e) {
@@ -284,15 +338,35 @@ int cmd_schedule(const Args& args) {
   return 0;
 }
 
-int cmd_run(const Args& args) {
-  ArgReader r(args, "run");
+void declare_run(CLI::App& command) {
+  add_value(command, "--preset", "FILE", "the preset to run (presets/*.json); required unless --resume");
+  add_value(command, "--resume", "CHECKPOINT", "continue a saved run (its config comes from the checkpoint)");
+  add_value(command, "--strategy", "NAME", "weight-version strategy: " + strategy_choices() + " (pipescope-cli list strategies)");
+  add_value(command, "--strategy-param", "KEY=VALUE", "a strategy parameter (repeatable)");
+  for (const FieldFlag& f : kFieldFlags) {
+    std::string text = f.text;
+    if (const auto at = text.find("%SCHEDULES%"); at != std::string::npos) text.replace(at, 11, schedule_choices());
+    add_value(command, f.flag, f.type, text);
+  }
+  add_value(command, "--set", "PATH=VALUE", "any preset field by its path, e.g. optimizer.momentum=0.5 (repeatable)");
+  add_value(command, "--out", "DIR",
+            "write summary.json, metrics.csv, ledger.csv, config.json and run.json into DIR (the dashboard opens it: File > Open run)");
+  add_value(command, "--trace", "FILE", "write a Trace Event Format trace (ui.perfetto.dev)");
+  add_value(command, "--checkpoint", "FILE", "save a checkpoint at the end (and on Ctrl-C)");
+  add_value(command, "--checkpoint-every", "MINUTES", "also save every MINUTES (needs --checkpoint)");
+  add_value(command, "--repartition", "STEP:i,j,...", "move the boundaries live once STEP minibatches are done");
+  add_switch(command, "--quiet", "no progress line");
+}
+
+int cmd_run(const CLI::App& command, const Args& args) {
+  const ArgValues r(command);
   const std::string preset = r.value("--preset");
   const std::string resume = r.value("--resume");
   if (!resume.empty() && !preset.empty())
     throw InputError("command line", "--resume", "give either --preset or --resume (a checkpoint holds its run's config)");
   if (preset.empty() && resume.empty())
     throw InputError("command line", "--preset", "is required (for example presets/default.json)");
-  RunConfig cfg = resume.empty() ? load_preset(preset) : checkpoint_config(resume);
+  RunConfig cfg = resume.empty() ? load_preset_for_run(preset) : checkpoint_config(resume);
   auto set = [&](const std::string& flag, const std::string& path) {
     for (const auto& v : r.values(flag)) apply_override(cfg, path + "=" + v);
   };
@@ -333,6 +407,7 @@ int cmd_run(const Args& args) {
     if (procs < 1) throw InputError("command line", "--procs", "must be at least 1, got " + std::to_string(procs));
     cfg.executor = "processes";
   }
+  const std::string optimizer_note = apply_strategy_optimizer(cfg, paths_set(r));
   SessionOptions opts;
   opts.out_dir = r.value("--out");
   opts.trace_path = r.value("--trace");
@@ -367,7 +442,6 @@ int cmd_run(const Args& args) {
     while (std::getline(ss, item, ',')) repartition_to.push_back(to_int(item, "--repartition"));
   }
   bool quiet = r.flag("--quiet");
-  r.finish();
   validate_with_fix(cfg);
   if (procs > 0 && procs != cfg.num_devices())
     throw InputError("command line", "--procs",
@@ -392,6 +466,7 @@ int cmd_run(const Args& args) {
     }
   }
   const bool other_rank = opts.dist.active() && opts.dist.rank != 0;  // rank 0 reports; the others stay silent
+  if (!optimizer_note.empty() && !other_rank) std::fprintf(stderr, "%s\n", optimizer_note.c_str());
   if (other_rank) {  // rank 0 reports and writes every output; the others write nothing
     quiet = true;
     opts.out_dir.clear();

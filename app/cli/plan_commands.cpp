@@ -1,4 +1,5 @@
 // `pipescope-cli partition` (auto-balance) and `pipescope-cli simulate` (what-if simulator).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -56,7 +57,24 @@ struct PlanInput {
   std::string format = "table";
 };
 
-PlanInput read_common(ArgReader& r) {
+// The options both commands take (after --preset and --stages): the plan's schedule and batch, any
+// field, the links and the profile.
+void declare_plan_options(CLI::App& command) {
+  add_value(command, "--schedule", "NAME", "schedule the plan is for: " + schedule_choices());
+  add_value(command, "--chunks", "V", "chunks per stage of that schedule");
+  add_value(command, "--microbatches", "M", "microbatches per minibatch");
+  add_value(command, "--batch-size", "B", "samples per minibatch");
+  add_value(command, "--set", "PATH=VALUE", "any preset field by its path (repeatable)");
+  add_value(command, "--bandwidth", "GBps", "link bandwidth between stages (default infinite)");
+}
+
+void declare_profile_options(CLI::App& command) {
+  add_value(command, "--format", "table|json", "output format (default table)");
+  add_switch(command, "--no-cache", "profile afresh and do not keep it");
+  add_switch(command, "--refresh", "profile afresh and replace the cached profile");
+}
+
+PlanInput read_common(const ArgValues& r) {
   PlanInput in;
   const std::string preset = r.value("--preset");
   if (preset.empty()) throw InputError("command line", "--preset", "is required (for example presets/default.json)");
@@ -105,8 +123,18 @@ void print_plan_row(const char* label, const BalancePlan& p, int batch) {
 
 }  // namespace
 
-int cmd_partition(const Args& args) {
-  ArgReader r(args, "partition");
+void declare_partition(CLI::App& command) {
+  add_value(command, "--preset", "FILE", "model, data and batch (required)");
+  add_value(command, "--stages", "N", "stages to split into");
+  add_value(command, "--by", "time|params|memory", "what to balance (default time, from a measured profile)");
+  declare_plan_options(command);
+  add_value(command, "--memory-limit", "MB", "per-stage memory limit");
+  add_value(command, "--weight-copies", "X", "weight copies a stage holds (stash-like strategies)");
+  declare_profile_options(command);
+}
+
+int cmd_partition(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
   PlanInput in = read_common(r);
   BalanceOptions opts;
   opts.by = parse_balance_by(r.value("--by", "time"), "--by");
@@ -115,7 +143,6 @@ int cmd_partition(const Args& args) {
   opts.bandwidth_bytes_per_s = in.bandwidth;
   if (r.has("--memory-limit")) opts.memory_limit_bytes = to_number(r.value("--memory-limit"), "--memory-limit", 0) * 1e6;
   if (r.has("--weight-copies")) opts.weight_copies = to_number(r.value("--weight-copies"), "--weight-copies", 1);
-  r.finish();
 
   // Times come from the measured profile; parameters and memory need only the model's shapes.
   const ModelInfo info = model_info_for(in.cfg);
@@ -168,8 +195,21 @@ int cmd_partition(const Args& args) {
   return 0;
 }
 
-int cmd_simulate(const Args& args) {
-  ArgReader r(args, "simulate");
+void declare_simulate(CLI::App& command) {
+  add_value(command, "--preset", "FILE", "model, data and batch (required)");
+  add_value(command, "--stages", "N", "stages");
+  add_value(command, "--devices", "N", "devices the stages share (default one each)");
+  add_value(command, "--cores", "C", "cores the stages share (default unlimited)");
+  add_switch(command, "--round-robin", "place stages on the devices round-robin");
+  add_value(command, "--minibatches", "N", "minibatches to simulate (default 32)");
+  add_value(command, "--partition", "i,j,...", "boundaries (default: the engine's split by estimated cost)");
+  add_switch(command, "--auto", "balance the partition by the measured profile");
+  declare_plan_options(command);
+  declare_profile_options(command);
+}
+
+int cmd_simulate(const CLI::App& command, const Args&) {
+  const ArgValues r(command);
   PlanInput in = read_common(r);
   SimOptions so;
   so.schedule = in.cfg.schedule;
@@ -181,7 +221,6 @@ int cmd_simulate(const Args& args) {
   so.round_robin = r.flag("--round-robin");
   const std::string partition = r.value("--partition");
   const bool auto_balance = r.flag("--auto");
-  r.finish();
 
   const ModelInfo info = model_info_for(in.cfg);
   // Stages are devices; a schedule that places v chunks on each cuts the model into S*v chunks.

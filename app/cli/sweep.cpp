@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "engine/session/session.h"
 #include "engine/sweep/grid.h"
@@ -90,15 +92,22 @@ std::string short_line(const SweepResult& r) {
 
 }  // namespace
 
-int cmd_sweep(const Args& args) {
-  ArgReader r(args, "sweep");
+void declare_sweep(CLI::App& command) {
+  add_value(command, "--grid", "FILE", "the grid (required), e.g. presets/sweeps/smoke.json");
+  add_value(command, "--out", "DIR", "tables and plots (default sweep-out)");
+  add_value(command, "--runs", "DIR", "one directory per cell (default DIR/runs)");
+  add_value(command, "--jobs", "1", "cells run one after another");
+  add_switch(command, "--no-plot", "do not render the plots");
+}
+
+int cmd_sweep(const CLI::App& command, const Args& args) {
+  const ArgValues r(command);
   const std::string grid_path = r.value("--grid");
   if (grid_path.empty()) throw InputError("command line", "--grid", "is required (for example presets/sweeps/smoke.json)");
   const fs::path out_dir = r.value("--out", "sweep-out");
   const std::string runs_arg = r.value("--runs");
   const std::string jobs = r.value("--jobs", "1");
   const bool no_plot = r.flag("--no-plot");
-  r.finish();
   if (jobs != "1")
     throw InputError("command line", "--jobs", "only 1 is supported: cells run one after another (each run already uses a thread per stage)");
 
@@ -111,8 +120,8 @@ int cmd_sweep(const Args& args) {
   fs::create_directories(runs_dir, ec);
   if (ec) throw InputError(runs_dir.string(), "--runs", "cannot create the directory: " + ec.message());
 
-  std::string command = "pipescope-cli sweep";
-  for (const auto& a : args) command += " " + a;
+  std::string command_line = "pipescope-cli sweep";
+  for (const auto& a : args) command_line += " " + a;
 
   std::vector<SweepResult> results;
   for (const auto& cell : cells) {
@@ -127,7 +136,7 @@ int cmd_sweep(const Args& args) {
   auto write_tables = [&] {
     write_text(out_dir / "sweep.csv", sweep_csv(results));
     write_text(out_dir / "sweep_stages.csv", sweep_stages_csv(results));
-    write_text(out_dir / "sweep.md", sweep_markdown(grid, results, command));
+    write_text(out_dir / "sweep.md", sweep_markdown(grid, results, command_line));
   };
 
   std::printf("sweep %s: %zu cells, base %s, outputs in %s (runs in %s)\n",

@@ -3,22 +3,26 @@
 #include <algorithm>
 #include <cctype>
 
+#include "engine/config/config_fields.h"
+#include "engine/config/run_config.h"
+
 namespace ps {
 
 int edit_distance(const std::string& a, const std::string& b) {
-  std::vector<int> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int>(j);
+  // Three rows of the table: two letters swapped ("stpes" for "steps") is one typo, not two.
+  std::vector<int> before(b.size() + 1), above(b.size() + 1), row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) above[j] = static_cast<int>(j);
   for (std::size_t i = 1; i <= a.size(); ++i) {
-    int diagonal = row[0];
     row[0] = static_cast<int>(i);
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      const int above = row[j];
-      const int substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
-      diagonal = above;
+      const int substitute = above[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above[j] + 1, row[j - 1] + 1, substitute});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) row[j] = std::min(row[j], before[j - 2] + 1);
     }
+    before.swap(above);
+    above.swap(row);
   }
-  return row[b.size()];
+  return above[b.size()];
 }
 
 std::string nearest_name(const std::string& word, const std::vector<std::string>& known) {
@@ -57,6 +61,34 @@ std::string unknown_name_reason(const std::string& what, const std::string& word
   const std::string suggestion = nearest_name(word, known);
   if (!suggestion.empty()) reason += "; did you mean '" + suggestion + "'?";
   return reason + " (known: " + join_names(known) + ")";
+}
+
+std::vector<SettingChange> strategy_optimizer_changes(const RunConfig& cfg) {
+  const std::string& s = cfg.strategy.name;
+  const OptimizerConfig& o = cfg.optimizer;
+  std::vector<SettingChange> out;
+  const auto yes_no = [](bool b) { return std::string(b ? "true" : "false"); };
+  if ((s == "spectrain" || s == "nesterov") && o.name != "sgd") out.push_back({"optimizer.name", "sgd", o.name});
+  if (s == "nesterov" && !o.nesterov) out.push_back({"optimizer.nesterov", "true", "false"});
+  if (s == "nesterov" && o.momentum <= 0) out.push_back({"optimizer.momentum", "0.9", number_text(o.momentum)});
+  if (s == "adam-predict" && o.name != "adam") {
+    out.push_back({"optimizer.name", "adam", o.name});
+    if (o.nesterov) out.push_back({"optimizer.nesterov", "false", yes_no(o.nesterov)});
+    // SGD's usual rates make Adam diverge: Adam's usual one when the rate is far above it.
+    if (o.lr > 0.01) {
+      out.push_back({"optimizer.lr", "0.001", number_text(o.lr), false});
+      if (cfg.lr_schedule.min_lr > 0.001)
+        out.push_back({"lr_schedule.min_lr", "0", number_text(cfg.lr_schedule.min_lr), false});
+    }
+  }
+  return out;
+}
+
+std::string setting_flags(const std::vector<SettingChange>& changes) {
+  std::string flags;
+  for (const auto& c : changes)
+    flags += (flags.empty() ? "" : " ") + (c.path == "optimizer.lr" ? "--lr " + c.value : "--set " + c.path + "=" + c.value);
+  return flags;
 }
 
 }  // namespace ps

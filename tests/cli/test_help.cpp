@@ -1,5 +1,6 @@
 // The runner's conventions (issue 18, item 5), through the real binary: `COMMAND --help` for every
-// command, lists of every valid choice in "unknown" errors, and the flags that fix a strategy's optimizer.
+// command, lists of every valid choice in "unknown" errors, missing flags and values named. (A strategy's
+// optimizer: test_strategy_optimizer.cpp.)
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -127,36 +128,78 @@ TEST(CliHelp, UnknownNamesListEveryValidChoice) {
   EXPECT_NE(strategy.out.find("adam-predict"), std::string::npos) << strategy.out;
 }
 
-// What follows "on the command line: " in the error.
-std::string fix_of(const std::string& out) {
-  const std::string key = "on the command line: ";
-  const auto at = out.find(key);
-  if (at == std::string::npos) return "";
-  return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+// The names `pipescope-cli list WHAT` prints ("  name  text" under "WHAT:").
+std::vector<std::string> listed(const std::string& what) {
+  std::vector<std::string> names;
+  std::istringstream in(cli("list " + what, /*merge_stderr=*/false).out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("  ", 0) == 0) names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  return names;
 }
 
-// A strategy that needs another optimizer is refused with the flags that fix it (the runner does not
-// change the optimizer by itself), and those flags do fix it.
-TEST(CliHelp, AStrategyThatNeedsAnotherOptimizerNamesTheFlagsThatFixIt) {
-  struct Case {
-    std::string preset, strategy, field, fix;
-  };
-  const std::vector<Case> cases = {
-      {"presets/tiny.json", "nesterov", "optimizer.nesterov", "--set optimizer.nesterov=true"},
-      {"presets/tiny.json", "adam-predict", "optimizer.name", "--set optimizer.name=adam --lr 0.001"},
-      {"presets/transformer-tiny.json", "spectrain", "optimizer.name", "--set optimizer.name=sgd"},
-  };
-  for (const auto& c : cases) {
-    const std::string base = "run --preset " + src(c.preset) + " --strategy " + c.strategy +
-                             " --schedule 1f1b-async --set microbatches=1 --steps 2 --quiet";
-    const Result refused = cli(base);
-    EXPECT_EQ(refused.code, 2) << refused.out;
-    EXPECT_NE(refused.out.find(": " + c.field + ": strategy '" + c.strategy + "'"), std::string::npos) << refused.out;
-    EXPECT_EQ(fix_of(refused.out), c.fix) << refused.out;
-    const Result fixed = cli(base + " " + fix_of(refused.out));
-    EXPECT_EQ(fixed.code, 0) << c.strategy << " with " << c.fix << "\n" << fixed.out;
-    EXPECT_NE(fixed.out.find("status: completed"), std::string::npos) << fixed.out;
+// Every choice the engine's catalogs hold is in the error for a bad one and in the help.
+TEST(CliHelp, BadChoicesListEveryChoiceOfTheCatalogs) {
+  const std::string tiny = src("presets/tiny.json");
+  const std::vector<std::string> schedules = listed("schedules");
+  ASSERT_GE(schedules.size(), 10u);
+  const Result schedule = cli("run --preset " + tiny + " --schedule nope");
+  EXPECT_EQ(schedule.code, 2);
+  EXPECT_NE(schedule.out.find("command line: schedule: unknown schedule 'nope'"), std::string::npos) << schedule.out;
+  const std::string run_help = cli("run --help").out;
+  for (const auto& s : schedules) {
+    EXPECT_NE(schedule.out.find(s), std::string::npos) << s << "\n" << schedule.out;
+    EXPECT_NE(run_help.find(s), std::string::npos) << s << " is not in run --help";
   }
+  const std::vector<std::string> strategies = listed("strategies");
+  ASSERT_GE(strategies.size(), 5u);
+  const Result strategy = cli("run --preset " + tiny + " --strategy nope");
+  EXPECT_EQ(strategy.code, 2);
+  for (const auto& s : strategies) EXPECT_NE(strategy.out.find(s), std::string::npos) << s << "\n" << strategy.out;
+
+  const Result executor = cli("run --preset " + tiny + " --executor nope");
+  EXPECT_EQ(executor.code, 2);
+  EXPECT_NE(executor.out.find("(known: threaded, sequential, processes)"), std::string::npos) << executor.out;
+  const Result format = cli("schedule --format xml");
+  EXPECT_EQ(format.code, 2);
+  EXPECT_NE(format.out.find("command line: --format: expected 'table' or 'json', got 'xml'"), std::string::npos) << format.out;
+  const Result by = cli("partition --preset " + tiny + " --stages 2 --by flops");
+  EXPECT_EQ(by.code, 2);
+  EXPECT_NE(by.out.find("command line: --by: unknown balance objective 'flops' (known: time, params, memory)"),
+            std::string::npos)
+      << by.out;
+  // A command's name is no benchmark, and is never taken for a second command.
+  const Result bench = cli("bench run");
+  EXPECT_EQ(bench.code, 2);
+  EXPECT_NE(bench.out.find("unknown benchmark 'run'"), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("simulator"), std::string::npos) << bench.out;
+  const Result help = cli("bench --help");
+  for (const std::string b : {"overhead", "scaling", "efficiency", "telemetry", "memory", "simulator", "processes"})
+    EXPECT_NE(help.out.find("  " + b + " "), std::string::npos) << b;
+}
+
+// A missing required flag, or a flag at the end of the line without its value, is named (exit 2).
+TEST(CliHelp, MissingFlagsAndValuesAreNamed) {
+  const std::string tiny = src("presets/tiny.json");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run --steps 3", "error: command line: --preset: is required"},
+      {"partition --stages 2", "error: command line: --preset: is required"},
+      {"simulate --stages 2", "error: command line: --preset: is required"},
+      {"sweep", "error: command line: --grid: is required"},
+      {"run --preset " + tiny + " --steps", "error: command line: --steps: needs a value"},
+      {"schedule --stages", "error: command line: --stages: needs a value"},
+      {"run --preset " + tiny + " --preset", "error: command line: --preset: needs a value"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = cli(args, /*merge_stderr=*/false);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.all();
+    EXPECT_EQ(r.err.rfind(message, 0), 0u) << args << "\n" << r.err;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  // Help is still help when a flag before it lacks nothing but --help took its place.
+  EXPECT_EQ(cli("run --preset").code, 2);
+  const Result help = cli("run --steps --help", /*merge_stderr=*/false);
+  EXPECT_EQ(help.code, 0) << help.all();
+  EXPECT_EQ(help.out.rfind("usage: pipescope-cli run ", 0), 0u) << help.out;
 }
 
 }  // namespace
