@@ -1,10 +1,11 @@
 // `pipescope-cli sweep --grid FILE [--out DIR] [--runs DIR] [--jobs 1] [--no-plot]`: runs every cell of a
 // sweep grid (engine/sweep/grid.h) through the Session API, one after another, and writes
-// DIR/sweep.csv, DIR/sweep_stages.csv and DIR/sweep.md (rewritten after every cell, so an interrupted
-// sweep leaves the tables of the cells that finished). Each cell writes summary.json, metrics.csv and
-// ledger.csv into RUNS/<label>-S<stages>-seed<seed>/ (RUNS defaults to DIR/runs). A cell whose
-// summary.json already says completed or diverged is not run again, so a sweep continues where it
-// stopped. A cell that fails or diverges is recorded and the sweep goes on. At the end it renders the
+// DIR/sweep.csv, DIR/sweep_stages.csv, DIR/sweep_stats.csv and DIR/sweep.md (rewritten after every
+// cell, so an interrupted sweep leaves the tables of the cells that finished). Each cell writes
+// config.json (the cell's whole configuration), summary.json, metrics.csv and ledger.csv into
+// RUNS/<label>-S<stages>-seed<seed>/ (RUNS defaults to DIR/runs). A cell whose summary.json already
+// says completed or diverged, and whose config.json is the cell's configuration, is not run again, so
+// a sweep continues where it stopped (and a grid edited since reruns only the cells it changed). A cell that fails or diverges is recorded and the sweep goes on. At the end it renders the
 // plots with pipescope-plot when it finds it (beside this binary, in ../plot/ of the build tree, or
 // in PATH). Exit: 0 every cell finished (diverged included), 1 some cell failed, 2 bad grid, 130 stopped.
 #include <unistd.h>
@@ -15,10 +16,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "engine/config/run_config.h"
 #include "engine/session/session.h"
 #include "engine/sweep/grid.h"
 #include "engine/sweep/report.h"
@@ -136,6 +139,7 @@ int cmd_sweep(const CLI::App& command, const Args& args) {
   auto write_tables = [&] {
     write_text(out_dir / "sweep.csv", sweep_csv(results));
     write_text(out_dir / "sweep_stages.csv", sweep_stages_csv(results));
+    write_text(out_dir / "sweep_stats.csv", sweep_stats_csv(results));
     write_text(out_dir / "sweep.md", sweep_markdown(grid, results, command_line));
   };
 
@@ -155,12 +159,24 @@ int cmd_sweep(const CLI::App& command, const Args& args) {
     const fs::path dir = runs_dir / cell.id;
     const fs::path summary_path = dir / "summary.json";
 
+    const fs::path config_path = dir / "config.json";
+    const std::string config_text = preset_to_json(cell.config);
     if (fs::exists(summary_path)) {
       try {
         RunSummary s = read_summary_json(summary_path.string());
-        // Same cell as before (a grid edited since then may reuse the label for something else)?
-        const bool same = s.schedule == cell.config.schedule && s.strategy == cell.config.strategy.name &&
-                          s.stages == cell.stages;
+        // Same cell as before (a grid edited since then may reuse the label for something else)? The
+        // cell's whole configuration is in config.json since it ran; older runs have only the summary.
+        bool same = s.schedule == cell.config.schedule && s.strategy == cell.config.strategy.name &&
+                    s.stages == cell.stages;
+        if (same && fs::exists(config_path)) {
+          std::ifstream in(config_path, std::ios::binary);
+          const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          if (before != config_text) {
+            same = false;
+            std::printf("[%zu/%zu] %s: its configuration changed since it ran (%s): running it again\n", i + 1,
+                        cells.size(), cell.id.c_str(), config_path.string().c_str());
+          }
+        }
         if (same && (s.status == RunStatus::Completed || s.status == RunStatus::Diverged)) {
           res.status = to_string(s.status);
           res.error = s.error;
@@ -179,6 +195,8 @@ int cmd_sweep(const CLI::App& command, const Args& args) {
     std::printf("[%zu/%zu] %s: running...\n", i + 1, cells.size(), cell.id.c_str());
     std::fflush(stdout);
     try {
+      fs::remove(summary_path, ec);  // a stale summary must not pass for this run's if it fails early
+      write_text(config_path, config_text);
       SessionOptions opts;
       opts.out_dir = dir.string();
       Session session(cell.config, opts);

@@ -6,7 +6,10 @@
 // run_dir column, relative to DIR unless absolute), and writes, for every stage count S:
 //   DIR/plots/loss-S<S>.png      training loss vs step, every configuration overlaid (mean over seeds,
 //                                moving average), and
-//   DIR/plots/accuracy-S<S>.png  test accuracy per configuration (bar = mean over seeds, dots = seeds).
+//   DIR/plots/accuracy-S<S>.png  test accuracy per configuration (bar = mean over seeds, dots = seeds), and
+//   DIR/plots/curves-S<S>.png    test accuracy after each epoch, every configuration overlaid (mean over
+//                                seeds), when the runs evaluated after more than one epoch.
+// (With several optimizer settings at one stage count, each gets its own files: loss-S4-sgd-lr0.01.png.)
 // Without a display it sets QT_QPA_PLATFORM=offscreen itself. Exit: 0 done, 1 nothing to plot or a
 // write failed, 2 bad arguments or an unreadable sweep.csv.
 #include <QApplication>
@@ -125,6 +128,31 @@ Curve mean_loss(const std::vector<QString>& metric_files, int& window_out) {
     out.steps.push_back(raw.steps[i]);
     out.loss.push_back(sum / (hi - lo + 1));
   }
+  return out;
+}
+
+// Test accuracy after each epoch, mean over seeds: the evaluation rows of metrics.csv (epoch is the
+// 0-based epoch that just ended, so the x value is epoch + 1 = epochs completed).
+struct EvalCurve {
+  std::vector<double> epochs, accuracy;
+};
+EvalCurve mean_eval(const std::vector<QString>& metric_files) {
+  std::map<int, std::pair<double, int>> by_epoch;
+  for (const auto& path : metric_files) {
+    Table t;
+    if (!read_csv(path, t)) continue;
+    const int epoch = t.col("epoch"), acc = t.col("test_accuracy");
+    if (epoch < 0 || acc < 0) continue;
+    for (const auto& row : t.rows) {
+      const double e = number(row, epoch), a = number(row, acc);
+      if (std::isnan(e) || std::isnan(a)) continue;  // training rows leave test_accuracy empty
+      auto& sum = by_epoch[static_cast<int>(e) + 1];
+      sum.first += a;
+      sum.second += 1;
+    }
+  }
+  EvalCurve out;
+  for (const auto& [e, sum] : by_epoch) out.epochs.push_back(e), out.accuracy.push_back(sum.first / sum.second);
   return out;
 }
 
@@ -262,6 +290,52 @@ int plot_sweep(const QString& dir_path) {
           plot.yAxis->setRange(0, std::max(0.1, y_max * 1.05));
           legend_right(plot);
           ok &= save(plot, dir.filePath("plots/loss-" + suffix + ".png"), 1400, 700);
+          ++written;
+        }
+      }
+      // ---- test accuracy per epoch (only when the runs evaluated more than once)
+      {
+        QCustomPlot plot;
+        QFont font = plot.font();
+        font.setPointSizeF(10);
+        plot.setFont(font);
+        setup_plot(plot, "Test accuracy after each epoch, " + stages_text + " (mean over seeds)");
+        int index = 0, longest = 0;
+        double lo = 1, hi = 0;
+        for (const auto& label : labels) {
+          std::vector<QString> files;
+          int seeds = 0;
+          for (const auto& c : cells) {
+            if (c.stages != S || c.label != label || c.setting != setting || c.status != "completed") continue;
+            ++seeds;
+            files.push_back(QDir(c.run_dir).filePath("metrics.csv"));
+          }
+          if (files.empty()) continue;
+          const int my_index = index++;
+          const EvalCurve curve = mean_eval(files);
+          if (curve.epochs.empty()) continue;
+          longest = std::max(longest, static_cast<int>(curve.epochs.size()));
+          QCPGraph* g = plot.addGraph();
+          g->setPen(curve_pen(my_index));
+          g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+          g->setName(label + QString(" (%1 seed%2)").arg(seeds).arg(seeds == 1 ? "" : "s"));
+          QVector<double> x, y;
+          for (std::size_t i = 0; i < curve.epochs.size(); ++i) {
+            x << curve.epochs[i];
+            y << curve.accuracy[i];
+            lo = std::min(lo, curve.accuracy[i]);
+            hi = std::max(hi, curve.accuracy[i]);
+          }
+          g->setData(x, y, true);
+        }
+        if (longest >= 2) {
+          plot.xAxis->setLabel("epochs completed");
+          plot.yAxis->setLabel("test accuracy");
+          plot.rescaleAxes();
+          plot.xAxis->setRange(0.8, plot.xAxis->range().upper + 0.2);
+          plot.yAxis->setRange(std::max(0.0, lo - 0.01), std::min(1.0, hi + 0.01));
+          legend_right(plot);
+          ok &= save(plot, dir.filePath("plots/curves-" + suffix + ".png"), 1400, 700);
           ++written;
         }
       }

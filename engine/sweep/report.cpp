@@ -105,6 +105,124 @@ std::string runs_text(const Group& g) {
 
 std::string lr_text(const Group& g) { return g.optimizer + " " + fmt(g.lr, g.lr < 0.001 ? 5 : g.lr < 0.01 ? 4 : 3); }
 
+
+bool synchronous_schedule(const std::string& schedule) {
+  return schedule == "1f1b-flush" || schedule == "gpipe" || schedule == "sequential" || schedule == "data-parallel";
+}
+// Which synchronous configuration is the reference when several are there: 1F1B-flush first.
+int sync_rank(const std::string& schedule) {
+  return schedule == "1f1b-flush" ? 0 : schedule == "gpipe" ? 1 : schedule == "sequential" ? 2 : 3;
+}
+
+std::vector<std::pair<std::uint64_t, double>> accuracies(const Group& g) {
+  std::vector<std::pair<std::uint64_t, double>> out;
+  for (const auto* r : g.ok)
+    if (r->summary->test_accuracy && std::isfinite(*r->summary->test_accuracy))
+      out.emplace_back(r->seed, *r->summary->test_accuracy);
+  return out;
+}
+
+// What section (e) and sweep_stats.csv say about one group.
+struct GroupStats {
+  const Group* g = nullptr;
+  const Group* latest = nullptr;  // 1f1b-async + latest, same stages, optimizer and lr
+  const Group* sync = nullptr;    // a synchronous schedule, same stages, optimizer and lr
+  MeanInterval acc, vs_latest, vs_sync, gap;
+  ShareInterval share;
+  int diverged = 0;
+  int copies0 = 0, claim0 = 0;  // stage 0: peak copies over seeds, the papers' claim
+  std::int64_t bytes = 0;       // sum over stages of the peak weight bytes
+  double bytes_vs_sync = std::nan("");
+  std::optional<double> gain;   // prediction gain, mean over the stages that measured one
+};
+
+std::vector<GroupStats> group_stats(const std::vector<Group>& groups) {
+  auto same_setting = [](const Group& a, const Group& b) {
+    return a.stages == b.stages && a.optimizer == b.optimizer && std::fabs(a.lr - b.lr) <= 1e-12 * std::max(1.0, a.lr);
+  };
+  auto weight_bytes = [](const Group& g) {
+    std::int64_t total = 0;
+    for (int k = 0; k < g.stages; ++k) {
+      std::int64_t peak = 0;
+      for (const auto* r : g.done)
+        if (r->summary && k < static_cast<int>(r->summary->per_stage.size()))
+          peak = std::max(peak, r->summary->per_stage[k].weight_bytes_max);
+      total += peak;
+    }
+    return total;
+  };
+  std::vector<GroupStats> out;
+  for (const auto& g : groups) {
+    GroupStats st;
+    st.g = &g;
+    for (const auto& other : groups) {
+      if (!same_setting(g, other) || other.ok.empty()) continue;
+      if (other.schedule == "1f1b-async" && other.strategy == "latest" && !st.latest) st.latest = &other;
+      if (synchronous_schedule(other.schedule) &&
+          (!st.sync || sync_rank(other.schedule) < sync_rank(st.sync->schedule) ||
+           (sync_rank(other.schedule) == sync_rank(st.sync->schedule) && other.ok.size() > st.sync->ok.size())))
+        st.sync = &other;
+    }
+    const auto acc = accuracies(g);
+    std::vector<double> values;
+    for (const auto& a : acc) values.push_back(a.second);
+    st.acc = mean_interval(values);
+    for (const auto* r : g.all) st.diverged += r->status == "diverged";
+    if (st.latest) st.vs_latest = mean_interval(paired_differences(acc, accuracies(*st.latest)));
+    if (st.sync) st.vs_sync = mean_interval(paired_differences(acc, accuracies(*st.sync)));
+    if (st.latest && st.sync) {
+      // The seeds where the strategy, latest and sync all have an accuracy.
+      const auto lat = accuracies(*st.latest), syn = accuracies(*st.sync);
+      std::vector<double> x, gap;
+      for (const auto& [seed, a] : acc) {
+        const auto l = std::find_if(lat.begin(), lat.end(), [&](const auto& p) { return p.first == seed; });
+        const auto y = std::find_if(syn.begin(), syn.end(), [&](const auto& p) { return p.first == seed; });
+        if (l == lat.end() || y == syn.end()) continue;
+        x.push_back(a - l->second);
+        gap.push_back(y->second - l->second);
+      }
+      st.gap = mean_interval(gap);
+      st.share = gap_share(x, gap);
+    }
+    for (const auto* r : g.done)
+      if (r->summary && !r->summary->per_stage.empty())
+        st.copies0 = std::max(st.copies0, r->summary->per_stage[0].weight_copies_max);
+    st.claim0 = claimed_weight_copies(g.schedule, g.strategy, g.stages, 0).copies;
+    st.bytes = weight_bytes(g);
+    if (st.sync) {
+      const std::int64_t ref = weight_bytes(*st.sync);
+      if (ref > 0 && st.bytes > 0) st.bytes_vs_sync = static_cast<double>(st.bytes) / static_cast<double>(ref);
+    }
+    double gain_sum = 0;
+    int gain_n = 0;
+    for (int k = 0; k < g.stages; ++k)
+      if (const auto v = stage_mean(g, k, [](const StageSummary& s) { return s.prediction_gain_mean; }))
+        gain_sum += *v, ++gain_n;
+    if (gain_n) st.gain = gain_sum / gain_n;
+    out.push_back(st);
+  }
+  return out;
+}
+
+std::string signed_fmt(double v, int decimals) { return (v >= 0 ? "+" : "") + fmt(v, decimals); }
+
+// "-0.2170 [-0.2360, -0.1980] **sig.**": a paired difference, its 95% interval and whether it excludes 0.
+std::string difference_text(const MeanInterval& d) {
+  if (d.n == 0) return "—";
+  if (d.n < 2) return signed_fmt(d.mean, 4) + " (1 seed)";
+  return signed_fmt(d.mean, 4) + " [" + signed_fmt(d.lo, 4) + ", " + signed_fmt(d.hi, 4) + "] " +
+         (d.significant() ? "**sig.**" : "n.s.");
+}
+
+std::string share_text(const GroupStats& st) {
+  if (!st.latest || !st.sync) return "—";
+  if (st.g == st.latest) return "0 (reference)";
+  if (st.g == st.sync) return "1 (reference)";
+  if (st.share.n < 2) return "—";
+  if (!st.share.defined) return "no gap (n.s.)";
+  return fmt(100 * st.share.share, 0) + "% [" + fmt(100 * st.share.lo, 0) + ", " + fmt(100 * st.share.hi, 0) + "]";
+}
+
 }  // namespace
 
 std::string mean_std_text(const std::vector<double>& values, int decimals) {
@@ -119,6 +237,131 @@ std::string mean_std_text(const std::vector<double>& values, int decimals) {
   double ss = 0;
   for (double x : v) ss += (x - mean) * (x - mean);
   return fmt(mean, decimals) + " ± " + fmt(std::sqrt(ss / (v.size() - 1)), decimals);
+}
+
+namespace {
+
+// Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz), as in Numerical
+// Recipes' betacf: converges fast for x < (a + 1) / (a + b + 2); the symmetry I_x(a,b) = 1 - I_{1-x}(b,a)
+// covers the rest.
+double beta_cf(double a, double b, double x) {
+  const double tiny = 1e-300;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  if (std::fabs(d) < tiny) d = tiny;
+  d = 1 / d;
+  double h = d;
+  for (int m = 1; m <= 500; ++m) {
+    const int m2 = 2 * m;
+    double aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (std::fabs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (std::fabs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (std::fabs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (std::fabs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
+  if (x < (a + 1) / (a + b + 2)) return front * beta_cf(a, b, x) / a;
+  return 1 - front * beta_cf(b, a, 1 - x) / b;
+}
+
+// P(T <= t), T ~ Student t with df degrees of freedom.
+double student_t_cdf(double t, int df) {
+  const double nu = df;
+  const double tail = 0.5 * incomplete_beta(nu / 2, 0.5, nu / (nu + t * t));  // P(T > |t|)
+  return t >= 0 ? 1 - tail : tail;
+}
+
+}  // namespace
+
+double student_t_quantile(double p, int df) {
+  if (df < 1 || !(p > 0 && p < 1)) return std::nan("");
+  if (p == 0.5) return 0;
+  if (p < 0.5) return -student_t_quantile(1 - p, df);
+  double lo = 0, hi = 1;
+  while (student_t_cdf(hi, df) < p && hi < 1e12) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * std::max(1.0, hi); ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_cdf(mid, df) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+MeanInterval mean_interval(const std::vector<double>& values, double level) {
+  MeanInterval m;
+  std::vector<double> v;
+  for (double x : values)
+    if (std::isfinite(x)) v.push_back(x);
+  m.n = static_cast<int>(v.size());
+  if (v.empty()) {
+    m.mean = m.sd = m.lo = m.hi = std::nan("");
+    return m;
+  }
+  for (double x : v) m.mean += x;
+  m.mean /= m.n;
+  if (m.n < 2) {
+    m.sd = m.lo = m.hi = std::nan("");
+    return m;
+  }
+  double ss = 0;
+  for (double x : v) ss += (x - m.mean) * (x - m.mean);
+  m.sd = std::sqrt(ss / (m.n - 1));
+  const double half = student_t_quantile(0.5 + level / 2, m.n - 1) * m.sd / std::sqrt(static_cast<double>(m.n));
+  m.lo = m.mean - half;
+  m.hi = m.mean + half;
+  return m;
+}
+
+std::vector<double> paired_differences(const std::vector<std::pair<std::uint64_t, double>>& a,
+                                       const std::vector<std::pair<std::uint64_t, double>>& b) {
+  std::vector<double> out;
+  for (const auto& [seed, x] : a) {
+    if (!std::isfinite(x)) continue;
+    for (const auto& [seed_b, y] : b)
+      if (seed_b == seed && std::isfinite(y)) {
+        out.push_back(x - y);
+        break;
+      }
+  }
+  return out;
+}
+
+ShareInterval gap_share(const std::vector<double>& x, const std::vector<double>& g, double level) {
+  ShareInterval r;
+  const std::size_t n = std::min(x.size(), g.size());
+  r.n = static_cast<int>(n);
+  if (n < 2) return r;
+  const std::vector<double> xs(x.begin(), x.begin() + n), gs(g.begin(), g.begin() + n);
+  const MeanInterval gap = mean_interval(gs, level);
+  const MeanInterval mx = mean_interval(xs, level);
+  if (!gap.significant()) return r;
+  double cov = 0;
+  for (std::size_t i = 0; i < n; ++i) cov += (xs[i] - mx.mean) * (gs[i] - gap.mean);
+  cov /= static_cast<double>(n - 1);
+  r.share = mx.mean / gap.mean;
+  const double var = (mx.sd * mx.sd - 2 * r.share * cov + r.share * r.share * gap.sd * gap.sd) /
+                     (static_cast<double>(n) * gap.mean * gap.mean);
+  const double half = student_t_quantile(0.5 + level / 2, r.n - 1) * std::sqrt(std::max(0.0, var));
+  r.lo = r.share - half;
+  r.hi = r.share + half;
+  r.defined = true;
+  return r;
 }
 
 SweepResult sweep_result_for(const SweepCell& cell, const SweepGrid& grid, const std::string& run_dir) {
@@ -378,7 +621,78 @@ std::string sweep_markdown(const SweepGrid& grid, const std::vector<SweepResult>
       << mean_std_text(wall, 1) << " | " << mean_std_text(bm, 3) << " | " << mean_std_text(bi, 3) << " |\n";
   }
   o << "\n";
+
+  // (e)
+  const auto stats = group_stats(groups);
+  o << "## (e) Intervals, paired differences and the share of the gap recovered\n\n"
+       "Test accuracy over the completed seeds: mean, sample standard deviation and the 95% Student-t interval of "
+       "the mean (n-1 degrees of freedom). Differences are paired by seed (same seed, same data order and "
+       "initial weights) against the `latest` reference (1f1b-async + latest) and the synchronous reference "
+       "(1F1B-flush, else GPipe, sequential, data parallelism) of the same stage count, optimizer and learning "
+       "rate: mean [95% t-interval]; **sig.** when the interval excludes 0, n.s. when it does not. The share of "
+       "the latest-to-synchronous gap a configuration recovers is mean(x - latest) / mean(sync - latest) over "
+       "the seeds where all three completed, with a delta-method 95% interval; \"no gap\" when the gap's own "
+       "interval includes 0. Diverged cells have no accuracy and are left out of every figure here (the "
+       "`runs` column of (a) counts them). Weight memory: peak copies at stage 0 (measured/claimed) and the "
+       "peak weight bytes summed over the stages, as a multiple of the synchronous reference's. Gain: the "
+       "prediction gain averaged over the stages that measured one.\n\n";
+  for (int S : counts) {
+    o << "### " << S << (S == 1 ? " stage" : " stages") << "\n\n"
+      << "| configuration | optimizer, lr | n | test accuracy | sd | 95% interval | − latest | − sync | gap recovered "
+         "| copies at stage 0 | weight memory | gain |\n"
+      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& st : stats) {
+      const Group& g = *st.g;
+      if (g.stages != S) continue;
+      const bool one = st.acc.n < 2;
+      o << "| " << md(g.label) << " | " << lr_text(g) << " | " << st.acc.n << (st.diverged ? " (+" + std::to_string(st.diverged) + " diverged)" : "")
+        << " | " << (st.acc.n ? fmt(st.acc.mean, 4) : "—") << " | " << (one ? "—" : fmt(st.acc.sd, 4)) << " | "
+        << (one ? "—" : "[" + fmt(st.acc.lo, 4) + ", " + fmt(st.acc.hi, 4) + "]") << " | "
+        << (st.g == st.latest ? "reference" : st.latest ? difference_text(st.vs_latest) : "—") << " | "
+        << (st.g == st.sync ? "reference" : st.sync ? difference_text(st.vs_sync) : "—") << " | " << share_text(st)
+        << " | " << (st.copies0 ? std::to_string(st.copies0) + "/" + std::to_string(st.claim0) : "—") << " | "
+        << (std::isfinite(st.bytes_vs_sync) ? fmt(st.bytes_vs_sync, 2) + "x" : "—") << " | "
+        << (st.gain ? fmt(*st.gain, 2) : "—") << " |\n";
+    }
+    o << "\n";
+  }
   return o.str();
+}
+
+std::string sweep_stats_csv_header() {
+  return "stages,label,schedule,strategy,optimizer,lr,n,diverged,acc_mean,acc_sd,acc_lo,acc_hi,latest_ref,"
+         "n_latest,d_latest,d_latest_lo,d_latest_hi,sig_latest,sync_ref,n_sync,d_sync,d_sync_lo,d_sync_hi,sig_sync,"
+         "n_gap,gap,gap_lo,gap_hi,share,share_lo,share_hi,copies_stage0,claimed_stage0,weight_bytes,"
+         "weight_bytes_vs_sync,prediction_gain";
+}
+
+std::string sweep_stats_csv(const std::vector<SweepResult>& results) {
+  const auto groups = group(results);
+  const auto stats = group_stats(groups);
+  auto num = [](double v, int decimals) { return std::isfinite(v) ? fmt(v, decimals) : std::string(); };
+  auto interval = [&](const MeanInterval& m) {
+    return std::to_string(m.n) + "," + (m.n ? num(m.mean, 6) : "") + "," + (m.n > 1 ? num(m.lo, 6) : "") + "," +
+           (m.n > 1 ? num(m.hi, 6) : "") + "," + (m.n > 1 ? (m.significant() ? "yes" : "no") : "");
+  };
+  std::string out = sweep_stats_csv_header() + "\n";
+  for (const auto& st : stats) {
+    const Group& g = *st.g;
+    std::ostringstream row;
+    row << g.stages << ',' << csv(g.label) << ',' << csv(g.schedule) << ',' << csv(g.strategy) << ',' << csv(g.optimizer)
+        << ',' << fmt(g.lr, 6) << ',' << st.acc.n << ',' << st.diverged << ',' << (st.acc.n ? num(st.acc.mean, 6) : "")
+        << ',' << (st.acc.n > 1 ? num(st.acc.sd, 6) : "") << ',' << (st.acc.n > 1 ? num(st.acc.lo, 6) : "") << ','
+        << (st.acc.n > 1 ? num(st.acc.hi, 6) : "") << ',';
+    row << (st.latest ? csv(st.latest->label) : "") << ',' << (st.latest ? interval(st.vs_latest) : ",,,,") << ',';
+    row << (st.sync ? csv(st.sync->label) : "") << ',' << (st.sync ? interval(st.vs_sync) : ",,,,") << ',';
+    row << st.gap.n << ',' << (st.gap.n ? num(st.gap.mean, 6) : "") << ',' << (st.gap.n > 1 ? num(st.gap.lo, 6) : "")
+        << ',' << (st.gap.n > 1 ? num(st.gap.hi, 6) : "") << ',';
+    row << (st.share.defined ? num(st.share.share, 6) : "") << ',' << (st.share.defined ? num(st.share.lo, 6) : "")
+        << ',' << (st.share.defined ? num(st.share.hi, 6) : "") << ',';
+    row << st.copies0 << ',' << st.claim0 << ',' << st.bytes << ',' << num(st.bytes_vs_sync, 4) << ','
+        << (st.gain ? num(*st.gain, 4) : "");
+    out += row.str() + "\n";
+  }
+  return out;
 }
 
 }  // namespace ps

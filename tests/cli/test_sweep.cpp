@@ -168,6 +168,57 @@ TEST_F(SweepSmoke, RerunSkipsFinishedCellsAndRedoesMissingOnes) {
   EXPECT_EQ(read_csv(*dir_ / "sweep.csv").size(), 13u);
 }
 
+TEST_F(SweepSmoke, StatsTablePairsEveryConfigurationWithItsReferences) {
+  ASSERT_EQ(first_->code, 0) << first_->out;
+  const auto rows = read_csv(*dir_ / "sweep_stats.csv");
+  ASSERT_EQ(rows.size(), 1u + 3u * 2u);  // one row per configuration and stage count
+  const auto& h = rows[0];
+  const int label = column(h, "label"), n = column(h, "n"), latest = column(h, "latest_ref"),
+            sync = column(h, "sync_ref"), lo = column(h, "acc_lo"), hi = column(h, "acc_hi"),
+            mean = column(h, "acc_mean"), d_latest = column(h, "d_latest");
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    ASSERT_EQ(r.size(), h.size()) << i;
+    EXPECT_EQ(r[n], "2") << r[label];
+    EXPECT_EQ(r[latest], "1f1b-async+latest") << r[label];
+    EXPECT_EQ(r[sync], "1f1b-flush") << r[label];
+    ASSERT_TRUE(parses_as_number(r[lo]) && parses_as_number(r[hi])) << r[label];
+    EXPECT_LE(std::stod(r[lo]), std::stod(r[mean]));
+    EXPECT_GE(std::stod(r[hi]), std::stod(r[mean]));
+    if (r[label] == "1f1b-async+latest") EXPECT_DOUBLE_EQ(std::stod(r[d_latest]), 0.0);
+  }
+  const std::string md = slurp(*dir_ / "sweep.md");
+  EXPECT_NE(md.find("## (e) Intervals, paired differences"), std::string::npos);
+  // Every cell keeps its whole configuration beside its summary (what a later run compares against).
+  EXPECT_NE(slurp(*dir_ / "runs" / "1f1b-flush-S2-seed1" / "config.json").find("\"1f1b-flush\""), std::string::npos);
+}
+
+// A grid edited after a cell ran (here: its length) must rerun that cell, not take the old summary.
+TEST(Sweep, EditedCellRunsAgainUnchangedOneIsSkipped) {
+  const fs::path dir = fresh_dir("edited");
+  const fs::path grid = dir / "g.json";
+  auto write_grid = [&](int steps) {
+    std::ofstream(grid) << R"({"base": ")" << src("presets/tiny.json") << R"(", "set": ["steps=)" << steps
+                        << R"(", "dataset.synthetic_size=256"], "stages": [2], "seeds": [1],
+        "runs": [{"label": "a", "set": ["schedule=1f1b-async"]}]})";
+  };
+  const std::string cmd = "sweep --grid " + grid.string() + " --out " + (dir / "out").string() + " --no-plot";
+  write_grid(6);
+  const Result first = cli(cmd);
+  ASSERT_EQ(first.code, 0) << first.out;
+  const Result same = cli(cmd);
+  ASSERT_EQ(same.code, 0) << same.out;
+  EXPECT_NE(same.out.find("a-S2-seed1: skipped"), std::string::npos) << same.out;
+  write_grid(8);
+  const Result edited = cli(cmd);
+  ASSERT_EQ(edited.code, 0) << edited.out;
+  EXPECT_NE(edited.out.find("configuration changed"), std::string::npos) << edited.out;
+  EXPECT_EQ(edited.out.find(": skipped"), std::string::npos) << edited.out;
+  EXPECT_NE(edited.out.find("1 run, 0 skipped"), std::string::npos) << edited.out;
+  EXPECT_NE(slurp(dir / "out" / "runs" / "a-S2-seed1" / "summary.json").find("\"steps\": 8"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(Sweep, BadGridExitsTwoNamingFileAndField) {
   const fs::path dir = fresh_dir("bad");
   const fs::path grid = dir / "bad.json";
