@@ -11,8 +11,11 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 namespace ps::test {
 
@@ -64,5 +67,28 @@ inline int wait_status(pid_t pid, std::chrono::seconds bound) {
 }
 
 inline std::string src(const std::string& rel) { return std::string(PIPESCOPE_SOURCE_DIR) + "/" + rel; }
+
+// `pipescope-cli run` of presets/tiny.json with `args`, its outputs in a fresh temporary directory named
+// after `name` (removed afterwards): the exit code, what it printed, and its summary.json (null if none).
+struct TinyRun {
+  int code = -1;
+  std::string log;
+  nlohmann::json summary;
+};
+inline TinyRun run_tiny(const std::string& name, const std::string& args) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("pipescope_run_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  TinyRun r;
+  const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
+  r.code = res.code;
+  r.log = res.out;
+  std::ifstream in(dir / "out" / "summary.json");
+  if (in) r.summary = nlohmann::json::parse(in);
+  in.close();
+  fs::remove_all(dir);
+  return r;
+}
 
 }  // namespace ps::test

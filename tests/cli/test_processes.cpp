@@ -117,21 +117,8 @@ bool all_gone(const std::vector<pid_t>& pids, std::chrono::seconds bound) {
   }
 }
 
-struct RunResult {
-  int code = -1;
-  std::string log;
-  nlohmann::json summary;
-};
-
-RunResult run(const std::string& dir_name, const std::string& args) {
-  const fs::path dir = fresh_dir(dir_name);
-  RunResult r;
-  const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
-  r.code = res.code;
-  r.log = res.out;
-  if (fs::exists(dir / "out" / "summary.json")) r.summary = summary_of(dir / "out");
-  return r;
-}
+using RunResult = ps::test::TinyRun;
+const auto run = ps::test::run_tiny;
 
 struct Case {
   const char* name;

@@ -8,44 +8,14 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "cli_runner.h"
 
 namespace {
 
-using ps::test::cli;
-using ps::test::src;
-namespace fs = std::filesystem;
-
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("pipescope_replicas_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-struct RunResult {
-  int code = -1;
-  std::string log;
-  nlohmann::json summary;
-};
-
-RunResult run(const std::string& name, const std::string& args) {
-  const fs::path dir = fresh_dir(name);
-  RunResult r;
-  const auto res = cli("run --preset " + src("presets/tiny.json") + " --quiet --out " + (dir / "out").string() + " " + args);
-  r.code = res.code;
-  r.log = res.out;
-  std::ifstream in(dir / "out" / "summary.json");
-  if (in) r.summary = nlohmann::json::parse(in);
-  fs::remove_all(dir);
-  return r;
-}
+using RunResult = ps::test::TinyRun;
+const auto run = ps::test::run_tiny;
 
 struct Case {
   const char* name;
