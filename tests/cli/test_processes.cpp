@@ -133,6 +133,12 @@ TEST(CliProcesses, TheWeightsDigestIsTheThreadedAndSequentialOnesForEverySchedul
       {"gpipe_3", "--schedule gpipe --microbatches 2 --stages 3 --steps 6"},
       {"interleaved", "--schedule interleaved-1f1b --chunks 2 --microbatches 4 --steps 6"},
       {"zbv", "--schedule zbv --microbatches 4 --steps 6"},
+      // Pipeline x data parallel (tests/cli/test_replicas.cpp): the replicas' gradients summed in
+      // replica order by every executor, exchanged over c10d between the ranks.
+      {"replicas_gpipe", "--schedule gpipe --microbatches 2 --stages 2 --replicas 2 --steps 8"},
+      {"replicas_stash", "--schedule 1f1b-async --strategy stash --stages 2 --replicas 2 --steps 12"},
+      {"replicas_zbv", "--schedule zbv --microbatches 4 --stages 2 --replicas 2 --steps 4"},
+      {"data_parallel", "--schedule data-parallel --stages 3 --steps 8"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -149,6 +155,7 @@ TEST(CliProcesses, TheWeightsDigestIsTheThreadedAndSequentialOnesForEverySchedul
     // Rank 0's outputs are a threaded run's: the same steps, loss, accuracy and stage rows.
     EXPECT_EQ(pro.summary["status"], "completed");
     EXPECT_EQ(pro.summary["steps"], thr.summary["steps"]);
+    EXPECT_EQ(pro.summary["samples"], thr.summary["samples"]);
     EXPECT_EQ(pro.summary["final_train_loss"], thr.summary["final_train_loss"]);
     EXPECT_EQ(pro.summary["test_accuracy"], thr.summary["test_accuracy"]);
     ASSERT_EQ(pro.summary["per_stage"].size(), thr.summary["per_stage"].size());

@@ -1,9 +1,9 @@
 // Pipeline x data parallel (issue 13, item 2): `--replicas R` gives every stage R replicas (devices =
 // stages x R), each taking 1/R of every minibatch, the replicas of a stage summing their gradients in
-// replica order before its update. Versions never depend on the executor: threaded, sequential and
-// processes (one rank per stage and replica, the gradients exchanged over c10d) end with the same
-// weights, bit for bit; and R replicas train the model R = 1 trains (the same minibatch gradient, up to
-// the order of the floating-point sum).
+// replica order before its update. R replicas train the model R = 1 trains (the same minibatch
+// gradient, up to the order of the floating-point sum). That threaded, sequential and processes (one
+// rank per stage and replica) end with the same weights, bit for bit, is checked with every other
+// schedule in tests/cli/test_processes.cpp.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -16,36 +16,6 @@ namespace {
 
 using RunResult = ps::test::TinyRun;
 const auto run = ps::test::run_tiny;
-
-struct Case {
-  const char* name;
-  const char* args;
-};
-
-TEST(CliReplicas, TheWeightsDigestIsTheSameForThreadsSequentialAndProcesses) {
-  const Case cases[] = {
-      {"gpipe", "--schedule gpipe --microbatches 2 --stages 2 --replicas 2 --steps 8"},
-      {"async_stash", "--schedule 1f1b-async --strategy stash --stages 2 --replicas 2 --steps 12"},
-      {"zbv", "--schedule zbv --microbatches 4 --stages 2 --replicas 2 --steps 4"},
-      {"data_parallel", "--schedule data-parallel --stages 3 --steps 8"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    const RunResult seq = run(std::string(c.name) + "_seq", std::string(c.args) + " --executor sequential");
-    const RunResult thr = run(std::string(c.name) + "_thr", std::string(c.args) + " --executor threaded");
-    const RunResult pro = run(std::string(c.name) + "_pro", std::string(c.args) + " --executor processes");
-    ASSERT_EQ(seq.code, 0) << seq.log;
-    ASSERT_EQ(thr.code, 0) << thr.log;
-    ASSERT_EQ(pro.code, 0) << pro.log;
-    const std::string digest = seq.summary["weights_digest"];
-    EXPECT_FALSE(digest.empty());
-    EXPECT_EQ(thr.summary["weights_digest"], digest);
-    EXPECT_EQ(pro.summary["weights_digest"], digest) << pro.log;
-    EXPECT_EQ(pro.summary["final_train_loss"], thr.summary["final_train_loss"]);
-    EXPECT_EQ(pro.summary["steps"], thr.summary["steps"]);
-    EXPECT_EQ(pro.summary["samples"], thr.summary["samples"]);
-  }
-}
 
 TEST(CliReplicas, ReplicasTrainTheModelOneReplicaTrainsAndSayWhichChunkIsWhose) {
   const std::string args = "--schedule gpipe --microbatches 2 --stages 2 --steps 20";
