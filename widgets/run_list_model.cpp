@@ -59,6 +59,12 @@ QString RunListModel::details(const RunRecord& r) {
                .arg(s.weights_digest.empty() ? tr("none yet (written when the run ends)") : QString::fromStdString(s.weights_digest))
                .arg(r.resumed_from.isEmpty() ? tr("— (a fresh run)") : r.resumed_from)
                .arg(QString::fromStdString(repartition_history(r)));
+  // How it ran: the processes of a run as processes, the replicas of pipeline x data parallel.
+  QStringList procs;
+  for (const StageSummary& st : s.per_stage)
+    if (!st.process.empty()) procs << tr("stage %1: %2").arg(st.stage).arg(QString::fromStdString(st.process));
+  if (!procs.isEmpty()) lines << tr("processes (c10d): %1").arg(procs.join(QStringLiteral("; ")));
+  if (s.replicas > 1) lines << tr("replicas per stage: %1").arg(s.replicas);
   QStringList where;
   if (!r.origin.isEmpty()) where << tr("imported from %1").arg(r.origin);
   if (r.partial_config) where << tr("no config.json: only the settings summary.json records are compared");

@@ -83,6 +83,9 @@ StrategyPanel::StrategyPanel(QWidget* parent)
       microbatches_(new QSpinBox(this)),
       stages_(new QSpinBox(this)),
       steps_(new QSpinBox(this)),
+      chunks_(new QSpinBox(this)),
+      replicas_(new QSpinBox(this)),
+      executor_(new QComboBox(this)),
       params_box_(new QGroupBox(tr("Strategy parameters"), this)),
       params_form_(new QFormLayout(params_box_)),
       training_(new TrainingFields(this)),
@@ -114,6 +117,20 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   steps_->setRange(0, 100000000);
   steps_->setSpecialValueText(tr("by epochs"));
   steps_->setToolTip(tr("Minibatches to train (0: the preset's epochs)"));
+  chunks_->setObjectName(QStringLiteral("chunks"));
+  chunks_->setRange(1, 8);
+  replicas_->setObjectName(QStringLiteral("replicas"));
+  replicas_->setRange(1, 16);
+  executor_->setObjectName(QStringLiteral("executor"));
+  executor_->addItem(tr("threads, one per device"), QStringLiteral("threaded"));
+  executor_->addItem(tr("one thread, in order"), QStringLiteral("sequential"));
+  executor_->addItem(tr("processes, one per device (c10d)"), QStringLiteral("processes"));
+  executor_->setItemData(0, tr("Every device is a worker thread of this process; channels link neighbours"), Qt::ToolTipRole);
+  executor_->setItemData(1, tr("One thread runs every device's ops in schedule order (the same weights, bit for bit)"),
+                         Qt::ToolTipRole);
+  executor_->setItemData(2, tr("Every device is a pipescope-cli process started by the dashboard, linked by c10d over "
+                               "Gloo; this window is rank 0. Pause, step and slow motion reach every process"),
+                         Qt::ToolTipRole);
   schedule_note_->setWordWrap(true);
   schedule_note_->setObjectName(QStringLiteral("hint"));
   error_label_->setWordWrap(true);
@@ -141,6 +158,9 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   form->addRow(tr("Stages"), stages_);
   form->addRow(tr("Microbatches"), microbatches_);
   form->addRow(tr("Minibatches"), steps_);
+  form->addRow(tr("Chunks per device"), chunks_);
+  form->addRow(tr("Replicas per stage"), replicas_);
+  form->addRow(tr("Run as"), executor_);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(6, 6, 6, 6);
   layout->addLayout(form);
@@ -160,6 +180,9 @@ StrategyPanel::StrategyPanel(QWidget* parent)
   });
   connect(microbatches_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
   connect(steps_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
+  connect(chunks_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
+  connect(replicas_, &QSpinBox::valueChanged, this, &StrategyPanel::onEdited);
+  connect(executor_, &QComboBox::currentIndexChanged, this, &StrategyPanel::onEdited);
   connect(training_, &TrainingFields::edited, this, &StrategyPanel::onEdited);
   connect(fix_button_, &QPushButton::clicked, this, &StrategyPanel::applyOptimizerFix);
   connect(stages_, &QSpinBox::valueChanged, this, [this](int s) {
@@ -179,13 +202,20 @@ void StrategyPanel::setConfig(const RunConfig& config) {
   microbatches_->setValue(config.microbatches);
   stages_->setValue(config.num_stages());
   steps_->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, steps_->maximum())));
+  chunks_->setValue(config.chunks_per_device());
+  replicas_->setValue(config.replicas);
+  executor_->setCurrentIndex(std::max(0, executor_->findData(QString::fromStdString(config.executor))));
   training_->load(config);
   rebuildParams();
   loading_ = false;
   onEdited();
 }
 
-void StrategyPanel::setMaxStages(int stages) { stages_->setMaximum(std::max(1, stages)); }
+void StrategyPanel::setMaxStages(int stages) {
+  max_units_ = stages;
+  stages_->setMaximum(std::max(1, stages));
+  validate();
+}
 
 void StrategyPanel::setStageCount(int stages) {
   if (stages == stages_->value() && stages == base_.num_stages()) return;
@@ -245,6 +275,12 @@ RunConfig StrategyPanel::config() const {
   for (const auto& [key, value] : paramValues()) c.strategy.params[key] = value;
   c.microbatches = microbatches_->isEnabled() ? microbatches_->value() : 1;
   c.steps = steps_->value();
+  // Chunks: the schedule's default stays "default" (0), so a preset that left it out keeps its settings.
+  const int default_chunks = is_schedule(c.schedule) ? schedule_info(c.schedule).default_chunks() : 1;
+  if (!chunks_->isEnabled()) c.chunks = 0;
+  else if (chunks_->value() != c.chunks_per_device()) c.chunks = chunks_->value() == default_chunks ? 0 : chunks_->value();
+  c.replicas = replicas_->isEnabled() ? replicas_->value() : 1;
+  c.executor = executor_->currentData().toString().toStdString();
   training_->apply(c);
   if (stages_->value() != c.num_stages()) {  // a new stage count: the partition is rebalanced by its owner
     c.partition.clear();
@@ -256,13 +292,30 @@ RunConfig StrategyPanel::config() const {
 
 void StrategyPanel::onEdited() {
   if (loading_) return;
-  bool takes_micro = false;
+  bool takes_micro = false, several_chunks = false, whole_replicas = false;
   if (is_schedule(schedule_->currentText().toStdString())) {
     const ScheduleInfo& s = schedule_info(schedule_->currentText().toStdString());
     takes_micro = s.takes_microbatches;
-    const double bubble = ideal_bubble_fraction(s.name, stages_->value(), takes_micro ? microbatches_->value() : 1);
-    schedule_note_->setText(QString::fromStdString(s.summary) + tr("  Ideal bubble: %1.").arg(format_percent(bubble)));
+    several_chunks = s.placement != Placement::OnePerDevice;
+    whole_replicas = s.replicas;
+    QString bubble_text;
+    try {
+      const double bubble = ideal_bubble_fraction(s.name, stages_->value(), takes_micro ? microbatches_->value() : 1,
+                                                  several_chunks ? chunks_->value() : 0);
+      bubble_text = tr("  Ideal bubble: %1.").arg(format_percent(bubble));
+    } catch (const std::exception&) {
+      // a combination the schedule refuses: validate() says why
+    }
+    schedule_note_->setText(QString::fromStdString(s.summary) + bubble_text);
   }
+  chunks_->setEnabled(several_chunks);
+  chunks_->setToolTip(several_chunks ? tr("Model chunks on every device (v): the model is cut into stages x v chunks")
+                                     : tr("This schedule places one chunk on each device"));
+  replicas_->setEnabled(!whole_replicas);
+  replicas_->setToolTip(whole_replicas ? tr("This schedule's replicas are its Stages: each holds the whole model")
+                                       : tr("Pipeline x data parallel: every stage gets this many replicas, each taking its "
+                                            "share of every minibatch; the replicas of a stage sum their gradients before "
+                                            "its update"));
   microbatches_->setEnabled(takes_micro);
   microbatches_->setToolTip(takes_micro ? tr("Microbatches per minibatch")
                                         : tr("This schedule takes whole minibatches"));
@@ -280,6 +333,11 @@ void StrategyPanel::validate() {
   } else {
     try {
       ps::validate(c);  // the same checks the CLI runs on a preset
+      if (max_units_ > 0 && c.partition.empty() && c.num_chunks() > max_units_)  // as the engine's cut would say
+        throw InputError("run setup", c.chunks_per_device() > 1 ? "chunks" : "stages",
+                         std::to_string(c.num_stages()) + " stages x " + std::to_string(c.chunks_per_device()) +
+                             " chunks per device make " + std::to_string(c.num_chunks()) + " chunks, and the model has " +
+                             std::to_string(max_units_) + " layer units (one at least per chunk)");
     } catch (const InputError& e) {
       field = e.field();
       error_ = QString::fromStdString(e.what());

@@ -37,6 +37,11 @@ class StrategyPanel : public QWidget {
 
   QComboBox* scheduleCombo() const { return schedule_; }
   QComboBox* strategyCombo() const { return strategy_; }
+  // How the run is laid out on the machine: model chunks per device (schedules that place several),
+  // replicas of every stage (pipeline x data parallel), and threads or one process per device.
+  QSpinBox* chunksSpin() const { return chunks_; }
+  QSpinBox* replicasSpin() const { return replicas_; }
+  QComboBox* executorCombo() const { return executor_; }
   QWidget* paramEditor(const QString& key) const;  // nullptr when the strategy has no such parameter
   TrainingFields* trainingFields() const { return training_; }
   // Shown when the strategy needs another optimizer: one click makes the change it names.
@@ -57,6 +62,7 @@ class StrategyPanel : public QWidget {
   std::map<std::string, std::string> paramValues() const;
 
   RunConfig base_;
+  int max_units_ = 0;  // the model's layer units (setMaxStages); 0: not known yet
   bool loading_ = false;
   QString error_;
   QComboBox* schedule_;
@@ -65,6 +71,9 @@ class StrategyPanel : public QWidget {
   QSpinBox* microbatches_;
   QSpinBox* stages_;
   QSpinBox* steps_;
+  QSpinBox* chunks_;
+  QSpinBox* replicas_;
+  QComboBox* executor_;
   QGroupBox* params_box_;
   QFormLayout* params_form_;
   std::map<std::string, QWidget*> param_editors_;

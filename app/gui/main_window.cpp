@@ -372,7 +372,9 @@ RunConfig MainWindow::currentConfig() const {
     c.stages = partition_->stageCount();
     const auto devices = partition_->stageDevices();
     const bool all_default = std::all_of(devices.begin(), devices.end(), [&](const std::string& d) { return d == c.device; });
-    c.stage_devices = all_default ? std::vector<std::string>{} : devices;
+    c.stage_devices.clear();
+    if (!all_default)  // every replica's pipeline on the devices the editor gives its stages
+      for (int r = 0; r < c.replicas; ++r) c.stage_devices.insert(c.stage_devices.end(), devices.begin(), devices.end());
   }
   return c;
 }
@@ -423,7 +425,7 @@ void MainWindow::clearRunViews() {
   status_label_->setText(controller_->busy() ? tr("Preparing: loading data, building the model…") : tr("No run"));
   status_label_->setStyleSheet(QString());
   controls_->setStatus(RunStatus::Idle, controller_->busy());
-  pipeline_->timeline()->setStageCount(strategy_->config().num_stages());
+  pipeline_->timeline()->setStageCount(strategy_->config().num_devices());
 }
 
 void MainWindow::reset() {
@@ -464,7 +466,7 @@ void MainWindow::onPrepared() {
   if (!replicas) strategy_->setStageCount(static_cast<int>(partition.size()) + 1);  // replicas: the panel's count
   updatePartitionAvailability();
   if (pipeline_->timeline()->model().empty()) {
-    pipeline_->timeline()->setStageCount(replicas ? c.stages : static_cast<int>(partition.size()) + 1);
+    pipeline_->timeline()->setStageCount(replicas ? c.stages : (static_cast<int>(partition.size()) + 1) * c.replicas);
     updateStageLabels(nullptr);
   }
   loadCachedProfile();  // measured unit times for these settings, when they were profiled before
@@ -478,7 +480,7 @@ void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
   paused_rate_.reset();
   pipeline_->clear();
   versions_->clear();
-  pipeline_->timeline()->setStageCount(run->config.num_stages());
+  pipeline_->timeline()->setStageCount(run->config.num_devices());  // a row per device (replicas too)
   try {  // overlapped pairs get their own colour
     const RunConfig& c = run->config;
     if (is_schedule(c.schedule) && schedule_info(c.schedule).overlap_pairs)
@@ -489,7 +491,9 @@ void MainWindow::onRunStarted(const std::shared_ptr<ui::RunRecord>& run) {
     pipeline_->timeline()->model().setOverlapOps({});
   }
   shown_run_ = run;
-  setLiveEditing(!schedule_info(run->config.schedule).replicas);  // boundaries move live; stage count, devices fixed
+  // Boundaries move live (stage count and devices fixed), in one process and without replicas.
+  setLiveEditing(!schedule_info(run->config.schedule).replicas && run->config.replicas == 1 &&
+                 run->config.executor != "processes");
   updatePrediction();
   curves_->setRuns({{run, palette().color(QPalette::Highlight)}});
   runs_->addRun(run);
@@ -692,7 +696,11 @@ bool MainWindow::resumeFromCheckpoint(const QString& path, std::optional<double>
 void MainWindow::updateStageLabels(const RunSummary* summary) {
   QStringList labels;
   if (summary && !summary->per_stage.empty()) {
-    for (const StageSummary& s : summary->per_stage) labels << QString::fromStdString(s.device);
+    for (const StageSummary& s : summary->per_stage) {
+      QString label = QString::fromStdString(s.device);
+      if (s.replica >= 0) label += tr(" · r%1").arg(s.replica);  // the replica (as processes, rank = row)
+      labels << label;
+    }
   } else {
     for (const auto& d : partition_->stageDevices()) labels << QString::fromStdString(d);
   }

@@ -1,5 +1,6 @@
 #include "app/gui/session_controller.h"
 
+#include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
@@ -8,7 +9,9 @@
 #include <algorithm>
 #include <exception>
 
+#include "engine/dist/launcher.h"
 #include "engine/schedule/schedule.h"
+#include "engine/telemetry/text_file.h"
 
 namespace ps::gui {
 namespace {
@@ -32,6 +35,33 @@ SessionController::~SessionController() {
   if (session_) session_->stop();
   for (auto& s : retiring_) s->stop();
   // Futures of sessions still being built wait here for their builds; the sessions then stop and join.
+  // The ranks' LocalRanks reap their processes (bounded; what is left is killed).
+}
+
+QString SessionController::cliProgram() {
+  const QString env = qEnvironmentVariable("PIPESCOPE_CLI");
+  if (!env.isEmpty()) return QFileInfo(env).isExecutable() ? QFileInfo(env).absoluteFilePath() : QString();
+  const QDir here(QCoreApplication::applicationDirPath());
+  for (const QString& candidate : {here.filePath(QStringLiteral("pipescope-cli")), here.filePath(QStringLiteral("../cli/pipescope-cli"))}) {
+    const QFileInfo f(candidate);
+    if (f.isFile() && f.isExecutable()) return f.canonicalFilePath();
+  }
+  return {};
+}
+
+std::vector<qint64> SessionController::rankPids() const {
+  std::vector<qint64> out;
+  if (ranks_)
+    for (const pid_t pid : ranks_->pids()) out.push_back(pid);
+  return out;
+}
+
+void SessionController::retireRanks(std::shared_ptr<dist::LocalRanks> ranks, double timeout_seconds) {
+  if (!ranks) return;
+  // The ranks end by themselves once rank 0 has ended (the run's end handshake, or its stop): a bound
+  // beyond the run's own waits, then they are killed.
+  retiring_ranks_.emplace_back(std::move(ranks), std::chrono::steady_clock::now() +
+                                                     std::chrono::milliseconds(static_cast<std::int64_t>((timeout_seconds + 5) * 1000)));
 }
 
 std::string SessionController::configKey(const RunConfig& config) {
@@ -142,6 +172,7 @@ void SessionController::prepareWith(const RunConfig& config, bool start_when_rea
     Q_EMIT runFinished(run_);
   }
   if (session_) retire(std::move(session_));
+  retireRanks(std::move(ranks_), config.processes_timeout_seconds);
   Pending p;
   p.config = config;
   p.start = start_when_ready;
@@ -162,6 +193,54 @@ void SessionController::prepareWith(const RunConfig& config, bool start_when_rea
     options.checkpoint_path =
         QDir(checkpointDir()).filePath(QStringLiteral("%1-%2-%3.ckpt").arg(name, stamp).arg(p.generation)).toStdString();
     options.checkpoint_every_minutes = checkpoint_every_minutes_;
+  }
+  if (config.executor == "processes") {
+    // A run as processes: the ranks start only when the run starts (they would time out waiting for a
+    // Start that may never come). A prepared session only shows the model and its partition: threaded.
+    if (!start_when_ready && resume_path.isEmpty()) {
+      RunConfig threaded = config;
+      threaded.executor = "threaded";
+      p.config = threaded;  // what this session is: Start then builds the processes' session
+      p.key = keyFor(threaded, checkpoint_every_minutes_);
+      p.future = std::async(std::launch::async, [threaded, options] { return std::make_unique<Session>(threaded, options); });
+      pending_.push_back(std::move(p));
+      phase_ = Phase::Preparing;
+      status_ = RunStatus::Idle;
+      Q_EMIT statusChanged(status_, true);
+      return;
+    }
+    // Periodic checkpoints need a coordinated pause the ranks do not have yet; the end-of-run one works
+    // (not with replicas as processes).
+    options.checkpoint_every_minutes = 0;
+    if (config.replicas > 1) options.checkpoint_path.clear();
+    QString error;
+    const QString cli = cliProgram();
+    if (cli.isEmpty()) {
+      error = tr("A run as processes starts pipescope-cli for its other ranks, and there is none beside the dashboard "
+                 "(%1) or in $PIPESCOPE_CLI.").arg(QDir::toNativeSeparators(QCoreApplication::applicationDirPath()));
+    } else {
+      try {
+        // The other ranks run the very same settings (the rendezvous compares every field): as a preset file.
+        const std::string preset = traces_.filePath(QStringLiteral("run-%1.config.json").arg(p.generation)).toStdString();
+        RunConfig written = config;
+        written.source.clear();
+        write_file_atomically(preset, preset_to_json(written));
+        std::vector<std::string> args{"run", "--preset", preset, "--quiet"};
+        if (!resume_path.isEmpty()) args.insert(args.end(), {"--resume", resume_path.toStdString()});
+        p.ranks = std::make_shared<dist::LocalRanks>(config.num_devices(), args, cli.toStdString());  // on this thread
+        options.dist = p.ranks->rank0();
+      } catch (const std::exception& e) {
+        error = QString::fromStdString(e.what());
+      }
+    }
+    if (!error.isEmpty()) {
+      phase_ = Phase::Empty;
+      status_ = RunStatus::Idle;
+      if (!resume_path.isEmpty()) Q_EMIT resumeFailed(resume_path, error);
+      else Q_EMIT prepareFailed(error);
+      Q_EMIT statusChanged(status_, false);
+      return;
+    }
   }
   p.future = std::async(std::launch::async,
                         [config, options] { return std::make_unique<Session>(config, options); });
@@ -235,7 +314,9 @@ void SessionController::stepOps(int ops) {
 void SessionController::stepMinibatch() {
   if (!session_) return;
   const RunConfig& c = session_->config();
-  stepOps(c.num_stages() * (2 * c.microbatches + 1));  // M forwards, M backwards and an update per stage
+  // Every chunk of every replica: M forwards, M backwards (or M I and M W) and an update.
+  const bool split = is_schedule(c.schedule) && schedule_info(c.schedule).split_backward;
+  stepOps(c.num_chunks() * c.replicas * ((split ? 3 : 2) * c.microbatches + 1));
 }
 
 void SessionController::stop() {
@@ -299,6 +380,15 @@ void SessionController::tick() {
     else
       ++it;
   }
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = retiring_ranks_.begin(); it != retiring_ranks_.end();) {
+    if (it->first->exited() || now >= it->second) {
+      it->first->reap(std::chrono::milliseconds(0));  // kills what outlived its deadline
+      it = retiring_ranks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void SessionController::pollPrepares() {
@@ -318,7 +408,13 @@ void SessionController::pollPrepares() {
     }
     if (p.generation != generation_) {  // superseded by a newer prepare
       if (built) retire(std::move(built));
+      retireRanks(std::move(p.ranks), p.config.processes_timeout_seconds);
       continue;
+    }
+    if (!built && p.ranks) {  // why the other ranks did not join, when they ended
+      for (const std::string& line : p.ranks->reap(std::chrono::milliseconds(0)))
+        error += QStringLiteral("\n") + QString::fromStdString(line);
+      p.ranks.reset();
     }
     if (!built) {
       phase_ = Phase::Empty;
@@ -329,6 +425,7 @@ void SessionController::pollPrepares() {
       continue;
     }
     session_ = std::move(built);
+    ranks_ = std::move(p.ranks);
     ready_resume_path_ = p.resume_path;
     RunConfig resolved = p.config;
     resolved.partition = session_->partition();
@@ -383,6 +480,7 @@ void SessionController::finishRun() {
   setStatus(run_->summary.status);
   Q_EMIT runFinished(run_);
   pollCheckpoint();  // the final one (periodic checkpoints on), announced after the run's end
+  retireRanks(std::move(ranks_), session_->config().processes_timeout_seconds);
 }
 
 }  // namespace ps::gui

@@ -17,6 +17,10 @@
 #include "engine/session/session.h"
 #include "widgets/run_record.h"
 
+namespace ps::dist {
+class LocalRanks;
+}
+
 namespace ps::gui {
 
 class SessionController : public QObject {
@@ -75,6 +79,11 @@ class SessionController : public QObject {
   void setRunNumbering(std::function<int()> next) { next_number_ = std::move(next); }
   // Time the current run has spent paused, on the monotonic clock (the summary's samples/s leaves it out).
   double pausedSeconds() const;
+  // A run as processes (executor "processes"): the dashboard is rank 0 and starts the other ranks as
+  // pipescope-cli processes, from $PIPESCOPE_CLI, else beside this program or in ../cli (the build tree).
+  // "" when there is none. The ranks start only when such a run starts (a prepared session is threaded).
+  static QString cliProgram();
+  std::vector<qint64> rankPids() const;  // the current run's other ranks (none for threads)
 
  Q_SIGNALS:
   void prepared(const ps::ModelInfo& model, const std::vector<int>& partition);
@@ -99,6 +108,7 @@ class SessionController : public QObject {
     std::string key;  // keyFor(config, checkpoint_minutes)
     double checkpoint_minutes = 0;
     QString resume_path;
+    std::shared_ptr<dist::LocalRanks> ranks;  // a run as processes: ranks 1..N-1
   };
   void tick();
   void pollPrepares();
@@ -119,6 +129,10 @@ class SessionController : public QObject {
   std::string session_key_;  // configKey of what session_ was built from (partition resolved)
   std::vector<Pending> pending_;
   std::vector<std::unique_ptr<Session>> retiring_;  // stopped, waiting for their threads to end
+  std::shared_ptr<dist::LocalRanks> ranks_;  // session_'s other ranks (a run as processes)
+  // Ranks of ended runs: reaped once they exit, killed when they outlive their deadline.
+  std::vector<std::pair<std::shared_ptr<dist::LocalRanks>, std::chrono::steady_clock::time_point>> retiring_ranks_;
+  void retireRanks(std::shared_ptr<dist::LocalRanks> ranks, double timeout_seconds);
   int generation_ = 0;
   Phase phase_ = Phase::Empty;
   RunStatus status_ = RunStatus::Idle;

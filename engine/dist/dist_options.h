@@ -19,6 +19,9 @@ struct DistOptions {
   bool agent_store = false;
   std::string key_prefix;
   bool launched = false;   // started by pipescope-cli's own launcher (PIPESCOPE_* variables)
+  // The build every rank must run, compared at the rendezvous; "": this program's (its GNU build id).
+  // The dashboard, rank 0 of ranks that run pipescope-cli, gives that program's (program_version).
+  std::string binary;
   bool active() const { return rank >= 0; }
 };
 

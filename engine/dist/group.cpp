@@ -160,7 +160,7 @@ Group::Group(const DistOptions& o, const RunConfig& cfg, std::chrono::millisecon
   // The run token scopes every key: a process of another run never sees (or overwrites) this run's keys.
   d.store = c10::make_intrusive<c10d::PrefixStore>("pipescope/" + (o.token.empty() ? "default" : o.token) + "/", base);
 
-  nlohmann::json hello{{"binary", binary_version()}, {"token", o.token}, {"host", hostname()},
+  nlohmann::json hello{{"binary", o.binary.empty() ? binary_version() : o.binary}, {"token", o.token}, {"host", hostname()},
                        {"pid", static_cast<long long>(getpid())}, {"world", o.world}, {"config", config_fields_json(cfg)}};
   d.store->set("hello/" + std::to_string(o.rank), bytes_of(hello.dump()));
   wait_for_ranks(*d.store, "hello/", o.world, timeout);

@@ -14,11 +14,16 @@
 
 namespace ps::dist {
 
+// The identity a program at `path` shows at the rendezvous (as binary_version() in that program): its
+// GNU build id read from the ELF file, else its size and time.
+std::string program_version(const std::string& path);
+
 class LocalRanks {
  public:
-  // `args`: the arguments after the program name (the same for every rank). Throws std::runtime_error
-  // when the directory or a child cannot be made (the children made so far are reaped).
-  LocalRanks(int world, const std::vector<std::string>& args);
+  // `args`: the arguments after the program name (the same for every rank). `program`: what the ranks
+  // run ("": this program, /proc/self/exe). rank0().binary is then that program's version. Throws
+  // std::runtime_error when the directory or a child cannot be made (the children made so far are reaped).
+  LocalRanks(int world, const std::vector<std::string>& args, const std::string& program = {});
   ~LocalRanks();
   LocalRanks(const LocalRanks&) = delete;
   LocalRanks& operator=(const LocalRanks&) = delete;
@@ -29,6 +34,8 @@ class LocalRanks {
   // Waits up to `grace` for every child to exit, then kills (SIGKILL) and reaps the rest. Returns one
   // line for every rank that did not exit with 0 or 130 ("rank 2 (pid 4711) was killed by signal 9 (Killed)").
   std::vector<std::string> reap(std::chrono::milliseconds grace);
+  // Without waiting: whether every child has exited (reaping those that have).
+  bool exited();
 
  private:
   struct Child {

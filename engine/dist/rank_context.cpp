@@ -1,5 +1,7 @@
 #include "engine/dist/rank_context.h"
 
+#include <algorithm>
+
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "engine/dist/group.h"
@@ -155,6 +157,14 @@ void RankContext::receive_loop(int peer) {
         break;
       }
       case FrameKind::Pong: pongs_[f->key] = std::stoll(unpack_text(f->payload)); break;
+      case FrameKind::Control: {
+        const std::string kind = unpack_text(f->payload);
+        lock.unlock();  // the run's control has its own lock
+        apply_control(kind, f->key);
+        lock.lock();
+        cv_.notify_all();  // a paused wait starts its time again
+        break;
+      }
       case FrameKind::Grads: {
         const std::int64_t mb = f->key >> 24;
         const auto position = static_cast<std::size_t>((f->key >> 12) & 0xfff);
@@ -212,10 +222,12 @@ std::string RankContext::error() const {
 
 bool RankContext::wait(const std::function<bool()>& ready, const std::string& what, int peer, RunControl* control,
                        std::unique_lock<std::mutex>& lock) {
-  const auto until = Clock::now() + timeout_;
+  auto until = Clock::now() + timeout_;
   while (!ready()) {
     if (!error_.empty()) throw std::runtime_error(error_);
     if (control && control->stopped()) return false;
+    // A paused run (the user, on every rank) waits as long as the pause lasts: the bound counts from the resume.
+    if (control_ && control_->paused()) until = Clock::now() + timeout_;
     if (gone_[static_cast<std::size_t>(peer)])
       throw std::runtime_error("rank " + std::to_string(peer) + " ended before sending " + what);
     if (Clock::now() >= until)
@@ -324,6 +336,40 @@ std::optional<ChunkFigures> RankContext::figures(int chunk) const {
   auto it = figures_.find(chunk);
   if (it == figures_.end()) return std::nullopt;
   return it->second;
+}
+
+void RankContext::broadcast_control(const std::string& kind, std::int64_t value) {
+  if (rank_ != 0) return;
+  std::vector<int> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_sent_ || finishing_) return;
+    for (int p = 1; p < world_; ++p)
+      if (!gone_[static_cast<std::size_t>(p)]) peers.push_back(p);
+  }
+  for (int p : peers) {
+    try {
+      group_->send(p, FrameKind::Control, value, pack_text(kind));
+    } catch (const std::exception&) {
+      // that peer is gone: its receiver here says so
+    }
+  }
+}
+
+void RankContext::apply_control(const std::string& kind, std::int64_t value) {
+  if (!control_) return;
+  if (kind == "pause") {
+    control_->pause();
+  } else if (kind == "resume") {
+    control_->resume();
+  } else if (kind == "delay") {
+    control_->set_delay(std::chrono::microseconds(value));
+  } else if (kind == "step") {
+    const auto here_count = std::count(chunk_device_.begin(), chunk_device_.end(), rank_);
+    const auto all = std::max<std::int64_t>(1, static_cast<std::int64_t>(chunk_device_.size()));
+    const std::int64_t share = (value * here_count + all - 1) / all;
+    control_->step(static_cast<int>(std::max<std::int64_t>(1, share)));
+  }
 }
 
 void RankContext::stop_all(const std::string& reason) {

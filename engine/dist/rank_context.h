@@ -66,6 +66,15 @@ class RankContext {
   void take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers, std::vector<MinibatchResult>& results);
   std::optional<ChunkFigures> figures(int chunk) const;
 
+  // The run's pause, step and slow motion act on every rank (the dashboard drives rank 0). The receiving
+  // side applies them to `control`, and a link that waits while its rank is paused waits as long as the
+  // pause lasts (processes.timeout_seconds counts only running time).
+  void set_control(RunControl* control) { control_ = control; }
+  // Rank 0: "pause", "resume", "delay" (value: microseconds per op) or "step" (value: ops of the whole
+  // run; each rank takes its share, ceil(ops x its chunks / all chunks), at least one).
+  void broadcast_control(const std::string& kind, std::int64_t value);
+  void apply_control(const std::string& kind, std::int64_t value);  // to this rank's run (rank 0: its own)
+
   // Tells every rank to stop; with a reason, that this rank failed. Once per run.
   void stop_all(const std::string& reason);
   std::string error() const;  // why another rank made this one stop ("" for a plain stop)
@@ -103,6 +112,7 @@ class RankContext {
   std::map<std::int64_t, std::int64_t> pongs_;  // sequence number -> rank 0's clock
   std::vector<std::thread> receivers_;
   std::vector<AllReduce*> all_reduces_;  // per chunk position (share_gradients)
+  RunControl* control_ = nullptr;        // this rank's run (set_control)
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;

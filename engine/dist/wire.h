@@ -24,6 +24,7 @@ enum class FrameKind : std::int64_t {
   Ping,       // clock alignment at the rendezvous; key: a sequence number
   Pong,       // rank 0's answer; payload: its steady clock when it answered (pack_text)
   Grads,      // a replica's gradients of one chunk for one minibatch (pack_tensors); key: grads_key
+  Control,    // rank 0's pause, resume, step or slow motion (pack_text: the kind); key: its value
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
 constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes

@@ -504,24 +504,34 @@ void Session::start() {
   impl_->collector = std::thread([this] { impl_->collect_loop(); });
 }
 
+// As processes, rank 0 (the dashboard's) pauses, steps and slows down every rank.
 void Session::pause() {
   impl_->control.pause();
+  if (impl_->dist) impl_->dist->broadcast_control("pause", 0);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->status == RunStatus::Running) impl_->status = RunStatus::Paused;
 }
 
 void Session::resume() {
   impl_->control.resume();
+  if (impl_->dist) impl_->dist->broadcast_control("resume", 0);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->status == RunStatus::Paused) impl_->status = RunStatus::Running;
 }
 
-void Session::step(int ops) { impl_->control.step(ops); }
+void Session::step(int ops) {
+  if (!impl_->dist) return impl_->control.step(ops);
+  impl_->dist->apply_control("step", ops);  // this rank's share of the ops
+  impl_->dist->broadcast_control("step", ops);
+}
 void Session::stop() {
   impl_->control.stop();
   if (impl_->dist && impl_->started && !impl_->driver_done) impl_->dist->stop_all("");  // every rank stops
 }
-void Session::set_op_delay(std::chrono::microseconds delay) { impl_->control.set_delay(delay); }
+void Session::set_op_delay(std::chrono::microseconds delay) {
+  impl_->control.set_delay(delay);
+  if (impl_->dist) impl_->dist->broadcast_control("delay", delay.count());
+}
 
 bool Session::wait_for(std::chrono::milliseconds timeout) {
   if (!impl_->started) return false;

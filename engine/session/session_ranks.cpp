@@ -18,6 +18,7 @@ void Session::Impl::join_ranks() {
                      "(RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)");
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(cfg.processes_timeout_seconds * 1000));
   dist = std::make_unique<dist::RankContext>(opts.dist, cfg, timeout, [this] { control.stop(); });
+  dist->set_control(&control);  // rank 0's pause, step and slow motion reach every rank
   if (dist->rank() != 0) {  // rank 0 writes the outputs
     opts.out_dir.clear();
     opts.trace_path.clear();
