@@ -370,6 +370,7 @@ void TimelineView::paintEvent(QPaintEvent*) {
   p.setClipRect(plot);
   for (int k = 0; k < model_.stageCount(); ++k) {
     paintStageRow(p, k);
+    paintHeld(p, k);
     if (ghostRowsVisible()) paintGhostRow(p, k);
   }
   for (int lane = 0; lane < model_.laneCount(); ++lane) paintLane(p, lane);

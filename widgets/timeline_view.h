@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "widgets/colors.h"
+#include "widgets/held_activations.h"
 #include "widgets/timeline_links.h"
 #include "widgets/timeline_model.h"
 
@@ -97,6 +98,11 @@ class TimelineView : public QWidget {
   QString linksText() const;  // "F7: read v5, made by the update after minibatch 4 · partner B7"
   std::optional<QRectF> opBoxRect(OpRef op) const;  // where the op's box is drawn (none before its layout)
 
+  // The activations each device holds (until their B, or W with a split backward), drawn as a thin step
+  // area at the bottom of its row, scaled to the peak in view (held_activations.h). Empty when the row
+  // shows too many ops to read.
+  std::vector<HeldStep> heldSteps(int stage) const;
+
   std::optional<TimelineHit> hitTest(const QPoint& pos) const;
   QString toolTipText(const TimelineHit& hit) const;
 
@@ -149,6 +155,7 @@ class TimelineView : public QWidget {
   std::pair<std::size_t, std::size_t> paintOps(class QPainter& p, int stage, IndexRange range, const QRect& row, bool ghost);
   void paintLatest(class QPainter& p, int stage);
   void paintLinks(class QPainter& p);  // timeline_links.cpp
+  void paintHeld(class QPainter& p, int stage);  // held_activations.cpp
   void refreshLinks();  // after the rows change: the selection's place and its links
   double clampScale(double ns_per_px) const;
   int colorIndex(const OpEvent& e) const;
