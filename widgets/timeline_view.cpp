@@ -1,6 +1,7 @@
 #include "widgets/timeline_view.h"
 
 #include <QHelpEvent>
+#include <QKeyEvent>
 #include <QImage>
 #include <QMouseEvent>
 #include <QPainter>
@@ -104,7 +105,6 @@ QString TimelineView::opLabel(const OpEvent& e, bool two_lines) const {
 int TimelineView::labelWidthPx() const {
   // The widest name the run has had so far: its largest minibatch, microbatch, chunk and version.
   OpEvent e;
-  e.kind = OpKind::Backward;
   e.minibatch = std::max(99, model_.maxMinibatch());
   e.micro = model_.maxMicro();
   e.stage = model_.maxChunk();
@@ -112,7 +112,10 @@ int TimelineView::labelWidthPx() const {
   const QFontMetrics fm = fontMetrics();
   const bool two_lines = stageRowHeight() - ghostRowHeight() - 2 >= 2 * fm.height();
   int w = 0;
-  for (const QString& line : opLabel(e, two_lines).split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+  for (OpKind kind : {OpKind::Backward, OpKind::WeightGrad}) {  // W is the widest letter (a split backward)
+    e.kind = kind;
+    for (const QString& line : opLabel(e, two_lines).split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+  }
   return w + 8;
 }
 
@@ -171,12 +174,14 @@ QString TimelineView::latestText() const {
 void TimelineView::appendBatch(const TelemetryBatch& batch) {
   if (batch.ops.empty() && batch.transfers.empty() && batch.marks.empty()) return;
   model_.append(batch);
+  if (selected_) refreshLinks();  // a partner may have just run; indices may have moved
   applyLiveView();
   update();
 }
 
 void TimelineView::clear() {
   model_.clear();
+  selectOp(std::nullopt);
   highlight_ = -1;
   mode_ = LiveMode::Growing;
   follow_ = true;
@@ -365,12 +370,14 @@ void TimelineView::paintEvent(QPaintEvent*) {
   p.setClipRect(plot);
   for (int k = 0; k < model_.stageCount(); ++k) {
     paintStageRow(p, k);
+    paintHeld(p, k);
     if (ghostRowsVisible()) paintGhostRow(p, k);
   }
   for (int lane = 0; lane < model_.laneCount(); ++lane) paintLane(p, lane);
   if (mark_latest_)
     for (int k = 0; k < model_.stageCount(); ++k) paintLatest(p, k);
   paintMarks(p);
+  paintLinks(p);
   // The live edge.
   if (!model_.empty()) {
     const double x = xForTime(model_.endNs());
@@ -715,6 +722,10 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
 
 bool TimelineView::event(QEvent* event) {
   if (event->type() == QEvent::PaletteChange) rebuildColors();
+  if (event->type() == QEvent::ShortcutOverride && selected_ && static_cast<QKeyEvent*>(event)->key() == Qt::Key_Escape) {
+    event->accept();  // Esc clears the links first (keyPressEvent); the next Esc is the window's again
+    return true;
+  }
   if (event->type() == QEvent::ToolTip) {
     auto* help = static_cast<QHelpEvent*>(event);
     if (auto hit = hitTest(help->pos()))
@@ -762,6 +773,10 @@ void TimelineView::mouseReleaseEvent(QMouseEvent* event) {
   if (!was_click) return;
   const auto hit = hitTest(event->position().toPoint());
   int minibatch = -1;
+  // A box: its links (a second click on it clears them, like the minibatch's highlight).
+  std::optional<OpRef> op;
+  if (hit && hit->kind == TimelineHit::Kind::Op) op = OpRef{hit->row, hit->index};
+  selectOp(op && selected_ && *op == *selected_ ? std::nullopt : op);
   if (hit && hit->kind == TimelineHit::Kind::Op) minibatch = model_.ops(hit->row)[hit->index].minibatch;
   if (hit && hit->kind == TimelineHit::Kind::Transfer) minibatch = model_.transfers(hit->row)[hit->index].minibatch;
   if (hit && hit->kind == TimelineHit::Kind::Ghost) minibatch = model_.ghostOps(hit->row)[hit->index].minibatch;

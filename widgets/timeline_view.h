@@ -6,6 +6,8 @@
 // 100k-op buffer interactive. The x axis is one of three clocks (TimelineModel): wall time, compute time
 // or op slots; on the last two the view never zooms out so far that a box loses its label.
 #pragma once
+#include <QPointF>
+#include <QRectF>
 #include <QRgb>
 #include <QStringList>
 #include <QWidget>
@@ -13,6 +15,8 @@
 #include <optional>
 
 #include "widgets/colors.h"
+#include "widgets/held_activations.h"
+#include "widgets/timeline_links.h"
 #include "widgets/timeline_model.h"
 
 namespace ps::ui {
@@ -21,6 +25,12 @@ struct TimelineHit {
   enum class Kind { Op, Transfer, Ghost, Mark } kind = Kind::Op;
   int row = 0;  // stage for an op or a ghost op, lane (stages row..row+1) for a transfer, 0 for a mark
   std::size_t index = 0;  // into ops(row), transfers(row), ghostOps(row) or marks()
+};
+
+// A clicked box's link as drawn: a cubic curve from the box to the linked op's box, with its head at `to`.
+struct TimelineArrow {
+  TimelineLink link;
+  QPointF from, c1, c2, to;
 };
 
 // What the last paint drew; lets tests and the benchmark check the culling.
@@ -79,6 +89,20 @@ class TimelineView : public QWidget {
   int highlightedMinibatch() const { return highlight_; }
   void setHighlightedMinibatch(int minibatch);  // -1 clears
 
+  // Clicking a box selects it: arrows to the update that made the weights it read and to its partner
+  // passes (timeline_links.h). Clicking it again, clicking elsewhere or Esc clears them.
+  void selectOp(std::optional<OpRef> op);
+  std::optional<OpRef> selectedOp() const { return selected_; }
+  const std::vector<TimelineLink>& links() const { return links_; }
+  std::vector<TimelineArrow> linkArrows() const;  // the links laid out on the current clock and viewport
+  QString linksText() const;  // "F7: read v5, made by the update after minibatch 4 · partner B7"
+  std::optional<QRectF> opBoxRect(OpRef op) const;  // where the op's box is drawn (none before its layout)
+
+  // The activations each device holds (until their B, or W with a split backward), drawn as a thin step
+  // area at the bottom of its row, scaled to the peak in view (held_activations.h). Empty when the row
+  // shows too many ops to read.
+  std::vector<HeldStep> heldSteps(int stage) const;
+
   std::optional<TimelineHit> hitTest(const QPoint& pos) const;
   QString toolTipText(const TimelineHit& hit) const;
 
@@ -116,6 +140,7 @@ class TimelineView : public QWidget {
   void mousePressEvent(QMouseEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
   void mouseReleaseEvent(QMouseEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
   bool event(QEvent* event) override;
 
@@ -129,6 +154,9 @@ class TimelineView : public QWidget {
   // {drawn, merged}. A ghost row draws lighter boxes with an outline, no labels, no highlight.
   std::pair<std::size_t, std::size_t> paintOps(class QPainter& p, int stage, IndexRange range, const QRect& row, bool ghost);
   void paintLatest(class QPainter& p, int stage);
+  void paintLinks(class QPainter& p);  // timeline_links.cpp
+  void paintHeld(class QPainter& p, int stage);  // held_activations.cpp
+  void refreshLinks();  // after the rows change: the selection's place and its links
   double clampScale(double ns_per_px) const;
   int colorIndex(const OpEvent& e) const;
   void paintMarks(class QPainter& p);
@@ -161,6 +189,9 @@ class TimelineView : public QWidget {
   std::vector<QRgb> columns_, ticks_;  // per pixel column of the row being painted (reused buffers)
   std::vector<std::size_t> wide_;
   bool mark_latest_ = false;
+  std::optional<OpRef> selected_;
+  OpEvent selected_event_;  // what was selected (to find it again when indices move)
+  std::vector<TimelineLink> links_;
   static constexpr int kKinds = 6;  // F, B, U, I, W (OpKind), then an overlapped pair's op
   std::array<QColor, kKinds * kMinibatchHues> colors_, faded_, ghost_;  // ghost: 55% colour over the background
 };

@@ -40,6 +40,8 @@ bool ShortcutGuard::eventFilter(QObject* watched, QEvent* event) {
   auto* key = static_cast<QKeyEvent*>(event);
   if (!keys_.contains(QKeySequence(key->keyCombination()))) return false;
   if (key->key() != Qt::Key_Escape && is_text_entry(widget)) return false;  // typed text stays text
+  // A widget with something of its own to dismiss (the timeline's arrows) takes that Esc first.
+  if (key->key() == Qt::Key_Escape && widget->property("escapeClears").toBool()) return false;
   // Not accepted: the shortcut map goes on to the window's action, and the key never reaches the field.
   key->ignore();
   return true;

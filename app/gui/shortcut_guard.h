@@ -1,7 +1,8 @@
 // The window's single-key shortcuts (Space, S, Shift+S, Esc, F, L) work whatever has focus and never
 // edit a field: a focused spin box would otherwise take Space and S as text and Esc as "undo the edit".
 // Text fields (a learning rate, a strategy's text parameter) keep the keys they are typed with, except
-// Esc, which edits nothing there and stays the window's Stop.
+// Esc, which edits nothing there and stays the window's Stop. A widget whose "escapeClears" property is
+// true (the timeline while it draws a clicked box's arrows) takes Esc once to dismiss that.
 #pragma once
 #include <QKeySequence>
 #include <QList>

@@ -397,21 +397,25 @@ TEST(Presets, EveryPresetLoadsAndValidates) {
     names.insert(entry.path().stem().string());
   }
   for (const char* expected :
-       {"default", "tiny", "classroom-gpipe", "classroom-staleness", "classroom-stash", "transformer-tiny"})
+       {"default", "tiny", "classroom-gpipe", "classroom-staleness", "classroom-stash", "classroom-interleaved",
+        "classroom-zero-bubble", "classroom-spectrain", "transformer-tiny"})
     EXPECT_EQ(names.count(expected), 1u) << expected;
 }
 
-TEST(Presets, StashLessonDiffersFromTheStalenessLessonOnlyInTheStrategy) {
+TEST(Presets, StashAndSpecTrainLessonsDifferFromTheStalenessLessonOnlyInTheStrategy) {
   const auto dir = presets_dir();
   ASSERT_FALSE(dir.empty());
-  RunConfig stale = load_preset((dir / "classroom-staleness.json").string());
-  const RunConfig stash = load_preset((dir / "classroom-stash.json").string());
-  EXPECT_EQ(stale.strategy.name, "latest");
-  EXPECT_EQ(stash.strategy.name, "stash");
-  stale.name = stash.name;
-  stale.description = stash.description;
-  stale.strategy = stash.strategy;
-  expect_same(stale, stash);
+  for (const char* other : {"stash", "spectrain"}) {
+    SCOPED_TRACE(other);
+    RunConfig stale = load_preset((dir / "classroom-staleness.json").string());
+    const RunConfig lesson = load_preset((dir / ("classroom-" + std::string(other) + ".json")).string());
+    EXPECT_EQ(stale.strategy.name, "latest");
+    EXPECT_EQ(lesson.strategy.name, other);
+    stale.name = lesson.name;
+    stale.description = lesson.description;
+    stale.strategy = lesson.strategy;
+    expect_same(stale, lesson);
+  }
 }
 
 }  // namespace
