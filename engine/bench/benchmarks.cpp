@@ -19,6 +19,7 @@
 #include "engine/bench/paired.h"
 #include "engine/config/suggest.h"
 #include "engine/util/errors.h"
+#include "engine/util/initial_weights.h"
 
 namespace ps {
 namespace {
@@ -96,8 +97,11 @@ class PlainLoop {
  public:
   PlainLoop(const RunConfig& cfg, const DataSplit& data)
       : cfg_(cfg), builder_(cfg.model, data.input), batches_(data.train, cfg.batch_size, cfg.seed) {
-    torch::manual_seed(cfg.seed);
-    model_ = builder_.build_units(0, builder_.num_units());
+    {
+      auto weights_lock = lock_initial_weights();
+      torch::manual_seed(cfg.seed);
+      model_ = builder_.build_units(0, builder_.num_units());
+    }
     const OptimizerConfig& o = cfg.optimizer;
     if (o.name == "adam")
       opt_ = std::make_unique<torch::optim::Adam>(

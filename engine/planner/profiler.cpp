@@ -20,6 +20,7 @@
 #include "engine/runtime/pipeline.h"
 #include "engine/session/session.h"
 #include "engine/util/errors.h"
+#include "engine/util/initial_weights.h"
 
 namespace ps {
 namespace {
@@ -58,11 +59,14 @@ void synchronize(const c10::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-at::Tensor random_inputs(const InputSpec& spec, int samples, const c10::Device& device) {
+// Timing inputs come from a generator of their own: the default one belongs to seeded builds.
+at::Generator profile_generator(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed + 0x9f07ULL); }
+
+at::Tensor random_inputs(const InputSpec& spec, int samples, const c10::Device& device, at::Generator& gen) {
   std::vector<std::int64_t> shape{samples};
   shape.insert(shape.end(), spec.sample_shape.begin(), spec.sample_shape.end());
-  if (spec.tokens) return torch::randint(0, std::max(1, spec.vocab), shape, torch::kLong).to(device);
-  return torch::randn(shape).to(device);
+  if (spec.tokens) return torch::randint(0, std::max(1, spec.vocab), shape, gen, torch::kLong).to(device);
+  return torch::randn(shape, gen).to(device);
 }
 
 struct Timing {
@@ -98,7 +102,10 @@ Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at:
     if (last) {
       loss.backward();
     } else {
-      if (!grad_out.defined()) grad_out = torch::randn_like(y);
+      if (!grad_out.defined()) {
+        at::Generator gen = profile_generator(cfg.seed);
+        grad_out = torch::randn(y.sizes(), gen, y.options());
+      }
       y.backward(grad_out);
     }
     synchronize(device);
@@ -129,9 +136,13 @@ double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const R
   const int n = builder.num_units();
   std::vector<torch::nn::Sequential> models;
   std::vector<at::Tensor> inputs;
+  at::Generator gen = profile_generator(cfg.seed);
   for (int t = 0; t < hw; ++t) {
-    models.push_back(builder.build_units(0, n));
-    inputs.push_back(random_inputs(spec, microbatch, device));
+    {
+      auto weights_lock = lock_initial_weights();
+      models.push_back(builder.build_units(0, n));
+    }
+    inputs.push_back(random_inputs(spec, microbatch, device, gen));
   }
   auto pass = [&](int t) {
     at::Tensor y = models[t]->forward(inputs[t]);
@@ -171,13 +182,17 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
   if (device.is_cuda() && !torch::cuda::is_available())
     throw InputError(cfg.source, "device", "CUDA was asked for, but this LibTorch has no CUDA device available");
   set_intra_op_threads(std::max(1, cfg.threads_per_stage));
-  torch::manual_seed(cfg.seed);
   const int n = builder.num_units();
   std::vector<torch::nn::Sequential> units;
-  for (int u = 0; u < n; ++u) {
-    units.push_back(builder.build_units(u, u + 1));
-    units.back()->to(device);
+  {
+    auto weights_lock = lock_initial_weights();
+    torch::manual_seed(cfg.seed);
+    for (int u = 0; u < n; ++u) {
+      units.push_back(builder.build_units(u, u + 1));
+      units.back()->to(device);
+    }
   }
+  at::Generator gen = profile_generator(cfg.seed);
   ModelProfile p;
   p.key = profile_key(cfg);
   p.model = cfg.model.name;
@@ -197,8 +212,8 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
       for (auto& u : p.units) u.forward_batch_s = u.forward_micro_s, u.backward_batch_s = u.backward_micro_s;
       break;
     }
-    at::Tensor x = random_inputs(spec, sizes[which], device);
-    const at::Tensor labels = torch::randint(0, std::max(1, spec.num_classes), {sizes[which]}, torch::kLong).to(device);
+    at::Tensor x = random_inputs(spec, sizes[which], device, gen);
+    const at::Tensor labels = torch::randint(0, std::max(1, spec.num_classes), {sizes[which]}, gen, torch::kLong).to(device);
     for (int u = 0; u < n; ++u) {
       const Timing t = time_unit(units[u], x, labels, u == n - 1, cfg, opts, device);
       UnitProfile& up = p.units[u];

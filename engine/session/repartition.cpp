@@ -1,4 +1,5 @@
 #include "engine/session/repartition.h"
+#include "engine/util/initial_weights.h"
 
 #include "engine/session/session_impl.h"
 
@@ -193,6 +194,7 @@ void Session::Impl::apply_repartition(const std::vector<int>& to) {
   std::vector<std::unique_ptr<StageRuntime>> stages;
   {
     // Building modules draws initial weights from the default generator: leave the run's draws as they were.
+    auto weights_lock = lock_initial_weights();
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     at::Tensor rng;
     {

@@ -14,6 +14,7 @@
 #include "engine/session/weights_digest.h"
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
+#include "engine/util/initial_weights.h"
 
 namespace ps {
 
@@ -97,7 +98,10 @@ void Session::Impl::build() {
 
   make_device_backends(D);
 
-  torch::manual_seed(cfg.seed);  // stages built in unit order: the same initial weights for any partition
+  // Stages built in unit order from the seed: the same initial weights for any partition, whatever else
+  // this process builds meanwhile.
+  auto weights_lock = lock_initial_weights();
+  torch::manual_seed(cfg.seed);
   strategy_params = resolve_strategy_params(cfg.strategy, cfg.schedule, cfg.source);
   std::vector<std::unique_ptr<StageRuntime>> stages;
   stats = RunStats(S);
@@ -112,6 +116,7 @@ void Session::Impl::build() {
     if (k % group == 0) torch::manual_seed(cfg.seed);  // every replica starts from the same weights
     stages.push_back(make_stage(k, S, ranges[k]));
   }
+  weights_lock.unlock();
   pipeline = make_pipeline(std::move(stages));
 
   std::optional<Checkpoint> resumed;
@@ -204,7 +209,10 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
   s.backend = device_backends[static_cast<std::size_t>(chunk_device[static_cast<std::size_t>(k)])];
   s.module = builder->build_units(first, last + 1);
   const ModelBuilder* b = builder.get();
-  s.make_replica = [b, first, last] { return b->build_units(first, last + 1); };
+  s.make_replica = [b, first, last] {  // its draws must not reach a seeded build elsewhere
+    auto lock = lock_initial_weights();
+    return b->build_units(first, last + 1);
+  };
   s.optimizer = cfg.optimizer;
   s.lr_schedule = cfg.lr_schedule;
   s.total_steps = total_steps;

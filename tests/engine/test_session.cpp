@@ -2,6 +2,7 @@
 // written and readable; threaded and sequential sessions agree; stop, pause and bad input behave.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "engine/session/session.h"
 #include "engine/telemetry/outputs.h"
 #include "engine/util/errors.h"
+#include "engine/util/initial_weights.h"
 
 namespace ps {
 namespace {
@@ -85,6 +87,42 @@ TEST(SessionExecutors, ThreadedAndSequentialSessionsAgree) {
   b.wait();
   EXPECT_EQ(a.summary().status, RunStatus::Completed);
   EXPECT_EQ(a.summary().weights_digest, b.summary().weights_digest);
+}
+
+// LibTorch draws initial weights from one generator per process. A session built while something else
+// in the process draws from it (another session being prepared, a profile, a stash replica) must still
+// get its seed's weights: the dashboard prepares a run while it builds another.
+TEST(SessionBuild, ASessionBuiltWhileAnotherThreadDrawsHasTheWeightsOfOneBuiltAlone) {
+  RunConfig cfg = tiny();
+  cfg.steps = 6;
+  std::string alone;
+  {
+    Session s(cfg);
+    s.start();
+    s.wait();
+    alone = s.summary().weights_digest;
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> draws{0};
+  std::thread other([&] {
+    while (!done) {
+      auto lock = lock_initial_weights();  // what every build in the engine does
+      (void)torch::randn({512});
+      ++draws;
+    }
+  });
+  while (draws < 10) std::this_thread::yield();  // the other thread is drawing
+  std::string beside;
+  {
+    Session s(cfg);
+    s.start();
+    s.wait();
+    beside = s.summary().weights_digest;
+  }
+  done = true;
+  other.join();
+  EXPECT_FALSE(alone.empty());
+  EXPECT_EQ(beside, alone);
 }
 
 TEST(SessionControl, StopEndsTheRunAndKeepsOutputsReadable) {
