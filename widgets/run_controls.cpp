@@ -22,6 +22,7 @@ std::chrono::microseconds slow_motion_delay(int slider_value) {
 RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   auto button = [this](const QString& text, QStyle::StandardPixmap icon, const QString& tip) {
     auto* b = new QPushButton(style()->standardIcon(icon), text, this);
+    b->setProperty("fullText", text);
     b->setToolTip(tip);
     b->setFocusPolicy(Qt::NoFocus);  // Space belongs to the window's Start/Pause shortcut
     return b;
@@ -53,17 +54,19 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   slow_label_->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
 
   auto* layout = new QHBoxLayout(this);
+  layout->setSizeConstraint(QLayout::SetNoConstraint);  // the minimum is minimumSizeHint's (icons only)
   layout->setContentsMargins(2, 2, 2, 2);
   for (QPushButton* b : {start_, pause_, resume_, step_op_, step_minibatch_, stop_, reset_}) layout->addWidget(b);
   layout->addSpacing(12);
-  layout->addWidget(new QLabel(tr("Slow motion"), this));
+  slow_title_ = new QLabel(tr("Slow motion"), this);
+  layout->addWidget(slow_title_);
   layout->addWidget(slow_);
   layout->addWidget(slow_label_);
   layout->addSpacing(12);
   layout->addWidget(save_checkpoint_);
-  auto* every = new QLabel(tr("Auto-checkpoint"), this);
-  every->setToolTip(checkpoint_every_->toolTip());
-  layout->addWidget(every);
+  every_label_ = new QLabel(tr("Auto-checkpoint"), this);
+  every_label_->setToolTip(checkpoint_every_->toolTip());
+  layout->addWidget(every_label_);
   layout->addWidget(checkpoint_every_);
   layout->addStretch(1);
 
@@ -84,8 +87,43 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
     Q_EMIT opDelayChanged(delay);
   });
   slow_label_->setText(tr("full speed"));
-  fixWidths();
   setStatus(RunStatus::Idle);
+  measure();
+}
+
+void RunControls::setButtonText(QPushButton* b, const QString& text) {
+  b->setProperty("fullText", text);
+  b->setText(compact_ ? QString() : text);
+}
+
+void RunControls::applyCompact(bool compact) {
+  compact_ = compact;
+  for (QPushButton* b : {start_, pause_, resume_, step_op_, step_minibatch_, stop_, reset_, save_checkpoint_})
+    b->setText(compact ? QString() : b->property("fullText").toString());
+  for (QLabel* l : {slow_title_, every_label_, slow_label_}) l->setVisible(!compact);
+  fixWidths();
+  layout()->invalidate();
+}
+
+void RunControls::measure() {
+  if (!every_label_) return;  // a change event during construction
+  const bool was = compact_;
+  applyCompact(true);
+  compact_width_ = layout()->minimumSize().width();
+  applyCompact(false);
+  full_width_ = layout()->minimumSize().width();
+  applyCompact(was);
+  updateGeometry();
+}
+
+QSize RunControls::minimumSizeHint() const {
+  return {compact_width_, QWidget::minimumSizeHint().height()};
+}
+
+void RunControls::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  const bool want = width() < full_width_;
+  if (want != compact_) applyCompact(want);
 }
 
 void RunControls::fixWidths() {
@@ -95,7 +133,7 @@ void RunControls::fixWidths() {
   int slot = 0;
   for (QPushButton* b : {start_, pause_, resume_}) {
     const QString text = b->text();
-    for (const QString& t : {text, b == start_ ? tr("Preparing…") : text}) {
+    for (const QString& t : {text, b == start_ && !compact_ ? tr("Preparing…") : text}) {
       b->setText(t);
       slot = std::max(slot, b->sizeHint().width());
     }
@@ -111,7 +149,7 @@ void RunControls::fixWidths() {
 
 void RunControls::changeEvent(QEvent* event) {
   QWidget::changeEvent(event);
-  if (event->type() == QEvent::FontChange || event->type() == QEvent::StyleChange) fixWidths();
+  if (event->type() == QEvent::FontChange || event->type() == QEvent::StyleChange) measure();
 }
 
 void RunControls::setStatus(RunStatus status, bool preparing) {
@@ -121,7 +159,7 @@ void RunControls::setStatus(RunStatus status, bool preparing) {
   // One of the three at a time, in the same slot.
   start_->setVisible(!live);
   start_->setEnabled(!preparing);
-  start_->setText(preparing ? tr("Preparing…") : tr("Start"));
+  setButtonText(start_, preparing ? tr("Preparing…") : tr("Start"));
   pause_->setVisible(running);
   pause_->setEnabled(running);
   resume_->setVisible(paused);

@@ -42,6 +42,11 @@ class RunControls : public QWidget {
   QPushButton* saveCheckpointButton() const { return save_checkpoint_; }
   QSpinBox* checkpointEveryBox() const { return checkpoint_every_; }
 
+  // Narrower than its labels need (a 1280-pixel projector at zoom 1.5), the bar shows icons only (the
+  // tooltips still name every button); it never forces the window wider than that.
+  QSize minimumSizeHint() const override;
+  bool isCompact() const { return compact_; }
+
  Q_SIGNALS:
   void startRequested();
   void pauseRequested();
@@ -56,9 +61,16 @@ class RunControls : public QWidget {
 
  protected:
   void changeEvent(QEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   void fixWidths();
+  void applyCompact(bool compact);  // texts and labels off (on), then the widths
+  void measure();                   // full_width_ and compact_width_ at the current font
+  void setButtonText(QPushButton* b, const QString& text);
+  bool compact_ = false;
+  int full_width_ = 0, compact_width_ = 0;
+  QLabel *slow_title_ = nullptr, *every_label_ = nullptr;
   RunStatus status_ = RunStatus::Idle;
   QPushButton *start_ = nullptr, *pause_ = nullptr, *resume_ = nullptr, *step_op_ = nullptr, *step_minibatch_ = nullptr,
               *stop_ = nullptr, *reset_ = nullptr, *save_checkpoint_ = nullptr;

@@ -119,7 +119,9 @@ MainWindow::MainWindow(QWidget* parent)
   progress_->setRange(0, 1000);
   progress_->setMaximumWidth(220);
   progress_->setTextVisible(true);
-  // Permanent widgets: transient messages (showMessage) take the left side and never cover them.
+  // Permanent widgets: transient messages (showMessage) take the left side and never cover them. Their
+  // text is cut, not the window widened, when it is narrow (1280 pixels at zoom 1.5): the tooltip has all.
+  for (QLabel* l : {status_label_, metrics_label_}) l->setMinimumWidth(fontMetrics().averageCharWidth() * 12);
   statusBar()->addPermanentWidget(status_label_);
   statusBar()->addPermanentWidget(metrics_label_);
   statusBar()->addPermanentWidget(progress_);

@@ -85,6 +85,36 @@ class TestRunControls : public QObject {
     }
   }
 
+  // At zoom 1.5 on a 1280-pixel projector the labels do not fit: the bar keeps every button as an icon
+  // (its tooltip names it) instead of forcing the window wider, and gets its labels back when widened.
+  void aNarrowBarShowsIconsOnlyAndNeverForcesTheWindowWider() {
+    RunControls c;
+    QFont big = c.font();
+    big.setPointSizeF(big.pointSizeF() * 1.5);
+    c.setFont(big);
+    const int full = c.sizeHint().width();
+    QVERIFY(c.minimumSizeHint().width() < full * 2 / 3);
+    c.resize(full, c.sizeHint().height());
+    c.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c));
+    QVERIFY(!c.isCompact());
+    QCOMPARE(c.startButton()->text(), tr("Start"));
+    c.resize(full - 40, c.height());
+    QTRY_VERIFY(c.isCompact());
+    QVERIFY(c.startButton()->text().isEmpty());
+    QVERIFY(!c.startButton()->toolTip().isEmpty());
+    QVERIFY(!c.startButton()->icon().isNull());
+    c.setStatus(RunStatus::Idle, true);  // a status change keeps the bar compact
+    QVERIFY(c.startButton()->text().isEmpty());
+    c.setStatus(RunStatus::Idle, false);
+    QApplication::processEvents();
+    for (QPushButton* b : c.findChildren<QPushButton*>())  // every button inside the bar
+      if (b->isVisible()) QVERIFY(b->geometry().right() <= c.width());
+    c.resize(full + 10, c.height());
+    QTRY_VERIFY(!c.isCompact());
+    QCOMPARE(c.startButton()->text(), tr("Start"));
+  }
+
   void saveCheckpointOnlyForARunWorthSaving() {
     RunControls c;
     c.show();
