@@ -9,6 +9,7 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
@@ -203,6 +204,7 @@ void StrategyPanel::setConfig(const RunConfig& config) {
   stages_->setValue(config.num_stages());
   steps_->setValue(static_cast<int>(std::min<std::int64_t>(config.steps, steps_->maximum())));
   chunks_->setValue(config.chunks_per_device());
+  chunks_->setEnabled(is_schedule(config.schedule) && schedule_info(config.schedule).placement != Placement::OnePerDevice);
   replicas_->setValue(config.replicas);
   executor_->setCurrentIndex(std::max(0, executor_->findData(QString::fromStdString(config.executor))));
   training_->load(config);
@@ -297,6 +299,10 @@ void StrategyPanel::onEdited() {
     const ScheduleInfo& s = schedule_info(schedule_->currentText().toStdString());
     takes_micro = s.takes_microbatches;
     several_chunks = s.placement != Placement::OnePerDevice;
+    if (several_chunks != chunks_->isEnabled()) {  // another placement: its default chunks (1 for one per device)
+      const QSignalBlocker quiet(chunks_);
+      chunks_->setValue(s.default_chunks());
+    }
     whole_replicas = s.replicas;
     QString bubble_text;
     try {
