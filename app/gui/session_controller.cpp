@@ -209,10 +209,8 @@ void SessionController::prepareWith(const RunConfig& config, bool start_when_rea
       Q_EMIT statusChanged(status_, true);
       return;
     }
-    // Periodic checkpoints need a coordinated pause the ranks do not have yet; the end-of-run one works
-    // (not with replicas as processes).
+    // Periodic checkpoints need a coordinated pause the ranks do not have yet; the end-of-run one works.
     options.checkpoint_every_minutes = 0;
-    if (config.replicas > 1) options.checkpoint_path.clear();
     QString error;
     const QString cli = cliProgram();
     if (cli.isEmpty()) {

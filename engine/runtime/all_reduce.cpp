@@ -48,7 +48,7 @@ bool AllReduce::sum(std::int64_t minibatch, std::vector<at::Tensor>& out, const 
       else out[i].add_(g.to(out[i].device()));
     }
   }
-  if (++r.consumed == local_) rounds_.erase(minibatch);
+  if (++r.consumed >= local_) rounds_.erase(minibatch);  // >=: a resumed round counts the takes before the cut
   return true;
 }
 
@@ -85,17 +85,59 @@ void AllReduce::save(Checkpoint& c, const std::string& tag) const {
 
 void AllReduce::load(const Checkpoint& c, const std::string& tag) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Replicas as processes: another rank's run may have started first and sent its gradients already
+  // (receive() before this load). They join the loaded rounds; they are not the checkpoint's to drop.
+  std::map<std::int64_t, Round> early = std::move(rounds_);
   rounds_.clear();
-  if (!c.meta.contains("all_reduce" + tag)) return;
-  for (const auto& j : c.meta["all_reduce" + tag]) {
-    const std::int64_t mb = j["minibatch"].get<std::int64_t>();
+  if (c.meta.contains("all_reduce" + tag))
+    for (const auto& j : c.meta["all_reduce" + tag]) {
+      const std::int64_t mb = j["minibatch"].get<std::int64_t>();
+      Round& r = rounds_[mb];
+      r.deposited = j["deposited"].get<int>();
+      r.consumed = j["consumed"].get<int>();
+      r.grads.resize(static_cast<std::size_t>(replicas_));
+      for (int k = 0; k < replicas_; ++k)
+        r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce" + tag + "/" + std::to_string(mb) + "/" + std::to_string(k));
+    }
+  for (auto& [mb, e] : early) {
     Round& r = rounds_[mb];
-    r.deposited = j["deposited"].get<int>();
-    r.consumed = j["consumed"].get<int>();
     r.grads.resize(static_cast<std::size_t>(replicas_));
-    for (int k = 0; k < replicas_; ++k)
-      r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce" + tag + "/" + std::to_string(mb) + "/" + std::to_string(k));
+    for (std::size_t k = 0; k < e.grads.size() && k < r.grads.size(); ++k)
+      if (!e.grads[k].empty() && r.grads[k].empty()) {
+        r.grads[k] = std::move(e.grads[k]);
+        ++r.deposited;
+      }
   }
+  cv_.notify_all();
+}
+
+void AllReduce::load_merged(const std::vector<const Checkpoint*>& views, const std::string& tag) {
+  std::map<std::int64_t, Round> merged;
+  std::vector<std::set<std::int64_t>> held(views.size());
+  for (std::size_t v = 0; v < views.size(); ++v) {
+    const Checkpoint& c = *views[v];
+    if (!c.meta.contains("all_reduce" + tag)) continue;
+    for (const auto& j : c.meta["all_reduce" + tag]) {
+      const std::int64_t mb = j["minibatch"].get<std::int64_t>();
+      held[v].insert(mb);
+      Round& r = merged[mb];
+      r.grads.resize(static_cast<std::size_t>(replicas_));
+      for (int k = 0; k < replicas_; ++k)
+        if (r.grads[static_cast<std::size_t>(k)].empty())
+          r.grads[static_cast<std::size_t>(k)] = c.get_list("allreduce" + tag + "/" + std::to_string(mb) + "/" + std::to_string(k));
+    }
+  }
+  for (auto& [mb, r] : merged) {
+    r.deposited = 0;
+    r.consumed = 0;
+    for (std::size_t k = 0; k < r.grads.size(); ++k) {
+      if (r.grads[k].empty()) continue;
+      ++r.deposited;
+      if (k < held.size() && held[k].count(mb) == 0) ++r.consumed;  // replica k took its sum and let it go
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  rounds_ = std::move(merged);
 }
 
 }  // namespace ps

@@ -44,6 +44,11 @@ class AllReduce {
   // `tag` tells apart the all-reduces of one run (one per chunk position of pipeline x data parallel).
   void save(Checkpoint& c, const std::string& tag = "") const;
   void load(const Checkpoint& c, const std::string& tag = "");
+  // Replicas as processes: each replica's process holds its own view of the rounds (its deposits, what
+  // the others sent it, and none it has consumed). `views[r]` holds replica r's, saved with save(.., tag).
+  // Loads the rounds as one process holding every replica has them: a round's gradients from wherever
+  // they arrived, consumed by replica r when r's view has dropped a round that holds r's gradients.
+  void load_merged(const std::vector<const Checkpoint*>& views, const std::string& tag);
 
  private:
   struct Round {

@@ -79,12 +79,13 @@ void put_cut(Checkpoint& c, const PipelineCut& cut) {
 }  // namespace
 
 bool Session::Impl::gather_ranks_state(std::string& why) {
-  if (!all_reduces.empty()) {
-    // Each rank holds the all-reduce rounds of its own replicas only: not yet put together into one cut.
-    why = "a run with replicas as processes saves no checkpoint yet (run it threaded to checkpoint it)";
-    return false;
-  }
   const int C = pipeline->num_stages();
+  // Replicas as processes: every rank's view of the all-reduce rounds of the chunks it holds (complete
+  // once the links are flushed: gradients are sent before the Flushed frame), by chunk position.
+  auto save_rounds = [&](Checkpoint& into) {
+    for (int k = 0; k < C; ++k)
+      if (!all_reduces.empty() && dist->here(k)) all_reduces[static_cast<std::size_t>(k % group)]->save(into, "p" + std::to_string(k % group));
+  };
   const int me = dist->rank();
   dist->flush_links();
   // What reached this rank after its pipeline stopped comes after what the cut already holds.
@@ -104,6 +105,7 @@ bool Session::Impl::gather_ranks_state(std::string& why) {
     for (int k = 0; k < C; ++k)
       if (dist->here(k)) pipeline->stage(k).save(part, "s" + std::to_string(k));
     if (!cut.empty()) put_cut(part, cut);
+    save_rounds(part);
     {
       // The results this rank has not forwarded yet go with its part (and not again as telemetry).
       std::lock_guard<std::mutex> lock(results_mu);
@@ -132,7 +134,19 @@ bool Session::Impl::gather_ranks_state(std::string& why) {
       return false;
     }
   }
-  // Rank 0 becomes the whole run: the other ranks' chunks, their place in the lists, their messages.
+  // Rank 0 becomes the whole run: the other ranks' chunks, their place in the lists, their messages, and
+  // the all-reduce rounds as one process holding every replica has them.
+  if (!all_reduces.empty()) {
+    Checkpoint own;
+    save_rounds(own);
+    parts[0] = std::move(own);
+    const int replicas_of = C / group;
+    for (int p = 0; p < group; ++p) {
+      std::vector<const Checkpoint*> views;
+      for (int r = 0; r < replicas_of; ++r) views.push_back(&parts[static_cast<std::size_t>(pipeline->device_of(r * group + p))]);
+      all_reduces[static_cast<std::size_t>(p)]->load_merged(views, "p" + std::to_string(p));
+    }
+  }
   for (int r = 1; r < dist->world(); ++r) {
     const Checkpoint& p = parts[static_cast<std::size_t>(r)];
     for (int k = 0; k < C; ++k)
