@@ -226,7 +226,14 @@ void TimelineView::setShowGhost(bool show) {
 
 // --- geometry ---------------------------------------------------------------------------------------
 
-int TimelineView::gutterWidth() const { return fontMetrics().horizontalAdvance(QStringLiteral("Stage 00  ")) + 12; }
+// Wide enough for "Stage 00" and for the rows' second lines ("cpu:1 · pid 4711 on host" for a rank),
+// up to a quarter of the view.
+int TimelineView::gutterWidth() const {
+  const QFontMetrics fm = fontMetrics();
+  int w = fm.horizontalAdvance(QStringLiteral("Stage 00  "));
+  for (const QString& l : stage_labels_) w = std::max(w, fm.horizontalAdvance(l) + 8);
+  return std::min(w, std::max(fm.horizontalAdvance(QStringLiteral("Stage 00  ")), width() / 4)) + 12;
+}
 int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height() / 2); }
 
 // The height of a stage's band: its row of measured ops plus, when shown, its ghost row.

@@ -700,7 +700,9 @@ void MainWindow::updateStageLabels(const RunSummary* summary) {
   if (summary && !summary->per_stage.empty()) {
     for (const StageSummary& s : summary->per_stage) {
       QString label = QString::fromStdString(s.device);
-      if (s.replica >= 0) label += tr(" · r%1").arg(s.replica);  // the replica (as processes, rank = row)
+      if (s.replica >= 0) label += tr(" · r%1").arg(s.replica);  // the replica
+      const auto pid = s.process.find(", pid ");  // "rank R, pid P on HOST": which process, on which host
+      if (pid != std::string::npos) label += QStringLiteral(" · ") + QString::fromStdString(s.process.substr(pid + 2));
       labels << label;
     }
   } else {
