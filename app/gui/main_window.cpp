@@ -467,10 +467,12 @@ void MainWindow::syncEditorChunks() {
   // The same v under another schedule: the same chunks, perhaps placed otherwise (loop or V).
   if (same_v || partition_->modelInfo().units.empty()) return partition_->setChunkLayout(c.schedule, v);
   // Another v: the S stages of the run setup, cut into S*v chunks (balanced by estimated cost), as the
-  // engine would cut them. A count the model cannot hold keeps the partition (the run setup says why).
+  // engine would cut them. A count the model cannot hold leaves the editor as it was (the run setup says
+  // why, and the run cannot start).
   const int chunks = c.num_stages() * v;
   const int units = static_cast<int>(partition_->modelInfo().units.size());
-  if (partition_->chunkCount() == chunks || chunks > units) return partition_->setChunkLayout(c.schedule, v);
+  if (chunks > units) return;
+  if (partition_->chunkCount() == chunks) return partition_->setChunkLayout(c.schedule, v);
   partition_->setChunkLayout(c.schedule, v, balanced_partition(partition_->modelInfo(), chunks));
 }
 
