@@ -150,6 +150,30 @@ class TestEngineModes : public QObject {
     draggedChunksReachTheEngine(QStringLiteral("zbv"), {0, 1, 1, 0});
   }
 
+  // A drag during a run with chunks repartitions its S*v chunks live (the editor sends S*v-1 boundaries).
+  void aDragDuringAChunkedRunMovesItsChunksLive() {
+    MainWindow window;
+    open(window, {QStringLiteral("steps=12"), QStringLiteral("model.hidden=[16,16,16,16,16]"),
+                  QStringLiteral("schedule=interleaved-1f1b"), QStringLiteral("microbatches=2")});
+    auto* editor = window.partitionEditor();
+    QCOMPARE(editor->chunkCount(), 4);
+    QSignalSpy started(window.controller(), &SessionController::runStarted);
+    QSignalSpy finished(window.controller(), &SessionController::runFinished);
+    window.controller()->start(window.currentConfig(), /*paused=*/true);
+    QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, 120000);
+    QVERIFY(editor->isLive());
+    std::vector<int> moved = editor->partition();
+    moved[0] = moved[0] + 1 < moved[1] ? moved[0] + 1 : moved[0] - 1;
+    QVERIFY(moved[0] > 0);
+    QVERIFY2(window.requestRepartition(moved), qPrintable(window.noticeText()));
+    window.controller()->resume();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    const auto run = window.controller()->currentRun();
+    QVERIFY2(run->summary.status == RunStatus::Completed, run->summary.error.c_str());
+    QVERIFY(std::any_of(run->marks.begin(), run->marks.end(),
+                        [&](const RunMark& m) { return m.kind == "repartition" && m.after == moved; }));
+  }
+
   void replicasPerStageReachTheEngine() {
     MainWindow window;
     open(window, {QStringLiteral("steps=4"), QStringLiteral("schedule=gpipe"), QStringLiteral("microbatches=2")});
