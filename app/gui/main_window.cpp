@@ -572,6 +572,7 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
 
 void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
   setLiveEditing(false);
+  syncEditorChunks();  // chunks per device or the schedule changed while it ran: the editor follows now
   pipeline_->timeline()->model().settle();  // ops still waiting for a dependency that will not come
   pipeline_->timeline()->update();
   updatePrediction();  // an epoch-based run's length is known now
