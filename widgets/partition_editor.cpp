@@ -15,6 +15,7 @@
 
 #include "engine/partition/partition.h"
 #include "engine/planner/balance.h"
+#include "engine/schedule/schedule.h"
 #include "widgets/colors.h"
 #include "widgets/format.h"
 #include "widgets/partition_strip.h"
@@ -111,10 +112,10 @@ PartitionEditor::PartitionEditor(QWidget* parent)
 
   summary_->setTextFormat(Qt::RichText);
   summary_->setWordWrap(true);  // wraps, rather than widening the window (1280 pixels at zoom 1.5)
-  auto* hint = new QLabel(tr("Drag a handle to move layers · double-click a layer to start a stage there, "
-                             "a handle to remove it"),
-                          this);
-  hint->setObjectName(QStringLiteral("hint"));
+  hint_ = new QLabel(this);
+  hint_->setObjectName(QStringLiteral("hint"));
+  hint_->setWordWrap(true);
+  hint_->setText(tr("Drag a handle to move layers · double-click a layer to start a stage there, a handle to remove it"));
 
   auto* top = new QHBoxLayout;
   top->addWidget(metric_combo_);
@@ -143,7 +144,7 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   layout->addWidget(pending_label_);
   layout->addWidget(strip_);
   layout->addWidget(blocked_label_);
-  layout->addWidget(hint);
+  layout->addWidget(hint_);
   layout->addWidget(table_, 1);
 
   connect(strip_, &PartitionStrip::boundariesPreview, this, [this](const std::vector<int>& b) {
@@ -156,12 +157,22 @@ PartitionEditor::PartitionEditor(QWidget* parent)
             pushEdit(before, after, tr("Move stage boundary"));
           });
   connect(strip_, &PartitionStrip::addBoundaryRequested, this, [this](int unit) {
+    if (chunks_per_device_ > 1)
+      return showBlocked(tr("Each of the %1 devices holds %2 chunks: the chunks move, their number is Stages × Chunks "
+                            "per device in the run setup")
+                             .arg(stageCount())
+                             .arg(chunks_per_device_));
     if (live_) return showBlocked(tr("The stage count is fixed while the run goes on: move boundaries, or add a stage "
                                      "before the next Start"));
     auto after = add_boundary(committed_, unit, static_cast<int>(model_.units.size()));
     if (after != committed_) pushEdit(committed_, after, tr("Add stage at %1").arg(unit));
   });
   connect(strip_, &PartitionStrip::removeBoundaryRequested, this, [this](int index) {
+    if (chunks_per_device_ > 1)
+      return showBlocked(tr("Each of the %1 devices holds %2 chunks: the chunks move, their number is Stages × Chunks "
+                            "per device in the run setup")
+                             .arg(stageCount())
+                             .arg(chunks_per_device_));
     if (live_) return showBlocked(tr("The stage count is fixed while the run goes on: move boundaries, or remove a "
                                      "stage before the next Start"));
     pushEdit(committed_, remove_boundary(committed_, index), tr("Remove stage boundary"));
@@ -204,11 +215,62 @@ void PartitionEditor::applyPartition(const std::vector<int>& boundaries) {
   const bool changed = boundaries != committed_;
   committed_ = boundaries;
   strip_->setBoundaries(committed_);
-  stage_devices_.resize(committed_.size() + 1, device_choices_.value(0).toStdString());
+  stage_devices_.resize(static_cast<std::size_t>(stageCount()), device_choices_.value(0).toStdString());
+  strip_->setChunkDevices(chunks_per_device_ > 1 ? chunkDevices() : std::vector<int>{});
   rebuildDeviceCombos();
   refreshTotals(committed_);
   updateProfileUi();  // the tooltip names the stage count
   if (changed) Q_EMIT partitionChanged(committed_);
+}
+
+void PartitionEditor::setChunkLayout(const std::string& schedule, int chunks_per_device,
+                                     const std::optional<std::vector<int>>& boundaries) {
+  chunks_per_device = std::max(1, chunks_per_device);
+  if (chunks_per_device != chunks_per_device_) {  // the history's partitions hold another number of chunks
+    undo_->clear();
+    live_undo_->clear();
+  }
+  schedule_ = schedule;
+  chunks_per_device_ = chunks_per_device;
+  const bool changed = boundaries && *boundaries != committed_;
+  if (boundaries) committed_ = *boundaries;
+  strip_->setBoundaries(committed_);
+  stage_devices_.resize(static_cast<std::size_t>(stageCount()), device_choices_.value(0).toStdString());
+  strip_->setChunkDevices(chunks_per_device_ > 1 ? chunkDevices() : std::vector<int>{});
+  rebuildDeviceCombos();
+  refreshTotals(committed_);
+  updateProfileUi();
+  if (changed) Q_EMIT partitionChanged(committed_);
+}
+
+std::vector<int> PartitionEditor::chunkDevices() const {
+  const int chunks = chunkCount();
+  const int S = stageCount();
+  std::vector<int> devices;
+  if (chunks_per_device_ > 1 && chunks == S * chunks_per_device_ && is_schedule(schedule_)) {
+    try {
+      devices = chunk_devices(schedule_, S, chunks_per_device_);
+    } catch (const std::exception&) {
+      devices.clear();  // a combination the schedule refuses (the run setup says why): loop placement
+    }
+  }
+  const bool valid = static_cast<int>(devices.size()) == chunks &&
+                     std::all_of(devices.begin(), devices.end(), [S](int d) { return d >= 0 && d < S; });
+  if (!valid) {
+    devices.resize(static_cast<std::size_t>(chunks));
+    for (int c = 0; c < chunks; ++c) devices[static_cast<std::size_t>(c)] = c % S;
+  }
+  return devices;
+}
+
+int PartitionEditor::deviceOfChunk(int chunk) const {
+  const auto devices = chunkDevices();
+  return chunk >= 0 && chunk < static_cast<int>(devices.size()) ? devices[static_cast<std::size_t>(chunk)] : 0;
+}
+
+QString PartitionEditor::segmentName(int chunk) const {
+  if (chunks_per_device_ <= 1) return tr("stage %1").arg(chunk);
+  return tr("chunk %1 · dev %2").arg(chunk).arg(deviceOfChunk(chunk));
 }
 
 void PartitionEditor::setStrategy(const std::string& strategy) {
@@ -229,7 +291,7 @@ void PartitionEditor::setDeviceChoices(const QStringList& devices, const QString
 
 void PartitionEditor::setStageDevices(const std::vector<std::string>& devices) {
   stage_devices_ = devices;
-  stage_devices_.resize(committed_.size() + 1, device_choices_.value(0).toStdString());
+  stage_devices_.resize(static_cast<std::size_t>(stageCount()), device_choices_.value(0).toStdString());
   rebuildDeviceCombos();
 }
 
@@ -240,44 +302,71 @@ void PartitionEditor::rebuildDeviceCombos() {
     table_->setRowCount(0);
     return;
   }
-  const int stages = stageCount();
-  stage_devices_.resize(static_cast<std::size_t>(stages), device_choices_.value(0).toStdString());
-  QStringList labels;
-  for (int k = 0; k < stages; ++k) {
+  // A row per segment (chunk); its device picker names the device that holds it, shared by all the
+  // device's chunks.
+  const int rows = chunkCount();
+  const std::vector<int> device_of = chunkDevices();
+  stage_devices_.resize(static_cast<std::size_t>(stageCount()), device_choices_.value(0).toStdString());
+  for (int k = 0; k < rows; ++k) {
     auto* combo = qobject_cast<QComboBox*>(table_->cellWidget(k, kDevice));
     if (!combo || table_->rowCount() <= k) {
       if (table_->rowCount() <= k) table_->setRowCount(k + 1);
       combo = new QComboBox(table_);
-      combo->setToolTip(tr("The stage's device (fixed while a run is going)"));
       table_->setCellWidget(k, kDevice, combo);
       connect(combo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this, k, combo](int index) {
         const QString text = combo->itemData(index).toString();  // the device's name, not its label
         if (text.isEmpty()) return;                                // the note: not a device
-        if (k < static_cast<int>(stage_devices_.size()) && stage_devices_[static_cast<std::size_t>(k)] != text.toStdString()) {
-          stage_devices_[static_cast<std::size_t>(k)] = text.toStdString();
-          strip_->setStageLabels([this] {
-            QStringList l;
-            for (const auto& d : stage_devices_) l << QString::fromStdString(d);
-            return l;
-          }());
+        const int d = deviceOfChunk(k);
+        if (d < static_cast<int>(stage_devices_.size()) && stage_devices_[static_cast<std::size_t>(d)] != text.toStdString()) {
+          stage_devices_[static_cast<std::size_t>(d)] = text.toStdString();
+          // The device's other chunks follow (their pickers show the same device).
+          const std::vector<int> devices = chunkDevices();
+          for (int r = 0; r < static_cast<int>(devices.size()); ++r) {
+            if (r == k || devices[static_cast<std::size_t>(r)] != d) continue;
+            if (auto* other = qobject_cast<QComboBox*>(table_->cellWidget(r, kDevice))) {
+              const QSignalBlocker quiet(other);
+              other->setCurrentIndex(other->findData(text));
+            }
+          }
+          updateStripLabels();
           Q_EMIT stageDevicesChanged();
         }
       });
     }
-    const QString current = QString::fromStdString(stage_devices_[static_cast<std::size_t>(k)]);
+    const int d = device_of[static_cast<std::size_t>(k)];
+    combo->setToolTip(chunks_per_device_ > 1
+                          ? tr("Device %1, which holds chunks %2 (fixed while a run is going)").arg(d).arg([&] {
+                              QStringList held;
+                              for (int c = 0; c < rows; ++c)
+                                if (device_of[static_cast<std::size_t>(c)] == d) held << QString::number(c);
+                              return held.join(QStringLiteral(" and "));
+                            }())
+                          : tr("The stage's device (fixed while a run is going)"));
+    const QString current = QString::fromStdString(stage_devices_[static_cast<std::size_t>(d)]);
     QSignalBlocker block(combo);
     combo->clear();
-    for (int i = 0; i < device_choices_.size(); ++i) combo->addItem(device_labels_.value(i, device_choices_[i]), device_choices_[i]);
-    if (!device_choices_.contains(current)) combo->addItem(current, current);
+    const QString prefix = chunks_per_device_ > 1 ? tr("dev %1: ").arg(d) : QString();
+    for (int i = 0; i < device_choices_.size(); ++i)
+      combo->addItem(prefix + device_labels_.value(i, device_choices_[i]), device_choices_[i]);
+    if (!device_choices_.contains(current)) combo->addItem(prefix + current, current);
     if (!device_note_.isEmpty()) {
       combo->addItem(device_note_);
       if (auto* items = qobject_cast<QStandardItemModel*>(combo->model())) items->item(combo->count() - 1)->setEnabled(false);
     }
     combo->setCurrentIndex(combo->findData(current));
     combo->setEnabled(!live_);
-    labels << current;
   }
-  table_->setRowCount(stages);
+  table_->setRowCount(rows);
+  updateStripLabels();
+}
+
+void PartitionEditor::updateStripLabels() {
+  QStringList labels;  // per segment: the name of the device that holds it
+  const std::vector<int> device_of = chunkDevices();
+  for (int k = 0; k < chunkCount(); ++k) {
+    const auto d = static_cast<std::size_t>(device_of[static_cast<std::size_t>(k)]);
+    labels << (d < stage_devices_.size() ? QString::fromStdString(stage_devices_[d]) : QString());
+  }
   strip_->setStageLabels(labels);
 }
 
@@ -285,6 +374,12 @@ void PartitionEditor::refreshTotals(const std::vector<int>& boundaries) {
   stats_ = partition_stats(model_, boundaries, strategy_);
   strip_->setBottleneckStage(stats_.bottleneck_stage);
   summary_->setText(summaryText());
+  table_->horizontalHeaderItem(kStage)->setText(chunks_per_device_ > 1 ? tr("Chunk · device") : tr("Stage"));
+  hint_->setText(chunks_per_device_ > 1
+                     ? tr("Drag a handle to move layers between chunks · the number of chunks is Stages × Chunks per "
+                          "device (run setup); hatched: a device's later chunks")
+                     : tr("Drag a handle to move layers · double-click a layer to start a stage there, a handle to "
+                          "remove it"));
   double total_cost = 0;
   for (const auto& s : stats_.stages) total_cost += s.cost;
   if (table_->rowCount() < static_cast<int>(stats_.stages.size())) table_->setRowCount(static_cast<int>(stats_.stages.size()));
@@ -296,8 +391,11 @@ void PartitionEditor::refreshTotals(const std::vector<int>& boundaries) {
   };
   for (int k = 0; k < static_cast<int>(stats_.stages.size()); ++k) {
     const StageTotals& s = stats_.stages[static_cast<std::size_t>(k)];
-    set(k, kStage, k == stats_.bottleneck_stage && stats_.stages.size() > 1 ? tr("%1  ◀ bottleneck").arg(k) : QString::number(k));
-    table_->item(k, kStage)->setData(Qt::DecorationRole, stage_color(k));
+    const QString name = chunks_per_device_ > 1 ? tr("%1 · dev %2").arg(k).arg(deviceOfChunk(k)) +
+                                                      (k + 1 == static_cast<int>(stats_.stages.size()) ? tr(" · loss") : QString())
+                                                : QString::number(k);
+    set(k, kStage, k == stats_.bottleneck_stage && stats_.stages.size() > 1 ? tr("%1  ◀ bottleneck").arg(name) : name);
+    table_->item(k, kStage)->setData(Qt::DecorationRole, stage_color(chunks_per_device_ > 1 ? deviceOfChunk(k) : k));
     const auto& first = model_.units.empty() ? std::string() : model_.units[static_cast<std::size_t>(s.first_unit)].name;
     const auto& last = model_.units.empty() ? std::string() : model_.units[static_cast<std::size_t>(s.last_unit)].name;
     set(k, kUnits, tr("%1–%2 (%3 … %4)").arg(s.first_unit).arg(s.last_unit).arg(QString::fromStdString(first), QString::fromStdString(last)));
@@ -312,6 +410,19 @@ void PartitionEditor::refreshTotals(const std::vector<int>& boundaries) {
 QString PartitionEditor::summaryText() const {
   if (stats_.stages.empty()) return tr("No model");
   if (stats_.stages.size() == 1) return tr("<b>1 stage</b> · no pipeline");
+  if (chunks_per_device_ > 1) {
+    const int chunks = static_cast<int>(stats_.stages.size());
+    const bool v_shape = is_schedule(schedule_) && schedule_info(schedule_).placement == Placement::V;
+    const int loss_device = deviceOfChunk(chunks - 1);
+    return tr("<b>%1 chunks on %2 devices</b> (%3 placement; the loss on <b>device %4</b>) · bottleneck: "
+              "<b>%5</b> · efficiency <b>%6</b> <span style='color:gray'>(mean / max chunk cost)</span>")
+        .arg(chunks)
+        .arg(stageCount())
+        .arg(v_shape ? tr("V") : tr("loop"))
+        .arg(loss_device)
+        .arg(segmentName(stats_.bottleneck_stage))
+        .arg(format_percent(stats_.efficiency));
+  }
   return tr("<b>%1 stages</b> · bottleneck: <b>stage %2</b> · efficiency <b>%3</b> "
             "<span style='color:gray'>(mean / max stage cost)</span>")
       .arg(stats_.stages.size())
@@ -354,10 +465,11 @@ void PartitionEditor::setProfileError(const QString& error) {
 
 void PartitionEditor::updateProfileUi() {
   auto_button_->setToolTip(tr("Minimise the slowest stage's time (dynamic programming over contiguous splits, as "
-                              "PipeDream's planner), keeping %1 stages. Unit times: <b>%2</b>%3")
-                               .arg(stageCount())
+                              "PipeDream's planner), keeping %1 %4. Unit times: <b>%2</b>%3")
+                               .arg(chunkCount())
                                .arg(autoBalanceSource())
-                               .arg(has_profile_ ? QString() : tr(" (Profile measures them)")));
+                               .arg(has_profile_ ? QString() : tr(" (Profile measures them)"))
+                               .arg(chunks_per_device_ > 1 ? tr("chunks (%1 per device)").arg(chunks_per_device_) : tr("stages")));
   if (!profile_error_.isEmpty()) {
     profile_label_->setText(tr("profile failed"));
     profile_label_->setToolTip(profile_error_);
@@ -412,9 +524,9 @@ ModelProfile PartitionEditor::balanceProfile() const {
 std::vector<int> PartitionEditor::autoBalance() {
   if (model_.units.empty()) return committed_;
   BalanceOptions opts;
-  opts.stages = stageCount();
+  opts.stages = chunkCount();  // the balancer cuts any number of contiguous parts: the S*v chunks too
   const std::vector<int> best = balance_partition(balanceProfile(), opts).boundaries;
-  pushEdit(committed_, best, tr("Auto-balance stages"));
+  pushEdit(committed_, best, chunks_per_device_ > 1 ? tr("Auto-balance chunks") : tr("Auto-balance stages"));
   return best;
 }
 

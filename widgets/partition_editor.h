@@ -1,10 +1,13 @@
 // Partition editor: drag stage boundaries across the model's layer units, see per-stage totals, the
 // predicted bottleneck and the pipeline efficiency update while dragging, undo/redo every drag, and
-// pick a device per stage. During a run (live mode) only the boundaries move: the owner turns each
+// pick a device per stage. With several chunks per device (interleaved and V schedules) the segments are
+// the S*v chunks, each coloured and labelled by the device that holds it, and a device is picked once
+// for all its chunks. During a run (live mode) only the boundaries move: the owner turns each
 // committed drag into a live repartition, and the editor shows the request until it takes effect.
 #pragma once
 #include <QStringList>
 #include <QWidget>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +41,21 @@ class PartitionEditor : public QWidget {
   // Programmatic changes (for example a new stage count); `undoable` records them on the undo stack.
   void setPartition(const std::vector<int>& boundaries, bool undoable = false);
   const std::vector<int>& partition() const { return committed_; }
-  int stageCount() const { return static_cast<int>(committed_.size()) + 1; }
+  // Segments of the strip: chunks (S*v of them; the stages themselves when v = 1).
+  int chunkCount() const { return static_cast<int>(committed_.size()) + 1; }
+  // Devices (pipeline stages, S): chunkCount() / v.
+  int stageCount() const { return std::max(1, chunkCount() / chunks_per_device_); }
+
+  // Where the run's schedule places its chunks (loop: chunk c on device c mod S; V: device d holds d and
+  // 2S-1-d) and how many each device holds (v). A new v clears the undo history (its partitions hold
+  // another number of chunks); `boundaries`, when given, become the partition in the same step.
+  void setChunkLayout(const std::string& schedule, int chunks_per_device,
+                      const std::optional<std::vector<int>>& boundaries = std::nullopt);
+  int chunksPerDevice() const { return chunks_per_device_; }
+  const std::string& chunkSchedule() const { return schedule_; }
+  // The device of every chunk of the current partition (0..S-1), and of one chunk.
+  std::vector<int> chunkDevices() const;
+  int deviceOfChunk(int chunk) const;
 
   void setStrategy(const std::string& strategy);  // weight copies per stage follow it
   // Measured unit times for Auto-balance (a profile of the same model); without one it balances an
@@ -71,6 +88,7 @@ class PartitionEditor : public QWidget {
   // e.g. "cpu:0".."cpu:3", "cuda:0"; `labels`: what the picker shows for each (default: the name),
   // `note`: a line after them that cannot be picked (e.g. why there is no GPU).
   void setDeviceChoices(const QStringList& devices, const QStringList& labels = {}, const QString& note = {});
+  // One device name per stage (per device, S of them, when a device holds several chunks).
   void setStageDevices(const std::vector<std::string>& devices);
   std::vector<std::string> stageDevices() const;
 
@@ -94,12 +112,16 @@ class PartitionEditor : public QWidget {
   void pushEdit(const std::vector<int>& before, const std::vector<int>& after, const QString& text);
   void refreshTotals(const std::vector<int>& boundaries);
   void rebuildDeviceCombos();
+  void updateStripLabels();
+  QString segmentName(int chunk) const;  // "stage 2" or "chunk 3 · dev 1"
   void updateProfileUi();
   ModelProfile balanceProfile() const;
 
   ModelInfo model_;
   std::vector<int> committed_;
   std::string strategy_ = "latest";
+  std::string schedule_;
+  int chunks_per_device_ = 1;
   ModelProfile profile_;
   bool has_profile_ = false;
   PartitionStats stats_;
@@ -129,6 +151,7 @@ class PartitionEditor : public QWidget {
   QToolButton* undo_button_;
   QToolButton* redo_button_;
   QLabel* summary_;
+  QLabel* hint_;
   QTableWidget* table_;
 };
 

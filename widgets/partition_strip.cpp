@@ -63,6 +63,28 @@ void PartitionStrip::setStageLabels(const QStringList& labels) {
   update();
 }
 
+void PartitionStrip::setChunkDevices(const std::vector<int>& devices) {
+  chunk_devices_ = devices;
+  update();
+}
+
+QColor PartitionStrip::segmentColor(int segment) const {
+  if (segment >= 0 && segment < static_cast<int>(chunk_devices_.size()))
+    return stage_color(chunk_devices_[static_cast<std::size_t>(segment)]);
+  return stage_color(segment);
+}
+
+QString PartitionStrip::segmentWord() const { return chunk_devices_.empty() ? tr("Stage") : tr("Chunk"); }
+
+QString PartitionStrip::segmentTitle(int segment) const {
+  const QString device = segment < stage_labels_.size() ? stage_labels_[segment] : QString();
+  if (chunk_devices_.empty() || segment >= static_cast<int>(chunk_devices_.size()))
+    return device.isEmpty() ? tr("Stage %1").arg(segment) : tr("Stage %1 · %2").arg(segment).arg(device);
+  QString title = tr("chunk %1 · dev %2").arg(segment).arg(chunk_devices_[static_cast<std::size_t>(segment)]);
+  if (segment == static_cast<int>(chunk_devices_.size()) - 1) title += tr(" · loss");
+  return title;
+}
+
 QRectF PartitionStrip::stripArea() const {
   const int label_h = fontMetrics().height() + 6;
   return QRectF(kMargin, kMargin + label_h, width() - 2 * kMargin, height() - 2 * kMargin - label_h);
@@ -154,9 +176,15 @@ void PartitionStrip::paintEvent(QPaintEvent*) {
   // Units, shaded alternately inside a stage so unit borders stay visible.
   for (int u = 0; u < n; ++u) {
     const QRectF r = unitRect(u);
-    QColor fill = stage_color(stageOfUnit(u));
+    const int segment = stageOfUnit(u);
+    QColor fill = segmentColor(segment);
     fill = (u % 2) ? fill.lighter(118) : fill.lighter(104);
     p.fillRect(r.adjusted(0, 0, -1, 0), fill);
+    // A device's later chunks are hatched: two chunks of one device side by side (V placement's middle)
+    // stay two segments.
+    if (!chunk_devices_.empty() && segment < static_cast<int>(chunk_devices_.size()) &&
+        std::count(chunk_devices_.begin(), chunk_devices_.begin() + segment, chunk_devices_[static_cast<std::size_t>(segment)]) > 0)
+      p.fillRect(r.adjusted(0, 0, -1, 0), QBrush(segmentColor(segment).darker(115), Qt::BDiagPattern));
     const QString& name = QString::fromStdString(model_->units[static_cast<std::size_t>(u)].name);
     if (r.width() > fm.horizontalAdvance(QStringLiteral("ab")) + 4) {
       p.setPen(QColor(20, 20, 20));
@@ -180,12 +208,28 @@ void PartitionStrip::paintEvent(QPaintEvent*) {
     const double x0 = edges_[static_cast<std::size_t>(std::clamp(first, 0, n))];
     const double x1 = edges_[static_cast<std::size_t>(std::clamp(last_edge, 0, n))];
     const QRectF label_r(x0, kMargin, x1 - x0, area.top() - kMargin - 2);
-    QString label = tr("Stage %1").arg(k);
-    if (k < stage_labels_.size() && !stage_labels_[k].isEmpty()) label += QStringLiteral(" · ") + stage_labels_[k];
+    // The longest title that fits: with the device's name, without it, then short ("c3·d1").
+    QStringList titles{segmentTitle(k)};
+    if (!chunk_devices_.empty() && k < static_cast<int>(chunk_devices_.size())) {
+      const int dev = chunk_devices_[static_cast<std::size_t>(k)];
+      const bool loss = k == static_cast<int>(chunk_devices_.size()) - 1;
+      if (k < stage_labels_.size() && !stage_labels_[k].isEmpty())
+        titles.prepend(titles.front() + QStringLiteral(" (") + stage_labels_[k] + QLatin1Char(')'));
+      if (loss)  // the loss's device matters most (V placement puts it on device 0): it stays the longest
+        titles << tr("c%1·d%2·loss").arg(k).arg(dev) << tr("d%1·loss").arg(dev) << tr("d%1").arg(dev);
+      else
+        titles << tr("c%1·d%2").arg(k).arg(dev) << tr("d%1").arg(dev);
+    }
+    QString label = titles.back();
+    for (const QString& t : titles)
+      if (fm.horizontalAdvance(t) <= label_r.width()) {
+        label = t;
+        break;
+      }
     p.setPen(palette().color(QPalette::WindowText));
     p.drawText(label_r, Qt::AlignCenter, fm.elidedText(label, Qt::ElideRight, static_cast<int>(label_r.width())));
     p.fillRect(QRectF(x0 + 1, area.top() - 3, x1 - x0 - 2, 3),
-               k == bottleneck_ && stages > 1 ? QColor(214, 39, 40) : stage_color(k).darker(120));
+               k == bottleneck_ && stages > 1 ? QColor(214, 39, 40) : segmentColor(k).darker(120));
   }
   // Handles: a bar over the boundary and a grip in the middle.
   p.setRenderHint(QPainter::Antialiasing, true);
@@ -239,16 +283,23 @@ void PartitionStrip::mouseMoveEvent(QMouseEvent* event) {
     // The handle stops one unit short of its neighbour (or of the strip's end): say so once.
     const int stage = target < at ? drag_index_ : drag_index_ + 1;
     const bool last = stage == static_cast<int>(boundaries_.size());
+    const QString word = segmentWord();
     const QString reason =
-        target < at ? (drag_index_ == 0 ? tr("Stage 0 keeps at least one layer unit: this boundary cannot move further left")
-                                        : tr("Stage %1 keeps at least one layer unit: this boundary cannot pass the one "
-                                             "before it (remove a boundary with a double-click to merge stages)")
-                                              .arg(stage))
-                    : (last ? tr("The last stage (%1) keeps at least one layer unit: this boundary cannot move further right")
+        target < at ? (drag_index_ == 0 ? tr("%1 0 keeps at least one layer unit: this boundary cannot move further left").arg(word)
+                                        : tr("%1 %2 keeps at least one layer unit: this boundary cannot pass the one "
+                                             "before it%3")
+                                              .arg(word)
+                                              .arg(stage)
+                                              .arg(chunk_devices_.empty() ? tr(" (remove a boundary with a double-click to merge stages)")
+                                                                          : QString()))
+                    : (last ? tr("The last %1 (%2) keeps at least one layer unit: this boundary cannot move further right")
+                                  .arg(word.toLower())
                                   .arg(stage)
-                            : tr("Stage %1 keeps at least one layer unit: this boundary cannot pass the one after it "
-                                 "(remove a boundary with a double-click to merge stages)")
-                                  .arg(stage));
+                            : tr("%1 %2 keeps at least one layer unit: this boundary cannot pass the one after it%3")
+                                  .arg(word)
+                                  .arg(stage)
+                                  .arg(chunk_devices_.empty() ? tr(" (remove a boundary with a double-click to merge stages)")
+                                                              : QString()));
     if (reason != blocked_) {
       blocked_ = reason;
       Q_EMIT dragBlocked(reason);
@@ -285,14 +336,20 @@ bool PartitionStrip::event(QEvent* event) {
     }
     const UnitInfo& unit = model_->units[static_cast<std::size_t>(u)];
     QToolTip::showText(help->globalPos(),
-                       tr("<b>%1</b> (%2), unit %3<br>stage %4<br>parameters: %5<br>output: %6 (%7/sample)<br>"
-                          "forward: %8 FLOP/sample<br>relative cost: %9<br><i>double-click: new stage starts here</i>")
+                       tr("<b>%1</b> (%2), unit %3<br>%4<br>parameters: %5<br>output: %6 (%7/sample)<br>"
+                          "forward: %8 FLOP/sample<br>relative cost: %9<br><i>%10</i>")
                            .arg(QString::fromStdString(unit.name), QString::fromStdString(unit.kind))
                            .arg(u)
-                           .arg(stageOfUnit(u))
+                           .arg(chunk_devices_.empty() ? tr("stage %1").arg(stageOfUnit(u))
+                                                       : segmentTitle(stageOfUnit(u)) +
+                                                             (stageOfUnit(u) < stage_labels_.size()
+                                                                  ? QStringLiteral(" (") + stage_labels_[stageOfUnit(u)] + QLatin1Char(')')
+                                                                  : QString()))
                            .arg(format_count(static_cast<double>(unit.params)), shape_text(unit.output_shape),
                                 format_bytes(unit.activation_bytes), format_count(unit.forward_flops),
-                                format_count(unit_cost(unit))),
+                                format_count(unit_cost(unit)),
+                                chunk_devices_.empty() ? tr("double-click: new stage starts here")
+                                                       : tr("drag a handle to move layers between chunks")),
                        this);
     return true;
   }

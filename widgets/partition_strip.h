@@ -21,6 +21,11 @@ class PartitionStrip : public QWidget {
   void setMetric(UnitMetric metric);
   void setBottleneckStage(int stage);
   void setStageLabels(const QStringList& labels);  // shown above each stage (device names)
+  // Several chunks per device: the device of every segment (its colour and label, "chunk 3 · dev 1"),
+  // and the segments are called chunks. Empty: one segment per device, coloured by its index.
+  void setChunkDevices(const std::vector<int>& devices);
+  const std::vector<int>& chunkDevices() const { return chunk_devices_; }
+  QString segmentTitle(int segment) const;  // what the strip writes above a segment, at full width
 
   // Geometry, for painting, hit tests and tests that drive the mouse.
   QRectF unitRect(int unit) const;
@@ -52,6 +57,8 @@ class PartitionStrip : public QWidget {
  private:
   void relayout();
   int stageOfUnit(int unit) const;
+  QColor segmentColor(int segment) const;
+  QString segmentWord() const;  // "Stage" or "Chunk"
   int nearestEdge(double x) const;  // unit edge index in 1..n-1 closest to x
   QRectF stripArea() const;
 
@@ -61,6 +68,7 @@ class PartitionStrip : public QWidget {
   UnitMetric metric_ = UnitMetric::Cost;
   int bottleneck_ = -1;
   QStringList stage_labels_;
+  std::vector<int> chunk_devices_;
   int drag_index_ = -1;
   std::vector<int> drag_start_;
   int hover_handle_ = -1;

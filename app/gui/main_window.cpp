@@ -276,8 +276,11 @@ void MainWindow::connectActions() {
   connect(strategy_, &ui::StrategyPanel::optimizerFixed, this,
           [this](const QString& what) { statusBar()->showMessage(tr("Changed %1").arg(what), 8000); });
   connect(strategy_, &ui::StrategyPanel::stagesChanged, this, [this](int stages) {
-    if (!partition_->modelInfo().units.empty() && !replicaSchedule())
-      partition_->setPartition(balanced_partition(partition_->modelInfo(), stages), /*undoable=*/true);
+    // S stages of v chunks each: the editor shows (and the engine runs) S*v chunks.
+    const int chunks = stages * partition_->chunksPerDevice();
+    if (!partition_->modelInfo().units.empty() && !replicaSchedule() &&
+        chunks <= static_cast<int>(partition_->modelInfo().units.size()))
+      partition_->setPartition(balanced_partition(partition_->modelInfo(), chunks), /*undoable=*/true);
   });
   connect(partition_, &ui::PartitionEditor::partitionChanged, this, &MainWindow::onPartitionEdited);
   connect(partition_, &ui::PartitionEditor::stageDevicesChanged, this, [this] {
@@ -285,6 +288,7 @@ void MainWindow::connectActions() {
   });
   connect(strategy_, &ui::StrategyPanel::configEdited, this, [this] {
     new_run_armed_ = false;
+    syncEditorChunks();
     updatePartitionAvailability();
     if (notice_kind_ == NoticeKind::Settings) {  // the notice follows the settings: the new error, or none
       if (strategy_->isValid()) clearNotice();
@@ -362,16 +366,19 @@ RunConfig MainWindow::currentConfig() const {
     if (static_cast<int>(c.stage_devices.size()) != c.stages) c.stage_devices.clear();
     return c;
   }
-  // A schedule that places several chunks on each device: the editor shows one segment per device, so
-  // the engine cuts the S*v chunks itself (balanced by estimated cost).
-  if (is_schedule(c.schedule) && c.chunks_per_device() > 1) {
+  // The editor's segments are the run's chunks: S of them, or S*v where each device holds v (its
+  // boundaries are the S*v-1 the user dragged). An editor still showing another chunk count (its
+  // model not prepared yet) leaves the cut to the engine.
+  const int v = c.chunks_per_device();
+  if (!partition_->modelInfo().units.empty() &&
+      (partition_->chunksPerDevice() != v || partition_->chunkCount() % v != 0)) {
     c.partition.clear();
-    if (static_cast<int>(c.stage_devices.size()) != c.stages) c.stage_devices.clear();
+    if (static_cast<int>(c.stage_devices.size()) != c.num_devices()) c.stage_devices.clear();
     return c;
   }
   if (!partition_->modelInfo().units.empty()) {
     c.partition = partition_->partition();
-    c.stages = partition_->stageCount();
+    c.stages = partition_->stageCount();  // devices: the chunks / v
     const auto devices = partition_->stageDevices();
     const bool all_default = std::all_of(devices.begin(), devices.end(), [&](const std::string& d) { return d == c.device; });
     c.stage_devices.clear();
@@ -450,10 +457,35 @@ void MainWindow::updatePartitionAvailability() {
                                   : QString());
 }
 
+void MainWindow::syncEditorChunks() {
+  if (replicaSchedule() || controller_->phase() == SessionController::Phase::Running) return;
+  const RunConfig c = strategy_->config();
+  if (!is_schedule(c.schedule)) return;
+  const int v = c.chunks_per_device();
+  const bool same_v = v == partition_->chunksPerDevice();
+  if (same_v && c.schedule == partition_->chunkSchedule()) return;
+  // The same v under another schedule: the same chunks, perhaps placed otherwise (loop or V).
+  if (same_v || partition_->modelInfo().units.empty()) return partition_->setChunkLayout(c.schedule, v);
+  // Another v: the S stages of the run setup, cut into S*v chunks (balanced by estimated cost), as the
+  // engine would cut them. A count the model cannot hold leaves the editor as it was (the run setup says
+  // why, and the run cannot start).
+  const int chunks = c.num_stages() * v;
+  const int units = static_cast<int>(partition_->modelInfo().units.size());
+  if (chunks > units) return;
+  if (partition_->chunkCount() == chunks) return partition_->setChunkLayout(c.schedule, v);
+  partition_->setChunkLayout(c.schedule, v, balanced_partition(partition_->modelInfo(), chunks));
+}
+
 void MainWindow::onPrepared() {
   const ModelInfo* model = controller_->modelInfo();
   const std::vector<int> partition = controller_->partition();
   if (!model) return;
+  {  // the chunks the session cut: S*v of them when each device holds v
+    const RunConfig c = strategy_->config();
+    const int v = replicaSchedule() ? 1 : c.chunks_per_device();
+    const int chunks = static_cast<int>(partition.size()) + 1;
+    partition_->setChunkLayout(c.schedule, chunks % v == 0 ? v : 1);
+  }
   if (!same_model(*model, partition_->modelInfo())) {
     partition_->setModelInfo(*model, partition);
     strategy_->setMaxStages(static_cast<int>(model->units.size()));
@@ -461,14 +493,15 @@ void MainWindow::onPrepared() {
     partition_->setPartition(partition);
   }
   const RunConfig c = strategy_->config();
+  const int stages = partition_->stageCount();  // devices (the chunks / v)
   std::vector<std::string> devices = c.stage_devices;
-  devices.resize(partition.size() + 1, c.device);
+  devices.resize(static_cast<std::size_t>(stages), c.device);
   partition_->setStageDevices(devices);
   const bool replicas = replicaSchedule();
-  if (!replicas) strategy_->setStageCount(static_cast<int>(partition.size()) + 1);  // replicas: the panel's count
+  if (!replicas) strategy_->setStageCount(stages);  // replicas: the panel's count
   updatePartitionAvailability();
   if (pipeline_->timeline()->model().empty()) {
-    pipeline_->timeline()->setStageCount(replicas ? c.stages : (static_cast<int>(partition.size()) + 1) * c.replicas);
+    pipeline_->timeline()->setStageCount(replicas ? c.stages : stages * c.replicas);
     updateStageLabels(nullptr);
   }
   loadCachedProfile();  // measured unit times for these settings, when they were profiled before
@@ -539,6 +572,7 @@ void MainWindow::onSummary(const std::shared_ptr<ui::RunRecord>& run) {
 
 void MainWindow::onRunFinished(const std::shared_ptr<ui::RunRecord>& run) {
   setLiveEditing(false);
+  syncEditorChunks();  // chunks per device or the schedule changed while it ran: the editor follows now
   pipeline_->timeline()->model().settle();  // ops still waiting for a dependency that will not come
   pipeline_->timeline()->update();
   updatePrediction();  // an epoch-based run's length is known now

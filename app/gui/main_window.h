@@ -129,6 +129,7 @@ class MainWindow : public QMainWindow {
   void clearRunViews();  // timeline, versions, status: as before any run
   bool replicaSchedule() const;  // the chosen schedule runs data-parallel replicas
   void updatePartitionAvailability();
+  void syncEditorChunks();  // the editor's chunks per device and placement follow the run setup
   void onPrepared();
   void onRunStarted(const std::shared_ptr<ui::RunRecord>& run);
   void onTelemetry(const TelemetryBatch& batch);

@@ -16,7 +16,7 @@ namespace ps::gui {
 // --- live repartition ---------------------------------------------------------------------------------
 
 void MainWindow::onPartitionEdited(const std::vector<int>& boundaries) {
-  strategy_->setStageCount(static_cast<int>(boundaries.size()) + 1);
+  strategy_->setStageCount(partition_->stageCount());  // devices: the chunks / v
   if (syncing_partition_) return;
   if (controller_->phase() != SessionController::Phase::Running) return updatePrediction();
   if (partition_->isLive()) {

@@ -60,6 +60,7 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
     opts.microbatches = M;
     opts.minibatches = static_cast<int>(head);
     opts.boundaries = seg.boundaries;
+    opts.chunks = config.chunks;  // the boundaries cut S*v chunks when each device holds v
     if (schedule.replicas) opts.replicas = config.num_stages();
     // CPU stages are threads sharing this machine's cores (as the real run's are): as many at full speed
     // as the profile measured the model's passes to run in parallel, else the core count.

@@ -17,6 +17,7 @@
 #include "app/gui/session_controller.h"
 #include "widget_test_main.h"
 #include "widgets/partition_editor.h"
+#include "widgets/partition_strip.h"
 #include "widgets/run_list_model.h"
 #include "widgets/run_record.h"
 #include "widgets/strategy_panel.h"
@@ -59,6 +60,59 @@ class TestEngineModes : public QObject {
     return finished.isEmpty() ? nullptr : window.controller()->currentRun();
   }
 
+
+  // #14 item 1 from the dashboard: the schedule's chunks in the partition editor (S*v segments coloured
+  // by device), one boundary dragged there, and the run gets exactly the editor's boundaries.
+  static void draggedChunksReachTheEngine(const QString& schedule, const std::vector<int>& devices) {
+    MainWindow window;
+    // tiny with 6 layer units (5 hidden layers and the head): 4 chunks, and room to move a boundary.
+    open(window, {QStringLiteral("steps=3"), QStringLiteral("model.hidden=[16,16,16,16,16]")});
+    auto* panel = window.strategyPanel();
+    auto* editor = window.partitionEditor();
+    QCOMPARE(editor->chunkCount(), 2);  // 1f1b-async: a segment per device
+    panel->scheduleCombo()->setCurrentText(schedule);
+    panel->findChild<QSpinBox*>(QStringLiteral("microbatches"))->setValue(4);
+    QCOMPARE(panel->chunksSpin()->value(), 2);
+    QVERIFY2(panel->isValid(), qPrintable(panel->errorText()));
+    QCOMPARE(editor->chunkCount(), 4);
+    QCOMPARE(editor->stageCount(), 2);
+    auto* strip = editor->strip();
+    QCOMPARE(strip->chunkDevices(), devices);
+    QCOMPARE(strip->segmentTitle(3), QStringLiteral("chunk 3 · dev %1 · loss").arg(devices.back()));
+    QVERIFY2(editor->summaryText().contains(QStringLiteral("the loss on <b>device %1</b>").arg(devices.back())),
+             qPrintable(editor->summaryText()));
+
+    // Drag the first boundary that can move one unit (right, else left).
+    const std::vector<int> before = editor->partition();
+    QCOMPARE(before.size(), std::size_t(3));
+    const int units = static_cast<int>(editor->modelInfo().units.size());
+    int index = -1, target = -1;
+    for (int i = 0; i < 3 && index < 0; ++i) {
+      const int lo = i == 0 ? 0 : before[std::size_t(i) - 1], hi = i == 2 ? units : before[std::size_t(i) + 1];
+      if (before[std::size_t(i)] + 1 < hi) index = i, target = before[std::size_t(i)] + 1;
+      else if (before[std::size_t(i)] - 1 > lo) index = i, target = before[std::size_t(i)] - 1;
+    }
+    QVERIFY2(index >= 0, "no boundary can move");
+    const int y = qRound(strip->unitRect(0).center().y());
+    QTest::mousePress(strip, Qt::LeftButton, {}, QPoint(qRound(strip->handleX(index)), y));
+    QVERIFY(strip->dragging());
+    const QPoint to(qRound(strip->unitRect(target).left()), y);
+    QTest::mouseMove(strip, to);
+    QTest::mouseRelease(strip, Qt::LeftButton, {}, to);
+    std::vector<int> expected = before;
+    expected[std::size_t(index)] = target;
+    QCOMPARE(editor->partition(), expected);
+    QCOMPARE(strip->chunkDevices(), devices);
+    QCOMPARE(window.currentConfig().partition, expected);
+
+    const auto run = runToEnd(window);
+    QVERIFY(run);
+    QVERIFY2(run->summary.status == RunStatus::Completed, run->summary.error.c_str());
+    QCOMPARE(run->config.partition, expected);  // what the engine ran: the boundaries the user dragged
+    QCOMPARE(run->summary.chunks, 2);
+    QCOMPARE(run->summary.stages, 2);
+    QCOMPARE(window.pipelinePage()->timeline()->model().stageCount(), 2);  // a row per device
+  }
  private Q_SLOTS:
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
@@ -87,6 +141,37 @@ class TestEngineModes : public QObject {
     QCOMPARE(run->summary.stages, 2);
     QCOMPARE(run->summary.microbatches, 4);
     QCOMPARE(static_cast<int>(run->config.partition.size()) + 1, 4);  // 2 devices x 2 chunks
+  }
+
+  void draggedChunksReachTheEngineUnderLoopPlacement() {
+    draggedChunksReachTheEngine(QStringLiteral("interleaved-1f1b"), {0, 1, 0, 1});
+  }
+  void draggedChunksReachTheEngineUnderVPlacement() {
+    draggedChunksReachTheEngine(QStringLiteral("zbv"), {0, 1, 1, 0});
+  }
+
+  // A drag during a run with chunks repartitions its S*v chunks live (the editor sends S*v-1 boundaries).
+  void aDragDuringAChunkedRunMovesItsChunksLive() {
+    MainWindow window;
+    open(window, {QStringLiteral("steps=12"), QStringLiteral("model.hidden=[16,16,16,16,16]"),
+                  QStringLiteral("schedule=interleaved-1f1b"), QStringLiteral("microbatches=2")});
+    auto* editor = window.partitionEditor();
+    QCOMPARE(editor->chunkCount(), 4);
+    QSignalSpy started(window.controller(), &SessionController::runStarted);
+    QSignalSpy finished(window.controller(), &SessionController::runFinished);
+    window.controller()->start(window.currentConfig(), /*paused=*/true);
+    QTRY_COMPARE_WITH_TIMEOUT(started.count(), 1, 120000);
+    QVERIFY(editor->isLive());
+    std::vector<int> moved = editor->partition();
+    moved[0] = moved[0] + 1 < moved[1] ? moved[0] + 1 : moved[0] - 1;
+    QVERIFY(moved[0] > 0);
+    QVERIFY2(window.requestRepartition(moved), qPrintable(window.noticeText()));
+    window.controller()->resume();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    const auto run = window.controller()->currentRun();
+    QVERIFY2(run->summary.status == RunStatus::Completed, run->summary.error.c_str());
+    QVERIFY(std::any_of(run->marks.begin(), run->marks.end(),
+                        [&](const RunMark& m) { return m.kind == "repartition" && m.after == moved; }));
   }
 
   void replicasPerStageReachTheEngine() {

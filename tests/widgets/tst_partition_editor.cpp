@@ -262,6 +262,63 @@ class TestPartitionEditor : public QObject {
     QCOMPARE(editor_->stageDevices().size(), std::size_t(3));
   }
 
+  // Several chunks per device (#14 item 1): S*v segments, each coloured, labelled and placed by the
+  // device that holds it; boundaries drag as for stages; the chunk count is not the editor's to change.
+  void chunksAreSegmentsOfTheirDevices() {
+    editor_->setDeviceChoices({"cpu:0", "cpu:1"});
+    editor_->setChunkLayout("interleaved-1f1b", 2, std::vector<int>{2, 4, 6});  // loop: chunk c on c mod 2
+    editor_->setStageDevices({"cpu:0", "cpu:0"});
+    QCOMPARE(editor_->chunkCount(), 4);
+    QCOMPARE(editor_->stageCount(), 2);
+    QCOMPARE(strip()->chunkDevices(), (std::vector<int>{0, 1, 0, 1}));
+    QCOMPARE(strip()->segmentTitle(2), QStringLiteral("chunk 2 · dev 0"));
+    QCOMPARE(strip()->segmentTitle(3), QStringLiteral("chunk 3 · dev 1 · loss"));
+    QVERIFY2(editor_->summaryText().contains(QStringLiteral("4 chunks on 2 devices")), qPrintable(editor_->summaryText()));
+    QVERIFY2(editor_->summaryText().contains(QStringLiteral("loss on <b>device 1</b>")), qPrintable(editor_->summaryText()));
+    auto* table = editor_->findChild<QTableWidget*>();
+    QCOMPARE(table->rowCount(), 4);
+    QVERIFY2(table->item(2, 0)->text().startsWith(QStringLiteral("2 · dev 0")), qPrintable(table->item(2, 0)->text()));
+    QVERIFY2(table->item(3, 0)->text().startsWith(QStringLiteral("3 · dev 1 · loss")), qPrintable(table->item(3, 0)->text()));
+    QCOMPARE(editor_->stageDevices().size(), std::size_t(2));  // one device per stage, not per chunk
+
+    // A drag moves a chunk boundary as it moves a stage boundary, one undo step.
+    QTest::mousePress(strip(), Qt::LeftButton, {}, handlePoint(1));
+    QTest::mouseMove(strip(), edgePoint(5));
+    QTest::mouseRelease(strip(), Qt::LeftButton, {}, edgePoint(5));
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 5, 6}));
+    QCOMPARE(editor_->undoStack()->count(), 1);
+    QCOMPARE(editor_->stats().stages.at(1).last_unit, 4);
+    // Neither adds nor removes a chunk: their number is Stages x Chunks per device.
+    QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(1));
+    QCOMPARE(editor_->partition(), (std::vector<int>{2, 5, 6}));
+    QVERIFY2(editor_->blockedReason().contains(QStringLiteral("Chunks per device")), qPrintable(editor_->blockedReason()));
+    // Auto-balance balances the 4 chunks.
+    QCOMPARE(editor_->autoBalance().size(), std::size_t(3));
+    QCOMPARE(editor_->chunkCount(), 4);
+
+    // V placement (zbv): device d holds chunks d and 2S-1-d, so the last chunk and the loss are on device 0.
+    editor_->setChunkLayout("zbv", 2);
+    QCOMPARE(strip()->chunkDevices(), (std::vector<int>{0, 1, 1, 0}));
+    QCOMPARE(strip()->segmentTitle(3), QStringLiteral("chunk 3 · dev 0 · loss"));
+    QVERIFY2(editor_->summaryText().contains(QStringLiteral("V placement; the loss on <b>device 0</b>")),
+             qPrintable(editor_->summaryText()));
+    QVERIFY2(table->item(3, 0)->text().startsWith(QStringLiteral("3 · dev 0 · loss")), qPrintable(table->item(3, 0)->text()));
+    // A device is picked once for all its chunks: chunk 3's picker follows chunk 0's.
+    QSignalSpy devices(editor_.get(), &PartitionEditor::stageDevicesChanged);
+    qobject_cast<QComboBox*>(table->cellWidget(0, 2))->setCurrentIndex(1);
+    QCOMPARE(devices.count(), 1);
+    QCOMPARE(editor_->stageDevices(), (std::vector<std::string>{"cpu:1", "cpu:0"}));
+    QCOMPARE(qobject_cast<QComboBox*>(table->cellWidget(3, 2))->currentData().toString(), QStringLiteral("cpu:1"));
+    QCOMPARE(qobject_cast<QComboBox*>(table->cellWidget(1, 2))->currentData().toString(), QStringLiteral("cpu:0"));
+
+    // Back to one chunk per device: the segments are stages again, and a new v clears the history.
+    editor_->setChunkLayout("1f1b-flush", 1, std::vector<int>{4});
+    QVERIFY(strip()->chunkDevices().empty());
+    QCOMPARE(strip()->segmentTitle(1), QStringLiteral("Stage 1 · cpu:0"));
+    QCOMPARE(editor_->undoStack()->count(), 0);
+    QCOMPARE(editor_->stageCount(), 2);
+  }
+
   void aNewModelClearsTheHistory() {
     QTest::mouseDClick(strip(), Qt::LeftButton, {}, unitPoint(2));
     QCOMPARE(editor_->undoStack()->count(), 1);
