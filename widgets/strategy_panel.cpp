@@ -312,7 +312,9 @@ void StrategyPanel::onEdited() {
     } catch (const std::exception&) {
       // a combination the schedule refuses: validate() says why
     }
-    schedule_note_->setText(QString::fromStdString(s.summary) + bubble_text);
+    QString summary = QString::fromStdString(s.summary);
+    if (!summary.isEmpty() && !summary.endsWith(QLatin1Char('.'))) summary += QLatin1Char('.');
+    schedule_note_->setText(summary + bubble_text);
   }
   chunks_->setEnabled(several_chunks);
   chunks_->setToolTip(several_chunks ? tr("Model chunks on every device (v): the model is cut into stages x v chunks")

@@ -1,5 +1,7 @@
 #include "app/gui/pipeline_page.h"
 
+#include <set>
+
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QThread>
@@ -152,10 +154,11 @@ void PipelinePage::setPacing(Pacing pacing) {
 QString PipelinePage::bubbleReason() const {
   QStringList why;
   if (summary_) {
-    int cpu_stages = 0;
+    // Workers (devices), not chunks: a device's worker runs all its chunks. GPU workers need no core.
+    std::set<std::string> gpus;
     for (const StageSummary& s : summary_->per_stage)
-      if (s.device.empty() || s.device.rfind("cpu", 0) == 0) ++cpu_stages;
-    if (summary_->per_stage.empty()) cpu_stages = summary_->stages;
+      if (!s.device.empty() && s.device.rfind("cpu", 0) != 0) gpus.insert(s.device);
+    const int cpu_stages = summary_->stages - static_cast<int>(gpus.size());
     const int cores = cores_ > 0 ? cores_ : QThread::idealThreadCount();
     if (cpu_stages > cores) why << tr("%1 stages share %2 cores").arg(cpu_stages).arg(cores);
   }
