@@ -194,58 +194,59 @@ void SessionController::prepareWith(const RunConfig& config, bool start_when_rea
         QDir(checkpointDir()).filePath(QStringLiteral("%1-%2-%3.ckpt").arg(name, stamp).arg(p.generation)).toStdString();
     options.checkpoint_every_minutes = checkpoint_every_minutes_;
   }
+  RunConfig built = config;
   if (config.executor == "processes") {
-    // A run as processes: the ranks start only when the run starts (they would time out waiting for a
-    // Start that may never come). A prepared session only shows the model and its partition: threaded.
     if (!start_when_ready && resume_path.isEmpty()) {
-      RunConfig threaded = config;
-      threaded.executor = "threaded";
-      p.config = threaded;  // what this session is: Start then builds the processes' session
-      p.key = keyFor(threaded, checkpoint_every_minutes_);
-      p.future = std::async(std::launch::async, [threaded, options] { return std::make_unique<Session>(threaded, options); });
-      pending_.push_back(std::move(p));
-      phase_ = Phase::Preparing;
-      status_ = RunStatus::Idle;
-      Q_EMIT statusChanged(status_, true);
-      return;
-    }
-    // Periodic checkpoints need a coordinated pause the ranks do not have yet; the end-of-run one works.
-    options.checkpoint_every_minutes = 0;
-    QString error;
-    const QString cli = cliProgram();
-    if (cli.isEmpty()) {
-      error = tr("A run as processes starts pipescope-cli for its other ranks, and there is none beside the dashboard "
-                 "(%1) or in $PIPESCOPE_CLI.").arg(QDir::toNativeSeparators(QCoreApplication::applicationDirPath()));
+      // The ranks start only when the run starts (they would time out waiting for a Start that may never
+      // come): the prepared session only shows the model and its partition, threaded. Start then builds
+      // the processes' session, its key being another.
+      built.executor = "threaded";
+      p.config = built;
+      p.key = keyFor(built, checkpoint_every_minutes_);
     } else {
-      try {
-        // The other ranks run the very same settings (the rendezvous compares every field): as a preset file.
-        const std::string preset = traces_.filePath(QStringLiteral("run-%1.config.json").arg(p.generation)).toStdString();
-        RunConfig written = config;
-        written.source.clear();
-        write_file_atomically(preset, preset_to_json(written));
-        std::vector<std::string> args{"run", "--preset", preset, "--quiet"};
-        if (!resume_path.isEmpty()) args.insert(args.end(), {"--resume", resume_path.toStdString()});
-        p.ranks = std::make_shared<dist::LocalRanks>(config.num_devices(), args, cli.toStdString());  // on this thread
-        options.dist = p.ranks->rank0();
-      } catch (const std::exception& e) {
-        error = QString::fromStdString(e.what());
-      }
-    }
-    if (!error.isEmpty()) {
-      phase_ = Phase::Empty;
-      status_ = RunStatus::Idle;
-      if (!resume_path.isEmpty()) Q_EMIT resumeFailed(resume_path, error);
-      else Q_EMIT prepareFailed(error);
-      Q_EMIT statusChanged(status_, false);
-      return;
+      // Periodic checkpoints need a coordinated pause the ranks do not have yet; the end-of-run one works.
+      options.checkpoint_every_minutes = 0;
+      const QString error = startRanks(config, resume_path, p, options);
+      if (!error.isEmpty()) return failPrepare(resume_path, error);
     }
   }
-  p.future = std::async(std::launch::async,
-                        [config, options] { return std::make_unique<Session>(config, options); });
+  p.future = std::async(std::launch::async, [built, options] { return std::make_unique<Session>(built, options); });
   pending_.push_back(std::move(p));
   phase_ = Phase::Preparing;
   status_ = RunStatus::Idle;
   Q_EMIT statusChanged(status_, true);
+}
+
+// A run as processes: the dashboard is rank 0; ranks 1..N-1 are pipescope-cli processes started here, on
+// the GUI thread (a child dies with the thread that forked it), reading the same settings from a preset
+// file (the rendezvous compares every field). "" when they started, else why not.
+QString SessionController::startRanks(const RunConfig& config, const QString& resume_path, Pending& p,
+                                      SessionOptions& options) {
+  const QString cli = cliProgram();
+  if (cli.isEmpty())
+    return tr("A run as processes starts pipescope-cli for its other ranks, and there is none beside the dashboard "
+              "(%1) or in $PIPESCOPE_CLI.").arg(QDir::toNativeSeparators(QCoreApplication::applicationDirPath()));
+  try {
+    const std::string preset = traces_.filePath(QStringLiteral("run-%1.config.json").arg(p.generation)).toStdString();
+    RunConfig written = config;
+    written.source.clear();
+    write_file_atomically(preset, preset_to_json(written));
+    std::vector<std::string> args{"run", "--preset", preset, "--quiet"};
+    if (!resume_path.isEmpty()) args.insert(args.end(), {"--resume", resume_path.toStdString()});
+    p.ranks = std::make_shared<dist::LocalRanks>(config.num_devices(), args, cli.toStdString());
+    options.dist = p.ranks->rank0();
+  } catch (const std::exception& e) {
+    return QString::fromStdString(e.what());
+  }
+  return {};
+}
+
+void SessionController::failPrepare(const QString& resume_path, const QString& error) {
+  phase_ = Phase::Empty;
+  status_ = RunStatus::Idle;
+  if (!resume_path.isEmpty()) Q_EMIT resumeFailed(resume_path, error);
+  else Q_EMIT prepareFailed(error);
+  Q_EMIT statusChanged(status_, false);
 }
 
 void SessionController::start(const RunConfig& config, bool paused) {
@@ -415,11 +416,7 @@ void SessionController::pollPrepares() {
       p.ranks.reset();
     }
     if (!built) {
-      phase_ = Phase::Empty;
-      status_ = RunStatus::Idle;
-      if (!p.resume_path.isEmpty()) Q_EMIT resumeFailed(p.resume_path, error);
-      else Q_EMIT prepareFailed(error);
-      Q_EMIT statusChanged(status_, false);
+      failPrepare(p.resume_path, error);
       continue;
     }
     session_ = std::move(built);

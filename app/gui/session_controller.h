@@ -133,6 +133,8 @@ class SessionController : public QObject {
   // Ranks of ended runs: reaped once they exit, killed when they outlive their deadline.
   std::vector<std::pair<std::shared_ptr<dist::LocalRanks>, std::chrono::steady_clock::time_point>> retiring_ranks_;
   void retireRanks(std::shared_ptr<dist::LocalRanks> ranks, double timeout_seconds);
+  QString startRanks(const RunConfig& config, const QString& resume_path, Pending& p, SessionOptions& options);
+  void failPrepare(const QString& resume_path, const QString& error);  // nothing prepared: says why
   int generation_ = 0;
   Phase phase_ = Phase::Empty;
   RunStatus status_ = RunStatus::Idle;
