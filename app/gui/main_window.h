@@ -144,6 +144,7 @@ class MainWindow : public QMainWindow {
   void loadCachedProfile();
   void updatePrediction();  // the ghost of the run shown, or of the current settings
   void showResumeDialog(const QString& path, const RunConfig& config, double lr);
+  std::optional<RunConfig> readCheckpointConfig(const QString& path);  // nullopt: an error was shown
   void showError(const QString& title, const QString& text);  // a non-blocking message box
   void updateStageLabels(const RunSummary* summary);
   void openPresetDialog();
