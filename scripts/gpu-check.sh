@@ -72,7 +72,7 @@ cmake --build "$BUILD" -j "$JOBS" --target pipescope-cli test_engine >"$BUILD/bu
   fail "build (see $BUILD/build.log)"
 say "build: engine + pipescope-cli + test_engine in $(($(date +%s) - start)) s"
 
-# 3. The CUDA tests (tests/engine/test_cuda.cpp) and the CUDA-refusal tests turned around.
+# 3. The CUDA tests (tests/engine/test_cuda_engine.cpp, test_device_backend.cpp) and the CUDA-refusal tests turned around.
 FILTER='DeviceBackend*:CudaEngine*:NcclCuda*:AllReduceMeet*'
 "$BUILD/tests/test_engine" --gtest_filter="$FILTER" >"$BUILD/cuda-tests.log" 2>&1
 tests_rc=$?
