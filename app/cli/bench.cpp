@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include "engine/bench/benchmarks.h"
 #include "engine/config/suggest.h"
+#include "engine/schedule/schedule.h"
 #include "engine/util/errors.h"
 
 #include <algorithm>
@@ -61,7 +62,8 @@ void declare_bench(CLI::App& command) {
   add_value(command, "--budget", "S", "overhead, scaling, telemetry: add pairs for up to S seconds (default 60; 0: exactly R)");
   add_value(command, "--spread", "X", "overhead, scaling, telemetry: stop once the ratio's spread is below X (default 0.01)");
   add_value(command, "--strategies", "a,b,...", "memory: the strategies to measure (latest and stash always)");
-  add_value(command, "--stages", "N", "memory: stages of every run (default the preset's, at least 2)");
+  add_value(command, "--stages", "N", "memory, efficiency: stages (devices) of every run (default the preset's, at least 2)");
+  add_value(command, "--schedules", "a,b,...", "efficiency: the schedules to measure (default every pipeline schedule)");
 }
 
 int cmd_bench(const CLI::App& command, const Args&) {
@@ -72,6 +74,7 @@ int cmd_bench(const CLI::App& command, const Args&) {
   const std::string repeats = r.value("--repeats");
   const std::string strategies = r.value("--strategies");
   const std::string stages = r.value("--stages");
+  const std::string schedules = r.value("--schedules");
   const std::string budget = r.value("--budget");
   const std::string spread = r.value("--spread");
   const std::vector<std::string> pos = r.values("NAME");
@@ -95,10 +98,23 @@ int cmd_bench(const CLI::App& command, const Args&) {
   mem.strategies = split_list(strategies);
   if (!stages.empty()) mem.stages = to_int(stages, "--stages");
   if (!stages.empty() && mem.stages < 2) throw InputError("command line", "--stages", "must be at least 2, got " + stages);
-  for (const auto& name : pos)
-    if (name != "memory" && (!strategies.empty() || !stages.empty()))
-      throw InputError("command line", strategies.empty() ? "--stages" : "--strategies",
-                       "applies to `bench memory` only, not '" + name + "'");
+  opts.stages = mem.stages;
+  opts.schedules = split_list(schedules);
+  for (const auto& s : opts.schedules) {  // an unknown name: exit 2 naming the known ones
+    try {
+      schedule_info(s);
+    } catch (const InputError& e) {
+      throw InputError("command line", "--schedules", e.reason());
+    }
+  }
+  for (const auto& name : pos) {
+    if (name != "memory" && !strategies.empty())
+      throw InputError("command line", "--strategies", "applies to `bench memory` only, not '" + name + "'");
+    if (name != "memory" && name != "efficiency" && !stages.empty())
+      throw InputError("command line", "--stages", "applies to `bench memory` and `bench efficiency` only, not '" + name + "'");
+    if (name != "efficiency" && !schedules.empty())
+      throw InputError("command line", "--schedules", "applies to `bench efficiency` only, not '" + name + "'");
+  }
   for (const auto& name : pos) {
     if (name == "memory")
       run_memory_benchmark(mem, stdout);

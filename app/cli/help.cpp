@@ -76,7 +76,7 @@ std::string benchmark_lines() {
   static const std::map<std::string, std::string> what = {
       {"overhead", "the engine on 1 stage over a plain LibTorch loop (same model, data, SGD)"},
       {"scaling", "2 stages over 1 stage, beside the limit: 2 independent single-thread copies over 1"},
-      {"efficiency", "per schedule, measured throughput over the slowest stage's bound"},
+      {"efficiency", "every pipeline schedule: throughput against the slowest device's bound, bubble ideal / simulated / measured, peak activations per device"},
       {"telemetry", "telemetry on over off, 2 stages"},
       {"memory", "peak resident memory per strategy, each in a child process"},
       {"processes", "2 stages as 2 processes (c10d) and as 2 threads over 1 stage, beside 2 independent processes"},

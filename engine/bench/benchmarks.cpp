@@ -8,9 +8,13 @@
 #include <thread>
 
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "engine/config/run_config.h"
+#include "engine/planner/profiler.h"
+#include "engine/planner/simulator.h"
+#include "engine/schedule/schedule.h"
 #include "engine/data/dataset.h"
 #include "engine/models/model.h"
 #include "engine/runtime/batches.h"
@@ -39,6 +43,14 @@ struct Measured {
   double rate = 0;                // samples/s over the pipeline phases (data loading and evaluation excluded)
   std::vector<StageTimes> busy;   // per stage, per minibatch: the run's own op events
   std::vector<int> partition;     // as resolved by the session
+  std::vector<StageTimes> dev_busy;  // per device (a device's chunks together), per minibatch
+  double slowest_device() const { return dev_busy.empty() ? 0 : dev_busy[slowest_device_index()].total(); }
+  int slowest_device_index() const {
+    int k = 0;
+    for (int i = 0; i < int(dev_busy.size()); ++i)
+      if (dev_busy[i].total() > dev_busy[k].total()) k = i;
+    return k;
+  }
   double slowest() const {
     double m = 0;
     for (const auto& t : busy) m = std::max(m, t.total());
@@ -63,7 +75,7 @@ struct Measured {
 Measured measure(RunConfig cfg, bool ops = false) {
   cfg.eval_every_epochs = 1000000;
   SessionOptions so;
-  if (ops) so.ui_buffer_ops = std::size_t(cfg.steps) * cfg.num_stages() * (2 * cfg.microbatches + 1) + 1024;
+  if (ops) so.ui_buffer_ops = std::size_t(cfg.steps) * std::size_t(cfg.num_chunks()) * (3 * cfg.microbatches + 1) + 1024;
   Session s(cfg, so);
   Measured m;
   m.partition = s.partition();
@@ -77,13 +89,15 @@ Measured measure(RunConfig cfg, bool ops = false) {
   const double steps = std::max<double>(1, double(m.sum.steps));
   const double pipe_s = m.rate > 0 ? double(m.sum.samples) / m.rate : 0;
   m.busy.assign(m.sum.per_stage.size(), StageTimes{});
+  m.dev_busy.assign(std::size_t(cfg.num_devices()), StageTimes{});
   const TelemetryBatch batch = ops ? s.drain() : TelemetryBatch{};
   if (ops && batch.dropped_ops == 0 && !batch.ops.empty()) {
     for (const OpEvent& e : batch.ops) {
       if (e.stage < 0 || e.stage >= int(m.busy.size())) continue;
       const double d = double(e.t_end_ns - e.t_start_ns) * 1e-9 / steps;
-      StageTimes& t = m.busy[e.stage];
-      (e.kind == OpKind::Forward ? t.f : is_backward_pass(e.kind) ? t.b : t.u) += d;
+      const int dev = e.device >= 0 ? e.device : e.stage;
+      for (StageTimes* t : {&m.busy[e.stage], dev < int(m.dev_busy.size()) ? &m.dev_busy[dev] : nullptr})
+        if (t) (e.kind == OpKind::Forward ? t->f : is_backward_pass(e.kind) ? t->b : t->u) += d;
     }
   } else {
     for (std::size_t k = 0; k < m.sum.per_stage.size(); ++k) m.busy[k].f = m.sum.per_stage[k].utilization * pipe_s / steps;
@@ -347,81 +361,164 @@ double bench_scaling(RunConfig base, const BenchOptions& opts, std::FILE* out) {
   return print_ratio(out, "scaling", sc.median);
 }
 
-// Per schedule: measured throughput over the bound set by the slowest stage (batch / its busy time per
-// minibatch, from the run's own op events), and the ideal bubble-limited bound beside it.
+// The schedules `bench efficiency` measures: every pipeline schedule the engine has (data-parallel is
+// not a pipeline and nf1b belongs to its own strategy family; both left out).
+std::vector<std::string> efficiency_schedules() {
+  std::vector<std::string> out;
+  for (const ScheduleInfo& info : schedule_catalog())
+    if (info.name != "data-parallel" && info.name != "nf1b") out.push_back(info.name);
+  return out;
+}
+
+// Per schedule: measured throughput over the bound set by the slowest device (batch / its busy time per
+// minibatch, from the run's own op events), the ideal bubble-limited bound beside it, and the simulator's
+// prediction for the same run (the profile's op times, I and W included, on this machine's cores).
 double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOptions& opts, std::FILE* out) {
   base.dataset.test_limit = 1;
   base.strategy.name = "latest";  // synchronous schedules read the staleness-free weights: nothing to choose
   base.strategy.params.clear();
-  base.stages = std::max(2, base.stages);
-  const int M = std::min(base.batch_size, preset_microbatches > 1 ? preset_microbatches : 4);
-  const std::vector<std::string> schedules = {"1f1b-async", "1f1b-flush", "gpipe", "sequential"};
+  base.divergence_every = 0;      // the pipeline's speed, not the lesson's telemetry
+  base.stages = opts.stages > 0 ? opts.stages : std::max(2, base.stages);
+  const int S = base.stages;
+  // One M for every microbatched schedule, so their bubbles compare: the preset's, raised to 2S (what
+  // dualpipev needs) and to a multiple of S (the interleaved schedules' rounds).
+  int M = std::max(preset_microbatches > 1 ? preset_microbatches : 4, 2 * S);
+  M = (M + S - 1) / S * S;
+  M = std::min(M, base.batch_size);
+  const std::vector<std::string> schedules = opts.schedules.empty() ? efficiency_schedules() : opts.schedules;
+  const int units = static_cast<int>(model_info_for(base).units.size());
   struct Acc {
-    std::vector<double> rate, bound, ratio, ideal, ideal_ratio, f, b, u, slowest_stage;
-    std::vector<std::vector<double>> stage;  // per stage busy per minibatch
+    std::vector<double> rate, bound, ratio, ideal, ideal_ratio, f, b, u, slowest, bubble, act_max;
+    std::vector<std::vector<double>> device;  // per device busy per minibatch
+    RunConfig cfg;
+    std::vector<int> partition;
+    std::string skipped;
   };
   std::map<std::string, Acc> acc;
+  for (const auto& name : schedules) {
+    RunConfig cfg = base;
+    cfg.schedule = name;
+    cfg.chunks = 0;
+    cfg.microbatches = schedule_info(name).takes_microbatches ? M : 1;
+    Acc& a = acc[name];
+    a.cfg = cfg;
+    const int chunks = S * cfg.chunks_per_device();
+    if (chunks > units)
+      a.skipped = std::to_string(S) + " devices x " + std::to_string(cfg.chunks_per_device()) + " chunks = " +
+                  std::to_string(chunks) + " chunks, more than the model's " + std::to_string(units) + " layer units";
+  }
   for (int r = 0; r < opts.repeats; ++r)
     for (const auto& name : schedules) {
-      RunConfig cfg = base;
-      cfg.schedule = name;
-      cfg.microbatches = (name == "gpipe" || name == "1f1b-flush") ? M : 1;
-      const Measured m = measure(cfg, true);
       Acc& a = acc[name];
-      const double t = m.slowest();
-      const double bound = t > 0 ? cfg.batch_size / t : 0;
+      if (!a.skipped.empty()) continue;
+      const Measured m = measure(a.cfg, true);
+      const double t = m.slowest_device();
+      const double bound = t > 0 ? a.cfg.batch_size / t : 0;
+      a.partition = m.partition;
       a.rate.push_back(m.rate);
       a.bound.push_back(bound);
       a.ratio.push_back(bound > 0 ? m.rate / bound : 0);
-      // The bubble-limited ideal assumes balanced stages; one stage at a time (sequential) is bounded exactly
-      // by the sum of the stages' busy times.
-      const double ideal = name == "sequential" ? (m.sum_busy() > 0 ? cfg.batch_size / m.sum_busy() : 0)
+      // The bubble-limited ideal assumes balanced devices; one stage at a time (sequential) is bounded
+      // exactly by the sum of the stages' busy times.
+      const double ideal = name == "sequential" ? (m.sum_busy() > 0 ? a.cfg.batch_size / m.sum_busy() : 0)
                                                 : bound * (1.0 - m.sum.bubble_fraction_ideal);
       a.ideal.push_back(ideal);
       a.ideal_ratio.push_back(ideal > 0 ? m.rate / ideal : 0);
-      const StageTimes& st = m.busy[m.slowest_stage()];
+      const StageTimes& st = m.dev_busy[m.slowest_device_index()];
       a.f.push_back(st.f);
       a.b.push_back(st.b);
       a.u.push_back(st.u);
-      a.slowest_stage.push_back(m.slowest_stage());
-      a.stage.resize(m.busy.size());
-      for (std::size_t k = 0; k < m.busy.size(); ++k) a.stage[k].push_back(m.busy[k].total());
+      a.slowest.push_back(m.slowest_device_index());
+      a.bubble.push_back(m.sum.bubble_fraction_measured);
+      std::int64_t act = 0;
+      for (const auto& ps : m.sum.per_stage) act = std::max(act, ps.device_activation_bytes_max);
+      a.act_max.push_back(double(act));
+      a.device.resize(m.dev_busy.size());
+      for (std::size_t k = 0; k < m.dev_busy.size(); ++k) a.device[k].push_back(m.dev_busy[k].total());
     }
-  std::fprintf(out, "efficiency: %d stages, model %s, batch %d, %d steps, median of %d; gpipe and 1f1b-flush with %d microbatches\n",
-               base.stages, base.model.name.c_str(), base.batch_size, opts.steps, opts.repeats, M);
-  std::fprintf(out, "efficiency: bound = batch / the slowest stage's busy time per minibatch (its own op events); ideal = "
-                    "bound x (1 - ideal bubble) for gpipe and 1f1b-flush, batch / all stages' busy time for sequential\n");
-  // The sequential runs keep one stage busy at a time: their stage times are free of the other stages'
+  std::fprintf(out, "efficiency: %d devices, model %s (%d layer units), batch %d, %d steps, median of %d; M = %d "
+                    "microbatches for every schedule that takes them\n",
+               S, base.model.name.c_str(), units, base.batch_size, opts.steps, opts.repeats, M);
+  std::fprintf(out, "efficiency: bound = batch / the slowest device's busy time per minibatch (its own op events); "
+                    "ideal = bound x (1 - ideal bubble), batch / all devices' busy time for sequential; simulated = "
+                    "the simulator on the profile's op times (I and W measured in the engine) and %u cores\n",
+               cores());
+  // The sequential runs keep one device busy at a time: their device times are free of the other devices'
   // threads competing for the cores, which is the uncontended limit of any schedule on this machine.
-  const Acc& seq = acc["sequential"];
   double seq_max = 0, seq_sum = 0;
-  for (const auto& v : seq.stage) {
-    seq_max = std::max(seq_max, median(v));
-    seq_sum += median(v);
-  }
+  if (acc.count("sequential"))
+    for (const auto& v : acc["sequential"].device) {
+      seq_max = std::max(seq_max, median(v));
+      seq_sum += median(v);
+    }
   const double slot_limit = seq_max > 0 ? base.batch_size / seq_max : 0;
-  const double core_limit = seq_sum > 0 ? std::min<double>(base.stages, cores()) * base.batch_size / seq_sum : 0;
+  const double core_limit = seq_sum > 0 ? std::min<double>(S, cores()) * base.batch_size / seq_sum : 0;
   const double hw_limit = std::min(slot_limit, core_limit);
-  double result = 0;
+  struct Row {
+    std::string name;
+    int v = 1, M = 1;
+    double rate = 0, sim_rate = 0, ideal_bubble = 0, sim_bubble = 0, bubble = 0, act = 0;
+  };
+  std::vector<Row> rows;
+  double result = 0, max_sim_error = 0;
   for (const auto& name : schedules) {
     const Acc& a = acc[name];
+    if (!a.skipped.empty()) {
+      std::fprintf(out, "efficiency[%s]: skipped: %s\n", name.c_str(), a.skipped.c_str());
+      continue;
+    }
     const double rate = median(a.rate), bound = median(a.bound), ideal = median(a.ideal), ratio = median(a.ratio);
     std::fprintf(out,
-                 "efficiency[%s]: %.1f samples/s; slowest stage %d busy %.2f ms per minibatch (F %.2f + B %.2f + U %.2f) "
+                 "efficiency[%s]: %.1f samples/s; slowest device %d busy %.2f ms per minibatch (F %.2f + B/I/W %.2f + U %.2f) "
                  "-> bound %.1f samples/s, ideal %.1f; measured/bound %.3f, measured/ideal %.3f, "
                  "of the uncontended limit %.3f\n",
-                 name.c_str(), rate, int(median(a.slowest_stage)), (median(a.f) + median(a.b) + median(a.u)) * 1e3,
+                 name.c_str(), rate, int(median(a.slowest)), (median(a.f) + median(a.b) + median(a.u)) * 1e3,
                  median(a.f) * 1e3, median(a.b) * 1e3, median(a.u) * 1e3, bound, ideal, ratio,
                  median(a.ideal_ratio), hw_limit > 0 ? rate / hw_limit : 0);
     print_ratio(out, "efficiency[" + name + "]", ratio);
     if (name == "1f1b-async") result = ratio;
+    // The simulator's view of the same run: the profile at this run's microbatch size, the session's cut.
+    const ModelProfile profile = profile_model(a.cfg);
+    SimOptions so;
+    so.schedule = name;
+    so.microbatches = a.cfg.microbatches;
+    so.minibatches = int(a.cfg.steps);
+    so.boundaries = a.partition;
+    so.chunks = a.cfg.chunks_per_device();
+    so.cores = profile.cores > 0 ? std::min<double>(profile.cores, cores()) : cores();
+    const SimResult sim = simulate(profile, so);
+    Row row{name, a.cfg.chunks_per_device(), a.cfg.microbatches, rate, sim.samples_per_second,
+            ideal_bubble_fraction(name, S, a.cfg.microbatches, a.cfg.chunks_per_device()), sim.bubble_fraction,
+            median(a.bubble), median(a.act_max)};
+    const double error = rate > 0 ? std::abs(row.sim_rate - rate) / rate : 1.0;
+    max_sim_error = std::max(max_sim_error, error);
+    std::fprintf(out, "efficiency[%s]: simulated %.1f samples/s (error %.1f%%), bubble ideal %.3f, simulated %.3f, "
+                      "measured %.3f; peak activations held by one device %.1f KiB\n",
+                 name.c_str(), row.sim_rate, 100 * error, row.ideal_bubble, row.sim_bubble, row.bubble, row.act / 1024);
+    rows.push_back(row);
   }
-  std::fprintf(out,
-               "efficiency: uncontended limit %.1f samples/s = min(slowest stage %.1f, %u cores over all stages' work "
-               "%.1f), from the sequential runs' stage times (%.2f ms slowest, %.2f ms all, per minibatch)\n",
-               hw_limit, slot_limit, cores(), core_limit, seq_max * 1e3, seq_sum * 1e3);
-  std::fprintf(out, "efficiency: the ratio below is 1f1b-async's measured/bound\n");
-  return print_ratio(out, "efficiency", result);
+  if (hw_limit > 0)
+    std::fprintf(out,
+                 "efficiency: uncontended limit %.1f samples/s = min(slowest device %.1f, %u cores over all devices' "
+                 "work %.1f), from the sequential runs' device times (%.2f ms slowest, %.2f ms all, per minibatch)\n",
+                 hw_limit, slot_limit, cores(), core_limit, seq_max * 1e3, seq_sum * 1e3);
+  // The table docs/RESULTS.md carries.
+  std::fprintf(out, "\n| schedule | v | M | samples/s | simulated | bubble ideal | simulated | measured | peak activations per device |\n"
+                    "|---|---|---|---|---|---|---|---|---|\n");
+  for (const Row& r : rows)
+    std::fprintf(out, "| %s | %d | %d | %.0f | %.0f | %.1f%% | %.1f%% | %.1f%% | %.0f KiB |\n", r.name.c_str(), r.v, r.M,
+                 r.rate, r.sim_rate, 100 * r.ideal_bubble, 100 * r.sim_bubble, 100 * r.bubble, r.act / 1024);
+  std::fprintf(out, "\nefficiency: simulator max_error=%.3f over %zu schedules\n", max_sim_error, rows.size());
+  if (acc.count("1f1b-async")) {
+    std::fprintf(out, "efficiency: the ratio below is 1f1b-async's measured/bound\n");
+    return print_ratio(out, "efficiency", result);
+  }
+  return print_ratio(out, "efficiency", rows.empty() ? 0 : median([&] {
+    std::vector<double> v;
+    for (const auto& name : schedules)
+      if (acc[name].skipped.empty()) v.push_back(median(acc[name].ratio));
+    return v;
+  }()));
 }
 
 }  // namespace

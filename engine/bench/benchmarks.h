@@ -17,6 +17,8 @@ struct BenchOptions {
   int repeats = 3;     // at least this many pairs (rounds) of each measurement
   double budget_s = 60;  // overhead, scaling, telemetry: add rounds for up to this long (0: exactly `repeats`)
   double spread = 0.01;  // ... until every ratio's spread (relative standard error of its median) is this small
+  int stages = 0;        // efficiency: devices of every run (0: the preset's, at least 2)
+  std::vector<std::string> schedules;  // efficiency: the schedules to measure (empty: every pipeline schedule)
 };
 
 // Every benchmark `pipescope-cli bench` knows, `memory` (in the CLI) included.

@@ -44,6 +44,7 @@ struct ChunkFigures {
   std::int32_t copies_max = 0;
   std::int64_t busy_ns = 0, bytes_max = 0, activation_bytes_max = 0;
   std::int64_t link_wait_ns = 0, bytes_sent = 0, messages_sent = 0;
+  std::int64_t device_activation_bytes_max = 0;  // the chunk's device, all its chunks together
 };
 
 struct TelemetryPacket {

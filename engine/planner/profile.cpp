@@ -30,6 +30,26 @@ double ModelProfile::backward_s(int unit, int samples) const {
   return interpolate(microbatch_size(), u.backward_micro_s, batch_size, u.backward_batch_s, samples);
 }
 
+double ModelProfile::input_grad_s(int unit, int samples) const {
+  const UnitProfile& u = units.at(unit);
+  const double b = backward_s(unit, samples);
+  return u.input_grad_micro_s > 0 && u.backward_micro_s > 0 ? b * u.input_grad_micro_s / u.backward_micro_s : 0.5 * b;
+}
+
+double ModelProfile::weight_grad_s(int unit, int samples) const {
+  const UnitProfile& u = units.at(unit);
+  const double b = backward_s(unit, samples);
+  // A unit without parameters has no W to speak of: its measured W is the op's fixed cost.
+  return u.weight_grad_micro_s > 0 && u.backward_micro_s > 0 ? b * u.weight_grad_micro_s / u.backward_micro_s : 0.5 * b;
+}
+
+bool ModelProfile::split_measured() const {
+  if (units.empty()) return false;
+  for (const auto& u : units)
+    if (u.input_grad_micro_s <= 0 || u.weight_grad_micro_s <= 0) return false;
+  return true;
+}
+
 std::int64_t ModelProfile::activation_bytes(int unit, int samples) const {
   return units.at(unit).activation_bytes * samples / microbatch_size();
 }
@@ -90,6 +110,8 @@ std::string profile_to_json(const ModelProfile& p) {
                           {"forward_batch_s", u.forward_batch_s},
                           {"backward_batch_s", u.backward_batch_s},
                           {"update_s", u.update_s},
+                          {"input_grad_micro_s", u.input_grad_micro_s},
+                          {"weight_grad_micro_s", u.weight_grad_micro_s},
                           {"activation_bytes", u.activation_bytes},
                           {"param_bytes", u.param_bytes}});
   return j.dump(2) + "\n";
@@ -123,6 +145,8 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
       up.forward_batch_s = u.at("forward_batch_s").get<double>();
       up.backward_batch_s = u.at("backward_batch_s").get<double>();
       up.update_s = u.at("update_s").get<double>();
+      up.input_grad_micro_s = u.value("input_grad_micro_s", 0.0);  // profiles before the split: not measured
+      up.weight_grad_micro_s = u.value("weight_grad_micro_s", 0.0);
       up.activation_bytes = u.at("activation_bytes").get<std::int64_t>();
       up.param_bytes = u.at("param_bytes").get<std::int64_t>();
       p.units.push_back(up);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -235,52 +236,68 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
   return p;
 }
 
-// The engine's own op times per unit: a short run with one unit per stage on the sequential executor
-// (one op at a time, so no op shares the cores with another), synchronous schedule, no evaluation.
+// The engine's own op times per unit: short runs with one unit per stage on the sequential executor
+// (one op at a time, so no op shares the cores with another), no evaluation: a synchronous schedule
+// (1f1b-flush) for F, B and U, and zb-h1 for the I and W of a split backward.
 // Replaces each unit's microbatch-size times by the medians of its ops, scales its minibatch-size times
-// by the same factor, and takes its update time from its U ops.
+// by the same factor, takes its update time from its U ops and its I and W times from zb-h1's.
 void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelProfile& p) {
   const int n = static_cast<int>(p.units.size());
   const int warm = 2;
-  RunConfig c = cfg;
-  c.stages = n;
-  c.partition.clear();
-  for (int u = 1; u < n; ++u) c.partition.push_back(u);
-  c.stage_devices.clear();
-  c.executor = "sequential";
-  c.schedule = "1f1b-flush";
-  c.strategy = StrategyConfig{};
-  c.strategy.name = "latest";
-  c.steps = warm + opts.engine_minibatches;
-  c.eval_every_epochs = 1000000;
-  c.dataset.test_limit = 1;
-  c.divergence_every = 0;
-  c.telemetry = true;
-  Session session(c);
-  session.start();
-  session.wait();
-  const RunSummary sum = session.summary();
-  if (sum.status != RunStatus::Completed)
-    throw std::runtime_error("profile: the in-engine run of " + cfg.model.name + " " + to_string(sum.status) + ": " + sum.error);
-  std::vector<std::vector<double>> f(n), b(n), upd(n);
-  for (const OpEvent& ev : session.drain().ops) {
-    if (ev.minibatch < warm || ev.stage < 0 || ev.stage >= n) continue;
-    const double s = 1e-9 * double(ev.t_end_ns - ev.t_start_ns);
-    (ev.kind == OpKind::Forward ? f : is_backward_pass(ev.kind) ? b : upd)[ev.stage].push_back(s);
-  }
+  // Per unit, per op kind: the seconds of the ops after the warm-up minibatches.
+  using Times = std::map<OpKind, std::vector<std::vector<double>>>;
+  auto run = [&](const std::string& schedule) {
+    RunConfig c = cfg;
+    c.stages = n;
+    c.chunks = 0;
+    c.partition.clear();
+    for (int u = 1; u < n; ++u) c.partition.push_back(u);
+    c.stage_devices.clear();
+    c.executor = "sequential";
+    c.schedule = schedule;
+    c.strategy = StrategyConfig{};
+    c.strategy.name = "latest";
+    c.steps = warm + opts.engine_minibatches;
+    c.eval_every_epochs = 1000000;
+    c.dataset.test_limit = 1;
+    c.divergence_every = 0;
+    c.telemetry = true;
+    Session session(c);
+    session.start();
+    session.wait();
+    const RunSummary sum = session.summary();
+    if (sum.status != RunStatus::Completed)
+      throw std::runtime_error("profile: the in-engine run of " + cfg.model.name + " (" + schedule + ") " +
+                               to_string(sum.status) + ": " + sum.error);
+    Times t;
+    for (const OpEvent& ev : session.drain().ops) {
+      if (ev.minibatch < warm || ev.stage < 0 || ev.stage >= n) continue;
+      auto& per_unit = t[ev.kind];
+      per_unit.resize(static_cast<std::size_t>(n));
+      per_unit[static_cast<std::size_t>(ev.stage)].push_back(1e-9 * double(ev.t_end_ns - ev.t_start_ns));
+    }
+    return t;
+  };
+  auto median_of = [n](Times& t, OpKind kind, int u) {
+    auto& v = t[kind];
+    v.resize(static_cast<std::size_t>(n));
+    return v[static_cast<std::size_t>(u)].empty() ? 0.0 : median(v[static_cast<std::size_t>(u)]);
+  };
+  Times sync = run("1f1b-flush");
+  Times split = run("zb-h1");
   for (int u = 0; u < n; ++u) {
     UnitProfile& up = p.units[u];
-    if (!f[u].empty() && up.forward_micro_s > 0) {
-      const double t = median(f[u]);
+    if (const double t = median_of(sync, OpKind::Forward, u); t > 0 && up.forward_micro_s > 0) {
       up.forward_batch_s *= t / up.forward_micro_s;
       up.forward_micro_s = t;
     }
-    if (!b[u].empty() && up.backward_micro_s > 0) {
-      const double t = median(b[u]);
+    if (const double t = median_of(sync, OpKind::Backward, u); t > 0 && up.backward_micro_s > 0) {
       up.backward_batch_s *= t / up.backward_micro_s;
       up.backward_micro_s = t;
     }
-    if (!upd[u].empty()) up.update_s = median(upd[u]);
+    if (const double t = median_of(sync, OpKind::Update, u); t > 0) up.update_s = t;
+    up.input_grad_micro_s = median_of(split, OpKind::InputGrad, u);
+    up.weight_grad_micro_s = median_of(split, OpKind::WeightGrad, u);
   }
   p.in_engine = true;
 }
@@ -301,7 +318,8 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     text << in.rdbuf();
     try {
       ModelProfile p = profile_from_json(text.str(), path);
-      if (p.key == profile_key(cfg) && p.cores > 0 && (p.in_engine || opts.engine_minibatches <= 0)) {
+      if (p.key == profile_key(cfg) && p.cores > 0 &&
+          ((p.in_engine && p.split_measured()) || opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
       }

@@ -19,6 +19,9 @@ struct UnitProfile {
   double forward_micro_s = 0, backward_micro_s = 0;
   double forward_batch_s = 0, backward_batch_s = 0;
   double update_s = 0;                 // optimizer step over this unit's parameters
+  // A split backward at the microbatch size (in-engine, SCHEDULES.md section 3): the input gradient (I)
+  // and the weight gradient (W). 0: not measured; the simulator then takes half of B for each.
+  double input_grad_micro_s = 0, weight_grad_micro_s = 0;
   std::int64_t activation_bytes = 0;   // the unit's output for one microbatch
   std::int64_t param_bytes = 0;
 };
@@ -45,6 +48,11 @@ struct ModelProfile {
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
   double forward_s(int unit, int samples) const;   // interpolated between the two measured sizes
   double backward_s(int unit, int samples) const;
+  // I and W of a split backward: B's time at `samples` shared as the measured I and W were at the
+  // microbatch size (their sum may exceed B: what the split costs); half of B each when not measured.
+  double input_grad_s(int unit, int samples) const;
+  double weight_grad_s(int unit, int samples) const;
+  bool split_measured() const;  // every unit has measured I and W times
   std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
   std::int64_t total_param_bytes() const;
 };

@@ -89,8 +89,8 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
     const int c = chunk_of(op, k);
     if (op.kind == OpKind::Forward) over(c, [&](int u) { return profile.forward_s(u, samples_of(op)); });
     if (op.kind == OpKind::Backward) over(c, [&](int u) { return profile.backward_s(u, samples_of(op)); });
-    if (op.kind == OpKind::InputGrad || op.kind == OpKind::WeightGrad)
-      over(c, [&](int u) { return 0.5 * profile.backward_s(u, samples_of(op)); });
+    if (op.kind == OpKind::InputGrad) over(c, [&](int u) { return profile.input_grad_s(u, samples_of(op)); });
+    if (op.kind == OpKind::WeightGrad) over(c, [&](int u) { return profile.weight_grad_s(u, samples_of(op)); });
     return t;
   };
   auto boundary_bytes = [&](int c, const Op& op) {  // activation leaving chunk c (= gradient entering it)

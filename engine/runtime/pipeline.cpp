@@ -59,6 +59,8 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<StageRuntime>> stages, ExecutorKi
   for (int d = 0; d < devices_; ++d)
     if (chunks_on_[d].empty()) throw std::logic_error("device " + std::to_string(d) + " holds no chunk");
   link_counters_ = std::make_unique<LinkCounters[]>(static_cast<std::size_t>(C));
+  device_activation_max_ = std::make_unique<std::atomic<std::int64_t>[]>(static_cast<std::size_t>(devices_));
+  for (int d = 0; d < devices_; ++d) device_activation_max_[static_cast<std::size_t>(d)].store(0);
   // Each chunk hands its messages to its backend for the copy to the neighbour's device (device_backend.h).
   auto backend = [&](int c) { return c >= 0 && c < C && stages_[c] ? &stages_[c]->backend() : nullptr; };
   for (int c = 0; c < C; ++c)
@@ -86,10 +88,26 @@ Pipeline::~Pipeline() = default;
 bool Pipeline::needs_activation(const Op& op, int c) const { return op.kind == OpKind::Forward && !first_of_group(c); }
 bool Pipeline::needs_gradient(const Op& op, int c) const { return sends_gradient(op.kind) && !last_of_group(c); }
 
+std::int64_t Pipeline::device_activation_bytes_max(int device) const {
+  std::int64_t peak = device_activation_max_[static_cast<std::size_t>(device)].load(std::memory_order_relaxed);
+  for (int c : chunks_on_[static_cast<std::size_t>(device)])
+    if (stages_[c]) peak = std::max(peak, stages_[c]->activation_bytes_max());
+  return peak;
+}
+
 std::optional<Message> Pipeline::run_op(int d, const Op& op, std::optional<Message> in) {
-  if (op.kind != OpKind::Update) return stages_[chunk_of(op, d)]->run(op, std::move(in));
-  for (int c : chunks_on_[d]) stages_[c]->run(op, std::nullopt);  // one update per device: all its chunks
-  return std::nullopt;
+  std::optional<Message> out;
+  if (op.kind != OpKind::Update) {
+    out = stages_[chunk_of(op, d)]->run(op, std::move(in));
+  } else {
+    for (int c : chunks_on_[d]) stages_[c]->run(op, std::nullopt);  // one update per device: all its chunks
+  }
+  std::int64_t held = 0;
+  for (int c : chunks_on_[d])
+    if (stages_[c]) held += stages_[c]->activation_bytes();
+  auto& peak = device_activation_max_[static_cast<std::size_t>(d)];
+  if (held > peak.load(std::memory_order_relaxed)) peak.store(held, std::memory_order_relaxed);
+  return out;
 }
 
 bool Pipeline::run(const std::vector<StageOps>& ops, std::int64_t base, RunControl& control,

@@ -79,6 +79,9 @@ class Pipeline {
   bool first_of_group(int chunk) const { return chunk % group_ == 0; }
   bool last_of_group(int chunk) const { return chunk % group_ == group_ - 1; }
   LinkFigures link_figures(int chunk) const;
+  // The peak of the activations held at once by all the chunks of a device (measured after each of its
+  // ops), never below a chunk's own peak (a resumed or repartitioned run starts its count again).
+  std::int64_t device_activation_bytes_max(int device) const;
   void set_rank(RankPlacement r) { rank_ = std::move(r); }
 
  private:
@@ -108,6 +111,7 @@ class Pipeline {
     std::atomic<std::int64_t> wait_ns{0}, bytes_sent{0}, messages_sent{0};
   };
   std::unique_ptr<LinkCounters[]> link_counters_;  // per chunk; written by the chunk's worker only
+  std::unique_ptr<std::atomic<std::int64_t>[]> device_activation_max_;  // per device; written by its worker
   void count_sent(int chunk, const Message& m);
   bool runs_here(int device) const { return kind_ != ExecutorKind::Processes || device == rank_.device; }
 };

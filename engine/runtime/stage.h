@@ -152,6 +152,7 @@ class StageRuntime {
   int weight_copies_max() const { return copies_max_; }
   std::int64_t weight_bytes_max() const { return bytes_max_; }
   std::int64_t activation_bytes_max() const { return activation_bytes_max_; }
+  std::int64_t activation_bytes() const { return activation_bytes_; }  // held now (inputs, outputs, unit gradients)
   std::int64_t busy_ns() const { return busy_ns_; }
   const StageOptimizer& optimizer() const { return optimizer_; }
 

@@ -178,6 +178,7 @@ RunSummary Session::Impl::make_summary() const {
     ss.weight_copies_max = f.copies_max;
     ss.weight_bytes_max = f.bytes_max;
     ss.activation_bytes_max = f.activation_bytes_max;
+    ss.device_activation_bytes_max = f.device_activation_bytes_max;
     ss.link_wait_seconds = f.link_wait_ns * 1e-9;
     ss.bytes_sent = f.bytes_sent;
     ss.messages_sent = f.messages_sent;

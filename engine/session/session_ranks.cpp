@@ -29,7 +29,7 @@ dist::ChunkFigures chunk_figures(const Pipeline& p, int k) {
   const StageRuntime& st = p.stage(k);
   const LinkFigures l = p.link_figures(k);
   return {k, st.weight_copies_max(), st.busy_ns(), st.weight_bytes_max(), st.activation_bytes_max(),
-          l.wait_ns, l.bytes_sent, l.messages_sent};
+          l.wait_ns, l.bytes_sent, l.messages_sent, p.device_activation_bytes_max(p.device_of(k))};
 }
 
 static std::vector<dist::ChunkFigures> local_figures(const Pipeline& p, const dist::RankContext& ctx) {

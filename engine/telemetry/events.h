@@ -84,6 +84,9 @@ struct StageSummary {
   int weight_copies_max = 0;
   std::int64_t weight_bytes_max = 0;
   std::int64_t activation_bytes_max = 0;
+  // The chunk's device: the peak of the activations all its chunks held at once (= activation_bytes_max
+  // with one chunk per device).
+  std::int64_t device_activation_bytes_max = 0;
   // The links to other devices (or ranks): time this chunk's worker waited for an input, what it sent.
   double link_wait_seconds = 0;
   std::int64_t bytes_sent = 0;

@@ -29,6 +29,7 @@ OrderedJson stage_to_json(const StageSummary& s) {
   j["weight_copies_max"] = s.weight_copies_max;
   j["weight_bytes_max"] = s.weight_bytes_max;
   j["activation_bytes_max"] = s.activation_bytes_max;
+  j["device_activation_bytes_max"] = s.device_activation_bytes_max;
   j["link_wait_seconds"] = number_or_null(s.link_wait_seconds);
   j["bytes_sent"] = s.bytes_sent;
   j["messages_sent"] = s.messages_sent;
@@ -119,6 +120,8 @@ StageSummary stage_from_json(const Json& j, const std::string& file, const std::
   s.weight_copies_max = r.int32("weight_copies_max");
   s.weight_bytes_max = r.integer("weight_bytes_max");
   s.activation_bytes_max = r.integer("activation_bytes_max");
+  s.device_activation_bytes_max = r.has("device_activation_bytes_max") ? r.integer("device_activation_bytes_max")
+                                                                       : s.activation_bytes_max;
   // Link figures and the process came later: a summary without them reads as zero / in one process.
   s.link_wait_seconds = r.optional_number("link_wait_seconds").value_or(0);
   if (r.has("bytes_sent")) s.bytes_sent = r.integer("bytes_sent");

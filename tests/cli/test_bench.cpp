@@ -127,17 +127,43 @@ TEST(Bench, ProcessesComparesProcessesWithThreadsAndReportsTheLink) {
 
 TEST(Bench, EfficiencyReportsEverySchedule) {
   const auto ls = run_and_check("efficiency");
-  for (const char* s : {"1f1b-async", "1f1b-flush", "gpipe", "sequential"}) {
+  // tiny.json's mlp has 4 layer units: 2 devices hold every schedule, 2 chunks each where it places two.
+  int rows = 0;
+  for (const char* s : {"1f1b-async", "1f1b-flush", "gpipe", "sequential", "interleaved-1f1b", "looped-bfs", "zb-h1",
+                        "zb-h2", "zb1p-interleaved", "zbv", "dualpipev"}) {
     const std::string label = std::string("efficiency[") + s + "]";
     double x = std::nan("");
     for (const auto& l : ls)
       if (std::isfinite(ratio_of(l, label))) x = ratio_of(l, label);
-    // Measured over the slowest stage's bound cannot exceed 1: the slowest stage's busy time lies within
-    // the run's pipeline time (a little slack for clock granularity).
+    // Measured over the slowest device's bound cannot exceed 1: the slowest device's busy time lies
+    // within the run's pipeline time (a little slack for clock granularity).
     EXPECT_TRUE(x > 0 && x <= 1.02) << label << " = " << x;
-    EXPECT_NE(find_line(ls, label + ": "), nullptr) << label;
+    const std::string* sim = find_line(ls, label + ": simulated ");
+    ASSERT_NE(sim, nullptr) << label;
+    EXPECT_NE(sim->find("bubble ideal "), std::string::npos) << *sim;
+    EXPECT_NE(sim->find("peak activations held by one device "), std::string::npos) << *sim;
+    const std::string* row = find_line(ls, std::string("| ") + s + " | ");
+    ASSERT_NE(row, nullptr) << s;
+    rows += 1;
+    // v: two chunks per device for the placed schedules, else one; M: 4 (2S) where microbatches are taken.
+    const bool placed = std::string(s) == "interleaved-1f1b" || std::string(s) == "looped-bfs" ||
+                        std::string(s) == "zb1p-interleaved" || std::string(s) == "zbv" || std::string(s) == "dualpipev";
+    const bool whole = std::string(s) == "1f1b-async" || std::string(s) == "sequential";
+    EXPECT_EQ(row->find(std::string("| ") + s + " | " + (placed ? "2" : "1") + " | " + (whole ? "1" : "4") + " | "), 0u) << *row;
   }
+  EXPECT_EQ(rows, 11);
+  EXPECT_NE(find_line(ls, "efficiency: simulator max_error="), nullptr);
   EXPECT_NE(find_line(ls, "efficiency: the ratio below is 1f1b-async"), nullptr);
+}
+
+// --schedules picks the schedules; a schedule whose chunks the model cannot hold is skipped, saying why.
+TEST(Bench, EfficiencyMeasuresTheSchedulesAskedForAndSaysWhichItSkips) {
+  const auto ls = run_and_check("efficiency", " --stages 3 --schedules zb-h1,zbv");
+  EXPECT_NE(find_line(ls, "efficiency[zb-h1]: simulated "), nullptr);
+  const std::string* skipped = find_line(ls, "efficiency[zbv]: skipped: 3 devices x 2 chunks = 6 chunks, more than the model's 4 layer units");
+  EXPECT_NE(skipped, nullptr);
+  EXPECT_EQ(find_line(ls, "efficiency[gpipe]"), nullptr);
+  EXPECT_NE(find_line(ls, "efficiency: 3 devices"), nullptr);
 }
 
 TEST(Bench, MemoryRunsEachStrategyInAChildAndReadsItsWeights) {

@@ -221,5 +221,32 @@ TEST(Simulator, SharedCoresSlowOverlappingStages) {
   EXPECT_NEAR(one.makespan_s, 20 * 4 * 0.03, 1e-9);  // one core: all the work, back to back
 }
 
+// I and W come from the profile when it measured them: a device holds its I and W ops' own times, and
+// on one device (everything back to back) the makespan is the sum of F, I and W, whatever B would be.
+TEST(Simulator, SplitBackwardTakesItsIAndWFromTheProfile) {
+  ModelProfile p = hand_profile({0.01, 0.01}, 8, 2);
+  EXPECT_FALSE(p.split_measured());
+  EXPECT_NEAR(p.input_grad_s(0, 4), 0.01, 1e-12);  // not measured: half of B (0.02) each
+  EXPECT_NEAR(p.weight_grad_s(0, 4), 0.01, 1e-12);
+  SimOptions o = sim("zb-h1", {1}, 2, 3);
+  const SimResult halves = simulate(p, o);
+  for (auto& u : p.units) {  // measured: I 3 ms, W 21 ms at the microbatch size (B 20 ms: a 20% dearer split)
+    u.input_grad_micro_s = 0.003;
+    u.weight_grad_micro_s = 0.021;
+  }
+  EXPECT_TRUE(p.split_measured());
+  EXPECT_NEAR(p.input_grad_s(0, 4), 0.003, 1e-12);
+  EXPECT_NEAR(p.weight_grad_s(0, 8), 0.042, 1e-12);  // scaled with B to the whole minibatch
+  const SimResult measured = simulate(p, o);
+  for (const auto& ev : measured.ops) {
+    const double d = 1e-9 * double(ev.t_end_ns - ev.t_start_ns);
+    if (ev.kind == OpKind::InputGrad) EXPECT_NEAR(d, 0.003, 1e-6);
+    if (ev.kind == OpKind::WeightGrad) EXPECT_NEAR(d, 0.021, 1e-6);
+  }
+  EXPECT_GT(measured.makespan_s, halves.makespan_s);  // the dearer split shows
+  o.devices = 1;
+  EXPECT_NEAR(simulate(p, o).makespan_s, 3 * 2 * 2 * (0.01 + 0.003 + 0.021), 1e-9);
+}
+
 }  // namespace
 }  // namespace ps

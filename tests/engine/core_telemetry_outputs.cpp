@@ -239,6 +239,7 @@ RunSummary full_summary() {
     st.weight_copies_max = 2 - k;
     st.weight_bytes_max = (2 - k) * 400000;
     st.activation_bytes_max = 65536 * (k + 1);
+    st.device_activation_bytes_max = 98304 * (k + 1);
     st.link_wait_seconds = 0.25 * (k + 1);
     st.bytes_sent = 4096 * (k + 1);
     st.messages_sent = 10 + k;
@@ -284,6 +285,7 @@ void expect_same(const RunSummary& a, const RunSummary& b) {
     EXPECT_EQ(x.weight_copies_max, y.weight_copies_max);
     EXPECT_EQ(x.weight_bytes_max, y.weight_bytes_max);
     EXPECT_EQ(x.activation_bytes_max, y.activation_bytes_max);
+    EXPECT_EQ(x.device_activation_bytes_max, y.device_activation_bytes_max);
     EXPECT_EQ(x.link_wait_seconds, y.link_wait_seconds);
     EXPECT_EQ(x.bytes_sent, y.bytes_sent);
     EXPECT_EQ(x.messages_sent, y.messages_sent);
@@ -357,6 +359,7 @@ TEST(SummaryJson, HasTheDocumentedKeysInOrder) {
                                                "weight_copies_max",
                                                "weight_bytes_max",
                                                "activation_bytes_max",
+                                               "device_activation_bytes_max",
                                                "link_wait_seconds",
                                                "bytes_sent",
                                                "messages_sent",

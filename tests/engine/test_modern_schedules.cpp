@@ -118,6 +118,25 @@ TEST(ModernSchedules, SplitBackwardHoldsActivationsUntilW) {
   EXPECT_EQ(weights, inputs);
 }
 
+// A device's activation peak counts its chunks together: with one chunk per device it is the chunk's
+// peak; in zbv's V, device 0 holds chunk 0's activations while chunk 3 (the loss) adds its own, so the
+// device's peak is above either chunk's and at most their sum.
+TEST(ModernSchedules, ADevicesActivationPeakCountsAllItsChunks) {
+  ToyPipeline one(options({"zb-h1", 2, 1, 4}, ExecutorKind::Sequential));
+  ASSERT_TRUE(one.run(1));
+  for (int d = 0; d < 2; ++d)
+    EXPECT_EQ(one.pipeline().device_activation_bytes_max(d), one.pipeline().stage(d).activation_bytes_max()) << d;
+  ToyPipeline v(options({"zbv", 2, 2, 4}, ExecutorKind::Threaded));
+  ASSERT_TRUE(v.run(1));
+  for (int d = 0; d < 2; ++d) {
+    const std::int64_t a = v.pipeline().stage(d).activation_bytes_max(), b = v.pipeline().stage(3 - d).activation_bytes_max();
+    EXPECT_GE(v.pipeline().device_activation_bytes_max(d), std::max(a, b)) << d;
+    EXPECT_LE(v.pipeline().device_activation_bytes_max(d), a + b) << d;
+  }
+  EXPECT_GT(v.pipeline().device_activation_bytes_max(0),
+            std::max(v.pipeline().stage(0).activation_bytes_max(), v.pipeline().stage(3).activation_bytes_max()));
+}
+
 // The chunks of one device run on its worker: their events name the device, and no activation between
 // two chunks of one device is recorded as a transfer between devices.
 TEST(ModernSchedules, ChunksRunOnTheirDevice) {

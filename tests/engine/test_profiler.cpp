@@ -73,7 +73,14 @@ TEST(Profiler, TakesTheOpTimesFromARunOfTheEngineUnlessToldNotTo) {
     EXPECT_GT(p.units[u].backward_micro_s, 0);
     EXPECT_GT(p.units[u].update_s, 0);  // every stage has a U op (check_finite at least)
     EXPECT_GT(p.units[u].forward_batch_s, 0);
+    // A split backward's I and W, from a zb-h1 run of the engine (SCHEDULES.md section 3).
+    EXPECT_GT(p.units[u].input_grad_micro_s, 0);
+    EXPECT_GT(p.units[u].weight_grad_micro_s, 0);
   }
+  EXPECT_TRUE(p.split_measured());
+  const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
+  EXPECT_EQ(back.units.front().input_grad_micro_s, p.units.front().input_grad_micro_s);
+  EXPECT_EQ(back.units.back().weight_grad_micro_s, p.units.back().weight_grad_micro_s);
   EXPECT_TRUE(profile_model(cfg, opts).in_engine);  // and now it is cached
   std::filesystem::remove_all(dir);
 }
