@@ -121,12 +121,14 @@ void apply_override(RunConfig& cfg, const std::string& assignment) {
   f->read(updated, value_from_text(f->kind, text, at), at);
   f->check(updated, at);
 
-  // The last word wins: a new partition sets the stage count, a new stage count drops a partition
-  // that disagrees with it, and a new strategy drops the old one's parameters.
-  if (path == "partition" && !updated.partition.empty())
-    updated.stages = static_cast<int>(updated.partition.size()) + 1;
-  if (path == "stages" && !updated.partition.empty() &&
-      static_cast<int>(updated.partition.size()) + 1 != updated.stages)
+  // The last word wins: a new partition sets the stage count (its chunks over the chunks per device), a
+  // new stage count, chunk count or schedule drops a partition that disagrees with it, and a new strategy
+  // drops the old one's parameters.
+  const int chunks = static_cast<int>(updated.partition.size()) + 1;
+  const int v = updated.chunks_per_device();
+  if (path == "partition" && !updated.partition.empty() && chunks % v == 0) updated.stages = chunks / v;
+  if ((path == "stages" || path == "chunks" || path == "schedule") && !updated.partition.empty() &&
+      chunks != updated.stages * v)
     updated.partition.clear();
   if (path == "strategy.name" && updated.strategy.name != cfg.strategy.name) updated.strategy.params.clear();
   cfg = std::move(updated);

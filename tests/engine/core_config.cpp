@@ -361,6 +361,29 @@ TEST(Overrides, PartitionAndStagesFollowTheLastWord) {
   EXPECT_EQ(c.num_stages(), 2);
 }
 
+// With chunks, a partition of S*v chunks means S devices: partition=1..7 under zbv (2 per device) is 4
+// stages, not 8; a chunk count or schedule that no longer divides it drops it.
+TEST(Overrides, APartitionOfChunksSetsTheDevicesItFills) {
+  RunConfig c;
+  c.schedule = "zbv";
+  c.stages = 2;
+  apply_override(c, "partition=1,2,3,4,5,6,7");
+  EXPECT_EQ(c.stages, 4);
+  EXPECT_EQ(c.num_stages(), 4);
+  EXPECT_EQ(c.num_chunks(), 8);
+  apply_override(c, "stages=4");  // agrees: the partition stays
+  EXPECT_EQ(c.partition.size(), 7u);
+  apply_override(c, "schedule=1f1b-flush");  // one chunk per device: 8 chunks are not 4 stages
+  EXPECT_TRUE(c.partition.empty());
+  EXPECT_EQ(c.num_stages(), 4);
+  c.schedule = "interleaved-1f1b";
+  c.chunks = 2;
+  apply_override(c, "partition=2,4,6");  // 4 chunks over 2 per device: 2 devices
+  EXPECT_EQ(c.stages, 2);
+  apply_override(c, "chunks=4");  // 4 chunks, 4 per device: 1 device, not the 2 asked for
+  EXPECT_TRUE(c.partition.empty());
+}
+
 TEST(Overrides, StrategyParams) {
   RunConfig c;
   c.strategy = {"i-timeprest", {}};
