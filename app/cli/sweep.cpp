@@ -171,7 +171,15 @@ int cmd_sweep(const CLI::App& command, const Args& args) {
         if (same && fs::exists(config_path)) {
           std::ifstream in(config_path, std::ios::binary);
           const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-          if (before != config_text) {
+          // Compared as configurations, not as text: a field added to the format since the cell ran
+          // reads back as its default, which is what the cell ran with.
+          std::string before_config;
+          try {
+            before_config = preset_to_json(parse_preset(before, config_path.string()));
+          } catch (const InputError&) {
+            before_config.clear();  // unreadable: run it again
+          }
+          if (before_config != config_text) {
             same = false;
             std::printf("[%zu/%zu] %s: its configuration changed since it ran (%s): running it again\n", i + 1,
                         cells.size(), cell.id.c_str(), config_path.string().c_str());

@@ -209,6 +209,17 @@ TEST(Sweep, EditedCellRunsAgainUnchangedOneIsSkipped) {
   const Result same = cli(cmd);
   ASSERT_EQ(same.code, 0) << same.out;
   EXPECT_NE(same.out.find("a-S2-seed1: skipped"), std::string::npos) << same.out;
+  // A cell that ran before a field joined the format (its config.json without "replicas") ran with that
+  // field's default: still the same configuration, still skipped.
+  const fs::path config = dir / "out" / "runs" / "a-S2-seed1" / "config.json";
+  std::string text = slurp(config);
+  const auto at = text.find("\"replicas\": 1,");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.erase(at, text.find('\n', at) - at + 1);
+  std::ofstream(config, std::ios::trunc) << text;
+  const Result older = cli(cmd);
+  ASSERT_EQ(older.code, 0) << older.out;
+  EXPECT_NE(older.out.find("a-S2-seed1: skipped"), std::string::npos) << older.out;
   write_grid(8);
   const Result edited = cli(cmd);
   ASSERT_EQ(edited.code, 0) << edited.out;
