@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/runtime/weight_grads.h"
 #include "engine/session/checkpoint.h"
 #include "engine/util/errors.h"
 
@@ -509,8 +510,17 @@ std::optional<Message> StageRuntime::input_grad(const Op& op, std::optional<Mess
   if (want_input_grad) wrt.push_back(rec.input);
   std::vector<at::Tensor> grad_outputs;
   if (!last()) grad_outputs.push_back(grad_out);
+  // The weight ops' nodes keep the gradient at their outputs on the way (weight_grads.h).
+  auto store = std::make_shared<WeightGradStore>();
+  const bool armed = store->arm(rec.output, rec.weights->params, wrt);
   auto grads = torch::autograd::grad({rec.output}, wrt, grad_outputs, /*retain_graph=*/true,
                                      /*create_graph=*/false, /*allow_unused=*/true);
+  store->disarm();
+  rec.by_unit.clear();
+  if (armed && store->settle(unit_param_begin_, rec.by_unit)) {
+    rec.weight_grads = std::move(store);
+    activation_bytes_ += rec.weight_grads->bytes();
+  }
   rec.unit_grads.assign(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(rec.unit_outputs.size()));
   rec.input_grad_done = true;
   for (const auto& g : rec.unit_grads) activation_bytes_ += bytes_of(g);
@@ -519,8 +529,9 @@ std::optional<Message> StageRuntime::input_grad(const Op& op, std::optional<Mess
   return Message{static_cast<int>(mb), op.micro, {grads.back()}};
 }
 
-// W: each unit's weight gradient from the gradient at its output, which walks only that unit's own
-// nodes (not the whole chunk again), so I + W costs about what B costs.
+// W: from the gradients I left at the weight ops' outputs, each weight op's own backward (weight_grads.h);
+// where there are none (the first chunk, or a record restored from a checkpoint between I and W), each
+// unit's weight gradient from the gradient at its output, which walks that unit's own nodes.
 void StageRuntime::weight_grad(const Op& op, OpEvent& ev) {
   const std::int64_t mb = base_ + op.minibatch;
   auto it = in_flight_.find(Key{mb, op.micro});
@@ -530,9 +541,15 @@ void StageRuntime::weight_grad(const Op& op, OpEvent& ev) {
   rebuild_graph(rec);  // restored between I and W: the graph again, the gradients from the checkpoint
   ev.basis_version = rec.basis;
   std::shared_ptr<WeightSet> ws = rec.weights;
+  const bool by_nodes = rec.weight_grads != nullptr;
+  if (rec.weight_grads) {
+    rec.weight_grads->run([this](std::size_t i, const at::Tensor& g) { add_grad(i, g); });
+    activation_bytes_ -= rec.weight_grads->bytes();
+    rec.weight_grads.reset();
+  }
   for (std::size_t u = 0; u + 1 < unit_param_begin_.size(); ++u) {
     const std::size_t begin = unit_param_begin_[u], end = unit_param_begin_[u + 1];
-    if (begin == end || !rec.unit_grads[u].defined()) continue;
+    if (begin == end || !rec.unit_grads[u].defined() || (by_nodes && !rec.by_unit[u])) continue;
     std::vector<at::Tensor> params(ws->params.begin() + static_cast<std::ptrdiff_t>(begin),
                                    ws->params.begin() + static_cast<std::ptrdiff_t>(end));
     auto grads = torch::autograd::grad({rec.unit_outputs[u]}, params, {rec.unit_grads[u]}, /*retain_graph=*/false,

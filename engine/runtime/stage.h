@@ -26,6 +26,8 @@
 
 namespace ps {
 
+class WeightGradStore;
+
 struct Checkpoint;
 
 // What travels between neighbouring stages: activations forward, gradients backward.
@@ -169,6 +171,10 @@ class StageRuntime {
     std::vector<at::Tensor> unit_outputs;
     std::vector<at::Tensor> unit_grads;
     bool input_grad_done = false;
+    // After I: the gradient at every weight op's output (weight_grads.h); W runs from there. Not kept
+    // in checkpoints: a record restored between I and W takes its W unit by unit from unit_grads.
+    std::shared_ptr<WeightGradStore> weight_grads;
+    std::vector<bool> by_unit;  // with weight_grads: the units W takes whole, from unit_grads
   };
   // An op whose divergence waits for its target version: a flat copy of the weights it read
   // (and of the live weights of its moment, for the prediction gain).
