@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "widgets/format.h"
+#include "widgets/stage_rows.h"
 #include "widgets/timeline_text.h"
 
 namespace ps::ui {
@@ -183,6 +184,7 @@ void TimelineView::appendBatch(const TelemetryBatch& batch) {
 
 void TimelineView::clear() {
   model_.clear();
+  stage_memory_.clear();
   selectOp(std::nullopt);
   highlight_ = -1;
   mode_ = LiveMode::Growing;
@@ -202,6 +204,14 @@ void TimelineView::setStageLabels(const QStringList& labels) {
   stage_labels_ = labels;
   update();
 }
+
+void TimelineView::setStageMemory(const RunSummary* summary) {
+  stage_memory_.clear();
+  if (!summary) return;
+  for (int k = 0; k < summary->stages; ++k) stage_memory_ << stage_memory_text(*summary, k);
+}
+
+QString TimelineView::stageMemoryText(int stage) const { return stage_memory_.value(stage); }
 
 void TimelineView::setGhostOps(const std::vector<OpEvent>& ops) {
   model_.setGhostOps(ops);

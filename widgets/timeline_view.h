@@ -22,9 +22,10 @@
 namespace ps::ui {
 
 struct TimelineHit {
-  enum class Kind { Op, Transfer, Ghost, Mark } kind = Kind::Op;
-  int row = 0;  // stage for an op or a ghost op, lane (stages row..row+1) for a transfer, 0 for a mark
-  std::size_t index = 0;  // into ops(row), transfers(row), ghostOps(row) or marks()
+  enum class Kind { Op, Transfer, Ghost, Mark, Stage } kind = Kind::Op;
+  // stage for an op, a ghost op or a stage's gutter label, lane (stages row..row+1) for a transfer, 0 for a mark
+  int row = 0;
+  std::size_t index = 0;  // into ops(row), transfers(row), ghostOps(row) or marks(); 0 for a stage
 };
 
 // A clicked box's link as drawn: a cubic curve from the box to the linked op's box, with its head at `to`.
@@ -54,6 +55,10 @@ class TimelineView : public QWidget {
   void clear();
   void setStageCount(int stages);
   void setStageLabels(const QStringList& labels);  // device names under "Stage k"
+  // Each row's memory peaks from the run's summary (stage_rows.h), in its gutter label's tooltip;
+  // nullptr clears them.
+  void setStageMemory(const RunSummary* summary);
+  QString stageMemoryText(int stage) const;
 
   // The x axis: wall time, compute time or op slots. Changing it follows the live edge again.
   void setClock(TimelineClock clock);
@@ -172,6 +177,7 @@ class TimelineView : public QWidget {
 
   TimelineModel model_;
   QStringList stage_labels_;
+  QStringList stage_memory_;  // per row, HTML (stage_memory_text)
   std::int64_t t0_ = 0;
   double ns_per_px_ = 1e4;
   // Growing: the whole run up to the live window, then a sliding window of that span (the start-up view).

@@ -20,6 +20,11 @@ constexpr double kMarkTolerancePx = 4;  // how near the mouse must be to a mark'
 // --- interaction ------------------------------------------------------------------------------------
 
 std::optional<TimelineHit> TimelineView::hitTest(const QPoint& pos) const {
+  if (pos.x() >= 0 && pos.x() < plotRect().left()) {  // a stage's label (its band: the row and its ghost)
+    for (int k = 0; k < model_.stageCount(); ++k)
+      if (pos.y() >= bandRect(k).top() && pos.y() <= bandRect(k).bottom()) return TimelineHit{TimelineHit::Kind::Stage, k, 0};
+    return std::nullopt;
+  }
   if (!plotRect().contains(pos)) return std::nullopt;
   const std::int64_t t = timeForX(pos.x());
   const auto tolerance = static_cast<std::int64_t>(3 * ns_per_px_);
@@ -62,6 +67,13 @@ QString TimelineView::toolTipText(const TimelineHit& hit) const {
         .arg(mark_label(m).toHtmlEscaped(), time_label(static_cast<double>(m.t_ns), 1e6))
         .arg(m.step)
         .arg(QString::fromStdString(m.text).toHtmlEscaped());
+  }
+  if (hit.kind == TimelineHit::Kind::Stage) {  // "Stage 1 · cuda:0 (NVIDIA H200)", then its memory peaks
+    QString text = tr("<b>Stage %1</b>").arg(hit.row);
+    if (hit.row < stage_labels_.size()) text += QStringLiteral(" · ") + stage_labels_[hit.row].toHtmlEscaped();
+    const QString memory = stageMemoryText(hit.row);
+    if (!memory.isEmpty()) text += QStringLiteral("<br>") + memory;
+    return QStringLiteral("<p style='white-space:pre'>%1</p>").arg(text);  // a line per figure, never wrapped
   }
   // "F3.1 · forward of minibatch 3, microbatch 1 · stage 2 / duration, start": measured and predicted ops.
   auto op_text = [&](const OpEvent& e, const QString& tag) {

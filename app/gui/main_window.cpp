@@ -42,6 +42,7 @@
 #include "widgets/run_compare_view.h"
 #include "widgets/run_controls.h"
 #include "widgets/run_list_model.h"
+#include "widgets/stage_rows.h"
 #include "widgets/strategy_panel.h"
 #include "widgets/timeline_view.h"
 #include "widgets/training_fields.h"
@@ -617,19 +618,13 @@ void MainWindow::showError(const QString& title, const QString& text) {
 }
 
 void MainWindow::updateStageLabels(const RunSummary* summary) {
+  const bool listed = summary && !summary->per_stage.empty();
   QStringList labels;
-  if (summary && !summary->per_stage.empty()) {
-    for (const StageSummary& s : summary->per_stage) {
-      QString label = QString::fromStdString(s.device);
-      if (s.replica >= 0) label += tr(" · r%1").arg(s.replica);  // the replica
-      const auto pid = s.process.find(", pid ");  // "rank R, pid P on HOST": which process, on which host
-      if (pid != std::string::npos) label += QStringLiteral(" · ") + QString::fromStdString(s.process.substr(pid + 2));
-      labels << label;
-    }
-  } else {
+  if (listed) labels = ui::summary_row_labels(*summary);
+  else
     for (const auto& d : partition_->stageDevices()) labels << QString::fromStdString(d);
-  }
   pipeline_->timeline()->setStageLabels(labels);
+  pipeline_->timeline()->setStageMemory(listed ? summary : nullptr);
 }
 
 void MainWindow::showNotice(const QString& text, NoticeKind kind) {

@@ -89,8 +89,8 @@ PipelinePage::PipelinePage(QWidget* parent)
   bar->addWidget(show_prediction_);
   bar->addSpacing(12);
   bar->addWidget(figures_, 1);  // the run's figures up top; the colour key goes with the hints below
-  auto* hint = new QLabel(tr("Drag to pan · wheel to zoom · hover a box for its versions · click a box to "
-                             "highlight its minibatch and draw arrows to the update that made its weights and to its partner passes (Esc "
+  auto* hint = new QLabel(tr("Drag to pan · wheel to zoom · hover a box for its versions, a stage's name for its memory "
+                             "peaks · click a box to highlight its minibatch and draw arrows to the update that made its weights and to its partner passes (Esc "
                              "clears them) · labels: minibatch(.microbatch)(@chunk) · vN: "
                              "the weight version read"),
                           this);
