@@ -71,6 +71,9 @@ QString stage_memory_text(const RunSummary& s, int row) {
   } else {
     lines << tr("peaks per chunk:");
     for (const StageSummary* st : chunks) lines << tr("chunk %1: %2").arg(st->stage).arg(peaks(*st));
+    // The chunks' activation peaks need not fall together: the device's own peak, all chunks at once.
+    lines << tr("activations held by the device at once: <b>%1</b>")
+                 .arg(format_bytes(chunks.front()->device_activation_bytes_max));
   }
   // The allocator's figures are the GPU's: every chunk on it reports the same, one line is enough.
   const auto gpu = std::find_if(chunks.begin(), chunks.end(), [](const StageSummary* st) { return st->gpu_allocated_max >= 0; });

@@ -114,6 +114,7 @@ class TestStageRows : public QObject {
       s.gpu_allocated_max = kGiB;
       s.gpu_reserved_max = 2 * kGiB;
       s.gpu_shared_by = 2;
+      s.device_activation_bytes_max = (k % 2 == 0 ? 3 : 5) * kMiB / 2;  // the device's, on each of its chunks
       r.per_stage.push_back(s);
     }
     const QString text = stage_memory_text(r, 1);  // chunks 1 and 3
@@ -121,6 +122,7 @@ class TestStageRows : public QObject {
     QVERIFY2(text.contains(QStringLiteral("chunk 3: weights <b>4.0 MiB</b>")), qPrintable(text));
     QVERIFY2(!text.contains(QStringLiteral("chunk 0")) && !text.contains(QStringLiteral("chunk 2")), qPrintable(text));
     QCOMPARE(text.count(QStringLiteral("GPU allocator")), 1);
+    QVERIFY2(text.contains(QStringLiteral("activations held by the device at once: <b>2.5 MiB</b>")), qPrintable(text));
   }
 
   // The dashboard: hovering a row's gutter label shows its device and memory peaks.
