@@ -43,7 +43,8 @@ const std::vector<Command>& commands() {
        "and its ideal bubble."},
       {"bench",
        {"NAME... [--preset FILE] [--steps N] [--repeats R] [--budget S] [--spread X]",
-        "memory [--strategies a,b,...] [--stages N] [--preset FILE] [--steps N] [--repeats R]"},
+        "memory [--strategies a,b,...] [--stages N] [--preset FILE] [--steps N] [--repeats R]",
+        "efficiency [--stages N] [--schedules a,b,...] [--preset FILE] [--steps N] [--repeats R]"},
        "Benchmarks, each ending with a line `NAME: ratio=X`. NAME is one or more of:\n"
        "%BENCHMARKS%"
        "overhead, scaling and telemetry run their configurations in alternating pairs and report the median\n"
