@@ -77,6 +77,7 @@ double run_processes_benchmark(const BenchOptions& opts, std::FILE* out) {
   cfg.steps = opts.steps;
   cfg.threads_per_stage = 1;
   cfg.schedule = "1f1b-async";
+  cfg.chunks = 0;
   cfg.strategy.name = "stash";
   cfg.strategy.params.clear();
   cfg.microbatches = 1;

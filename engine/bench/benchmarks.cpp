@@ -572,6 +572,7 @@ double run_benchmark(const std::string& name, const BenchOptions& opts, std::FIL
   base.strategy.name = "stash";
   base.strategy.params.clear();
   base.schedule = "1f1b-async";
+  base.chunks = 0;  // a preset made for a schedule of several chunks per device
   base.microbatches = 1;
   base.partition.clear();
   if (name == "overhead" || name == "telemetry") return bench_pair(name, base, opts, out);

@@ -5,6 +5,7 @@
 
 #include "engine/config/config_fields.h"
 #include "engine/config/run_config.h"
+#include "engine/schedule/schedule.h"
 #include "engine/config/suggest.h"
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
@@ -124,6 +125,14 @@ void apply_override(RunConfig& cfg, const std::string& assignment) {
   // The last word wins: a new partition sets the stage count (its chunks over the chunks per device), a
   // new stage count, chunk count or schedule drops a partition that disagrees with it, and a new strategy
   // drops the old one's parameters.
+  // A schedule of another placement starts at its own chunk count (as in the dashboard): a preset made
+  // for zbv's 2 chunks per device runs `--schedule zb-h1` on 1.
+  if (path == "schedule" && updated.schedule != cfg.schedule && updated.chunks != 0) {
+    try {
+      if (schedule_info(updated.schedule).placement != schedule_info(cfg.schedule).placement) updated.chunks = 0;
+    } catch (const InputError&) {  // an unknown old schedule: nothing to compare with
+    }
+  }
   const int chunks = static_cast<int>(updated.partition.size()) + 1;
   const int v = updated.chunks_per_device();
   if (path == "partition" && !updated.partition.empty() && chunks % v == 0) updated.stages = chunks / v;

@@ -384,6 +384,25 @@ TEST(Overrides, APartitionOfChunksSetsTheDevicesItFills) {
   EXPECT_TRUE(c.partition.empty());
 }
 
+// A schedule of another placement starts at its own chunks per device: a zbv preset's 2 chunks do not
+// follow it to zb-h1 (one per device) or to interleaved-1f1b (loop); within a placement they stay.
+TEST(Overrides, AScheduleOfAnotherPlacementTakesItsOwnChunks) {
+  RunConfig c;
+  c.schedule = "zbv";
+  c.chunks = 2;
+  apply_override(c, "schedule=dualpipev");  // V as well: the chunks stay
+  EXPECT_EQ(c.chunks, 2);
+  apply_override(c, "schedule=zb-h1");
+  EXPECT_EQ(c.chunks, 0);
+  EXPECT_EQ(c.chunks_per_device(), 1);
+  c.schedule = "interleaved-1f1b";
+  c.chunks = 3;
+  apply_override(c, "schedule=looped-bfs");  // loop as well
+  EXPECT_EQ(c.chunks, 3);
+  apply_override(c, "schedule=zbv");
+  EXPECT_EQ(c.chunks_per_device(), 2);
+}
+
 TEST(Overrides, StrategyParams) {
   RunConfig c;
   c.strategy = {"i-timeprest", {}};
