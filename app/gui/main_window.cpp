@@ -16,7 +16,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
-#include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -30,12 +29,10 @@
 #include "app/gui/run_library_ui.h"
 #include "app/gui/session_controller.h"
 #include "app/gui/shortcut_guard.h"
-#include "app/gui/theme.h"
 #include "engine/partition/partition.h"
 #include "engine/runtime/gpus.h"
 #include "engine/schedule/schedule.h"
 #include "engine/session/session.h"
-#include "widgets/config_diff.h"
 #include "widgets/curves_export.h"
 #include "widgets/curves_view.h"
 #include "widgets/partition_editor.h"
@@ -336,28 +333,6 @@ void MainWindow::connectController() {
   connect(controller_, &SessionController::repartitioned, this, &MainWindow::onRepartitioned);
 }
 
-bool MainWindow::loadPreset(const QString& path, const QStringList& overrides) {
-  RunConfig config;
-  try {
-    config = load_preset(path.toStdString());
-    for (const QString& kv : overrides) apply_override(config, kv.toStdString());
-  } catch (const std::exception& e) {
-    showNotice(QString::fromStdString(e.what()));
-    return false;
-  }
-  clearNotice();
-  base_config_ = config;
-  preset_path_ = path;
-  preset_title_->setText(QString::fromStdString(config.name.empty() ? QFileInfo(path).baseName().toStdString() : config.name));
-  preset_description_->setText(QString::fromStdString(config.description));
-  setWindowTitle(tr("PipeScope — %1").arg(QFileInfo(path).fileName()));
-  strategy_->setConfig(config);
-  partition_->setStrategy(config.strategy.name);
-  controller_->prepare(config);  // a live run ends here (stopped, kept in the run list)
-  clearRunViews();  // the previous run's timeline, versions and status belong to the previous preset
-  return true;
-}
-
 RunConfig MainWindow::currentConfig() const {
   RunConfig c = strategy_->config();
   // Data-parallel replicas each hold the whole model: their number is the stage count, and the engine
@@ -651,103 +626,6 @@ QString MainWindow::statusText() const { return status_label_->text(); }
 QString MainWindow::metricsText() const { return metrics_label_->text(); }
 
 bool MainWindow::saveScreenshot(const QString& path) { return grab().save(path); }
-
-void MainWindow::openPresetDialog() {
-  const QString dir = preset_path_.isEmpty() ? QString() : QFileInfo(preset_path_).absolutePath();
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open preset"), dir, tr("Presets (*.json)"));
-  if (!path.isEmpty()) loadPreset(path);
-}
-
-void MainWindow::savePresetDialog() {
-  const QString dir = preset_path_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)
-                                             : QFileInfo(preset_path_).absolutePath();
-  const RunConfig config = currentConfig();
-  const QString name = QString::fromStdString(config.name.empty() ? std::string("settings") : config.name) +
-                       QStringLiteral("-") + QString::fromStdString(config.strategy.name);
-  const QString path = QFileDialog::getSaveFileName(this, tr("Save settings as preset"),
-                                                    QDir(dir).filePath(name + QStringLiteral(".json")), tr("Presets (*.json)"));
-  if (!path.isEmpty()) savePresetTo(path);
-}
-
-bool MainWindow::savePresetTo(const QString& path) {
-  const RunConfig saved = presetToSave(QFileInfo(path).completeBaseName());
-  QString error;
-  if (!ui::write_text_file(path, preset_to_json(saved), &error)) {
-    showNotice(error);
-    return false;
-  }
-  statusBar()->showMessage(tr("Saved %1").arg(path), 6000);
-  return true;
-}
-
-RunConfig MainWindow::presetToSave(const QString& name) const {
-  // Its own name and a description of what it is: the preset it came from, and what differs from it.
-  RunConfig c = currentConfig();
-  const std::string from = base_config_.name.empty() ? std::string() : base_config_.name;
-  c.name = name.toStdString();
-  QStringList changes;
-  for (const ui::ConfigDifference& d : ui::config_diff(base_config_, c))
-    if (d.path != "/name" && d.path != "/description")
-      changes << QStringLiteral("%1 = %2").arg(QString::fromStdString(d.path.substr(1)).replace(QLatin1Char('/'), QLatin1Char('.')),
-                                              QString::fromStdString(d.b));
-  QString text = from.empty() ? tr("Saved from the PipeScope dashboard.")
-                              : tr("Saved from the PipeScope dashboard, based on the preset '%1'.").arg(QString::fromStdString(from));
-  if (!changes.isEmpty()) text += tr(" Changed: %1.").arg(changes.join(QStringLiteral(", ")));
-  c.description = text.toStdString();
-  return c;
-}
-
-void MainWindow::setProjectorLayout(bool on) {
-  if (actions_.projector->isChecked() != on) return actions_.projector->setChecked(on);  // toggled() calls back
-  if (on == projector_) return;
-  projector_ = on;
-  if (on) {
-    projector_saved_state_ = saveState();
-    for (QDockWidget* dock : findChildren<QDockWidget*>()) dock->hide();
-  } else {
-    restoreState(projector_saved_state_);
-  }
-}
-
-void MainWindow::setFontScale(double scale, bool remember) {
-  font_scale_ = std::clamp(scale, 0.7, 3.0);
-  if (remember) saved_font_scale_ = font_scale_;
-  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
-}
-
-void MainWindow::setDarkTheme(bool dark) {
-  if (actions_.dark_theme->isChecked() != dark) return actions_.dark_theme->setChecked(dark);  // toggled() calls back
-  dark_ = dark;
-  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
-}
-
-void MainWindow::restoreSettings() {
-  QSettings settings;
-  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
-  dark_ = theme_from_name(settings.value(QStringLiteral("view/theme")).toString()) == Theme::Dark;
-  font_scale_ = std::clamp(settings.value(QStringLiteral("view/font_scale"), 1.0).toDouble(), 0.7, 3.0);
-  saved_font_scale_ = font_scale_;
-  const QSignalBlocker block(actions_.dark_theme);
-  actions_.dark_theme->setChecked(dark_);
-  apply_appearance(*qApp, {dark_ ? Theme::Dark : Theme::Light, font_scale_});
-  tabs_->setCurrentIndex(settings.value(QStringLiteral("view/page"), 0).toInt());
-  checkpoint_dir_ = settings.value(QStringLiteral("checkpoint/dir")).toString();
-  compare_->setExportFolder(settings.value(QStringLiteral("export/dir")).toString());
-  controls_->setCheckpointEvery(settings.value(QStringLiteral("checkpoint/every_minutes"), 0).toInt());
-}
-
-void MainWindow::saveSettings() const {
-  QSettings settings;
-  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  settings.setValue(QStringLiteral("window/state"), projector_ ? projector_saved_state_ : saveState());
-  settings.setValue(QStringLiteral("view/theme"), theme_name(actions_.dark_theme->isChecked() ? Theme::Dark : Theme::Light));
-  settings.setValue(QStringLiteral("view/font_scale"), saved_font_scale_);
-  settings.setValue(QStringLiteral("view/page"), tabs_->currentIndex());
-  settings.setValue(QStringLiteral("checkpoint/dir"), checkpoint_dir_);
-  settings.setValue(QStringLiteral("export/dir"), compare_->exportFolder());
-  settings.setValue(QStringLiteral("checkpoint/every_minutes"), controls_->checkpointEvery());
-}
 
 int MainWindow::openRuns(const QStringList& paths) {
   const int imported = library_->importRuns(paths);

@@ -56,12 +56,6 @@ struct Measured {
     for (const auto& t : busy) m = std::max(m, t.total());
     return m;
   }
-  int slowest_stage() const {
-    int k = 0;
-    for (int i = 0; i < int(busy.size()); ++i)
-      if (busy[i].total() > busy[k].total()) k = i;
-    return k;
-  }
   double sum_busy() const {
     double s = 0;
     for (const auto& t : busy) s += t.total();
@@ -513,12 +507,10 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     std::fprintf(out, "efficiency: the ratio below is 1f1b-async's measured/bound\n");
     return print_ratio(out, "efficiency", result);
   }
-  return print_ratio(out, "efficiency", rows.empty() ? 0 : median([&] {
-    std::vector<double> v;
-    for (const auto& name : schedules)
-      if (acc[name].skipped.empty()) v.push_back(median(acc[name].ratio));
-    return v;
-  }()));
+  std::vector<double> ratios;  // without 1f1b-async: the median schedule's measured/bound
+  for (const auto& name : schedules)
+    if (acc[name].skipped.empty()) ratios.push_back(median(acc[name].ratio));
+  return print_ratio(out, "efficiency", ratios.empty() ? 0 : median(ratios));
 }
 
 }  // namespace

@@ -278,10 +278,10 @@ void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelPr
     }
     return t;
   };
-  auto median_of = [n](Times& t, OpKind kind, int u) {
-    auto& v = t[kind];
-    v.resize(static_cast<std::size_t>(n));
-    return v[static_cast<std::size_t>(u)].empty() ? 0.0 : median(v[static_cast<std::size_t>(u)]);
+  auto median_of = [](const Times& t, OpKind kind, int u) {
+    const auto it = t.find(kind);
+    if (it == t.end() || it->second[static_cast<std::size_t>(u)].empty()) return 0.0;
+    return median(it->second[static_cast<std::size_t>(u)]);
   };
   Times sync = run("1f1b-flush");
   Times split = run("zb-h1");
