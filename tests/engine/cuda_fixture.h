@@ -86,6 +86,19 @@ struct ToySpec {
   std::function<std::shared_ptr<DeviceBackend>(int d, std::shared_ptr<DeviceBackend>)> backend_for;
 };
 
+// The reference of the transparency checks: `units` units on one GPU, the whole minibatch at once, plain
+// SGD at lr 1 (a step is the gradient itself, so the weights compare the gradients).
+inline ToySpec one_gpu_reference(int units) {
+  ToySpec s;
+  s.devices = {gpu(0)};
+  s.schedule = "sequential";
+  s.microbatches = 1;
+  s.units = units;
+  s.lr = 1.0;
+  s.momentum = 0;
+  return s;
+}
+
 class Toy {
  public:
   explicit Toy(ToySpec spec) : spec_(std::move(spec)) {

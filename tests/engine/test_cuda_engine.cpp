@@ -57,13 +57,7 @@ TEST_F(CudaEngine, ThreadedEqualsSequentialBitForBit) {
 // GPipe and 1F1B-flush on CUDA give one device's gradient on the whole minibatch (invariant 3).
 TEST_F(CudaEngine, SynchronousSchedulesAreTransparent) {
   for (const char* schedule : {"gpipe", "1f1b-flush"}) {
-    ToySpec single;
-    single.devices = {gpu(0)};
-    single.schedule = "sequential";
-    single.microbatches = 1;
-    single.units = 4;
-    single.lr = 1.0;
-    single.momentum = 0;
+    const ToySpec single = one_gpu_reference(4);
     Toy reference(single);
     const auto w0 = reference.weights();
     ASSERT_TRUE(reference.run(1));
@@ -218,13 +212,7 @@ TEST(NcclCuda, OneRankAllReduceIsTheIdentity) {
 // on the whole minibatch, and the replicas stay bit-identical; so does the in-process sum.
 TEST_F(CudaEngine, NcclDataParallelEqualsOneDevice) {
   REQUIRE_GPUS(2);
-  ToySpec single;
-  single.devices = {gpu(0)};
-  single.schedule = "sequential";
-  single.microbatches = 1;
-  single.units = 3;
-  single.lr = 1.0;
-  single.momentum = 0;
+  const ToySpec single = one_gpu_reference(3);
   Toy reference(single);
   const auto w0 = reference.weights();
   ASSERT_TRUE(reference.run(1));
