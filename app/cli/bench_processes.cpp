@@ -1,12 +1,15 @@
 // `pipescope-cli bench processes`. Each configuration is a child of this very binary, so that the 2
 // ranks of the processes executor are real processes (started by the child's own launcher) and every
 // configuration pays the same process costs; a run's samples/s counts its pipeline phases only (set-up,
-// rendezvous and data loading excluded). The limit beside the ratios is what 2 independent 1-stage
-// processes reach together on this machine over 1 alone (a VM's 2 cores may not give 2.0).
+// rendezvous and data loading excluded) after its first kWarmSteps (first-touch allocations, socket
+// buffers, the link's first frames), from its metrics.csv; the whole-run ratio is printed beside it. The
+// limit beside the ratios is what 2 independent 1-stage processes reach together on this machine over 1
+// alone (a VM's 2 cores may not give 2.0).
 #include "app/cli/bench_processes.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -22,6 +25,40 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr const char* kWho = "bench processes";
+constexpr std::size_t kWarmSteps = 10;
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out(1);
+  for (char c : line)
+    if (c == ',')
+      out.emplace_back();
+    else
+      out.back().push_back(c);
+  return out;
+}
+
+// samples/s over the training rows of metrics.csv after the first kWarmSteps; the whole run's rate when
+// the run is too short to leave any.
+double steady_rate(const fs::path& metrics, double whole_run) {
+  std::ifstream f(metrics);
+  std::string line;
+  if (!std::getline(f, line)) return whole_run;
+  const auto head = split_csv(line);
+  const auto col = [&](const char* name) {
+    return static_cast<std::size_t>(std::find(head.begin(), head.end(), name) - head.begin());
+  };
+  const std::size_t samples = col("samples"), wall = col("wall_seconds");
+  std::vector<std::pair<double, double>> rows;  // samples, wall seconds
+  while (std::getline(f, line)) {
+    const auto v = split_csv(line);
+    if (v.size() > std::max(samples, wall) && !v[samples].empty() && !v[wall].empty())
+      rows.emplace_back(std::stod(v[samples]), std::stod(v[wall]));
+  }
+  if (rows.size() < 2 * kWarmSteps) return whole_run;
+  const auto& a = rows[kWarmSteps - 1];
+  const auto& b = rows.back();
+  return b.second > a.second ? (b.first - a.first) / (b.second - a.second) : whole_run;
+}
 
 struct Runner {
   std::string exe;
@@ -34,13 +71,18 @@ struct Runner {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  RunSummary summary_of(const fs::path& out, int code, const fs::path& log) const {
+  // A run's summary, its samples/s replaced by its steady rate (the whole run's kept in whole_rates).
+  RunSummary summary_of(const fs::path& out, int code, const fs::path& log) {
     const fs::path s = out / "summary.json";
     if (code != 0 || !fs::exists(s))
       throw std::runtime_error(std::string(kWho) + ": a run exited with " + std::to_string(code) + ":\n" +
                                read_text(log.string()));
-    return read_summary_json(s.string());
+    RunSummary r = read_summary_json(s.string());
+    last_whole = r.samples_per_second;
+    r.samples_per_second = steady_rate(out / "metrics.csv", r.samples_per_second);
+    return r;
   }
+  double last_whole = 0;
   // One child run; its summary.
   RunSummary run(const std::vector<std::string>& extra) {
     const fs::path out = dir / ("run" + std::to_string(++runs));
@@ -101,11 +143,17 @@ double run_processes_benchmark(const BenchOptions& opts, std::FILE* out) {
 
   RunSummary last_procs;
   std::vector<Measurement> ms;
+  std::vector<double> whole_procs, whole_one;  // the whole runs' samples/s, warm-up included
   ms.push_back({"2 processes", [&] {
                   last_procs = r.run({"--stages", "2", "--procs", "2"});
+                  whole_procs.push_back(r.last_whole);
                   return last_procs.samples_per_second;
                 }, {}});
-  ms.push_back({"1 stage", [&] { return r.run({"--stages", "1"}).samples_per_second; }, {}});
+  ms.push_back({"1 stage", [&] {
+                  const double rate = r.run({"--stages", "1"}).samples_per_second;
+                  whole_one.push_back(r.last_whole);
+                  return rate;
+                }, {}});
   ms.push_back({"2 threads", [&] { return r.run({"--stages", "2"}).samples_per_second; }, {}});
   ms.push_back({"2 copies", [&] { return r.copies(2); }, {}});
   ms.push_back({"1 copy", [&] { return r.copies(1); }, {}});
@@ -137,6 +185,10 @@ double run_processes_benchmark(const BenchOptions& opts, std::FILE* out) {
                  st.link_wait_seconds, received > 0 ? 1e3 * st.link_wait_seconds / double(received) : 0.0,
                  wall > 0 ? 100.0 * st.link_wait_seconds / wall : 0.0, st.utilization);
   }
+  std::fprintf(out, "processes: samples/s after each run's first %zu steps; over the whole runs (warm-up included) 2 processes "
+                    "%.1f, 1 stage %.1f, ratio %.3f (medians)\n",
+               kWarmSteps, median_of(whole_procs), median_of(whole_one),
+               median_of(whole_one) > 0 ? median_of(whole_procs) / median_of(whole_one) : 0.0);
   std::fprintf(out, "processes: 2 threads over 1 stage %s\n", describe(th).c_str());
   std::fprintf(out, "processes: 2 processes over 2 threads %s\n", describe(pt).c_str());
   std::fprintf(out, "processes: limit (2 independent processes over 1) %s\n", describe(lim).c_str());

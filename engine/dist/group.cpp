@@ -7,12 +7,20 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/config/config_fields.h"
@@ -60,6 +68,33 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+// Gloo's event loop (one thread per device) polls its sockets level-triggered and skips a socket whose
+// pair another thread holds (our sending thread, while it writes a frame), so it spins through
+// epoll_wait meanwhile, on the cores the stages compute on. Created at a lower priority (a thread
+// inherits its creator's nice value), the loop yields to the stages and to the thread holding the pair.
+// Measured: 600 steps of the 2-stage MLP as 2 processes, 4 runs each way: epoll_wait calls 259k-348k at
+// nice 0, 76k-96k at nice 10; samples/s 5666-6005 against 6068-6188.
+constexpr int kGlooLoopNice = 10;
+
+std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptions& o) {
+  std::shared_ptr<::gloo::transport::Device> dev;
+  std::exception_ptr failed;
+  std::thread maker([&] {
+    try {
+      const auto self = static_cast<id_t>(syscall(SYS_gettid));  // this thread only
+      errno = 0;
+      const int now = getpriority(PRIO_PROCESS, self);
+      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + kGlooLoopNice));
+      dev = gloo_device(o);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  maker.join();
+  if (failed) std::rethrow_exception(failed);
+  return dev;
+}
+
 int build_id_note(dl_phdr_info* info, size_t, void* out) {
   auto* id = static_cast<std::string*>(out);
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -99,14 +134,116 @@ struct Group::Impl {
   std::chrono::milliseconds timeout{30000};
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  std::vector<std::unique_ptr<std::mutex>> send_mu;  // per peer: a frame's header and payload stay together
   struct Receiving {
     std::mutex mu;
     c10::intrusive_ptr<c10d::Work> work;  // the receive in progress
     bool aborted = false;
+    std::int64_t capacity = kFrameCapacityMin;  // the size of the next posted receive (as the sender reckons)
+    at::Tensor buffer;                          // that receive's buffer, kept while frames are copied out of it
   };
   std::vector<std::unique_ptr<Receiving>> recv;
+  // Per peer: the frames waiting to go, sent in order by the peer's sending thread. A Gloo send of a
+  // large message waits for the peer to post the matching receive (a rendezvous through both sides'
+  // event loops); on this thread, not on the stage's compute.
+  struct Outgoing {
+    FrameKind kind = FrameKind::Data;
+    std::int64_t key = 0;
+    at::Tensor payload;
+    std::shared_ptr<std::promise<void>> done;  // send(): the caller waits on it; post(): none
+  };
+  struct Sending {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Outgoing> queue;
+    c10::intrusive_ptr<c10d::Work> work;  // the send in progress
+    bool stopping = false;
+    std::string error;  // set once a frame could not be sent: every later one fails with it
+    std::int64_t capacity = kFrameCapacityMin;  // the receive the peer posts for the next frame
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Sending>> out;
+  std::mutex handler_mu;
+  std::function<void(int, const std::string&)> on_error;
   std::vector<std::string> who;  // per rank: "rank R, pid P on HOST"
+
+  // One Gloo send, abortable from ~Group.
+  void transmit(Sending& s, int peer, const at::Tensor& t) {
+    c10::intrusive_ptr<c10d::Work> work;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (s.stopping) throw std::runtime_error("this rank is closing its connections");
+      std::vector<at::Tensor> v{t};
+      work = pg->send(v, peer, 0);
+      s.work = work;
+    }
+    work->wait();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.work.reset();
+  }
+
+  void send_loop(int peer) {
+    Sending& s = *out[static_cast<std::size_t>(peer)];
+    for (;;) {
+      Outgoing o;
+      {
+        std::unique_lock<std::mutex> lock(s.mu);
+        s.cv.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
+        if (s.stopping) break;
+        o = std::move(s.queue.front());
+        s.queue.pop_front();
+      }
+      try {
+        const std::int64_t n = o.payload.defined() ? o.payload.numel() : 0;
+        const std::int64_t frame = kHeaderBytes + n;
+        const bool apart = frame > s.capacity;  // the peer's posted receive is smaller: header, then payload
+        at::Tensor message = at::empty({apart ? kHeaderBytes : frame}, at::TensorOptions().dtype(at::kByte));
+        const std::int64_t h[kHeaderWords] = {kFrameMagic, static_cast<std::int64_t>(o.kind), o.key, n, apart ? 1 : 0};
+        std::memcpy(message.data_ptr(), h, sizeof h);
+        if (!apart && n > 0) std::memcpy(message.data_ptr<std::uint8_t>() + kHeaderBytes, o.payload.data_ptr(), static_cast<std::size_t>(n));
+        transmit(s, peer, message);
+        if (apart) transmit(s, peer, o.payload);
+        s.capacity = next_frame_capacity(s.capacity, frame);
+        if (o.done) o.done->set_value();
+      } catch (const std::exception& e) {
+        const std::string why = "rank " + std::to_string(peer) + " did not take a message: " + e.what();
+        std::deque<Outgoing> dropped;
+        {
+          std::lock_guard<std::mutex> lock(s.mu);
+          s.error = why;
+          dropped.swap(s.queue);
+        }
+        const auto failure = std::make_exception_ptr(std::runtime_error(why));
+        if (o.done) o.done->set_exception(failure);
+        bool posted = !o.done;
+        for (auto& d : dropped) {
+          if (d.done) d.done->set_exception(failure);
+          posted = posted || !d.done;
+        }
+        std::function<void(int, const std::string&)> handler;
+        {
+          std::scoped_lock lock(handler_mu, s.mu);
+          if (!s.stopping) handler = on_error;  // closing: nobody is told
+        }
+        if (posted && handler) handler(peer, why);  // nobody waits on a posted frame: say it here
+        break;  // every later frame fails at once (s.error)
+      }
+    }
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& d : s.queue)
+      if (d.done) d.done->set_exception(std::make_exception_ptr(std::runtime_error("this rank is closing its connections")));
+    s.queue.clear();
+  }
+
+  // Queues a frame; throws when frames to this peer already failed.
+  void enqueue(int peer, Outgoing o) {
+    if (peer < 0 || peer >= world || peer == rank) throw std::logic_error("a frame to rank " + std::to_string(peer));
+    Sending& s = *out[static_cast<std::size_t>(peer)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (!s.error.empty()) throw std::runtime_error(s.error);
+    if (s.stopping) throw std::runtime_error("this rank is closing its connections");
+    s.queue.push_back(std::move(o));
+    s.cv.notify_one();
+  }
 
   // Posts one receive and waits for it; false when aborted.
   bool receive(int peer, at::Tensor& into) {
@@ -191,7 +328,7 @@ Group::Group(const DistOptions& o, const RunConfig& cfg, std::chrono::millisecon
   }
 
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  options->devices.push_back(gloo_device(o));
+  options->devices.push_back(lower_priority_device(o));
   options->threads = 2;
   try {
     d.pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d.store, o.rank, o.world, options);
@@ -199,49 +336,73 @@ Group::Group(const DistOptions& o, const RunConfig& cfg, std::chrono::millisecon
     throw std::runtime_error("rendezvous: the process group did not form: " + std::string(e.what()));
   }
   for (int r = 0; r < o.world; ++r) {
-    d.send_mu.push_back(std::make_unique<std::mutex>());
     d.recv.push_back(std::make_unique<Impl::Receiving>());
+    d.out.push_back(std::make_unique<Impl::Sending>());
   }
+  for (int r = 0; r < o.world; ++r)
+    if (r != o.rank) d.out[static_cast<std::size_t>(r)]->thread = std::thread([&d, r] { d.send_loop(r); });
 }
 
-Group::~Group() = default;
+// Whatever has not been sent is dropped (a finished run has sent everything it waits for: its last frames
+// are sent with send(), which returns once they are taken); a send in progress is aborted.
+Group::~Group() {
+  for (auto& s : impl_->out) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->stopping = true;
+    if (s->work) s->work->abort();
+    s->cv.notify_all();
+  }
+  for (auto& s : impl_->out)
+    if (s->thread.joinable()) s->thread.join();
+}
 
 int Group::rank() const { return impl_->rank; }
 int Group::world() const { return impl_->world; }
 std::string Group::describe(int rank) const { return impl_->who.at(static_cast<std::size_t>(rank)); }
 
 void Group::send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
-  Impl& d = *impl_;
-  const std::int64_t n = payload.defined() ? payload.numel() : 0;
-  at::Tensor header = at::empty({kHeaderWords}, at::TensorOptions().dtype(at::kLong));
-  auto* h = header.data_ptr<std::int64_t>();
-  h[0] = kFrameMagic, h[1] = static_cast<std::int64_t>(kind), h[2] = key, h[3] = n;
-  std::lock_guard<std::mutex> lock(*d.send_mu[static_cast<std::size_t>(peer)]);
-  try {
-    std::vector<at::Tensor> t{header};
-    d.pg->send(t, peer, 0)->wait();
-    if (n > 0) {
-      std::vector<at::Tensor> p{payload.contiguous()};
-      d.pg->send(p, peer, 0)->wait();
-    }
-  } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(peer) + " did not take a message: " + e.what());
-  }
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> taken = done->get_future();
+  impl_->enqueue(peer, {kind, key, payload.defined() ? payload.contiguous() : payload, std::move(done)});
+  taken.get();  // rethrows why it could not be sent
+}
+
+void Group::post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
+  impl_->enqueue(peer, {kind, key, payload.defined() ? payload.contiguous() : payload, nullptr});
+}
+
+void Group::on_send_error(std::function<void(int peer, const std::string& why)> handler) {
+  std::lock_guard<std::mutex> lock(impl_->handler_mu);
+  impl_->on_error = std::move(handler);
 }
 
 std::optional<Frame> Group::recv(int peer) {
   Impl& d = *impl_;
-  at::Tensor header = at::empty({kHeaderWords}, at::TensorOptions().dtype(at::kLong));
+  Impl::Receiving& r = *d.recv[static_cast<std::size_t>(peer)];
   try {
-    if (!d.receive(peer, header)) return std::nullopt;
-    const auto* h = header.data_ptr<std::int64_t>();
-    if (h[0] != kFrameMagic || h[3] < 0)
+    if (!r.buffer.defined() || r.buffer.numel() != r.capacity)
+      r.buffer = at::empty({r.capacity}, at::TensorOptions().dtype(at::kByte));
+    if (!d.receive(peer, r.buffer)) return std::nullopt;
+    std::int64_t h[kHeaderWords];
+    std::memcpy(h, r.buffer.data_ptr(), sizeof h);
+    const bool apart = h[4] != 0;
+    if (h[0] != kFrameMagic || h[3] < 0 || (!apart && kHeaderBytes + h[3] > r.capacity))
       throw std::runtime_error("a malformed frame (not from this build of pipescope-cli)");
     Frame f;
     f.kind = static_cast<FrameKind>(h[1]);
     f.key = h[2];
-    f.payload = at::empty({h[3]}, at::TensorOptions().dtype(at::kByte));
-    if (h[3] > 0 && !d.receive(peer, f.payload)) return std::nullopt;
+    const std::int64_t n = h[3];
+    if (apart) {
+      f.payload = at::empty({n}, at::TensorOptions().dtype(at::kByte));
+      if (n > 0 && !d.receive(peer, f.payload)) return std::nullopt;
+    } else if (2 * n >= r.capacity) {
+      f.payload = r.buffer.narrow(0, kHeaderBytes, n);  // most of the buffer: hand it over, post a new one
+      r.buffer = at::Tensor();
+    } else {
+      f.payload = at::empty({n}, at::TensorOptions().dtype(at::kByte));
+      if (n > 0) std::memcpy(f.payload.data_ptr(), r.buffer.data_ptr<std::uint8_t>() + kHeaderBytes, static_cast<std::size_t>(n));
+    }
+    r.capacity = next_frame_capacity(r.capacity, kHeaderBytes + n);
     return f;
   } catch (const std::exception& e) {
     throw std::runtime_error("lost rank " + std::to_string(peer) + ": " + e.what());

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -34,9 +35,17 @@ class Group {
   int world() const;
   // "rank R, pid P on HOST", from what rank R said at the rendezvous.
   std::string describe(int rank) const;
-  // Sends one frame; thread-safe (frames to one peer never interleave). Returns once the peer has it;
-  // throws when the peer is gone or does not take it within the timeout.
+  // Every frame to a peer goes through that peer's sending thread, in the order given (frames to one peer
+  // never interleave or overtake each other).
+  // send: returns once the peer has the frame; throws when the peer is gone or does not take it within
+  // the timeout.
   void send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
+  // post: returns at once (the caller goes on computing while Gloo's rendezvous with the peer's receive
+  // runs on the sending thread). `payload` must not change afterwards. A failure is reported to the
+  // handler of on_send_error, and every later send or post to that peer throws.
+  void post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
+  // Called on the sending thread, once per peer, when a posted frame could not be sent.
+  void on_send_error(std::function<void(int peer, const std::string& why)> handler);
   // The next frame from `peer` (one receiving thread per peer). nullopt once abort_recv(peer) was
   // called; throws when the peer is gone.
   std::optional<Frame> recv(int peer);

@@ -11,15 +11,15 @@ namespace ps::dist {
 
 using Clock = std::chrono::steady_clock;
 
-// A link to a chunk on another rank: push sends the message at once (the peer's receiver takes it),
-// pop takes the oldest one the receiver has put in this link's inbox.
+// A link to a chunk on another rank: push hands the message to the sending thread and returns (the peer's
+// receiver takes it), pop takes the oldest one the receiver has put in this link's inbox.
 class RankContext::C10dLink final : public Link {
  public:
   C10dLink(RankContext& ctx, std::int64_t key, int peer, RunControl& control, std::string what)
       : ctx_(ctx), key_(key), peer_(peer), control_(control), what_(std::move(what)) {}
   bool push(Message&& m) override {
     if (closed_) return false;
-    ctx_.group_->send(peer_, FrameKind::Data, key_, pack_message(m, ctx_.origin_ns()));
+    ctx_.group_->post(peer_, FrameKind::Data, key_, pack_message(m, ctx_.origin_ns()));  // the stage computes on
     return true;
   }
   std::optional<Message> pop() override {
@@ -68,6 +68,7 @@ RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono
                          std::function<void()> stop_here)
     : rank_(o.rank), world_(o.world), timeout_(timeout), stop_here_(std::move(stop_here)) {
   group_ = std::make_unique<Group>(o, cfg, timeout);
+  group_->on_send_error([this](int peer, const std::string& why) { lost(peer, why); });
   weights_.resize(static_cast<std::size_t>(world_));
   ended_.assign(static_cast<std::size_t>(world_), false);
   flushed_.assign(static_cast<std::size_t>(world_), false);
@@ -109,6 +110,7 @@ void RankContext::align_clock() {
 }
 
 RankContext::~RankContext() {
+  group_->on_send_error(nullptr);
   for (int p = 0; p < world_; ++p)
     if (p != rank_) group_->abort_recv(p);
   for (auto& t : receivers_) t.join();
@@ -293,7 +295,7 @@ void RankContext::share_gradients(const std::vector<std::unique_ptr<AllReduce>>&
     all_reduces[position]->set_share([this, peers, position](std::int64_t mb, int replica, const std::vector<at::Tensor>& grads) {
       const at::Tensor payload = pack_tensors(grads);
       for (int r = 0; r < static_cast<int>(peers.size()); ++r)
-        if (r != replica) group_->send(peers[static_cast<std::size_t>(r)], FrameKind::Grads,
+        if (r != replica) group_->post(peers[static_cast<std::size_t>(r)], FrameKind::Grads,
                                        grads_key(mb, static_cast<int>(position), replica), payload);
     });
   }
@@ -302,7 +304,7 @@ void RankContext::share_gradients(const std::vector<std::unique_ptr<AllReduce>>&
 void RankContext::send_telemetry(const TelemetryPacket& p) {
   if (rank_ == 0) return;
   try {
-    group_->send(0, FrameKind::Telemetry, rank_, pack_telemetry(p));
+    group_->post(0, FrameKind::Telemetry, rank_, pack_telemetry(p));  // the collector does not wait for rank 0
   } catch (const std::exception& e) {
     lost(0, e.what());
   }

@@ -2,7 +2,8 @@
 // the weights gathered on rank 0 for evaluation and the digest, telemetry streamed to rank 0, the
 // stop that reaches every rank, and the end-of-run handshake. One receiving thread per peer drains
 // everything that peer sends, so a send never waits on the peer's compute (Gloo's sends of large
-// messages wait for the matching receive: two stages sending to each other would deadlock otherwise).
+// messages wait for the matching receive: two stages sending to each other would deadlock otherwise),
+// and one sending thread per peer (Group) carries a stage's messages, so a stage never waits for a send.
 #pragma once
 #include <chrono>
 #include <condition_variable>

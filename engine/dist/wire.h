@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,7 +28,18 @@ enum class FrameKind : std::int64_t {
   Control,    // rank 0's pause, resume, step or slow motion (pack_text: the kind); key: its value
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
-constexpr int kHeaderWords = 4;                   // magic, kind, key, payload bytes
+// A frame on the wire: these words, then the payload's bytes, as one message when the whole fits the
+// receive the peer has already posted (its size is the frame capacity below), else the header alone and
+// the payload as a message of its own.
+constexpr int kHeaderWords = 5;  // magic, kind, key, payload bytes, payload apart (0 or 1)
+constexpr std::int64_t kHeaderBytes = kHeaderWords * static_cast<std::int64_t>(sizeof(std::int64_t));
+// Both ends of a peer's stream size the posted receive alike: the largest frame so far (at least the
+// first value, at most the second), so the next frame of that size goes in one message.
+constexpr std::int64_t kFrameCapacityMin = 64 * 1024;
+constexpr std::int64_t kFrameCapacityMax = 64 * 1024 * 1024;
+inline std::int64_t next_frame_capacity(std::int64_t capacity, std::int64_t frame_bytes) {
+  return std::max(capacity, std::min(frame_bytes, kFrameCapacityMax));
+}
 
 // The link carrying what chunk `from` sends to its neighbour `to`.
 inline std::int64_t link_key(int from, int to) { return 2 * static_cast<std::int64_t>(std::min(from, to)) + (to < from ? 1 : 0); }
