@@ -142,20 +142,21 @@ struct Group::Impl {
     at::Tensor buffer;                          // that receive's buffer, kept while frames are copied out of it
   };
   std::vector<std::unique_ptr<Receiving>> recv;
-  // Per peer: the frames waiting to go, sent in order by the peer's sending thread. A Gloo send of a
-  // large message waits for the peer to post the matching receive (a rendezvous through both sides'
-  // event loops); on this thread, not on the stage's compute.
-  struct Outgoing {
-    FrameKind kind = FrameKind::Data;
-    std::int64_t key = 0;
-    at::Tensor payload;
+  // Per peer: the Gloo sends under way, oldest first. A frame is handed to Gloo by the thread that posts
+  // it: the peer has usually posted its receive already (Gloo's sends wait for the matching receive), so
+  // the bytes are written at once, without waking another thread on the way; when it has not, Gloo's
+  // event loop writes them once the peer is ready. The peer's completion thread waits for each send to
+  // finish, in order, keeping its buffer alive until then, and tells a send() caller that its frame is
+  // taken.
+  struct InFlight {
+    c10::intrusive_ptr<c10d::Work> work;
     std::shared_ptr<std::promise<void>> done;  // send(): the caller waits on it; post(): none
   };
   struct Sending {
-    std::mutex mu;
+    std::mutex mu;  // also keeps a frame's messages together and frames in the order posted
     std::condition_variable cv;
-    std::deque<Outgoing> queue;
-    c10::intrusive_ptr<c10d::Work> work;  // the send in progress
+    std::deque<InFlight> in_flight;
+    c10::intrusive_ptr<c10d::Work> waiting;  // the send the completion thread waits for
     bool stopping = false;
     std::string error;  // set once a frame could not be sent: every later one fails with it
     std::int64_t capacity = kFrameCapacityMin;  // the receive the peer posts for the next frame
@@ -166,82 +167,89 @@ struct Group::Impl {
   std::function<void(int, const std::string&)> on_error;
   std::vector<std::string> who;  // per rank: "rank R, pid P on HOST"
 
-  // One Gloo send, abortable from ~Group.
-  void transmit(Sending& s, int peer, const at::Tensor& t) {
-    c10::intrusive_ptr<c10d::Work> work;
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      if (s.stopping) throw std::runtime_error("this rank is closing its connections");
-      std::vector<at::Tensor> v{t};
-      work = pg->send(v, peer, 0);
-      s.work = work;
+  // Sets the peer's error and fails every frame still under way (the caller holds s.mu); whether one
+  // of them was posted (nobody waits on it, so the handler must hear of it).
+  static bool fail_all(Sending& s, const std::string& why) {
+    if (s.error.empty()) s.error = why;
+    const auto failure = std::make_exception_ptr(std::runtime_error(why));
+    bool posted = false;
+    for (auto& f : s.in_flight) {
+      if (f.done) f.done->set_exception(failure);
+      else posted = true;
+      f.work->abort();
     }
-    work->wait();
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.work.reset();
+    s.in_flight.clear();
+    return posted;
   }
 
-  void send_loop(int peer) {
+  void completion_loop(int peer) {
     Sending& s = *out[static_cast<std::size_t>(peer)];
     for (;;) {
-      Outgoing o;
+      InFlight f;
       {
         std::unique_lock<std::mutex> lock(s.mu);
-        s.cv.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
-        if (s.stopping) break;
-        o = std::move(s.queue.front());
-        s.queue.pop_front();
+        s.cv.wait(lock, [&] { return s.stopping || !s.in_flight.empty(); });
+        if (s.stopping) return;
+        f = s.in_flight.front();
+        s.waiting = f.work;
       }
+      std::string why;
       try {
-        const std::int64_t n = o.payload.defined() ? o.payload.numel() : 0;
-        const std::int64_t frame = kHeaderBytes + n;
-        const bool apart = frame > s.capacity;  // the peer's posted receive is smaller: header, then payload
-        at::Tensor message = at::empty({apart ? kHeaderBytes : frame}, at::TensorOptions().dtype(at::kByte));
-        const std::int64_t h[kHeaderWords] = {kFrameMagic, static_cast<std::int64_t>(o.kind), o.key, n, apart ? 1 : 0};
-        std::memcpy(message.data_ptr(), h, sizeof h);
-        if (!apart && n > 0) std::memcpy(message.data_ptr<std::uint8_t>() + kHeaderBytes, o.payload.data_ptr(), static_cast<std::size_t>(n));
-        transmit(s, peer, message);
-        if (apart) transmit(s, peer, o.payload);
-        s.capacity = next_frame_capacity(s.capacity, frame);
-        if (o.done) o.done->set_value();
+        f.work->wait();
       } catch (const std::exception& e) {
-        const std::string why = "rank " + std::to_string(peer) + " did not take a message: " + e.what();
-        std::deque<Outgoing> dropped;
-        {
-          std::lock_guard<std::mutex> lock(s.mu);
-          s.error = why;
-          dropped.swap(s.queue);
-        }
-        const auto failure = std::make_exception_ptr(std::runtime_error(why));
-        if (o.done) o.done->set_exception(failure);
-        bool posted = !o.done;
-        for (auto& d : dropped) {
-          if (d.done) d.done->set_exception(failure);
-          posted = posted || !d.done;
-        }
-        std::function<void(int, const std::string&)> handler;
-        {
-          std::scoped_lock lock(handler_mu, s.mu);
-          if (!s.stopping) handler = on_error;  // closing: nobody is told
-        }
-        if (posted && handler) handler(peer, why);  // nobody waits on a posted frame: say it here
-        break;  // every later frame fails at once (s.error)
+        why = "rank " + std::to_string(peer) + " did not take a message: " + e.what();
       }
+      bool tell = false;
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.waiting.reset();
+        if (why.empty()) {
+          if (!s.in_flight.empty() && s.in_flight.front().work == f.work) s.in_flight.pop_front();
+          if (f.done) f.done->set_value();
+          continue;
+        }
+        if (s.stopping) return;  // closing: nobody is told
+        tell = fail_all(s, why);
+      }
+      std::function<void(int, const std::string&)> handler;
+      {
+        std::lock_guard<std::mutex> lock(handler_mu);
+        handler = on_error;
+      }
+      if (tell && handler) handler(peer, why);
+      return;  // every later frame fails at once (s.error)
     }
-    std::lock_guard<std::mutex> lock(s.mu);
-    for (auto& d : s.queue)
-      if (d.done) d.done->set_exception(std::make_exception_ptr(std::runtime_error("this rank is closing its connections")));
-    s.queue.clear();
   }
 
-  // Queues a frame; throws when frames to this peer already failed.
-  void enqueue(int peer, Outgoing o) {
+  // Hands a frame to Gloo (see Sending); throws when frames to this peer already failed or Gloo refuses.
+  void start(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload, std::shared_ptr<std::promise<void>> done) {
     if (peer < 0 || peer >= world || peer == rank) throw std::logic_error("a frame to rank " + std::to_string(peer));
     Sending& s = *out[static_cast<std::size_t>(peer)];
+    const at::Tensor bytes = payload.defined() ? payload.contiguous() : payload;
+    const std::int64_t n = bytes.defined() ? bytes.numel() : 0;
+    const std::int64_t frame = kHeaderBytes + n;
     std::lock_guard<std::mutex> lock(s.mu);
     if (!s.error.empty()) throw std::runtime_error(s.error);
     if (s.stopping) throw std::runtime_error("this rank is closing its connections");
-    s.queue.push_back(std::move(o));
+    const bool apart = frame > s.capacity;  // the peer's posted receive is smaller: header, then payload
+    at::Tensor message = at::empty({apart ? kHeaderBytes : frame}, at::TensorOptions().dtype(at::kByte));
+    const std::int64_t h[kHeaderWords] = {kFrameMagic, static_cast<std::int64_t>(kind), key, n, apart ? 1 : 0};
+    std::memcpy(message.data_ptr(), h, sizeof h);
+    if (!apart && n > 0)
+      std::memcpy(message.data_ptr<std::uint8_t>() + kHeaderBytes, bytes.data_ptr(), static_cast<std::size_t>(n));
+    try {
+      std::vector<at::Tensor> first{message};
+      s.in_flight.push_back({pg->send(first, peer, 0), apart ? nullptr : done});
+      if (apart) {
+        std::vector<at::Tensor> second{bytes};
+        s.in_flight.push_back({pg->send(second, peer, 0), done});
+      }
+    } catch (const std::exception& e) {
+      const std::string why = "rank " + std::to_string(peer) + " did not take a message: " + e.what();
+      fail_all(s, why);
+      throw std::runtime_error(why);
+    }
+    s.capacity = next_frame_capacity(s.capacity, frame);
     s.cv.notify_one();
   }
 
@@ -340,7 +348,7 @@ Group::Group(const DistOptions& o, const RunConfig& cfg, std::chrono::millisecon
     d.out.push_back(std::make_unique<Impl::Sending>());
   }
   for (int r = 0; r < o.world; ++r)
-    if (r != o.rank) d.out[static_cast<std::size_t>(r)]->thread = std::thread([&d, r] { d.send_loop(r); });
+    if (r != o.rank) d.out[static_cast<std::size_t>(r)]->thread = std::thread([&d, r] { d.completion_loop(r); });
 }
 
 // Whatever has not been sent is dropped (a finished run has sent everything it waits for: its last frames
@@ -349,7 +357,11 @@ Group::~Group() {
   for (auto& s : impl_->out) {
     std::lock_guard<std::mutex> lock(s->mu);
     s->stopping = true;
-    if (s->work) s->work->abort();
+    for (auto& f : s->in_flight) {
+      f.work->abort();
+      if (f.done) f.done->set_exception(std::make_exception_ptr(std::runtime_error("this rank is closing its connections")));
+    }
+    s->in_flight.clear();
     s->cv.notify_all();
   }
   for (auto& s : impl_->out)
@@ -363,12 +375,12 @@ std::string Group::describe(int rank) const { return impl_->who.at(static_cast<s
 void Group::send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> taken = done->get_future();
-  impl_->enqueue(peer, {kind, key, payload.defined() ? payload.contiguous() : payload, std::move(done)});
+  impl_->start(peer, kind, key, payload, std::move(done));
   taken.get();  // rethrows why it could not be sent
 }
 
 void Group::post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
-  impl_->enqueue(peer, {kind, key, payload.defined() ? payload.contiguous() : payload, nullptr});
+  impl_->start(peer, kind, key, payload, nullptr);
 }
 
 void Group::on_send_error(std::function<void(int peer, const std::string& why)> handler) {

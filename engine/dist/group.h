@@ -35,16 +35,17 @@ class Group {
   int world() const;
   // "rank R, pid P on HOST", from what rank R said at the rendezvous.
   std::string describe(int rank) const;
-  // Every frame to a peer goes through that peer's sending thread, in the order given (frames to one peer
-  // never interleave or overtake each other).
+  // Frames to one peer go in the order given, never interleaved, from any thread. A frame fits one Gloo
+  // message when it fits the receive the peer has posted (the size both ends reckon alike, wire.h).
   // send: returns once the peer has the frame; throws when the peer is gone or does not take it within
   // the timeout.
   void send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
-  // post: returns at once (the caller goes on computing while Gloo's rendezvous with the peer's receive
-  // runs on the sending thread). `payload` must not change afterwards. A failure is reported to the
-  // handler of on_send_error, and every later send or post to that peer throws.
+  // post: hands the frame to Gloo and returns (the bytes are written at once when the peer's receive is
+  // posted, else by Gloo's event loop when it is; the caller never waits for the peer). Throws when
+  // frames to the peer already failed; a later failure goes to the handler of on_send_error, and every
+  // later send or post to that peer throws.
   void post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
-  // Called on the sending thread, once per peer, when a posted frame could not be sent.
+  // Called on the peer's completion thread, once per peer, when a posted frame could not be sent.
   void on_send_error(std::function<void(int peer, const std::string& why)> handler);
   // The next frame from `peer` (one receiving thread per peer). nullopt once abort_recv(peer) was
   // called; throws when the peer is gone.

@@ -11,8 +11,8 @@ namespace ps::dist {
 
 using Clock = std::chrono::steady_clock;
 
-// A link to a chunk on another rank: push hands the message to the sending thread and returns (the peer's
-// receiver takes it), pop takes the oldest one the receiver has put in this link's inbox.
+// A link to a chunk on another rank: push hands the message to Gloo and returns (the peer's receiver
+// takes it), pop takes the oldest one the receiver has put in this link's inbox.
 class RankContext::C10dLink final : public Link {
  public:
   C10dLink(RankContext& ctx, std::int64_t key, int peer, RunControl& control, std::string what)

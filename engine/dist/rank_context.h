@@ -3,7 +3,7 @@
 // stop that reaches every rank, and the end-of-run handshake. One receiving thread per peer drains
 // everything that peer sends, so a send never waits on the peer's compute (Gloo's sends of large
 // messages wait for the matching receive: two stages sending to each other would deadlock otherwise),
-// and one sending thread per peer (Group) carries a stage's messages, so a stage never waits for a send.
+// and a stage's messages are handed to Gloo without waiting for the peer (Group::post).
 #pragma once
 #include <chrono>
 #include <condition_variable>
