@@ -285,6 +285,7 @@ std::vector<FieldSpec> make_fields() {
       field("executor", PS_MEMBER(executor), fixed_names("executor", {"threaded", "sequential", "processes"})),
       field("processes.timeout_seconds", PS_MEMBER(processes_timeout_seconds), in_interval(0, true, 86400, false)),
       field("threads_per_stage", PS_MEMBER(threads_per_stage), at_least(1)),
+      field("pin_threads", PS_MEMBER(pin_threads), fixed_names("pin_threads", {"auto", "on", "off"})),
       field("seed", PS_MEMBER(seed)),
       field("eval_every_epochs", PS_MEMBER(eval_every_epochs), at_least(1)),
       field("telemetry", PS_MEMBER(telemetry)),

@@ -76,6 +76,11 @@ struct RunConfig {
   // gives up naming that rank. Gloo's and the store's own defaults (30 and 5 minutes) are far too long.
   double processes_timeout_seconds = 60;
   int threads_per_stage = 1;
+  // Each device's worker thread (and its intra-op threads) on cores of its own: device d of this host
+  // on cores d*t .. d*t+t-1 (t = threads_per_stage), modulo the host's cores (engine/session/pinning.h).
+  // auto: for processes, when the ranks of this host fit its cores; on: every executor but sequential;
+  // off: never. Measured gains are small (README, Benchmarks), so auto leaves threads alone.
+  std::string pin_threads = "auto";
   std::uint64_t seed = 1;
   int eval_every_epochs = 1;  // evaluate on the test set after every N epochs (and at the end)
   bool telemetry = true;

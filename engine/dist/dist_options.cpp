@@ -34,6 +34,7 @@ std::optional<DistOptions> dist_options_from_environment() {
     o.rank = env_int("PIPESCOPE_RANK", 0, o.world - 1);
     o.store_file = env("PIPESCOPE_STORE_FILE");
     o.token = env("PIPESCOPE_RUN_TOKEN");
+    o.local_rank = o.rank;  // one host
     if (o.store_file.empty()) throw InputError("environment", "PIPESCOPE_STORE_FILE", "is needed with PIPESCOPE_RANK");
     return o;
   }
@@ -43,6 +44,7 @@ std::optional<DistOptions> dist_options_from_environment() {
   o.master_addr = env("MASTER_ADDR");
   if (o.master_addr.empty()) throw InputError("environment", "MASTER_ADDR", "is needed with RANK and WORLD_SIZE");
   o.master_port = env_int("MASTER_PORT", 1, 65535);
+  if (!env("LOCAL_RANK").empty()) o.local_rank = env_int("LOCAL_RANK", 0, 4095);
   o.token = env("TORCHELASTIC_RUN_ID");
   if (env("TORCHELASTIC_USE_AGENT_STORE") == "True") {
     o.agent_store = true;

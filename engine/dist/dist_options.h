@@ -19,6 +19,7 @@ struct DistOptions {
   bool agent_store = false;
   std::string key_prefix;
   bool launched = false;   // started by pipescope-cli's own launcher (PIPESCOPE_* variables)
+  int local_rank = -1;     // this rank among the ranks of its host (launched: its rank; torchrun: LOCAL_RANK)
   // The build every rank must run, compared at the rendezvous; "": this program's (its GNU build id).
   // The dashboard, rank 0 of ranks that run pipescope-cli, gives that program's (program_version).
   std::string binary;

@@ -84,7 +84,7 @@ std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptio
       const auto self = static_cast<id_t>(syscall(SYS_gettid));  // this thread only
       errno = 0;
       const int now = getpriority(PRIO_PROCESS, self);
-      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + kGlooLoopNice));
+      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + (std::getenv("PS_NICE") ? std::atoi(std::getenv("PS_NICE")) : kGlooLoopNice)));
       dev = gloo_device(o);
     } catch (...) {
       failed = std::current_exception();

@@ -95,6 +95,7 @@ LocalRanks::LocalRanks(int world, const std::vector<std::string>& args, const st
   rank0_.store_file = dir_ + "/store";
   rank0_.token = random_token();
   rank0_.launched = true;
+  rank0_.local_rank = 0;
 
   std::string exe = program;
   if (exe.empty()) {

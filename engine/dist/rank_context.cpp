@@ -311,7 +311,7 @@ void RankContext::send_telemetry(const TelemetryPacket& p) {
 }
 
 void RankContext::take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers,
-                                 std::vector<MinibatchResult>& results) {
+                                 std::vector<MinibatchResult>& results, std::vector<double>& result_seconds) {
   std::deque<at::Tensor> packets;
   std::int64_t origin = 0;
   {
@@ -328,6 +328,8 @@ void RankContext::take_telemetry(std::vector<OpEvent>& ops, std::vector<Transfer
     ops.insert(ops.end(), p.ops.begin(), p.ops.end());
     transfers.insert(transfers.end(), p.transfers.begin(), p.transfers.end());
     results.insert(results.end(), p.results.begin(), p.results.end());
+    for (std::size_t i = 0; i < p.results.size(); ++i)  // the sender's wall seconds, moved to this rank's origin
+      result_seconds.push_back(i < p.result_seconds.size() ? p.result_seconds[i] + 1e-9 * static_cast<double>(shift) : -1.0);
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& f : p.figures) figures_[f.chunk] = f;
   }

@@ -64,7 +64,9 @@ class RankContext {
 
   void send_telemetry(const TelemetryPacket& p);  // not rank 0: to rank 0
   // Rank 0: what the other ranks sent, with their times moved to this rank's origin.
-  void take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers, std::vector<MinibatchResult>& results);
+  // `result_seconds`: when each result was complete, on this rank's run wall clock (see TelemetryPacket).
+  void take_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers, std::vector<MinibatchResult>& results,
+                      std::vector<double>& result_seconds);
   std::optional<ChunkFigures> figures(int chunk) const;
 
   // The run's pause, step and slow motion act on every rank (the dashboard drives rank 0). The receiving

@@ -148,6 +148,7 @@ at::Tensor pack_telemetry(const TelemetryPacket& p) {
   w.list(p.transfers);
   w.list(p.results);
   w.list(p.figures);
+  w.list(p.result_seconds);
   w.put(p.status);
   w.text(p.error);
   return w.finish();
@@ -161,6 +162,7 @@ TelemetryPacket unpack_telemetry(const at::Tensor& bytes) {
   p.transfers = r.list<TransferEvent>();
   p.results = r.list<MinibatchResult>();
   p.figures = r.list<ChunkFigures>();
+  p.result_seconds = r.list<double>();
   p.status = r.get<std::int32_t>();
   p.error = r.text();
   return p;

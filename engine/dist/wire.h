@@ -64,6 +64,9 @@ struct TelemetryPacket {
   std::vector<OpEvent> ops;
   std::vector<TransferEvent> transfers;
   std::vector<MinibatchResult> results;
+  // When each of `results` was complete: seconds of the run's wall clock on the sender (its wall_now(),
+  // whose origin is origin_ns), moved to rank 0's like the op times.
+  std::vector<double> result_seconds;
   std::vector<ChunkFigures> figures;
   std::int32_t status = -1;  // End: the sender's RunStatus
   std::string error;         // End: the sender's error

@@ -1,5 +1,7 @@
 #include "engine/runtime/pipeline.h"
 
+#include <sched.h>
+
 #include <dlfcn.h>
 
 #include <deque>
@@ -207,6 +209,12 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   std::vector<std::optional<Message>> unreceived(D);
 
   auto worker = [&](int d) {
+    if (static_cast<std::size_t>(d) < cores_.size() && !cores_[static_cast<std::size_t>(d)].empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int core : cores_[static_cast<std::size_t>(d)]) CPU_SET(core, &set);
+      sched_setaffinity(0, sizeof set, &set);  // this thread; the intra-op threads it starts inherit it
+    }
     set_intra_op_threads(threads_);
     std::size_t i = next[d];
     int c = d;

@@ -83,6 +83,8 @@ class Pipeline {
   // ops), never below a chunk's own peak (a resumed or repartitioned run starts its count again).
   std::int64_t device_activation_bytes_max(int device) const;
   void set_rank(RankPlacement r) { rank_ = std::move(r); }
+  // The cores device d's worker thread runs on (empty: wherever the system puts it).
+  void set_cores(std::vector<std::vector<int>> cores_of_device) { cores_ = std::move(cores_of_device); }
 
  private:
   bool run_threaded(const std::vector<StageOps>& ops, RunControl& control, PipelineCut& cut);
@@ -100,6 +102,7 @@ class Pipeline {
   std::vector<std::unique_ptr<StageRuntime>> stages_;
   ExecutorKind kind_;
   int threads_;
+  std::vector<std::vector<int>> cores_;  // per device (set_cores)
   int microbatches_;
   int group_;
   std::vector<int> device_of_;

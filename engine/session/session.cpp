@@ -4,6 +4,10 @@
 // session_ranks.cpp; the state they share is session_impl.h.
 #include "engine/session/session.h"
 
+#include <sched.h>
+
+#include "engine/session/pinning.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -230,13 +234,16 @@ std::unique_ptr<StageRuntime> Session::Impl::make_stage(int k, int S, const Stag
 
 // The last chunk of each replica reports its share of a minibatch; a minibatch is done when all shares
 // are in. As processes, a rank other than 0 sends its shares on (rank 0 puts them together).
-void Session::Impl::add_result(const MinibatchResult& part) {
+void Session::Impl::add_result(const MinibatchResult& part, double at) {
   std::lock_guard<std::mutex> lock(results_mu);
+  if (at < 0) at = wall_now();
   if (dist && dist->rank() != 0) {
     results.push_back(part);
-    result_times.push_back(wall_now());
+    result_times.push_back(at);
     return;
   }
+  double& done_at = partial_times[part.minibatch];  // complete when its last share is
+  done_at = std::max(done_at, at);
   MinibatchResult& r = partial[part.minibatch];
   r.minibatch = part.minibatch;
   r.loss += part.loss;
@@ -244,8 +251,9 @@ void Session::Impl::add_result(const MinibatchResult& part) {
   r.count += part.count;
   if (r.count < cfg.batch_size) return;
   results.push_back(r);
-  result_times.push_back(wall_now());  // the step's own time: the collector runs only every 10 ms
+  result_times.push_back(done_at);  // the step's own time: the collector runs only every 10 ms
   partial.erase(part.minibatch);
+  partial_times.erase(part.minibatch);
   steps_done = r.minibatch + 1;
 }
 
@@ -271,7 +279,18 @@ std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_p
     dist::RankContext* ctx = dist.get();
     p->set_rank({ctx->rank(), [ctx](int from, int to, RunControl& c) { return ctx->link(from, to, c); }});
   }
+  p->set_cores(pinned_cores(p->num_devices()));
   return p;
+}
+
+std::vector<std::vector<int>> Session::Impl::pinned_cores(int devices) const {
+  std::vector<int> allowed;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) allowed.push_back(c);
+  return ps::pinned_cores(cfg, opts.dist, dist ? dist->rank() : 0, devices, allowed);
 }
 
 EvalMetrics Session::Impl::evaluate(int epoch) {

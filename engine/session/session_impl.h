@@ -64,6 +64,7 @@ struct Session::Impl {
   std::vector<MinibatchResult> results;  // from the last stage, in minibatch order
   std::vector<double> result_times;      // wall_now() when each of `results` was complete (same order)
   std::map<std::int64_t, MinibatchResult> partial;  // data parallel: shares so far
+  std::map<std::int64_t, double> partial_times;     // ... and when the latest of them was complete
   // Data parallel: `replicas` copies of the pipeline, each of `group` chunks (the data-parallel schedule:
   // replicas of the whole model, group 1), the same chunk of every replica summing its gradients through
   // all_reduces[position].
@@ -137,10 +138,12 @@ struct Session::Impl {
   std::vector<RunMark> new_marks;     // (mu) for the collector
   void make_device_backends(int D);  // build(): device_backends and collectives
   std::unique_ptr<StageRuntime> make_stage(int k, int S, const StageRange& range);
-  void add_result(const MinibatchResult& part);  // a replica's share of a minibatch (or all of it)
+  // A replica's share of a minibatch (or all of it), complete at `at` (wall_now() when negative).
+  void add_result(const MinibatchResult& part, double at = -1.0);
   // One replica's per-device lists, for every replica's devices (chunk ids moved to that replica's).
   std::vector<StageOps> replica_lists(std::vector<StageOps> lists) const;
   std::unique_ptr<Pipeline> make_pipeline(std::vector<std::unique_ptr<StageRuntime>> stages) const;
+  std::vector<std::vector<int>> pinned_cores(int devices) const;  // pin_threads
   std::int64_t repartition_step() const;  // the step a pending request waits for (-1: none or any)
   bool repartition_pending() const;
   void apply_repartition(const std::vector<int>& to);  // driver (or before the start), pipeline at rest

@@ -25,8 +25,10 @@ void Session::Impl::collect() {
     return;
   }
   std::vector<MinibatchResult> remote_results;
-  if (dist) dist->take_telemetry(ops, transfers, remote_results);
-  for (const auto& r : remote_results) add_result(r);  // the other ranks' shares of their minibatches
+  std::vector<double> remote_seconds;
+  if (dist) dist->take_telemetry(ops, transfers, remote_results, remote_seconds);
+  for (std::size_t i = 0; i < remote_results.size(); ++i)  // the other ranks' shares, at the times they were complete
+    add_result(remote_results[i], i < remote_seconds.size() && remote_seconds[i] >= 0 ? remote_seconds[i] : -1.0);
   const double now = wall_now();
   // mu, then results_mu: a checkpoint (which takes both) sees every result either in the history or
   // still waiting in `results`, never in between.

@@ -47,6 +47,7 @@ void Session::Impl::forward_telemetry(std::vector<OpEvent>& ops, std::vector<Tra
   {
     std::lock_guard<std::mutex> lock(results_mu);
     p.results.swap(results);
+    p.result_seconds.swap(result_times);  // when each was complete here (add_result)
   }
   p.figures = local_figures(*pipeline, *dist);
   if (p.ops.empty() && p.transfers.empty() && p.results.empty() && collections % 20 != 0) return;  // figures now and then
