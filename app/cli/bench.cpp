@@ -57,7 +57,7 @@ std::vector<std::string> split_list(const std::string& text) {
 void declare_bench(CLI::App& command) {
   add_words(command, "NAME", "the benchmarks to run: " + join_names(benchmark_names()), true);
   add_value(command, "--preset", "FILE", "model and data (default presets/default.json; scaling: its balanced mlp)");
-  add_value(command, "--steps", "N", "minibatches per timed run (default 60)");
+  add_value(command, "--steps", "N", "minibatches per timed run (default 60; processes " + std::to_string(kProcessesBenchSteps) + ")");
   add_value(command, "--repeats", "R", "at least R pairs (or repeats) of each measurement (default 3)");
   add_value(command, "--budget", "S", "overhead, scaling, telemetry: add pairs for up to S seconds (default 60; 0: exactly R)");
   add_value(command, "--spread", "X", "overhead, scaling, telemetry: stop once the ratio's spread is below X (default 0.01)");
@@ -118,8 +118,11 @@ int cmd_bench(const CLI::App& command, const Args&) {
   for (const auto& name : pos) {
     if (name == "memory")
       run_memory_benchmark(mem, stdout);
-    else if (name == "processes")
-      run_processes_benchmark(opts, stdout);
+    else if (name == "processes") {
+      BenchOptions p = opts;
+      if (steps.empty()) p.steps = kProcessesBenchSteps;  // each run: its warm-up, then long enough to hold still
+      run_processes_benchmark(p, stdout);
+    }
     else
       run_benchmark(name, opts, stdout);
   }

@@ -7,6 +7,9 @@
 
 namespace ps::cli {
 
+// `bench processes` without --steps: each run's first 10 steps are its warm-up, not measured.
+constexpr int kProcessesBenchSteps = 200;
+
 // Runs every configuration as a child process of this binary (`run ... --quiet --out DIR`), in paired
 // rounds; prints the ratios, the bytes and the link time per message, and ends with
 // `processes: ratio=X` (2 processes over 1 stage). Returns X.
