@@ -3,7 +3,8 @@
 
 namespace ps {
 
-// Raises glibc's mmap and trim thresholds once per process (idempotent, thread-safe), so the tens of
+// Raises glibc's mmap and trim thresholds and keeps every thread in one arena, once per process
+// (idempotent, thread-safe), so the tens of
 // megabytes a training step allocates and frees (fresh gradients, activations) stay in the heap instead
 // of being unmapped or trimmed after every step and faulted in, zeroed, again by the next one. Without
 // it the engine spent about 2.5x the kernel time of a plain loop on page faults (issue 18). Setting
