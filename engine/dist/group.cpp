@@ -156,7 +156,6 @@ struct Group::Impl {
     std::mutex mu;  // also keeps a frame's messages together and frames in the order posted
     std::condition_variable cv;
     std::deque<InFlight> in_flight;
-    c10::intrusive_ptr<c10d::Work> waiting;  // the send the completion thread waits for
     bool stopping = false;
     std::string error;  // set once a frame could not be sent: every later one fails with it
     std::int64_t capacity = kFrameCapacityMin;  // the receive the peer posts for the next frame
@@ -191,7 +190,6 @@ struct Group::Impl {
         s.cv.wait(lock, [&] { return s.stopping || !s.in_flight.empty(); });
         if (s.stopping) return;
         f = s.in_flight.front();
-        s.waiting = f.work;
       }
       std::string why;
       try {
@@ -202,10 +200,12 @@ struct Group::Impl {
       bool tell = false;
       {
         std::lock_guard<std::mutex> lock(s.mu);
-        s.waiting.reset();
         if (why.empty()) {
-          if (!s.in_flight.empty() && s.in_flight.front().work == f.work) s.in_flight.pop_front();
-          if (f.done) f.done->set_value();
+          // Not still in flight: failed or dropped meanwhile (fail_all, ~Group), its caller already told.
+          if (!s.in_flight.empty() && s.in_flight.front().work == f.work) {
+            s.in_flight.pop_front();
+            if (f.done) f.done->set_value();
+          }
           continue;
         }
         if (s.stopping) return;  // closing: nobody is told

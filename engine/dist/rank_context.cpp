@@ -171,6 +171,10 @@ void RankContext::receive_loop(int peer) {
         const std::int64_t mb = f->key >> 24;
         const auto position = static_cast<std::size_t>((f->key >> 12) & 0xfff);
         const int replica = static_cast<int>(f->key & 0xfff);
+        if (all_reduces_.empty()) {  // a replica that started sooner: kept until share_gradients
+          early_grads_.push_back({peer, mb, position, replica, std::move(f->payload)});
+          break;
+        }
         if (position >= all_reduces_.size()) {
           lock.unlock();
           lost(peer, "rank " + std::to_string(peer) + " sent gradients for chunk position " + std::to_string(position) +
@@ -283,10 +287,20 @@ void RankContext::share_weights(Pipeline& p) {
 }
 
 void RankContext::share_gradients(const std::vector<std::unique_ptr<AllReduce>>& all_reduces, int group) {
+  std::vector<EarlyGrads> early;  // what came before this call: into the all-reduces now (their load() keeps it)
   {
     std::lock_guard<std::mutex> lock(mu_);
     all_reduces_.clear();
     for (const auto& a : all_reduces) all_reduces_.push_back(a.get());
+    early.swap(early_grads_);
+  }
+  for (auto& e : early) {
+    if (e.position >= all_reduces.size()) {
+      lost(e.from, "rank " + std::to_string(e.from) + " sent gradients for chunk position " + std::to_string(e.position) +
+                       ", which this run does not have");
+      return;
+    }
+    all_reduces[e.position]->receive(e.minibatch, e.replica, unpack_tensors(e.payload));
   }
   const int replicas = static_cast<int>(chunk_device_.size()) / group;
   for (std::size_t position = 0; position < all_reduces.size(); ++position) {

@@ -115,6 +115,15 @@ class RankContext {
   std::map<std::int64_t, std::int64_t> pongs_;  // sequence number -> rank 0's clock
   std::vector<std::thread> receivers_;
   std::vector<AllReduce*> all_reduces_;  // per chunk position (share_gradients)
+  // Gradients from a replica that reached its update before this rank registered its all-reduces.
+  struct EarlyGrads {
+    int from = 0;
+    std::int64_t minibatch = 0;
+    std::size_t position = 0;
+    int replica = 0;
+    at::Tensor payload;
+  };
+  std::vector<EarlyGrads> early_grads_;  // guarded by mu_
   RunControl* control_ = nullptr;        // this rank's run (set_control)
 
   mutable std::mutex mu_;  // guards what follows
