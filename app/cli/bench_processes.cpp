@@ -71,7 +71,7 @@ struct Runner {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  // A run's summary, its samples/s replaced by its steady rate (the whole run's kept in whole_rates).
+  // A run's summary, its samples/s replaced by its steady rate (the whole run's kept in last_whole).
   RunSummary summary_of(const fs::path& out, int code, const fs::path& log) {
     const fs::path s = out / "summary.json";
     if (code != 0 || !fs::exists(s))

@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -69,7 +69,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
 }
 
 // Gloo's event loop (one thread per device) polls its sockets level-triggered and skips a socket whose
-// pair another thread holds (our sending thread, while it writes a frame), so it spins through
+// pair another thread holds (the thread that posts a frame, while it writes it), so it spins through
 // epoll_wait meanwhile, on the cores the stages compute on. Created at a lower priority (a thread
 // inherits its creator's nice value), the loop yields to the stages and to the thread holding the pair.
 // Measured: 600 steps of the 2-stage MLP as 2 processes, 4 runs each way: epoll_wait calls 259k-348k at
@@ -84,7 +84,7 @@ std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptio
       const auto self = static_cast<id_t>(syscall(SYS_gettid));  // this thread only
       errno = 0;
       const int now = getpriority(PRIO_PROCESS, self);
-      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + (std::getenv("PS_NICE") ? std::atoi(std::getenv("PS_NICE")) : kGlooLoopNice)));
+      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + kGlooLoopNice));
       dev = gloo_device(o);
     } catch (...) {
       failed = std::current_exception();
