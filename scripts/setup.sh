@@ -15,7 +15,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 GUI=${PIPESCOPE_GUI:-ON}
 
 packages=(cmake ninja-build ccache g++ pkg-config libtorch-dev nlohmann-json3-dev zlib1g-dev libgtest-dev
-          libopenblas0-pthread dataset-fashion-mnist libgloo-dev libcli11-dev
+          libopenblas0-pthread dataset-fashion-mnist libgloo-dev libcli11-dev libgoogle-perftools-dev
           clang libclang-rt-14-dev clang-tidy)  # clang: the libFuzzer test (tests/fuzz); clang-tidy: .clang-tidy
 if [ "$GUI" = ON ]; then
   packages+=(qt6-base-dev libqcustomplot-dev xvfb xauth fonts-dejavu-core)

@@ -6,10 +6,12 @@
 #include "engine/bench/benchmarks.h"
 #include "engine/config/suggest.h"
 #include "engine/schedule/schedule.h"
+#include "engine/util/allocator.h"
 #include "engine/util/errors.h"
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 namespace ps::cli {
 namespace {
@@ -115,6 +117,8 @@ int cmd_bench(const CLI::App& command, const Args&) {
     if (name != "efficiency" && !schedules.empty())
       throw InputError("command line", "--schedules", "applies to `bench efficiency` only, not '" + name + "'");
   }
+  // What serves malloc moves every figure (README, "The allocator"): say it beside them.
+  std::printf("bench: allocator %s, %u hardware threads\n", allocator_name(), std::max(1u, std::thread::hardware_concurrency()));
   for (const auto& name : pos) {
     if (name == "memory")
       run_memory_benchmark(mem, stdout);

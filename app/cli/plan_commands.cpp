@@ -200,6 +200,9 @@ void declare_simulate(CLI::App& command) {
   add_value(command, "--stages", "N", "stages");
   add_value(command, "--devices", "N", "devices the stages share (default one each)");
   add_value(command, "--cores", "C", "cores the stages share (default unlimited)");
+  add_value(command, "--latency", "S",
+            "seconds each message between devices adds (default: 0; with --cores, the profile's measured hand-off "
+            "between stage threads)");
   add_switch(command, "--round-robin", "place stages on the devices round-robin");
   add_value(command, "--minibatches", "N", "minibatches to simulate (default 32)");
   add_value(command, "--partition", "i,j,...", "boundaries (default: the engine's split by estimated cost)");
@@ -250,6 +253,12 @@ int cmd_simulate(const CLI::App& command, const Args&) {
   } catch (const InputError& e) {
     throw InputError("command line", "--" + e.field(), e.reason());
   }
+  // This machine's stage threads (--cores) hand each message over as the profile measured; the what-if
+  // machine's links cost only their bandwidth unless --latency says otherwise.
+  if (r.has("--latency"))
+    so.latency_s = to_number(r.value("--latency"), "--latency", 0);
+  else if (so.cores > 0)
+    so.latency_s = std::max(0.0, profile.link_latency_s);
   const SimResult res = simulate(profile, so);
   const double ideal = ideal_bubble_fraction(so.schedule, S, so.microbatches, v);
 
@@ -274,9 +283,10 @@ int cmd_simulate(const CLI::App& command, const Args&) {
               so.cores > 0 ? (" sharing " + std::to_string(so.cores).substr(0, 4) + " cores").c_str() : "",
               join(so.boundaries).c_str(), so.microbatches, in.cfg.batch_size, so.minibatches);
   if (in.bandwidth > 0)
-    std::printf("links: %.3f GB/s, %zu transfers\n", in.bandwidth / 1e9, res.transfers.size());
+    std::printf("links: %.3f GB/s, %zu transfers", in.bandwidth / 1e9, res.transfers.size());
   else
-    std::printf("links: infinite bandwidth\n");
+    std::printf("links: infinite bandwidth");
+  std::printf(so.latency_s > 0 ? ", %.0f us per message\n" : "\n", so.latency_s * 1e6);
   std::printf("%-6s %10s %12s\n", "stage", "busy ms", "utilization");
   for (int k = 0; k < S; ++k)
     std::printf("%-6d %10.2f %11.1f%%\n", k, res.stage_busy_s[k] * 1e3,

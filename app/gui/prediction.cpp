@@ -63,10 +63,13 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
     opts.chunks = config.chunks;  // the boundaries cut S*v chunks when each device holds v
     if (schedule.replicas) opts.replicas = config.num_stages();
     // CPU stages are threads sharing this machine's cores (as the real run's are): as many at full speed
-    // as the profile measured the model's passes to run in parallel, else the core count.
-    if (all_cpu(config))
-      opts.cores = profile.cores > 0 ? profile.cores
-                                     : std::max(1.0, double(QThread::idealThreadCount()) / std::max(1, config.threads_per_stage));
+    // as the profile measured the model's passes to run in parallel (for this many stage threads), else
+    // the core count.
+    if (all_cpu(config)) {
+      const int hw = std::max(1, QThread::idealThreadCount() / std::max(1, config.threads_per_stage));
+      opts.cores = hw;
+      profile.apply_machine(opts, hw);  // the model's measured speed-up and the stage threads' hand-off
+    }
     const SimResult sim = simulate(profile, opts);
     std::vector<OpEvent> ops;
     if (head == wanted) {

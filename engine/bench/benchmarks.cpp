@@ -383,6 +383,8 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
   const int units = static_cast<int>(model_info_for(base).units.size());
   struct Acc {
     std::vector<double> rate, bound, ratio, ideal, ideal_ratio, f, b, u, slowest, bubble, act_max;
+    std::vector<double> sim_rate, sim_ratio, sim_bubble, sim_cores, sim_latency, sim_switch;  // the simulator, per round
+    std::vector<std::vector<double>> sim_device;  // per device simulated busy per minibatch
     std::vector<std::vector<double>> device;  // per device busy per minibatch
     RunConfig cfg;
     std::vector<int> partition;
@@ -401,11 +403,44 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.skipped = std::to_string(S) + " devices x " + std::to_string(cfg.chunks_per_device()) + " chunks = " +
                   std::to_string(chunks) + " chunks, more than the model's " + std::to_string(units) + " layer units";
   }
-  for (int r = 0; r < opts.repeats; ++r)
+  for (int r = 0; r < opts.repeats; ++r) {
+    // The simulator's inputs, profiled afresh every round (once per microbatch size): this VM's speed
+    // moves by 10-20% within minutes, so a profile from another round (or the cache) would be measuring
+    // another machine. Each run is simulated on its own round's profile.
+    std::map<int, ModelProfile> profiles;
+    for (const auto& name : schedules) {
+      const Acc& a = acc[name];
+      if (!a.skipped.empty() || profiles.count(a.cfg.microbatches)) continue;
+      ProfileOptions popts;
+      popts.refresh = true;
+      profiles[a.cfg.microbatches] = profile_model(a.cfg, popts);
+    }
     for (const auto& name : schedules) {
       Acc& a = acc[name];
       if (!a.skipped.empty()) continue;
       const Measured m = measure(a.cfg, true);
+      {
+        // The simulator's view of the same run: the profile at this run's microbatch size, the session's cut.
+        const ModelProfile& profile = profiles.at(a.cfg.microbatches);
+        SimOptions so;
+        so.schedule = name;
+        so.microbatches = a.cfg.microbatches;
+        so.minibatches = int(a.cfg.steps);
+        so.boundaries = m.partition;
+        so.chunks = a.cfg.chunks_per_device();
+        so.cores = cores();
+        profile.apply_machine(so, int(cores()));
+        const SimResult sim = simulate(profile, so);
+        a.sim_rate.push_back(sim.samples_per_second);
+        a.sim_ratio.push_back(m.rate > 0 ? sim.samples_per_second / m.rate : 0);
+        a.sim_bubble.push_back(sim.bubble_fraction);
+        a.sim_cores.push_back(so.cores);
+        a.sim_latency.push_back(so.latency_s);
+        a.sim_switch.push_back(so.switch_s);
+        a.sim_device.resize(sim.device_busy_s.size());
+        for (std::size_t k = 0; k < sim.device_busy_s.size(); ++k)
+          a.sim_device[k].push_back(sim.device_busy_s[k] / std::max(1, so.minibatches));
+      }
       const double t = m.slowest_device();
       const double bound = t > 0 ? a.cfg.batch_size / t : 0;
       a.partition = m.partition;
@@ -430,12 +465,14 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.device.resize(m.dev_busy.size());
       for (std::size_t k = 0; k < m.dev_busy.size(); ++k) a.device[k].push_back(m.dev_busy[k].total());
     }
+  }
   std::fprintf(out, "efficiency: %d devices, model %s (%d layer units), batch %d, %d steps, median of %d; M = %d "
                     "microbatches for every schedule that takes them\n",
                S, base.model.name.c_str(), units, base.batch_size, opts.steps, opts.repeats, M);
   std::fprintf(out, "efficiency: bound = batch / the slowest device's busy time per minibatch (its own op events); "
                     "ideal = bound x (1 - ideal bubble), batch / all devices' busy time for sequential; simulated = "
-                    "the simulator on the profile's op times (I and W measured in the engine) and %u cores\n",
+                    "the simulator on a fresh profile's op times (I and W measured in the engine), the cores its model's "
+                    "passes get at once and its measured hand-off between stage threads, on %u cores\n",
                cores());
   // The sequential runs keep one device busy at a time: their device times are free of the other devices'
   // threads competing for the cores, which is the uncontended limit of any schedule on this machine.
@@ -471,24 +508,29 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
                  median(a.ideal_ratio), hw_limit > 0 ? rate / hw_limit : 0);
     print_ratio(out, "efficiency[" + name + "]", ratio);
     if (name == "1f1b-async") result = ratio;
-    // The simulator's view of the same run: the profile at this run's microbatch size, the session's cut.
-    const ModelProfile profile = profile_model(a.cfg);
-    SimOptions so;
-    so.schedule = name;
-    so.microbatches = a.cfg.microbatches;
-    so.minibatches = int(a.cfg.steps);
-    so.boundaries = a.partition;
-    so.chunks = a.cfg.chunks_per_device();
-    so.cores = profile.cores > 0 ? std::min<double>(profile.cores, cores()) : cores();
-    const SimResult sim = simulate(profile, so);
-    Row row{name, a.cfg.chunks_per_device(), a.cfg.microbatches, rate, sim.samples_per_second,
-            ideal_bubble_fraction(name, S, a.cfg.microbatches, a.cfg.chunks_per_device()), sim.bubble_fraction,
+    Row row{name, a.cfg.chunks_per_device(), a.cfg.microbatches, rate, median(a.sim_rate),
+            ideal_bubble_fraction(name, S, a.cfg.microbatches, a.cfg.chunks_per_device()), median(a.sim_bubble),
             median(a.bubble), median(a.act_max)};
-    const double error = rate > 0 ? std::abs(row.sim_rate - rate) / rate : 1.0;
+    // The error of the median round: simulated over measured, each round's run against its own profile.
+    const double error = std::abs(median(a.sim_ratio) - 1.0);
     max_sim_error = std::max(max_sim_error, error);
-    std::fprintf(out, "efficiency[%s]: simulated %.1f samples/s (error %.1f%%), bubble ideal %.3f, simulated %.3f, "
-                      "measured %.3f; peak activations held by one device %.1f KiB\n",
-                 name.c_str(), row.sim_rate, 100 * error, row.ideal_bubble, row.sim_bubble, row.bubble, row.act / 1024);
+    {
+      std::vector<double> sr = a.sim_ratio;
+      std::sort(sr.begin(), sr.end());
+      std::string rounds;
+      for (double x : sr) rounds += (rounds.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
+      std::fprintf(out, "efficiency[%s]: per round, simulated / measured: %s\n", name.c_str(), rounds.c_str());
+      std::string busy;
+      for (std::size_t k = 0; k < a.device.size(); ++k)
+        busy += std::string(k ? ", " : "") + std::to_string(median(a.device[k]) * 1e3).substr(0, 4) + " / " +
+                (k < a.sim_device.size() ? std::to_string(median(a.sim_device[k]) * 1e3).substr(0, 4) : "-");
+      std::fprintf(out, "efficiency[%s]: busy ms per minibatch per device, measured / simulated: %s\n", name.c_str(),
+                   busy.c_str());
+    }
+    std::fprintf(out, "efficiency[%s]: simulated %.1f samples/s (error %+.1f%%; %.2f cores, hand-off %.0f us, switch %.0f us), bubble "
+                      "ideal %.3f, simulated %.3f, measured %.3f; peak activations held by one device %.1f KiB\n",
+                 name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), median(a.sim_cores), 1e6 * median(a.sim_latency), 1e6 * median(a.sim_switch), row.ideal_bubble, row.sim_bubble,
+                 row.bubble, row.act / 1024);
     rows.push_back(row);
   }
   if (hw_limit > 0)

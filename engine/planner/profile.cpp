@@ -5,6 +5,7 @@
 
 #include "engine/partition/partition.h"
 #include "engine/planner/profiler.h"
+#include "engine/planner/simulator.h"
 #include "engine/util/errors.h"
 
 namespace ps {
@@ -41,6 +42,13 @@ double ModelProfile::weight_grad_s(int unit, int samples) const {
   const double b = backward_s(unit, samples);
   // A unit without parameters has no W to speak of: its measured W is the op's fixed cost.
   return u.weight_grad_micro_s > 0 && u.backward_micro_s > 0 ? b * u.weight_grad_micro_s / u.backward_micro_s : 0.5 * b;
+}
+
+void ModelProfile::apply_machine(SimOptions& so, int hardware_threads) const {
+  so.latency_s = std::max(0.0, link_latency_s);
+  so.switch_s = std::max(0.0, switch_s);
+  so.hardware_threads = hardware_threads;
+  if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));
 }
 
 bool ModelProfile::split_measured() const {
@@ -102,6 +110,8 @@ std::string profile_to_json(const ModelProfile& p) {
   j["measured"] = p.measured;
   j["in_engine"] = p.in_engine;
   j["cores"] = p.cores;
+  j["link_latency_s"] = p.link_latency_s;
+  j["switch_s"] = p.switch_s;
   j["units"] = nlohmann::json::array();
   for (const auto& u : p.units)
     j["units"].push_back({{"name", u.name},
@@ -137,6 +147,8 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
     p.measured = j.value("measured", true);
     p.in_engine = j.value("in_engine", false);
     p.cores = j.value("cores", 0.0);
+    p.link_latency_s = j.value("link_latency_s", -1.0);
+    p.switch_s = j.value("switch_s", -1.0);
     for (const auto& u : j.at("units")) {
       UnitProfile up;
       up.name = u.at("name").get<std::string>();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -302,6 +303,168 @@ void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelPr
   p.in_engine = true;
 }
 
+// Steady-state throughput of a run's op events: the minibatches from `warm` on, over the time from the
+// first op of minibatch `warm` to the end of the last op (the first minibatches pay for cold caches and
+// allocations, which the simulator does not model). The same measure for measured and simulated events.
+double steady_samples_per_second(const std::vector<OpEvent>& ops, int warm, int batch_size) {
+  std::int64_t t0 = std::numeric_limits<std::int64_t>::max(), t1 = 0;
+  int last = -1;
+  for (const OpEvent& ev : ops) {
+    if (ev.minibatch < warm) continue;
+    t0 = std::min(t0, ev.t_start_ns);
+    t1 = std::max(t1, ev.t_end_ns);
+    last = std::max(last, ev.minibatch);
+  }
+  if (last < warm || t1 <= t0) return 0;
+  return double(last + 1 - warm) * batch_size / (1e-9 * double(t1 - t0));
+}
+
+// ModelProfile::link_latency_s: the sequential schedule (one op at a time, every receiver idle when its
+// input is sent) on 2 stages split at the middle unit, one microbatch per minibatch, on the threaded
+// executor and on the sequential one. Per hand-off: the receiver's wait (its op's start minus the
+// sender's op's end, threaded), plus how much longer the receiving op took threaded than sequential.
+// Medians over the minibatches after the warm-up, the forward and the backward hand-off averaged.
+// Minibatches of `microbatch` samples that keep a calibration run busy for about `seconds` on one
+// thread (from the profile's own op times), at least `least`: this VM's speed moves within a second,
+// and a run of a few milliseconds measures one moment of it.
+int minibatches_for(const ModelProfile& p, double seconds, int least) {
+  double step = 0;
+  for (const auto& u : p.units) step += u.forward_micro_s + u.backward_micro_s + u.update_s;
+  return step > 0 ? std::clamp(static_cast<int>(seconds / step), least, 4000) : least;
+}
+
+double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, const ModelProfile& p) {
+  const int units = static_cast<int>(p.units.size()), microbatch = p.microbatch_size();
+  if (units < 2 || cfg.device == "cuda") return -1;
+  const int warm = 2, minibatches = minibatches_for(p, 0.25, std::max(12, 2 * opts.engine_minibatches));
+  auto run = [&](const std::string& executor) {
+    RunConfig c = cfg;
+    c.stages = 2;
+    c.chunks = 0;
+    c.partition = {units / 2};
+    c.stage_devices.clear();
+    c.executor = executor;
+    c.schedule = "sequential";
+    c.microbatches = 1;
+    c.batch_size = microbatch;
+    c.strategy = StrategyConfig{};
+    c.strategy.name = "latest";
+    c.steps = warm + minibatches;
+    c.eval_every_epochs = 1000000;
+    c.dataset.test_limit = 1;
+    c.divergence_every = 0;
+    c.telemetry = true;
+    Session session(c);
+    session.start();
+    session.wait();
+    const RunSummary sum = session.summary();
+    if (sum.status != RunStatus::Completed)
+      throw std::runtime_error("profile: the link-latency run of " + cfg.model.name + " (" + executor + ") " +
+                               to_string(sum.status) + ": " + sum.error);
+    // [stage][kind F=0 / B=1][minibatch] = (start, end)
+    std::vector<std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>> t(
+        2, std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>(
+               2, std::vector<std::pair<std::int64_t, std::int64_t>>(std::size_t(c.steps), {-1, -1})));
+    for (const OpEvent& ev : session.drain().ops) {
+      if (ev.stage < 0 || ev.stage > 1 || ev.minibatch < 0 || ev.minibatch >= c.steps) continue;
+      if (ev.kind != OpKind::Forward && ev.kind != OpKind::Backward) continue;
+      t[std::size_t(ev.stage)][ev.kind == OpKind::Forward ? 0 : 1][std::size_t(ev.minibatch)] = {ev.t_start_ns, ev.t_end_ns};
+    }
+    return t;
+  };
+  const auto threaded = run("threaded");
+  const auto sequential = run("sequential");
+  // Hand-off to stage `to` of pass `kind` (F: 0 -> 1, B: 1 -> 0).
+  auto handoff = [&](int kind, int from, int to) -> std::optional<double> {
+    std::vector<double> wait, dur_threaded, dur_sequential;
+    for (std::size_t m = warm; m < threaded[0][0].size(); ++m) {
+      const auto& s = threaded[std::size_t(from)][std::size_t(kind)][m];
+      const auto& r = threaded[std::size_t(to)][std::size_t(kind)][m];
+      const auto& q = sequential[std::size_t(to)][std::size_t(kind)][m];
+      if (s.second < 0 || r.first < 0 || q.first < 0) continue;
+      wait.push_back(1e-9 * double(r.first - s.second));
+      dur_threaded.push_back(1e-9 * double(r.second - r.first));
+      dur_sequential.push_back(1e-9 * double(q.second - q.first));
+    }
+    if (wait.empty()) return std::nullopt;
+    return median(wait) + median(dur_threaded) - median(dur_sequential);
+  };
+  const auto f = handoff(0, 0, 1), b = handoff(1, 1, 0);
+  if (!f || !b) return -1;
+  return std::max(0.0, 0.5 * (*f + *b));
+}
+
+// ModelProfile::switch_s: 1f1b-async on twice the hardware threads' stages (the session's own split),
+// whole minibatches of the microbatch size, threaded; then the switch cost at which the simulator, on
+// this profile's op times, cores and hand-off, reaches the measured steady throughput (bisection: the
+// simulated throughput falls as the cost grows). Needs as many layer units as stages; CPU only.
+void measure_switch_cost(const RunConfig& cfg, const ProfileOptions& opts, ModelProfile& p) {
+  const int hw = std::max(1u, std::thread::hardware_concurrency());
+  const int stages = 2 * hw;
+  const int n = static_cast<int>(p.units.size());
+  p.switch_s = 0;
+  if (hw < 2 || stages > n || cfg.device == "cuda" || p.cores <= 0) return;
+  constexpr int kWarm = 2;
+  // About 0.5 s of work, over the cores: long enough to average this VM's moments.
+  const int minibatches = minibatches_for(p, 0.5 * hw, std::max(24, 4 * opts.engine_minibatches));
+  RunConfig c = cfg;
+  c.stages = stages;
+  c.chunks = 0;
+  c.partition.clear();
+  c.stage_devices.clear();
+  c.executor = "threaded";
+  c.schedule = "1f1b-async";
+  c.microbatches = 1;
+  c.batch_size = p.microbatch_size();
+  c.strategy = StrategyConfig{};
+  c.strategy.name = "latest";
+  c.steps = kWarm + minibatches;
+  c.eval_every_epochs = 1000000;
+  c.dataset.test_limit = 1;
+  c.divergence_every = 0;
+  c.telemetry = true;
+  Session session(c);
+  const std::vector<int> partition = session.partition();
+  session.start();
+  session.wait();
+  const RunSummary sum = session.summary();
+  if (sum.status != RunStatus::Completed)
+    throw std::runtime_error("profile: the oversubscribed run of " + cfg.model.name + " " + to_string(sum.status) +
+                             ": " + sum.error);
+  const double measured = steady_samples_per_second(session.drain().ops, kWarm, c.batch_size);
+  if (measured <= 0) return;
+  // The profile at the run's size: every op of a minibatch of microbatch_size() samples.
+  ModelProfile q = p;
+  q.batch_size = p.microbatch_size();
+  q.microbatches = 1;
+  for (auto& u : q.units) u.forward_batch_s = u.forward_micro_s, u.backward_batch_s = u.backward_micro_s;
+  auto simulated = [&](double switch_s) {
+    SimOptions so;
+    so.schedule = c.schedule;
+    so.minibatches = static_cast<int>(c.steps);
+    so.boundaries = partition;
+    q.apply_machine(so, hw);
+    so.switch_s = switch_s;
+    return steady_samples_per_second(simulate(q, so).ops, kWarm, q.batch_size);
+  };
+  // The cost lies between nothing and the mean op's work several times over.
+  double op = 0;
+  for (const auto& u : q.units) op += u.forward_micro_s + u.backward_micro_s;
+  op /= double(stages);
+  double lo = 0, hi = 4 * op;
+  if (simulated(lo) <= measured) {
+    hi = lo;
+  } else if (simulated(hi) >= measured) {
+    lo = hi;
+  } else {
+    for (int i = 0; i < 30 && hi - lo > 1e-7; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (simulated(mid) > measured ? lo : hi) = mid;
+    }
+  }
+  p.switch_s = 0.5 * (lo + hi);
+}
+
 }  // namespace
 
 ModelInfo model_info_for(const RunConfig& cfg) { return ModelBuilder(cfg.model, input_spec_for(cfg)).info(); }
@@ -319,7 +482,9 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     try {
       ModelProfile p = profile_from_json(text.str(), path);
       if (p.key == profile_key(cfg) && p.cores > 0 &&
-          ((p.in_engine && p.split_measured()) || opts.engine_minibatches <= 0)) {
+          ((p.in_engine && p.split_measured() && p.switch_s >= 0 &&
+            (p.link_latency_s >= 0 || p.units.size() < 2 || cfg.device == "cuda")) ||
+           opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
       }
@@ -329,7 +494,11 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
   }
   if (opts.verbose) std::fprintf(stderr, "profile: measuring %s on %s ...\n", cfg.model.name.c_str(), cfg.device.c_str());
   ModelProfile p = measure(cfg, opts);
-  if (opts.engine_minibatches > 0) measure_in_engine(cfg, opts, p);
+  if (opts.engine_minibatches > 0) {
+    measure_in_engine(cfg, opts, p);
+    p.link_latency_s = measure_link_latency(cfg, opts, p);
+    measure_switch_cost(cfg, opts, p);
+  }
   if (opts.use_cache) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -366,21 +535,6 @@ double effective_cores(int hw) {
   return std::clamp(hw * one / std::max(all, 1e-9), 1.0, double(hw));
 }
 
-// Steady-state throughput of a run's op events: the minibatches from `warm` on, over the time from the
-// first op of minibatch `warm` to the end of the last op (the first minibatches pay for cold caches and
-// allocations, which the simulator does not model). The same measure for measured and simulated events.
-double steady_samples_per_second(const std::vector<OpEvent>& ops, int warm, int batch_size) {
-  std::int64_t t0 = std::numeric_limits<std::int64_t>::max(), t1 = 0;
-  int last = -1;
-  for (const OpEvent& ev : ops) {
-    if (ev.minibatch < warm) continue;
-    t0 = std::min(t0, ev.t_start_ns);
-    t1 = std::max(t1, ev.t_end_ns);
-    last = std::max(last, ev.minibatch);
-  }
-  if (last < warm || t1 <= t0) return 0;
-  return double(last + 1 - warm) * batch_size / (1e-9 * double(t1 - t0));
-}
 
 }  // namespace
 
@@ -414,10 +568,11 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   const int n_units = int(profile.units.size());
   std::fprintf(out,
                "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f free now; the model's "
-               "passes run %.2fx in parallel: simulated as %.2f cores), median of %d; throughput in steady state "
-               "(minibatches %d..%d)\n",
+               "passes run %.2fx in parallel: simulated as %.2f cores; a hand-off between stage threads costs %.0f us), "
+               "median of %d; throughput in steady state (minibatches %d..%d)\n",
                path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
-               opts.steps, hw, spin, profile.cores, cores, opts.repeats, kWarm, opts.steps - 1);
+               opts.steps, hw, spin, profile.cores, cores, 1e6 * std::max(0.0, profile.link_latency_s), opts.repeats,
+               kWarm, opts.steps - 1);
   std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s\n", "stages", "partition", "predicted/s", "measured/s",
                "error", "bubble pred", "bubble meas");
   double max_error = 0;
@@ -443,7 +598,8 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
     so.minibatches = int(cfg.steps);
     so.boundaries = partition;
     so.replicas = S;
-    so.cores = cores;
+    profile.apply_machine(so, hw);
+    so.cores = cores;  // what this process gets now, the model's parallel speed-up at most
     const SimResult sim = simulate(profile, so);
     const double measured = median(rates);
     const double predicted = steady_samples_per_second(sim.ops, kWarm, cfg.batch_size);

@@ -12,6 +12,8 @@
 
 namespace ps {
 
+struct SimOptions;
+
 struct UnitProfile {
   std::string name;
   // Median seconds at two sizes: one microbatch (batch / microbatches samples) and the whole minibatch
@@ -43,6 +45,20 @@ struct ModelProfile {
   // Hyperthreads and memory bandwidth make it less than the core count for DNN work; it is the `cores`
   // of a simulation of CPU stages (SimOptions::cores).
   double cores = 0;
+  // What handing a microbatch's activation or gradient to a stage on another thread costs beyond the
+  // ops (-1: not measured): the wait from the sender's op ending to the idle receiver's op starting,
+  // plus how much longer that first op runs than the same op on the sequential executor (its thread
+  // woke on a core whose caches hold another stage's data). Measured on the threaded executor: the
+  // sequential schedule on 2 stages at the microbatch size. The `latency_s` of a simulation of CPU
+  // stages (SimOptions::latency_s).
+  double link_latency_s = -1;
+  // What an op costs on top of its work when it starts while every hardware thread runs another stage's
+  // op (-1: not measured): with more stage threads than hardware ones, a thread that wakes for a message
+  // preempts a busy one, and on this VM the switches and the caches they empty cost a large share of a
+  // small op. Calibrated: the SimOptions::switch_s at which the simulator plays 1f1b-async on twice the
+  // hardware threads' stages (whole minibatches of the microbatch size, this profile's op times, cores
+  // and hand-off) at the throughput the engine measured for that run.
+  double switch_s = -1;
   std::vector<UnitProfile> units;
 
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
@@ -53,6 +69,9 @@ struct ModelProfile {
   double input_grad_s(int unit, int samples) const;
   double weight_grad_s(int unit, int samples) const;
   bool split_measured() const;  // every unit has measured I and W times
+  // Sets a simulation of CPU stage threads on `hardware_threads` to this profile's cores, hand-off and
+  // switch (SimOptions::cores, latency_s, switch_s); `cores` stays as it is when not measured.
+  void apply_machine(SimOptions& so, int hardware_threads) const;
   std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
   std::int64_t total_param_bytes() const;
 };

@@ -4,9 +4,11 @@
 // its input has arrived (F at stage k > 0: the activation of F at k-1 after its transfer; B at k < S-1:
 // the gradient of B at k+1 after its transfer; data-parallel U: every replica's B plus the all-reduce),
 // and its device is free. A device picks, among its stages' ready ops, the one ready first. Transfers
-// queue on one full-duplex link per pair of adjacent stages (none between stages on the same device).
+// queue on one full-duplex link per pair of adjacent stages (none between stages on the same device),
+// and arrive `latency_s` after they leave it.
 // Time advances from event to event (an op ends, an input arrives); with `cores` set, the running ops
-// share the cores evenly, so every op's remaining work shrinks at min(1, cores / running) per second.
+// share the cores evenly, so every op's remaining work shrinks at min(1, cores / running) per second;
+// an op that starts while every hardware thread runs another pays `switch_s` more work.
 #include "engine/planner/simulator.h"
 
 #include <algorithm>
@@ -53,6 +55,9 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   if (N < 1) throw InputError("", "minibatches", "must be at least 1, got " + std::to_string(N));
   if (opts.devices < 0) throw InputError("", "devices", "must be at least 1, got " + std::to_string(opts.devices));
   if (opts.bandwidth_bytes_per_s < 0) throw InputError("", "bandwidth", "must not be negative");
+  if (opts.latency_s < 0) throw InputError("", "latency", "must not be negative");
+  if (opts.cores < 0) throw InputError("", "cores", "must not be negative");
+  if (opts.switch_s < 0) throw InputError("", "switch", "must not be negative");
   // One op list per worker: per stage, or, for schedules that place several chunks on a device, per device
   // (its ops name their chunk).
   const int v = replicas ? 1 : resolve_chunks(opts.schedule, opts.chunks);
@@ -137,11 +142,14 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   auto send = [&](int from, int to, bool gradient, const Op& op, double at) {
     const std::int64_t bytes = boundary_bytes(std::min(from, to), op);
     double start = at, end = at;
-    if (bw > 0 && device_of(list_of(from)) != device_of(list_of(to))) {
-      double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
-      start = std::max(at, free_at);
-      end = start + double(bytes) / bw;
-      free_at = end;
+    if ((bw > 0 || opts.latency_s > 0) && device_of(list_of(from)) != device_of(list_of(to))) {
+      if (bw > 0) {
+        double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
+        start = std::max(at, free_at);
+        end = start + double(bytes) / bw;
+        free_at = end;
+      }
+      end += opts.latency_s;
       TransferEvent tr;
       tr.from_stage = from;
       tr.to_stage = to;
@@ -173,7 +181,8 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       }
       if (pick < 0) continue;
       stage_running[pick] = device_running[d] = true;
-      active.push_back({pick, t, duration(pick, ops[pick][pos[pick]])});
+      const bool preempts = opts.switch_s > 0 && opts.hardware_threads > 0 && int(active.size()) >= opts.hardware_threads;
+      active.push_back({pick, t, duration(pick, ops[pick][pos[pick]]) + (preempts ? opts.switch_s : 0.0)});
     }
     // The next input arrival that could let an idle stage start.
     double next_arrival = kInf;

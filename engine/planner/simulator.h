@@ -24,6 +24,16 @@ struct SimOptions {
   // full speed; when n > C ops are running, each progresses at C/n of its speed (processor sharing,
   // which is how an OS time-slices n busy threads over C cores). Models S stage threads on a C-core CPU.
   double cores = 0;  // may be fractional: the share of a loaded machine's cores this process gets
+  // More stage threads than hardware ones lose more than time-slicing says: an op that starts while
+  // every hardware thread is busy with another op (its thread woke and preempted one) costs `switch_s`
+  // more work (the switches and the caches they empty), so the loss grows with the ops per second, not
+  // with the work. Needs hardware_threads; 0: none.
+  double switch_s = 0;
+  int hardware_threads = 0;
+  // Seconds every message between stages on different devices takes on top of its bytes / bandwidth
+  // (not occupying the link): the threads' hand-off on CPU stages (ModelProfile::link_latency_s).
+  // A receiver busy with other ops hides it; an idle one waits for it.
+  double latency_s = 0;
 };
 
 struct SimResult {

@@ -1,5 +1,7 @@
 #include "engine/util/allocator.h"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -10,11 +12,18 @@
 
 namespace ps {
 
+const char* allocator_name() {
+  // gperftools exports tc_version() beside its malloc; found in the global scope, it serves malloc.
+  static const bool tcmalloc = dlsym(RTLD_DEFAULT, "tc_version") != nullptr;
+  return tcmalloc ? "tcmalloc" : "glibc";
+}
+
 bool keep_freed_memory() {
   static std::once_flag once;
   static bool changed = false;
   std::call_once(once, [] {
 #if defined(__GLIBC__)
+    if (std::strcmp(allocator_name(), "glibc") != 0) return;
     const char* env = std::getenv("PIPESCOPE_MALLOC");
     if (env && std::strcmp(env, "default") == 0) return;
     // Blocks up to 32 MiB (glibc's largest mmap threshold) come from the heap, not from their own

@@ -64,7 +64,14 @@ const std::string* find_line(const std::vector<std::string>& ls, const std::stri
   return nullptr;
 }
 
-TEST(Bench, OverheadEndsWithARatio) { run_and_check("overhead"); }
+// The first line says which allocator serves malloc (it moves every figure): the applications link
+// tcmalloc unless CMake's PIPESCOPE_TCMALLOC is off.
+TEST(Bench, OverheadEndsWithARatioAndSaysWhichAllocatorRanIt) {
+  const auto ls = run_and_check("overhead");
+  ASSERT_FALSE(ls.empty());
+  EXPECT_EQ(ls.front().rfind(PIPESCOPE_TCMALLOC ? "bench: allocator tcmalloc" : "bench: allocator glibc", 0), 0u)
+      << ls.front();
+}
 
 // The ratio benchmarks run their configurations in alternating pairs: --repeats R with --budget 0 runs
 // exactly R rounds, and the result is the median of the pair ratios, printed with its spread.
@@ -141,6 +148,13 @@ TEST(Bench, EfficiencyReportsEverySchedule) {
     const std::string* sim = find_line(ls, label + ": simulated ");
     ASSERT_NE(sim, nullptr) << label;
     EXPECT_NE(sim->find("bubble ideal "), std::string::npos) << *sim;
+    // The machine it simulated: the profile's cores, the threads' hand-off and the switch cost.
+    EXPECT_NE(sim->find(" cores, hand-off "), std::string::npos) << *sim;
+    EXPECT_NE(sim->find(" us, switch "), std::string::npos) << *sim;
+    // Every round's run against its own round's profile: one ratio per round (--repeats 1 here).
+    const std::string* per_round = find_line(ls, label + ": per round, simulated / measured: ");
+    ASSERT_NE(per_round, nullptr) << label;
+    EXPECT_EQ(std::count(per_round->begin(), per_round->end(), '.'), 1) << *per_round;
     EXPECT_NE(sim->find("peak activations held by one device "), std::string::npos) << *sim;
     const std::string* row = find_line(ls, std::string("| ") + s + " | ");
     ASSERT_NE(row, nullptr) << s;

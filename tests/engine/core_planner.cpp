@@ -221,6 +221,86 @@ TEST(Simulator, SharedCoresSlowOverlappingStages) {
   EXPECT_NEAR(one.makespan_s, 20 * 4 * 0.03, 1e-9);  // one core: all the work, back to back
 }
 
+// A hand-off's latency delays an idle receiver by exactly that much: the sequential schedule on 2 stages
+// (one op at a time) waits for it twice per minibatch (F to stage 1, B back to stage 0). It occupies no
+// link: with infinite bandwidth it is recorded as a transfer of that length.
+TEST(Simulator, HandOffLatencyDelaysAnIdleReceiver) {
+  const ModelProfile p = hand_profile({0.01, 0.01}, 8, 1);
+  SimOptions o = sim("sequential", {1}, 1, 10);
+  const SimResult none = simulate(p, o);
+  o.latency_s = 0.002;
+  const SimResult late = simulate(p, o);
+  EXPECT_NEAR(late.makespan_s - none.makespan_s, 10 * 2 * 0.002, 1e-9);
+  ASSERT_EQ(late.transfers.size(), 20u);
+  for (const auto& tr : late.transfers) EXPECT_EQ(tr.t_end_ns - tr.t_start_ns, 2000000);
+  EXPECT_TRUE(none.transfers.empty());
+  o.latency_s = -1;
+  EXPECT_THROW(simulate(p, o), InputError);
+}
+
+// A latency off the critical path costs nothing per minibatch: in 1f1b-async with a light stage 0 and a
+// heavy stage 1, each activation reaches stage 1 while it still runs the previous minibatch, and stage 0
+// idles anyway before each gradient. Only the fill and the drain wait for it.
+TEST(Simulator, HandOffLatencyOffTheCriticalPathCostsOnlyFillAndDrain) {
+  const ModelProfile p = hand_profile({0.005, 0.01}, 8, 1);  // stage 0: 15 ms per minibatch, stage 1: 30 ms
+  SimOptions o = sim("1f1b-async", {1}, 1, 40);
+  const double none = simulate(p, o).makespan_s;
+  o.latency_s = 0.002;
+  const double late = simulate(p, o).makespan_s;
+  EXPECT_GE(late, none);
+  EXPECT_LE(late - none, 2 * 0.002 + 1e-9) << "80 hand-offs, all but the first and the last behind other ops";
+}
+
+// The switch cost is paid only by an op that starts while every hardware thread runs another: one op at a
+// time (sequential) never pays it; 1f1b-async on 2 stages and 1 hardware thread pays it on the ops that
+// start beside a running one, and more cost is slower.
+TEST(Simulator, SwitchCostOnlyWhenEveryHardwareThreadIsBusy) {
+  const ModelProfile p = hand_profile({0.01, 0.01}, 8, 1);
+  SimOptions seq = sim("sequential", {1}, 1, 10);
+  const double seq_free = simulate(p, seq).makespan_s;
+  seq.hardware_threads = 1;
+  seq.switch_s = 0.005;
+  EXPECT_NEAR(simulate(p, seq).makespan_s, seq_free, 1e-12);
+
+  SimOptions o = sim("1f1b-async", {1}, 1, 20);
+  o.cores = 1;
+  o.hardware_threads = 1;
+  const double free_switch = simulate(p, o).makespan_s;
+  o.switch_s = 0.001;
+  const double some = simulate(p, o).makespan_s;
+  o.switch_s = 0.004;
+  const double more = simulate(p, o).makespan_s;
+  EXPECT_LT(free_switch, some);
+  EXPECT_LT(some, more);
+  o.hardware_threads = 2;  // two hardware threads: neither stage ever waits for one
+  EXPECT_NEAR(simulate(p, o).makespan_s, free_switch, 1e-12);
+  o.switch_s = -0.001;
+  EXPECT_THROW(simulate(p, o), InputError);
+}
+
+// A profile's measured machine (cores, hand-off, switch) goes into a simulation as it is; what was not
+// measured (-1) counts as nothing.
+TEST(Simulator, AProfileAppliesItsMachine) {
+  ModelProfile p = hand_profile({0.01, 0.01}, 8, 1);
+  SimOptions o;
+  o.cores = 2;
+  p.apply_machine(o, 2);
+  EXPECT_EQ(o.cores, 2);  // not measured: left as it was
+  EXPECT_EQ(o.latency_s, 0);
+  EXPECT_EQ(o.switch_s, 0);
+  p.cores = 1.6;
+  p.link_latency_s = 1e-4;
+  p.switch_s = 3e-5;
+  p.apply_machine(o, 2);
+  EXPECT_DOUBLE_EQ(o.cores, 1.6);
+  EXPECT_DOUBLE_EQ(o.latency_s, 1e-4);
+  EXPECT_DOUBLE_EQ(o.switch_s, 3e-5);
+  EXPECT_EQ(o.hardware_threads, 2);
+  const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
+  EXPECT_DOUBLE_EQ(back.link_latency_s, 1e-4);
+  EXPECT_DOUBLE_EQ(back.switch_s, 3e-5);
+}
+
 // I and W come from the profile when it measured them: a device holds its I and W ops' own times, and
 // on one device (everything back to back) the makespan is the sum of F, I and W, whatever B would be.
 TEST(Simulator, SplitBackwardTakesItsIAndWFromTheProfile) {

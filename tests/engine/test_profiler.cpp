@@ -78,7 +78,14 @@ TEST(Profiler, TakesTheOpTimesFromARunOfTheEngineUnlessToldNotTo) {
     EXPECT_GT(p.units[u].weight_grad_micro_s, 0);
   }
   EXPECT_TRUE(p.split_measured());
+  // The threads' hand-off (2 stages on the threaded and the sequential executor) and the switch cost
+  // (calibrated on 2 x hardware threads' stages, 0 where the model has fewer units): measured, not -1.
+  EXPECT_GE(p.link_latency_s, 0);
+  EXPECT_LT(p.link_latency_s, 0.1);
+  EXPECT_GE(p.switch_s, 0);
   const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
+  EXPECT_EQ(back.link_latency_s, p.link_latency_s);
+  EXPECT_EQ(back.switch_s, p.switch_s);
   EXPECT_EQ(back.units.front().input_grad_micro_s, p.units.front().input_grad_micro_s);
   EXPECT_EQ(back.units.back().weight_grad_micro_s, p.units.back().weight_grad_micro_s);
   EXPECT_TRUE(profile_model(cfg, opts).in_engine);  // and now it is cached
