@@ -394,10 +394,12 @@ int cmd_run(const CLI::App& command, const Args& args) {
     cfg.partition.clear();
   }
   if (r.has("--partition")) {
-    cfg.partition.clear();
+    // As `--set partition=[...]` would: the stage count follows the partition, so that a later --set of
+    // the schedule or the chunks keeps it (the preset's own `stages` would otherwise disagree and drop it).
     std::stringstream ss(r.value("--partition"));
-    std::string item;
-    while (std::getline(ss, item, ',')) cfg.partition.push_back(to_int(item, "--partition"));
+    std::string item, list;
+    while (std::getline(ss, item, ',')) list += (list.empty() ? "" : ",") + std::to_string(to_int(item, "--partition"));
+    apply_override(cfg, "partition=[" + list + "]");
   }
   for (const auto& kv : r.values("--set")) apply_override(cfg, kv);
   // --procs N: the processes executor, with N checked against the stages it must equal.

@@ -117,13 +117,16 @@ TEST_F(CliBadInput, OutOfRangeValues) {
 
 TEST_F(CliBadInput, InconsistentPartitions) {
   const std::string tiny = src("presets/tiny.json");
+  // The command line's partition is checked as the command line's (the model's unit count, later, as
+  // the run's config).
   expect_refused("run --preset " + tiny + " --partition 3,1",
-                 {tiny + ": partition[1]: boundaries must be strictly increasing (1 after 3)"});
+                 {"command line: partition[1]: boundaries must be strictly increasing (1 after 3)"});
   expect_refused("run --preset " + tiny + " --partition 1,2,7",
                  {tiny + ": partition[2]: boundary 7 is past the last layer unit (3)"});
   expect_refused("run --preset " + tiny + " --stages 9",
                  {tiny + ": stages: cannot split 4 layer units of model 'mlp' into 9 stages"});
-  expect_refused("run --preset " + tiny + " --partition 0,2", {tiny + ": partition[0]: boundary 0 would leave stage 0 empty"});
+  expect_refused("run --preset " + tiny + " --partition 0,2",
+                 {"command line: partition[0]: boundary 0 would leave stage 0 empty"});
   expect_refused("run --preset " + tiny + " --stages 2 --partition 1", {"command line: --stages: give either"});
   const auto p = write_preset("x.json", R"({"model": {"name": "mlp"}, "dataset": {"name": "spirals"},
     "stages": 4, "partition": [1, 2]})");

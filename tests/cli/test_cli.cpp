@@ -111,6 +111,17 @@ TEST(Cli, OverridesReachTheRun) {
   EXPECT_NE(r.out.find("stage 2 [3..3]"), std::string::npos) << r.out;
 }
 
+// --partition sets the stage count as `--set partition=` does: a --set of the schedule or the chunks
+// after it keeps the partition (it once dropped it silently for the preset's own stage count).
+TEST(Cli, PartitionSurvivesALaterSetOfTheSchedule) {
+  Result r = cli("run --preset " + src("presets/tiny.json") +
+                 " --steps 4 --partition 3 --set schedule=1f1b-flush --set microbatches=2 --set chunks=0 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("stage 0 [0..2]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage 1 [3..3]"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("stage 2 "), std::string::npos) << r.out;
+}
+
 TEST(Cli, BadPresetExitsWithCodeTwoNamingFileFieldAndReason) {
   const auto dir = fresh_dir("bad");
   const auto file = dir / "x.json";
