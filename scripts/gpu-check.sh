@@ -62,7 +62,10 @@ say() { echo "$*" | tee -a "$RESULTS"; }
 
 # 2. Build: the CUDA path must be compiled in (PIPESCOPE_WITH_CUDA), not only syntax-checked.
 CUDA_ROOT=$(dirname "$(dirname "$NVCC")")
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIPESCOPE_GUI=OFF \
+# tcmalloc where the machine has it (libgoogle-perftools-dev); glibc's malloc, tuned, where it does not.
+TCMALLOC=OFF
+pkg-config --exists libtcmalloc_minimal 2>/dev/null && TCMALLOC=ON
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIPESCOPE_GUI=OFF -DPIPESCOPE_TCMALLOC="$TCMALLOC" \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_CUDA_COMPILER="$NVCC" -DCUDAToolkit_ROOT="$CUDA_ROOT" \
   >"$BUILD/configure.log" 2>&1 || fail "configure (see $BUILD/configure.log)"
 grep -q 'CUDA path compiled and linked' "$BUILD/configure.log" ||

@@ -202,7 +202,7 @@ void declare_simulate(CLI::App& command) {
   add_value(command, "--cores", "C", "cores the stages share (default unlimited)");
   add_value(command, "--latency", "S",
             "seconds each message between devices adds (default: 0; with --cores, the profile's measured hand-off "
-            "between stage threads)");
+            "between stage threads, and its switch cost when the stages outnumber the hardware threads)");
   add_switch(command, "--round-robin", "place stages on the devices round-robin");
   add_value(command, "--minibatches", "N", "minibatches to simulate (default 32)");
   add_value(command, "--partition", "i,j,...", "boundaries (default: the engine's split by estimated cost)");
@@ -255,10 +255,12 @@ int cmd_simulate(const CLI::App& command, const Args&) {
   }
   // This machine's stage threads (--cores) hand each message over as the profile measured; the what-if
   // machine's links cost only their bandwidth unless --latency says otherwise.
-  if (r.has("--latency"))
-    so.latency_s = to_number(r.value("--latency"), "--latency", 0);
-  else if (so.cores > 0)
-    so.latency_s = std::max(0.0, profile.link_latency_s);
+  if (so.cores > 0) {  // this machine: its hand-off and switch cost as the profile measured them
+    const double cores = so.cores;
+    profile.apply_machine(so, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    so.cores = cores;
+  }
+  if (r.has("--latency")) so.latency_s = to_number(r.value("--latency"), "--latency", 0);
   const SimResult res = simulate(profile, so);
   const double ideal = ideal_bubble_fraction(so.schedule, S, so.microbatches, v);
 

@@ -552,10 +552,6 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   base.eval_every_epochs = 1000000;
   base.dataset.test_limit = 1;
   base.partition.clear();
-  // Profiled now, not read from the cache: the measured runs below see the machine as it is now.
-  ProfileOptions popts;
-  popts.refresh = true;
-  const ModelProfile profile = profile_model(base, popts);
   // The device model: one virtual device per stage (each stage is a worker thread), but the threads
   // share this machine's cores. With `cores` set, the simulator lets at most that many ops progress at
   // full speed and slows all running ops evenly beyond it (processor sharing, as the OS time-slices).
@@ -564,51 +560,77 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   // The model's own parallel speed-up (profile.cores) says how the stage threads share the cores; a
   // spinning scalar loop (effective_cores) would say 2 on two hyperthreads that give DNN work far less.
   const double spin = effective_cores(hw);
-  const double cores = profile.cores > 0 ? std::min(profile.cores, spin) : spin;
-  const int n_units = int(profile.units.size());
-  std::fprintf(out,
-               "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f free now; the model's "
-               "passes run %.2fx in parallel: simulated as %.2f cores; a hand-off between stage threads costs %.0f us), "
-               "median of %d; throughput in steady state (minibatches %d..%d)\n",
-               path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
-               opts.steps, hw, spin, profile.cores, cores, 1e6 * std::max(0.0, profile.link_latency_s), opts.repeats,
-               kWarm, opts.steps - 1);
-  std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s\n", "stages", "partition", "predicted/s", "measured/s",
-               "error", "bubble pred", "bubble meas");
-  double max_error = 0;
-  for (int S : {1, 2, 4}) {
-    if (S > n_units) break;
-    RunConfig cfg = base;
-    cfg.stages = S;
-    std::vector<double> rates, bubbles;
+  const int n_units = static_cast<int>(model_info_for(base).units.size());
+  std::vector<int> stage_counts;
+  for (int S : {1, 2, 4})
+    if (S <= n_units) stage_counts.push_back(S);
+  // Rounds: every round profiles afresh (not the cache: this VM's speed moves by 10-20% within
+  // minutes), then runs every stage count and simulates each run on that round's profile. The result
+  // per stage count is the median round's predicted/measured.
+  struct Acc {
+    std::vector<double> measured, predicted, ratio, bubble_meas, bubble_pred;
     std::vector<int> partition;
-    for (int r = 0; r < opts.repeats; ++r) {
+  };
+  std::map<int, Acc> acc;
+  std::vector<double> cores_used, latency, switch_cost, model_cores;
+  for (int r = 0; r < opts.repeats; ++r) {
+    ProfileOptions popts;
+    popts.refresh = true;
+    const ModelProfile profile = profile_model(base, popts);
+    const double cores = profile.cores > 0 ? std::min(profile.cores, spin) : spin;
+    model_cores.push_back(profile.cores);
+    cores_used.push_back(cores);
+    latency.push_back(std::max(0.0, profile.link_latency_s));
+    switch_cost.push_back(std::max(0.0, profile.switch_s));
+    for (int S : stage_counts) {
+      RunConfig cfg = base;
+      cfg.stages = S;
+      Acc& a = acc[S];
       Session session(cfg);
-      partition = session.partition();
+      a.partition = session.partition();
       session.start();
       session.wait();
       const RunSummary sum = session.summary();
       if (sum.status != RunStatus::Completed) throw std::runtime_error("benchmark run failed: " + sum.error);
-      rates.push_back(steady_samples_per_second(session.drain().ops, kWarm, cfg.batch_size));
-      bubbles.push_back(sum.bubble_fraction_measured);
+      const double measured = steady_samples_per_second(session.drain().ops, kWarm, cfg.batch_size);
+      SimOptions so;
+      so.schedule = cfg.schedule;
+      so.microbatches = cfg.microbatches;
+      so.minibatches = int(cfg.steps);
+      so.boundaries = a.partition;
+      so.replicas = S;
+      profile.apply_machine(so, hw);
+      so.cores = cores;  // what this process gets now, the model's parallel speed-up at most
+      const SimResult sim = simulate(profile, so);
+      const double predicted = steady_samples_per_second(sim.ops, kWarm, cfg.batch_size);
+      a.measured.push_back(measured);
+      a.predicted.push_back(predicted);
+      a.ratio.push_back(measured > 0 ? predicted / measured : 0);
+      a.bubble_meas.push_back(sum.bubble_fraction_measured);
+      a.bubble_pred.push_back(sim.bubble_fraction);
     }
-    SimOptions so;
-    so.schedule = cfg.schedule;
-    so.microbatches = cfg.microbatches;
-    so.minibatches = int(cfg.steps);
-    so.boundaries = partition;
-    so.replicas = S;
-    profile.apply_machine(so, hw);
-    so.cores = cores;  // what this process gets now, the model's parallel speed-up at most
-    const SimResult sim = simulate(profile, so);
-    const double measured = median(rates);
-    const double predicted = steady_samples_per_second(sim.ops, kWarm, cfg.batch_size);
-    const double error = measured > 0 ? std::abs(predicted - measured) / measured : 1.0;
+  }
+  std::fprintf(out,
+               "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f free now; the model's "
+               "passes run %.2fx in parallel: simulated as %.2f cores; a hand-off between stage threads costs %.0f us, "
+               "a switch %.0f us; medians over the rounds), %d rounds, each profiled afresh; throughput in steady state "
+               "(minibatches %d..%d)\n",
+               path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
+               opts.steps, hw, spin, median(model_cores), median(cores_used), 1e6 * median(latency),
+               1e6 * median(switch_cost), opts.repeats, kWarm, opts.steps - 1);
+  std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s   %s\n", "stages", "partition", "predicted/s", "measured/s",
+               "error", "bubble pred", "bubble meas", "predicted/measured per round");
+  double max_error = 0;
+  for (int S : stage_counts) {
+    const Acc& a = acc[S];
+    const double error = std::abs(median(a.ratio) - 1.0);
     max_error = std::max(max_error, error);
-    std::string parts;
-    for (int b : partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
-    std::fprintf(out, "%-7d %-12s %14.1f %14.1f %8.1f%% %12.3f %12.3f\n", S, parts.empty() ? "-" : parts.c_str(),
-                 predicted, measured, 100 * error, sim.bubble_fraction, median(bubbles));
+    std::string parts, rounds;
+    for (int b : a.partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
+    for (double x : a.ratio) rounds += (rounds.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
+    std::fprintf(out, "%-7d %-12s %14.1f %14.1f %+8.1f%% %12.3f %12.3f   %s\n", S, parts.empty() ? "-" : parts.c_str(),
+                 median(a.predicted), median(a.measured), 100 * (median(a.ratio) - 1.0), median(a.bubble_pred),
+                 median(a.bubble_meas), rounds.c_str());
   }
   std::fprintf(out, "simulator: max_error=%.3f\n", max_error);
   return max_error;

@@ -170,6 +170,24 @@ TEST(Bench, EfficiencyReportsEverySchedule) {
   EXPECT_NE(find_line(ls, "efficiency: the ratio below is 1f1b-async"), nullptr);
 }
 
+// bench simulator: a row per stage count (1, 2 and 4: tiny.json's mlp has 4 units), each with one
+// predicted/measured ratio per round (every round profiles afresh), and the largest error last.
+TEST(Bench, SimulatorComparesEveryStageCountRoundByRound) {
+  const Result r = cli("bench simulator --preset " + std::string(PIPESCOPE_SOURCE_DIR) +
+                       "/presets/tiny.json --steps 6 --repeats 2 --budget 0");
+  ASSERT_EQ(r.code, 0) << r.all();
+  const auto ls = lines(r.out);
+  ASSERT_FALSE(ls.empty());
+  EXPECT_NE(find_line(ls, "simulator: max_error="), nullptr) << r.out;
+  EXPECT_NE(r.out.find("2 rounds, each profiled afresh"), std::string::npos) << r.out;
+  for (const char* s : {"1 ", "2 ", "4 "}) {
+    const std::string* row = find_line(ls, s);
+    ASSERT_NE(row, nullptr) << s << "\n" << r.out;
+    const auto rounds = row->substr(row->rfind("   ") + 3);
+    EXPECT_EQ(std::count(rounds.begin(), rounds.end(), '.'), 2) << *row;
+  }
+}
+
 // --schedules picks the schedules; a schedule whose chunks the model cannot hold is skipped, saying why.
 TEST(Bench, EfficiencyMeasuresTheSchedulesAskedForAndSaysWhichItSkips) {
   const auto ls = run_and_check("efficiency", " --stages 3 --schedules zb-h1,zbv");
