@@ -396,7 +396,8 @@ std::optional<Message> StageRuntime::forward(const Op& op, std::optional<Message
     out = Message{static_cast<int>(mb), op.micro, {y.detach()}, first() ? rec.basis : origin};
     if (reuse) rec.output = y;
   }
-  activation_bytes_ += bytes_of(rec.input) + (rec.weights ? bytes_of(y) : 0);
+  rec.counted_bytes = bytes_of(rec.input) + (rec.weights ? bytes_of(y) : 0);
+  activation_bytes_ += rec.counted_bytes;
   in_flight_.emplace(Key{mb, op.micro}, std::move(rec));
   return out;
 }
@@ -456,7 +457,7 @@ at::Tensor StageRuntime::backward_one(InFlight& rec, const at::Tensor& grad_out,
     release(ws);
   }
   if (rec.pinned && --rec.pinned->graphs == 0 && rec.pinned != live_) release(rec.pinned);
-  activation_bytes_ -= bytes_of(rec.input) + (rec.weights ? bytes_of(rec.output) : 0);
+  activation_bytes_ -= rec.counted_bytes;
   return want_input_grad ? grads.back() : at::Tensor();
 }
 
@@ -557,7 +558,7 @@ void StageRuntime::weight_grad(const Op& op, OpEvent& ev) {
     for (std::size_t i = 0; i < grads.size(); ++i) add_grad(begin + i, grads[i]);
   }
   for (const auto& g : rec.unit_grads) activation_bytes_ -= bytes_of(g);
-  activation_bytes_ -= bytes_of(rec.input) + bytes_of(rec.output);
+  activation_bytes_ -= rec.counted_bytes;
   last_used_ = ws;
   if (--ws->graphs == 0 && ws != live_) release(ws);
   in_flight_.erase(it);

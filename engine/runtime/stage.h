@@ -175,6 +175,10 @@ class StageRuntime {
     // in checkpoints: a record restored between I and W takes its W unit by unit from unit_grads.
     std::shared_ptr<WeightGradStore> weight_grads;
     std::vector<bool> by_unit;  // with weight_grads: the units W takes whole, from unit_grads
+    // What this record added to activation_bytes_ (its input, and the forward's output while its graph
+    // is kept): the backward takes off exactly that. At the last stage `output` is then the loss, not
+    // the logits the forward counted.
+    std::int64_t counted_bytes = 0;
   };
   // An op whose divergence waits for its target version: a flat copy of the weights it read
   // (and of the live weights of its moment, for the prediction gain).

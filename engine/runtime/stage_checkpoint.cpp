@@ -101,7 +101,9 @@ void StageRuntime::load(const Checkpoint& c, const std::string& prefix) {
                                                              " units for a chunk of " +
                                                              std::to_string(unit_param_begin_.size() - 1));
     }
-    activation_bytes_ += static_cast<std::int64_t>(rec.input.nbytes());
+    rec.counted_bytes = static_cast<std::int64_t>(rec.input.nbytes());  // no graph kept: the input only
+    activation_bytes_ += rec.counted_bytes;
+    for (const auto& g : rec.unit_grads) activation_bytes_ += g.defined() ? static_cast<std::int64_t>(g.nbytes()) : 0;
     in_flight_.emplace(Key{r["minibatch"].get<std::int64_t>(), r["micro"].get<int>()}, std::move(rec));
   }
   const std::vector<at::Tensor> acc = c.get_list(prefix + "/grad_acc");
