@@ -237,6 +237,27 @@ ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
   return p;
 }
 
+// A short calibration run of the engine on cfg's model and data: the synchronous weights, no evaluation,
+// no divergence telemetry, op events kept. The caller sets the schedule, executor, stages and steps.
+// Returns the run's op events (and its partition); throws naming `what` when the run does not complete.
+std::vector<OpEvent> calibration_run(RunConfig c, const std::string& what, std::vector<int>* partition = nullptr) {
+  c.strategy = StrategyConfig{};
+  c.strategy.name = "latest";
+  c.eval_every_epochs = 1000000;
+  c.dataset.test_limit = 1;
+  c.divergence_every = 0;
+  c.telemetry = true;
+  Session session(c);
+  if (partition) *partition = session.partition();
+  session.start();
+  session.wait();
+  const RunSummary sum = session.summary();
+  if (sum.status != RunStatus::Completed)
+    throw std::runtime_error("profile: the " + what + " run of " + c.model.name + " (" + c.schedule + ", " + c.executor +
+                             ") " + to_string(sum.status) + ": " + sum.error);
+  return session.drain().ops;
+}
+
 // The engine's own op times per unit: short runs with one unit per stage on the sequential executor
 // (one op at a time, so no op shares the cores with another), no evaluation: a synchronous schedule
 // (1f1b-flush) for F, B and U, and zb-h1 for the I and W of a split backward.
@@ -256,22 +277,9 @@ void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelPr
     c.stage_devices.clear();
     c.executor = "sequential";
     c.schedule = schedule;
-    c.strategy = StrategyConfig{};
-    c.strategy.name = "latest";
     c.steps = warm + opts.engine_minibatches;
-    c.eval_every_epochs = 1000000;
-    c.dataset.test_limit = 1;
-    c.divergence_every = 0;
-    c.telemetry = true;
-    Session session(c);
-    session.start();
-    session.wait();
-    const RunSummary sum = session.summary();
-    if (sum.status != RunStatus::Completed)
-      throw std::runtime_error("profile: the in-engine run of " + cfg.model.name + " (" + schedule + ") " +
-                               to_string(sum.status) + ": " + sum.error);
     Times t;
-    for (const OpEvent& ev : session.drain().ops) {
+    for (const OpEvent& ev : calibration_run(c, "in-engine")) {
       if (ev.minibatch < warm || ev.stage < 0 || ev.stage >= n) continue;
       auto& per_unit = t[ev.kind];
       per_unit.resize(static_cast<std::size_t>(n));
@@ -319,11 +327,6 @@ double steady_samples_per_second(const std::vector<OpEvent>& ops, int warm, int 
   return double(last + 1 - warm) * batch_size / (1e-9 * double(t1 - t0));
 }
 
-// ModelProfile::link_latency_s: the sequential schedule (one op at a time, every receiver idle when its
-// input is sent) on 2 stages split at the middle unit, one microbatch per minibatch, on the threaded
-// executor and on the sequential one. Per hand-off: the receiver's wait (its op's start minus the
-// sender's op's end, threaded), plus how much longer the receiving op took threaded than sequential.
-// Medians over the minibatches after the warm-up, the forward and the backward hand-off averaged.
 // Minibatches of `microbatch` samples that keep a calibration run busy for about `seconds` on one
 // thread (from the profile's own op times), at least `least`: this VM's speed moves within a second,
 // and a run of a few milliseconds measures one moment of it.
@@ -333,6 +336,11 @@ int minibatches_for(const ModelProfile& p, double seconds, int least) {
   return step > 0 ? std::clamp(static_cast<int>(seconds / step), least, 4000) : least;
 }
 
+// ModelProfile::link_latency_s: the sequential schedule (one op at a time, every receiver idle when its
+// input is sent) on 2 stages split at the middle unit, one microbatch per minibatch, on the threaded
+// executor and on the sequential one. Per hand-off: the receiver's wait (its op's start minus the
+// sender's op's end, threaded), plus how much longer the receiving op took threaded than sequential.
+// Medians over the minibatches after the warm-up, the forward and the backward hand-off averaged.
 double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, const ModelProfile& p) {
   const int units = static_cast<int>(p.units.size()), microbatch = p.microbatch_size();
   if (units < 2 || cfg.device == "cuda") return -1;
@@ -347,25 +355,12 @@ double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, co
     c.schedule = "sequential";
     c.microbatches = 1;
     c.batch_size = microbatch;
-    c.strategy = StrategyConfig{};
-    c.strategy.name = "latest";
     c.steps = warm + minibatches;
-    c.eval_every_epochs = 1000000;
-    c.dataset.test_limit = 1;
-    c.divergence_every = 0;
-    c.telemetry = true;
-    Session session(c);
-    session.start();
-    session.wait();
-    const RunSummary sum = session.summary();
-    if (sum.status != RunStatus::Completed)
-      throw std::runtime_error("profile: the link-latency run of " + cfg.model.name + " (" + executor + ") " +
-                               to_string(sum.status) + ": " + sum.error);
     // [stage][kind F=0 / B=1][minibatch] = (start, end)
     std::vector<std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>> t(
         2, std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>(
                2, std::vector<std::pair<std::int64_t, std::int64_t>>(std::size_t(c.steps), {-1, -1})));
-    for (const OpEvent& ev : session.drain().ops) {
+    for (const OpEvent& ev : calibration_run(c, "link-latency")) {
       if (ev.stage < 0 || ev.stage > 1 || ev.minibatch < 0 || ev.minibatch >= c.steps) continue;
       if (ev.kind != OpKind::Forward && ev.kind != OpKind::Backward) continue;
       t[std::size_t(ev.stage)][ev.kind == OpKind::Forward ? 0 : 1][std::size_t(ev.minibatch)] = {ev.t_start_ns, ev.t_end_ns};
@@ -416,22 +411,9 @@ void measure_switch_cost(const RunConfig& cfg, const ProfileOptions& opts, Model
   c.schedule = "1f1b-async";
   c.microbatches = 1;
   c.batch_size = p.microbatch_size();
-  c.strategy = StrategyConfig{};
-  c.strategy.name = "latest";
   c.steps = kWarm + minibatches;
-  c.eval_every_epochs = 1000000;
-  c.dataset.test_limit = 1;
-  c.divergence_every = 0;
-  c.telemetry = true;
-  Session session(c);
-  const std::vector<int> partition = session.partition();
-  session.start();
-  session.wait();
-  const RunSummary sum = session.summary();
-  if (sum.status != RunStatus::Completed)
-    throw std::runtime_error("profile: the oversubscribed run of " + cfg.model.name + " " + to_string(sum.status) +
-                             ": " + sum.error);
-  const double measured = steady_samples_per_second(session.drain().ops, kWarm, c.batch_size);
+  std::vector<int> partition;
+  const double measured = steady_samples_per_second(calibration_run(c, "switch-cost", &partition), kWarm, c.batch_size);
   if (measured <= 0) return;
   // The profile at the run's size: every op of a minibatch of microbatch_size() samples.
   ModelProfile q = p;
