@@ -514,19 +514,15 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     // The error of the median round: simulated over measured, each round's run against its own profile.
     const double error = std::abs(median(a.sim_ratio) - 1.0);
     max_sim_error = std::max(max_sim_error, error);
-    {
-      std::vector<double> sr = a.sim_ratio;
-      std::sort(sr.begin(), sr.end());
-      std::string rounds;
-      for (double x : sr) rounds += (rounds.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
-      std::fprintf(out, "efficiency[%s]: per round, simulated / measured: %s\n", name.c_str(), rounds.c_str());
-      std::string busy;
-      for (std::size_t k = 0; k < a.device.size(); ++k)
-        busy += std::string(k ? ", " : "") + std::to_string(median(a.device[k]) * 1e3).substr(0, 4) + " / " +
-                (k < a.sim_device.size() ? std::to_string(median(a.sim_device[k]) * 1e3).substr(0, 4) : "-");
-      std::fprintf(out, "efficiency[%s]: busy ms per minibatch per device, measured / simulated: %s\n", name.c_str(),
-                   busy.c_str());
-    }
+    std::vector<double> rounds = a.sim_ratio;
+    std::sort(rounds.begin(), rounds.end());
+    std::fprintf(out, "efficiency[%s]: per round, simulated / measured: %s\n", name.c_str(),
+                 join_fixed(rounds, 3).c_str());
+    std::string busy;  // "measured / simulated" per device
+    for (std::size_t k = 0; k < a.device.size() && k < a.sim_device.size(); ++k)
+      busy += (k ? ", " : "") + join_fixed({median(a.device[k]) * 1e3, median(a.sim_device[k]) * 1e3}, 2, " / ");
+    std::fprintf(out, "efficiency[%s]: busy ms per minibatch per device, measured / simulated: %s\n", name.c_str(),
+                 busy.c_str());
     std::fprintf(out, "efficiency[%s]: simulated %.1f samples/s (error %+.1f%%; %.2f cores, hand-off %.0f us, switch %.0f us), bubble "
                       "ideal %.3f, simulated %.3f, measured %.3f; peak activations held by one device %.1f KiB\n",
                  name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), median(a.sim_cores), 1e6 * median(a.sim_latency), 1e6 * median(a.sim_switch), row.ideal_bubble, row.sim_bubble,

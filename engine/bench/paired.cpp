@@ -66,4 +66,14 @@ int run_paired(const std::string& prefix, std::vector<Measurement>& ms, std::vec
   return round;
 }
 
+std::string join_fixed(const std::vector<double>& values, int decimals, const std::string& separator) {
+  std::string out;
+  char buf[64];
+  for (double v : values) {
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    out += (out.empty() ? "" : separator) + buf;
+  }
+  return out;
+}
+
 }  // namespace ps

@@ -50,4 +50,7 @@ int run_paired(const std::string& prefix, std::vector<Measurement>& ms, std::vec
 // "0.973 +- 0.4% (median of 7 pair ratios, range 0.961..0.990)"
 std::string describe(const RatioStats& s);
 
+// The values with `decimals` decimals, `separator` between them: "0.962 1.041 1.070".
+std::string join_fixed(const std::vector<double>& values, int decimals, const std::string& separator = " ");
+
 }  // namespace ps

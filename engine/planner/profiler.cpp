@@ -10,10 +10,11 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <optional>
+#include <tuple>
 #include <sstream>
 #include <thread>
 
+#include "engine/bench/paired.h"
 #include "engine/data/dataset.h"
 #include "engine/models/model.h"
 #include "engine/partition/partition.h"
@@ -340,11 +341,13 @@ int minibatches_for(const ModelProfile& p, double seconds, int least) {
 // input is sent) on 2 stages split at the middle unit, one microbatch per minibatch, on the threaded
 // executor and on the sequential one. Per hand-off: the receiver's wait (its op's start minus the
 // sender's op's end, threaded), plus how much longer the receiving op took threaded than sequential.
-// Medians over the minibatches after the warm-up, the forward and the backward hand-off averaged.
+// Medians over the minibatches after the warm-up, the forward and the backward hand-off averaged;
+// 0 where there is nothing to measure (one unit, CUDA).
 double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, const ModelProfile& p) {
-  const int units = static_cast<int>(p.units.size()), microbatch = p.microbatch_size();
-  if (units < 2 || cfg.device == "cuda") return -1;
+  const int units = static_cast<int>(p.units.size());
+  if (units < 2 || cfg.device == "cuda") return 0;  // no hand-off between CPU stage threads to measure
   const int warm = 2, minibatches = minibatches_for(p, 0.25, std::max(12, 2 * opts.engine_minibatches));
+  using Pass = std::tuple<int, OpKind, std::int64_t>;  // stage, F or B, minibatch
   auto run = [&](const std::string& executor) {
     RunConfig c = cfg;
     c.stages = 2;
@@ -354,39 +357,30 @@ double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, co
     c.executor = executor;
     c.schedule = "sequential";
     c.microbatches = 1;
-    c.batch_size = microbatch;
+    c.batch_size = p.microbatch_size();
     c.steps = warm + minibatches;
-    // [stage][kind F=0 / B=1][minibatch] = (start, end)
-    std::vector<std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>> t(
-        2, std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>(
-               2, std::vector<std::pair<std::int64_t, std::int64_t>>(std::size_t(c.steps), {-1, -1})));
-    for (const OpEvent& ev : calibration_run(c, "link-latency")) {
-      if (ev.stage < 0 || ev.stage > 1 || ev.minibatch < 0 || ev.minibatch >= c.steps) continue;
-      if (ev.kind != OpKind::Forward && ev.kind != OpKind::Backward) continue;
-      t[std::size_t(ev.stage)][ev.kind == OpKind::Forward ? 0 : 1][std::size_t(ev.minibatch)] = {ev.t_start_ns, ev.t_end_ns};
-    }
-    return t;
+    std::map<Pass, OpEvent> ops;
+    for (const OpEvent& ev : calibration_run(c, "link-latency"))
+      if (ev.minibatch >= warm && (ev.kind == OpKind::Forward || ev.kind == OpKind::Backward))
+        ops[{ev.stage, ev.kind, ev.minibatch}] = ev;
+    return ops;
   };
   const auto threaded = run("threaded");
   const auto sequential = run("sequential");
-  // Hand-off to stage `to` of pass `kind` (F: 0 -> 1, B: 1 -> 0).
-  auto handoff = [&](int kind, int from, int to) -> std::optional<double> {
+  // The hand-off of pass `kind` from stage `from` to stage `to` (F: 0 -> 1, B: 1 -> 0), in seconds.
+  auto handoff = [&](OpKind kind, int from, int to) {
     std::vector<double> wait, dur_threaded, dur_sequential;
-    for (std::size_t m = warm; m < threaded[0][0].size(); ++m) {
-      const auto& s = threaded[std::size_t(from)][std::size_t(kind)][m];
-      const auto& r = threaded[std::size_t(to)][std::size_t(kind)][m];
-      const auto& q = sequential[std::size_t(to)][std::size_t(kind)][m];
-      if (s.second < 0 || r.first < 0 || q.first < 0) continue;
-      wait.push_back(1e-9 * double(r.first - s.second));
-      dur_threaded.push_back(1e-9 * double(r.second - r.first));
-      dur_sequential.push_back(1e-9 * double(q.second - q.first));
+    auto secs = [](std::int64_t ns) { return 1e-9 * double(ns); };
+    for (std::int64_t m = warm; m < warm + minibatches; ++m) {
+      const auto s = threaded.find({from, kind, m}), r = threaded.find({to, kind, m}), q = sequential.find({to, kind, m});
+      if (s == threaded.end() || r == threaded.end() || q == sequential.end()) continue;
+      wait.push_back(secs(r->second.t_start_ns - s->second.t_end_ns));
+      dur_threaded.push_back(secs(r->second.t_end_ns - r->second.t_start_ns));
+      dur_sequential.push_back(secs(q->second.t_end_ns - q->second.t_start_ns));
     }
-    if (wait.empty()) return std::nullopt;
-    return median(wait) + median(dur_threaded) - median(dur_sequential);
+    return wait.empty() ? 0.0 : median(wait) + median(dur_threaded) - median(dur_sequential);
   };
-  const auto f = handoff(0, 0, 1), b = handoff(1, 1, 0);
-  if (!f || !b) return -1;
-  return std::max(0.0, 0.5 * (*f + *b));
+  return std::max(0.0, 0.5 * (handoff(OpKind::Forward, 0, 1) + handoff(OpKind::Backward, 1, 0)));
 }
 
 // ModelProfile::switch_s: 1f1b-async on twice the hardware threads' stages (the session's own split),
@@ -464,8 +458,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     try {
       ModelProfile p = profile_from_json(text.str(), path);
       if (p.key == profile_key(cfg) && p.cores > 0 &&
-          ((p.in_engine && p.split_measured() && p.switch_s >= 0 &&
-            (p.link_latency_s >= 0 || p.units.size() < 2 || cfg.device == "cuda")) ||
+          ((p.in_engine && p.split_measured() && p.link_latency_s >= 0 && p.switch_s >= 0) ||
            opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
@@ -607,9 +600,9 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
     const Acc& a = acc[S];
     const double error = std::abs(median(a.ratio) - 1.0);
     max_error = std::max(max_error, error);
-    std::string parts, rounds;
+    std::string parts;
     for (int b : a.partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
-    for (double x : a.ratio) rounds += (rounds.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
+    const std::string rounds = join_fixed(a.ratio, 3);
     std::fprintf(out, "%-7d %-12s %14.1f %14.1f %+8.1f%% %12.3f %12.3f   %s\n", S, parts.empty() ? "-" : parts.c_str(),
                  median(a.predicted), median(a.measured), 100 * (median(a.ratio) - 1.0), median(a.bubble_pred),
                  median(a.bubble_meas), rounds.c_str());
