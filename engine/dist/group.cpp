@@ -25,6 +25,7 @@
 
 #include "engine/config/config_fields.h"
 #include "engine/util/errors.h"
+#include "engine/util/thread_name.h"
 
 namespace ps::dist {
 namespace {
@@ -76,10 +77,11 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistOptions& o) {
 // nice 0, 76k-96k at nice 10; samples/s 5666-6005 against 6068-6188.
 constexpr int kGlooLoopNice = 10;
 
-std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptions& o) {
+std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptions& o, const std::string& name) {
   std::shared_ptr<::gloo::transport::Device> dev;
   std::exception_ptr failed;
   std::thread maker([&] {
+    name_this_thread(name);  // Gloo's event loop, started here, takes this name
     try {
       const auto self = static_cast<id_t>(syscall(SYS_gettid));  // this thread only
       errno = 0;
@@ -129,6 +131,18 @@ std::string binary_version() {
   return "unknown";
 }
 
+// The frames from rank `from` to rank `to` go as Gloo messages with this tag: 0 from a lower rank to a
+// higher one, 1 the other way. ProcessGroupGloo sends and receives a tag's messages on context
+// (tag mod contexts), and the group has two: so the two directions between two ranks are two
+// connections, each with its own lock and event loop. On one connection, a stage writing a 256 KiB
+// activation held the pair's lock while its neighbour's gradient arrived, and Gloo's event loop, which
+// skips a locked pair and polls again at once (level-triggered), spun through epoll_wait meanwhile: 470
+// calls per step on the 2-stage MLP, and the gradient waited for the write.
+inline int stream_tag(int from, int to) { return from < to ? 0 : 1; }
+
+// Posted frames under way before the completion thread waits for them (Sending::due).
+constexpr std::size_t kPostedBatch = 16;
+
 struct Group::Impl {
   int rank = 0, world = 1;
   std::chrono::milliseconds timeout{30000};
@@ -136,18 +150,20 @@ struct Group::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
   struct Receiving {
     std::mutex mu;
-    c10::intrusive_ptr<c10d::Work> work;  // the receive in progress
+    struct Posted {
+      c10::intrusive_ptr<c10d::Work> work;
+      at::Tensor buffer;  // kMessageBytes
+    };
+    std::deque<Posted> posted;  // the receives posted for this peer, oldest (the next message) first
     bool aborted = false;
-    std::int64_t capacity = kFrameCapacityMin;  // the size of the next posted receive (as the sender reckons)
-    at::Tensor buffer;                          // that receive's buffer, kept while frames are copied out of it
   };
   std::vector<std::unique_ptr<Receiving>> recv;
   // Per peer: the Gloo sends under way, oldest first. A frame is handed to Gloo by the thread that posts
-  // it: the peer has usually posted its receive already (Gloo's sends wait for the matching receive), so
-  // the bytes are written at once, without waking another thread on the way; when it has not, Gloo's
-  // event loop writes them once the peer is ready. The peer's completion thread waits for each send to
-  // finish, in order, keeping its buffer alive until then, and tells a send() caller that its frame is
-  // taken.
+  // it: the peer keeps receives posted (wire.h; Gloo's sends wait for the matching receive), so the bytes
+  // are written at once, without waking another thread on the way; when none is posted yet, Gloo's event
+  // loop writes them once the peer is ready. The peer's completion thread waits for the sends to finish,
+  // in order and in batches (Sending::due), keeping their buffers alive until then, and tells a send()
+  // caller that its frame is taken.
   struct InFlight {
     c10::intrusive_ptr<c10d::Work> work;
     std::shared_ptr<std::promise<void>> done;  // send(): the caller waits on it; post(): none
@@ -158,8 +174,13 @@ struct Group::Impl {
     std::deque<InFlight> in_flight;
     bool stopping = false;
     std::string error;  // set once a frame could not be sent: every later one fails with it
-    std::int64_t capacity = kFrameCapacityMin;  // the receive the peer posts for the next frame
+    int waiters = 0;  // frames in flight whose send() caller waits
     std::thread thread;
+    // Whether the completion thread has work now: a send() caller waits, or enough posted frames are
+    // under way. Posted frames are waited for in batches: Gloo sends them without anybody waiting, and
+    // waking this thread for every message cost the stage on that core a context switch each time
+    // (keeping their buffers a little longer costs nothing: kPostedBatch frames at most).
+    bool due() const { return stopping || waiters > 0 || in_flight.size() >= kPostedBatch; }
   };
   std::vector<std::unique_ptr<Sending>> out;
   std::mutex handler_mu;
@@ -178,16 +199,18 @@ struct Group::Impl {
       f.work->abort();
     }
     s.in_flight.clear();
+    s.waiters = 0;
     return posted;
   }
 
   void completion_loop(int peer) {
+    name_this_thread("ps-sent-rank" + std::to_string(peer));
     Sending& s = *out[static_cast<std::size_t>(peer)];
     for (;;) {
       InFlight f;
       {
         std::unique_lock<std::mutex> lock(s.mu);
-        s.cv.wait(lock, [&] { return s.stopping || !s.in_flight.empty(); });
+        s.cv.wait(lock, [&] { return s.due(); });
         if (s.stopping) return;
         f = s.in_flight.front();
       }
@@ -204,7 +227,10 @@ struct Group::Impl {
           // Not still in flight: failed or dropped meanwhile (fail_all, ~Group), its caller already told.
           if (!s.in_flight.empty() && s.in_flight.front().work == f.work) {
             s.in_flight.pop_front();
-            if (f.done) f.done->set_value();
+            if (f.done) {
+              --s.waiters;
+              f.done->set_value();
+            }
           }
           continue;
         }
@@ -222,54 +248,68 @@ struct Group::Impl {
   }
 
   // Hands a frame to Gloo (see Sending); throws when frames to this peer already failed or Gloo refuses.
-  void start(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload, std::shared_ptr<std::promise<void>> done) {
+  void start(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload, bool headroom,
+             std::shared_ptr<std::promise<void>> done) {
     if (peer < 0 || peer >= world || peer == rank) throw std::logic_error("a frame to rank " + std::to_string(peer));
     Sending& s = *out[static_cast<std::size_t>(peer)];
     const at::Tensor bytes = payload.defined() ? payload.contiguous() : payload;
-    const std::int64_t n = bytes.defined() ? bytes.numel() : 0;
-    const std::int64_t frame = kHeaderBytes + n;
+    if (headroom && (!bytes.defined() || bytes.numel() < kHeaderBytes || bytes.scalar_type() != at::kByte))
+      throw std::logic_error("a frame without room for its header");
+    const std::int64_t n = !bytes.defined() ? 0 : headroom ? bytes.numel() - kHeaderBytes : bytes.numel();
+    const std::int64_t frame = kHeaderBytes + n, messages = frame_messages(n);
+    // The frame's bytes in one run: the payload itself when it has room for the header, else a copy.
+    at::Tensor whole = bytes;
+    if (!headroom) {
+      whole = at::empty({frame}, at::TensorOptions().dtype(at::kByte));
+      if (n > 0) std::memcpy(whole.data_ptr<std::uint8_t>() + kHeaderBytes, bytes.data_ptr(), static_cast<std::size_t>(n));
+    }
+    const std::int64_t h[kHeaderWords] = {kFrameMagic, static_cast<std::int64_t>(kind), key, n, messages};
+    std::memcpy(whole.data_ptr(), h, sizeof h);
     std::lock_guard<std::mutex> lock(s.mu);
     if (!s.error.empty()) throw std::runtime_error(s.error);
     if (s.stopping) throw std::runtime_error("this rank is closing its connections");
-    const bool apart = frame > s.capacity;  // the peer's posted receive is smaller: header, then payload
-    at::Tensor message = at::empty({apart ? kHeaderBytes : frame}, at::TensorOptions().dtype(at::kByte));
-    const std::int64_t h[kHeaderWords] = {kFrameMagic, static_cast<std::int64_t>(kind), key, n, apart ? 1 : 0};
-    std::memcpy(message.data_ptr(), h, sizeof h);
-    if (!apart && n > 0)
-      std::memcpy(message.data_ptr<std::uint8_t>() + kHeaderBytes, bytes.data_ptr(), static_cast<std::size_t>(n));
     try {
-      std::vector<at::Tensor> first{message};
-      s.in_flight.push_back({pg->send(first, peer, 0), apart ? nullptr : done});
-      if (apart) {
-        std::vector<at::Tensor> second{bytes};
-        s.in_flight.push_back({pg->send(second, peer, 0), done});
+      for (std::int64_t i = 0; i < messages; ++i) {
+        const std::int64_t at = i * kMessageBytes;
+        std::vector<at::Tensor> message{whole.narrow(0, at, std::min(kMessageBytes, frame - at))};  // a view
+        s.in_flight.push_back({pg->send(message, peer, stream_tag(rank, peer)), i + 1 == messages ? done : nullptr});
       }
+      if (done) ++s.waiters;
     } catch (const std::exception& e) {
       const std::string why = "rank " + std::to_string(peer) + " did not take a message: " + e.what();
       fail_all(s, why);
       throw std::runtime_error(why);
     }
-    s.capacity = next_frame_capacity(s.capacity, frame);
-    s.cv.notify_one();
+    if (s.due()) s.cv.notify_one();
   }
 
-  // Posts one receive and waits for it; false when aborted.
-  bool receive(int peer, at::Tensor& into) {
+  // The next message from `peer` (a kMessageBytes buffer holding it); false when aborted. Before it
+  // waits, kReceivesPosted receives are posted: the one just taken is replaced on the next call, once
+  // the caller has handed its frame on (the others are still posted meanwhile).
+  bool next_message(int peer, at::Tensor& message) {
     Receiving& r = *recv[static_cast<std::size_t>(peer)];
-    c10::intrusive_ptr<c10d::Work> work;
+    const auto post = [&] {  // r.mu held
+      Receiving::Posted p;
+      p.buffer = at::empty({kMessageBytes}, at::TensorOptions().dtype(at::kByte));
+      std::vector<at::Tensor> t{p.buffer};
+      p.work = pg->recv(t, peer, stream_tag(peer, rank));
+      r.posted.push_back(std::move(p));
+    };
+    Receiving::Posted next;
     {
       std::lock_guard<std::mutex> lock(r.mu);
       if (r.aborted) return false;
-      std::vector<at::Tensor> t{into};
-      work = pg->recv(t, peer, 0);
-      r.work = work;
+      while (static_cast<int>(r.posted.size()) < kReceivesPosted) post();
+      next = r.posted.front();
     }
     // No timeout while idle: a neighbour may legitimately be quiet (rank 0 evaluating); a dead peer
     // closes its connection, and a hung one is caught by the waits of the link (processes.timeout_seconds).
-    const bool done = work->wait(std::chrono::hours(24 * 365));
+    const bool done = next.work->wait(std::chrono::hours(24 * 365));
     std::lock_guard<std::mutex> lock(r.mu);
-    r.work.reset();
-    return done && !r.aborted;
+    if (!done || r.aborted) return false;
+    r.posted.pop_front();
+    message = std::move(next.buffer);
+    return true;
   }
 };
 
@@ -336,7 +376,10 @@ Group::Group(const DistOptions& o, const RunConfig& cfg, std::chrono::millisecon
   }
 
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  options->devices.push_back(lower_priority_device(o));
+  // One Gloo context per direction (stream_tag): each its own connection to every peer and its own
+  // event loop.
+  options->devices.push_back(lower_priority_device(o, "ps-gloo-up"));
+  options->devices.push_back(lower_priority_device(o, "ps-gloo-down"));
   options->threads = 2;
   try {
     d.pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d.store, o.rank, o.world, options);
@@ -375,12 +418,12 @@ std::string Group::describe(int rank) const { return impl_->who.at(static_cast<s
 void Group::send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> taken = done->get_future();
-  impl_->start(peer, kind, key, payload, std::move(done));
+  impl_->start(peer, kind, key, payload, false, std::move(done));
   taken.get();  // rethrows why it could not be sent
 }
 
-void Group::post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload) {
-  impl_->start(peer, kind, key, payload, nullptr);
+void Group::post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload, bool headroom) {
+  impl_->start(peer, kind, key, payload, headroom, nullptr);
 }
 
 void Group::on_send_error(std::function<void(int peer, const std::string& why)> handler) {
@@ -390,31 +433,33 @@ void Group::on_send_error(std::function<void(int peer, const std::string& why)> 
 
 std::optional<Frame> Group::recv(int peer) {
   Impl& d = *impl_;
-  Impl::Receiving& r = *d.recv[static_cast<std::size_t>(peer)];
   try {
-    if (!r.buffer.defined() || r.buffer.numel() != r.capacity)
-      r.buffer = at::empty({r.capacity}, at::TensorOptions().dtype(at::kByte));
-    if (!d.receive(peer, r.buffer)) return std::nullopt;
+    at::Tensor first;
+    if (!d.next_message(peer, first)) return std::nullopt;
     std::int64_t h[kHeaderWords];
-    std::memcpy(h, r.buffer.data_ptr(), sizeof h);
-    const bool apart = h[4] != 0;
-    if (h[0] != kFrameMagic || h[3] < 0 || (!apart && kHeaderBytes + h[3] > r.capacity))
+    std::memcpy(h, first.data_ptr(), sizeof h);
+    const std::int64_t n = h[3];
+    if (h[0] != kFrameMagic || n < 0 || h[4] != frame_messages(n))
       throw std::runtime_error("a malformed frame (not from this build of pipescope-cli)");
     Frame f;
     f.kind = static_cast<FrameKind>(h[1]);
     f.key = h[2];
-    const std::int64_t n = h[3];
-    if (apart) {
-      f.payload = at::empty({n}, at::TensorOptions().dtype(at::kByte));
-      if (n > 0 && !d.receive(peer, f.payload)) return std::nullopt;
-    } else if (2 * n >= r.capacity) {
-      f.payload = r.buffer.narrow(0, kHeaderBytes, n);  // most of the buffer: hand it over, post a new one
-      r.buffer = at::Tensor();
-    } else {
-      f.payload = at::empty({n}, at::TensorOptions().dtype(at::kByte));
-      if (n > 0) std::memcpy(f.payload.data_ptr(), r.buffer.data_ptr<std::uint8_t>() + kHeaderBytes, static_cast<std::size_t>(n));
+    if (h[4] == 1 && 8 * n >= kMessageBytes) {
+      f.payload = first.narrow(0, kHeaderBytes, n);  // most of the buffer: hand it over (a view, no copy)
+      return f;
     }
-    r.capacity = next_frame_capacity(r.capacity, kHeaderBytes + n);
+    // A small frame is copied out of its buffer (the buffer goes); a large one is put together.
+    f.payload = at::empty({n}, at::TensorOptions().dtype(at::kByte));
+    auto* to = f.payload.data_ptr<std::uint8_t>();
+    std::int64_t got = std::min(n, kMessageBytes - kHeaderBytes);
+    if (got > 0) std::memcpy(to, first.data_ptr<std::uint8_t>() + kHeaderBytes, static_cast<std::size_t>(got));
+    while (got < n) {
+      at::Tensor more;
+      if (!d.next_message(peer, more)) return std::nullopt;
+      const std::int64_t k = std::min(n - got, kMessageBytes);
+      std::memcpy(to + got, more.data_ptr(), static_cast<std::size_t>(k));
+      got += k;
+    }
     return f;
   } catch (const std::exception& e) {
     throw std::runtime_error("lost rank " + std::to_string(peer) + ": " + e.what());
@@ -425,7 +470,7 @@ void Group::abort_recv(int peer) {
   Impl::Receiving& r = *impl_->recv[static_cast<std::size_t>(peer)];
   std::lock_guard<std::mutex> lock(r.mu);
   r.aborted = true;
-  if (r.work) r.work->abort();
+  for (auto& p : r.posted) p.work->abort();
 }
 
 }  // namespace ps::dist

@@ -35,8 +35,8 @@ class Group {
   int world() const;
   // "rank R, pid P on HOST", from what rank R said at the rendezvous.
   std::string describe(int rank) const;
-  // Frames to one peer go in the order given, never interleaved, from any thread. A frame fits one Gloo
-  // message when it fits the receive the peer has posted (the size both ends reckon alike, wire.h).
+  // Frames to one peer go in the order given, never interleaved, from any thread, as Gloo messages of at
+  // most kMessageBytes into the receives the peer keeps posted (wire.h).
   // send: returns once the peer has the frame; throws when the peer is gone or does not take it within
   // the timeout.
   void send(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
@@ -44,7 +44,9 @@ class Group {
   // posted, else by Gloo's event loop when it is; the caller never waits for the peer). Throws when
   // frames to the peer already failed; a later failure goes to the handler of on_send_error, and every
   // later send or post to that peer throws.
-  void post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor());
+  // `headroom`: the payload's first kHeaderBytes are room for the frame's header (pack_message's
+  // `headroom`), which is written there, so that the frame goes without a copy.
+  void post(int peer, FrameKind kind, std::int64_t key, const at::Tensor& payload = at::Tensor(), bool headroom = false);
   // Called on the peer's completion thread, once per peer, when a posted frame could not be sent.
   void on_send_error(std::function<void(int peer, const std::string& why)> handler);
   // The next frame from `peer` (one receiving thread per peer). nullopt once abort_recv(peer) was

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "engine/dist/group.h"
+#include "engine/util/thread_name.h"
 #include "engine/runtime/pipeline.h"
 
 namespace ps::dist {
@@ -19,7 +20,8 @@ class RankContext::C10dLink final : public Link {
       : ctx_(ctx), key_(key), peer_(peer), control_(control), what_(std::move(what)) {}
   bool push(Message&& m) override {
     if (closed_) return false;
-    ctx_.group_->post(peer_, FrameKind::Data, key_, pack_message(m, ctx_.origin_ns()));  // the stage computes on
+    ctx_.group_->post(peer_, FrameKind::Data, key_, pack_message(m, ctx_.origin_ns(), kHeaderBytes),
+                      /*headroom=*/true);  // the stage computes on
     return true;
   }
   std::optional<Message> pop() override {
@@ -127,6 +129,7 @@ std::int64_t RankContext::origin_ns() const {
 }
 
 void RankContext::receive_loop(int peer) {
+  name_this_thread("ps-recv-rank" + std::to_string(peer));
   const auto p = static_cast<std::size_t>(peer);
   for (;;) {
     std::optional<Frame> f;

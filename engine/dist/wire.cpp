@@ -15,6 +15,11 @@ static_assert(std::is_trivially_copyable_v<OpEvent> && std::is_trivially_copyabl
 
 class Writer {
  public:
+  // `headroom` bytes first (left for the frame header, Group::post), room for `expected` bytes after them.
+  explicit Writer(std::size_t headroom = 0, std::size_t expected = 0) {
+    bytes_->reserve(headroom + expected);
+    bytes_->resize(headroom);
+  }
   template <typename T>
   void put(const T& v) {
     raw(&v, sizeof(T));
@@ -58,7 +63,7 @@ class Writer {
 class Reader {
  public:
   explicit Reader(const at::Tensor& bytes)
-      : p_(static_cast<const std::uint8_t*>(bytes.data_ptr())), n_(static_cast<std::size_t>(bytes.numel())) {}
+      : bytes_(bytes), p_(static_cast<const std::uint8_t*>(bytes.data_ptr())), n_(static_cast<std::size_t>(bytes.numel())) {}
   template <typename T>
   T get() {
     T v;
@@ -87,8 +92,20 @@ class Reader {
     const auto type = static_cast<at::ScalarType>(get<std::int64_t>());
     std::vector<std::int64_t> sizes(static_cast<std::size_t>(dim));
     for (auto& s : sizes) s = get<std::int64_t>();
-    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(type));
-    raw(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+    const auto options = at::TensorOptions().dtype(type);
+    const std::size_t item = c10::elementSize(type);
+    std::size_t numel = 1;
+    for (auto s : sizes) numel *= static_cast<std::size_t>(s);
+    // Aligned for its type (the fields before a tensor's bytes are whole words, and a received buffer
+    // is allocated aligned): a view of the message's bytes, which it keeps alive. A receive buffer
+    // belongs to one message, so nothing else writes there.
+    if (at_ + numel * item <= n_ && reinterpret_cast<std::uintptr_t>(p_ + at_) % item == 0) {
+      void* data = const_cast<std::uint8_t*>(p_ + at_);
+      at_ += numel * item;
+      return at::from_blob(data, sizes, [keep = bytes_](void*) {}, options);
+    }
+    at::Tensor t = at::empty(sizes, options);
+    raw(t.data_ptr(), numel * item);
     return t;
   }
 
@@ -98,14 +115,18 @@ class Reader {
     if (k < 0 || static_cast<std::size_t>(k) * each > n_ - at_) throw std::runtime_error("a malformed message between ranks");
     return static_cast<std::size_t>(k);
   }
+  at::Tensor bytes_;
   const std::uint8_t* p_;
   std::size_t n_, at_ = 0;
 };
 
 }  // namespace
 
-at::Tensor pack_message(const Message& m, std::int64_t origin_ns) {
-  Writer w;
+at::Tensor pack_message(const Message& m, std::int64_t origin_ns, std::int64_t headroom) {
+  std::size_t expected = 5 * sizeof(std::int64_t);
+  for (const auto& t : m.tensors)
+    if (t.defined()) expected += static_cast<std::size_t>(2 + t.dim()) * sizeof(std::int64_t) + t.nbytes();
+  Writer w(static_cast<std::size_t>(headroom), expected);
   w.put<std::int64_t>(m.minibatch);
   w.put<std::int64_t>(m.micro);
   w.put<std::int64_t>(m.origin_version);

@@ -28,17 +28,18 @@ enum class FrameKind : std::int64_t {
   Control,    // rank 0's pause, resume, step or slow motion (pack_text: the kind); key: its value
 };
 constexpr std::int64_t kFrameMagic = 0x50535043;  // "PSPC"
-// A frame on the wire: these words, then the payload's bytes, as one message when the whole fits the
-// receive the peer has already posted (its size is the frame capacity below), else the header alone and
-// the payload as a message of its own.
-constexpr int kHeaderWords = 5;  // magic, kind, key, payload bytes, payload apart (0 or 1)
+// A frame on the wire: these words, then the payload's bytes, cut into Gloo messages of at most
+// kMessageBytes (the header at the start of the first). The receiver keeps kReceivesPosted receives of
+// kMessageBytes posted for every peer (a Gloo receive smaller than the message would abort the process),
+// so that a sender always finds one posted and writes at once: a frame that follows another (telemetry,
+// then an activation) used to wait for the receiver to post its next receive and for the sender's event
+// loop to hear of it, milliseconds when that loop shares a busy core.
+constexpr int kHeaderWords = 5;  // magic, kind, key, payload bytes, messages in the frame
 constexpr std::int64_t kHeaderBytes = kHeaderWords * static_cast<std::int64_t>(sizeof(std::int64_t));
-// Both ends of a peer's stream size the posted receive alike: the largest frame so far (at least the
-// first value, at most the second), so the next frame of that size goes in one message.
-constexpr std::int64_t kFrameCapacityMin = 64 * 1024;
-constexpr std::int64_t kFrameCapacityMax = 64 * 1024 * 1024;
-inline std::int64_t next_frame_capacity(std::int64_t capacity, std::int64_t frame_bytes) {
-  return std::max(capacity, std::min(frame_bytes, kFrameCapacityMax));
+constexpr std::int64_t kMessageBytes = 1024 * 1024;
+constexpr int kReceivesPosted = 3;
+inline std::int64_t frame_messages(std::int64_t payload_bytes) {
+  return (kHeaderBytes + payload_bytes + kMessageBytes - 1) / kMessageBytes;
 }
 
 // The link carrying what chunk `from` sends to its neighbour `to`.
@@ -74,7 +75,10 @@ struct TelemetryPacket {
 
 // Payloads as CPU uint8 tensors (what Gloo sends). `origin_ns`: the local run origin, so that a
 // message's send time crosses processes as an absolute steady-clock time.
-at::Tensor pack_message(const Message& m, std::int64_t origin_ns);
+// `headroom`: bytes left unwritten before the message (kHeaderBytes for Group::post's headroom).
+// Unpacking gives views of `bytes` where a tensor's bytes are aligned for its type (they are as packed
+// here): the tensors keep `bytes` alive, and nothing must write to `bytes` afterwards.
+at::Tensor pack_message(const Message& m, std::int64_t origin_ns, std::int64_t headroom = 0);
 Message unpack_message(const at::Tensor& bytes, std::int64_t origin_ns);
 at::Tensor pack_tensors(const std::vector<at::Tensor>& tensors);
 std::vector<at::Tensor> unpack_tensors(const at::Tensor& bytes);

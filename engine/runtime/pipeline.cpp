@@ -11,6 +11,7 @@
 
 #include "engine/runtime/link.h"
 #include "engine/util/errors.h"
+#include "engine/util/thread_name.h"
 
 namespace ps {
 namespace {
@@ -209,6 +210,7 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   std::vector<std::optional<Message>> unreceived(D);
 
   auto worker = [&](int d) {
+    name_this_thread("ps-device" + std::to_string(d));
     if (static_cast<std::size_t>(d) < cores_.size() && !cores_[static_cast<std::size_t>(d)].empty()) {
       cpu_set_t set;
       CPU_ZERO(&set);

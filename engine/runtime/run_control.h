@@ -14,9 +14,10 @@ class RunControl {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return stop_ || !paused_ || step_credits_ > 0; });
     if (stop_) return false;
-    if (paused_) --step_credits_;
+    const bool last_credit = paused_ && --step_credits_ == 0;
     const auto delay = delay_;
     lock.unlock();
+    if (last_credit) cv_.notify_all();  // wait_stepped
     if (delay.count() > 0) {
       // Slow motion: sleep in slices so that stop and pause stay responsive.
       auto until = std::chrono::steady_clock::now() + delay;
@@ -49,6 +50,13 @@ class RunControl {
       if (go_on) stop_ = false;
     });
     return go_on;
+  }
+
+  // Paused and stepping: waits (up to `timeout`) until every op that step() let run has started, or
+  // the run resumed or stopped; false on timeout.
+  bool wait_stepped(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return stop_ || !paused_ || step_credits_ <= 0; });
   }
 
   bool stopped() const {

@@ -19,6 +19,7 @@
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
 #include "engine/util/initial_weights.h"
+#include "engine/util/thread_name.h"
 
 namespace ps {
 
@@ -460,6 +461,7 @@ void Session::Impl::drive() {
     if (!final_error.empty()) error = final_error;  // else keep a writer's or a checkpoint's error
   }
   driver_done = true;
+  tell_done();
 }
 
 Session::Session(RunConfig cfg, SessionOptions opts) : impl_(std::make_unique<Impl>()) {
@@ -527,8 +529,14 @@ void Session::start() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     write_summary_json(impl_->opts.out_dir + "/summary.json", impl_->make_summary());
   }
-  impl_->driver = std::thread([this] { impl_->drive(); });
-  impl_->collector = std::thread([this] { impl_->collect_loop(); });
+  impl_->driver = std::thread([this] {
+    name_this_thread("ps-driver");
+    impl_->drive();
+  });
+  impl_->collector = std::thread([this] {
+    name_this_thread("ps-telemetry");
+    impl_->collect_loop();
+  });
 }
 
 // As processes, rank 0 (the dashboard's) pauses, steps and slows down every rank.
@@ -551,6 +559,7 @@ void Session::step(int ops) {
   impl_->dist->apply_control("step", ops);  // this rank's share of the ops
   impl_->dist->broadcast_control("step", ops);
 }
+bool Session::wait_stepped(std::chrono::milliseconds timeout) { return impl_->control.wait_stepped(timeout); }
 void Session::stop() {
   impl_->control.stop();
   if (impl_->dist && impl_->started && !impl_->driver_done) impl_->dist->stop_all("");  // every rank stops
@@ -562,10 +571,10 @@ void Session::set_op_delay(std::chrono::microseconds delay) {
 
 bool Session::wait_for(std::chrono::milliseconds timeout) {
   if (!impl_->started) return false;
-  const auto until = Clock::now() + timeout;
-  while (!(impl_->driver_done && impl_->summary_written)) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  {
+    std::unique_lock<std::mutex> lock(impl_->done_mu);
+    if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->driver_done && impl_->summary_written; }))
+      return false;
   }
   if (impl_->driver.joinable()) impl_->driver.join();
   if (impl_->collector.joinable()) impl_->collector.join();

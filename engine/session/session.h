@@ -78,6 +78,10 @@ class Session {
   void pause();   // workers stop before their next op
   void resume();
   void step(int ops = 1);  // while paused: let this many ops run
+  // After step(): waits up to `timeout` until every op it let run (on this rank) has started; each of
+  // them completes before a stop() takes effect (but an update waiting for its replicas' gradients,
+  // which the stop interrupts and the cut runs again). False on timeout.
+  bool wait_stepped(std::chrono::milliseconds timeout);
   void stop();    // asks the run to end; outputs are still written
   void set_op_delay(std::chrono::microseconds delay);  // slow motion: sleep before every op
 

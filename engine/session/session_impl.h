@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -49,8 +50,14 @@ struct Session::Impl {
   std::unique_ptr<dist::RankContext> dist;
   bool writes_outputs() const { return !dist || dist->rank() == 0; }
   void join_ranks();  // build: rendezvous and the checks that only processes need
-  // Not rank 0: what the collector gathered goes to rank 0 (with the results and the chunks' figures).
+  // Not rank 0: what the collector gathered goes to rank 0 (with the results and the chunks' figures),
+  // every kForwardPeriod and once the driver is done; meanwhile the events wait in unsent_* and the
+  // results in `results` (where a checkpoint's part takes them).
   void forward_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers);
+  static constexpr std::chrono::milliseconds kForwardPeriod{100};
+  std::vector<OpEvent> unsent_ops;  // the collector's
+  std::vector<TransferEvent> unsent_transfers;
+  Clock::time_point last_forward{};
   dist::TelemetryPacket final_packet();  // the end of this rank's run, for rank 0
   // The final checkpoint of a processes run: every rank's part of the cut meets on rank 0, which then
   // holds the whole run (its replicas of the other ranks' chunks loaded) and writes it as a threaded run
@@ -94,6 +101,14 @@ struct Session::Impl {
 
   std::string final_digest;
   std::atomic<bool> summary_written{false};
+  // Told when driver_done or summary_written turns true: the collector's sleep and Session::wait_for
+  // wait on it (no polling: a wake-up every few milliseconds costs a stage thread its core on 2 cores).
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  void tell_done() {
+    std::lock_guard<std::mutex> lock(done_mu);
+    done_cv.notify_all();
+  }
 
   // Checkpoints. The cut and the segment are the driver's; the rest is guarded by mu.
   PipelineCut cut;

@@ -123,13 +123,15 @@ void Session::Impl::collect_loop() {
   while (!driver_done) {
     collect();
     checkpoint_timer();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::unique_lock<std::mutex> lock(done_mu);
+    done_cv.wait_for(lock, std::chrono::milliseconds(10), [&] { return driver_done.load(); });
   }
   if (dist) dist->wait_ends();  // rank 0: every rank's last telemetry first
   collect();
   write_outputs_final();
   if (dist) dist->finish(final_packet());
   summary_written = true;
+  tell_done();
 }
 
 RunSummary Session::Impl::make_summary() const {

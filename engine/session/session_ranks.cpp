@@ -40,17 +40,25 @@ static std::vector<dist::ChunkFigures> local_figures(const Pipeline& p, const di
 }
 
 void Session::Impl::forward_telemetry(std::vector<OpEvent>& ops, std::vector<TransferEvent>& transfers) {
+  // A packet every 10 ms (each collection) cost both ranks a wake-up and a frame on the link between
+  // the stages' messages; one every kForwardPeriod keeps the live views current enough.
+  unsent_ops.insert(unsent_ops.end(), ops.begin(), ops.end());
+  unsent_transfers.insert(unsent_transfers.end(), transfers.begin(), transfers.end());
+  ops.clear();
+  transfers.clear();
+  const auto now = Clock::now();
+  if (!driver_done && now - last_forward < kForwardPeriod) return;
+  last_forward = now;
   dist::TelemetryPacket p;
   p.origin_ns = dist->origin_ns();
-  p.ops.swap(ops);
-  p.transfers.swap(transfers);
+  p.ops.swap(unsent_ops);
+  p.transfers.swap(unsent_transfers);
   {
     std::lock_guard<std::mutex> lock(results_mu);
     p.results.swap(results);
     p.result_seconds.swap(result_times);  // when each was complete here (add_result)
   }
   p.figures = local_figures(*pipeline, *dist);
-  if (p.ops.empty() && p.transfers.empty() && p.results.empty() && collections % 20 != 0) return;  // figures now and then
   dist->send_telemetry(p);
 }
 
