@@ -201,7 +201,11 @@ TEST(PipelineControl, PauseAndStepAdvanceOneOpAtATime) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(p.events().size(), 0u);
   p.control().step(2);
-  for (int i = 0; i < 200 && p.events().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The state, bounded generously (a loaded machine may not run the ops for a while), then a little
+  // more time in which a third op would show.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (p.events().size() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_EQ(p.events().size(), 2u);
   p.control().resume();
