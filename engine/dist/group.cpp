@@ -7,8 +7,6 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +23,7 @@
 
 #include "engine/config/config_fields.h"
 #include "engine/util/errors.h"
-#include "engine/util/thread_name.h"
+#include "engine/util/this_thread.h"
 
 namespace ps::dist {
 namespace {
@@ -83,10 +81,7 @@ std::shared_ptr<::gloo::transport::Device> lower_priority_device(const DistOptio
   std::thread maker([&] {
     name_this_thread(name);  // Gloo's event loop, started here, takes this name
     try {
-      const auto self = static_cast<id_t>(syscall(SYS_gettid));  // this thread only
-      errno = 0;
-      const int now = getpriority(PRIO_PROCESS, self);
-      if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, now + kGlooLoopNice));
+      lower_this_thread(kGlooLoopNice);
       dev = gloo_device(o);
     } catch (...) {
       failed = std::current_exception();

@@ -5,7 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "engine/dist/group.h"
-#include "engine/util/thread_name.h"
+#include "engine/util/this_thread.h"
 #include "engine/runtime/pipeline.h"
 
 namespace ps::dist {

@@ -11,7 +11,7 @@
 
 #include "engine/runtime/link.h"
 #include "engine/util/errors.h"
-#include "engine/util/thread_name.h"
+#include "engine/util/this_thread.h"
 
 namespace ps {
 namespace {

@@ -19,7 +19,7 @@
 #include "engine/strategy/strategy_info.h"
 #include "engine/util/errors.h"
 #include "engine/util/initial_weights.h"
-#include "engine/util/thread_name.h"
+#include "engine/util/this_thread.h"
 
 namespace ps {
 

@@ -1,0 +1,16 @@
+// The calling thread's name and priority. Torch-free.
+#pragma once
+#include <string>
+
+namespace ps {
+
+// Names the calling thread, as `top -H`, `perf sched`, gdb and /proc/PID/task/*/comm show it (Linux keeps
+// the first 15 bytes); a thread it creates starts with the same name. Nothing happens where the platform
+// has no thread names.
+void name_this_thread(const std::string& name);
+
+// Raises the calling thread's nice value by `by` (at most to 19), this thread only; a thread it creates
+// inherits the new value. For threads whose work can wait while a stage computes.
+void lower_this_thread(int by);
+
+}  // namespace ps
