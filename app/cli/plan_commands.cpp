@@ -253,9 +253,10 @@ int cmd_simulate(const CLI::App& command, const Args&) {
   } catch (const InputError& e) {
     throw InputError("command line", "--" + e.field(), e.reason());
   }
-  // This machine's stage threads (--cores) hand each message over as the profile measured; the what-if
-  // machine's links cost only their bandwidth unless --latency says otherwise.
-  if (so.cores > 0) {  // this machine: its hand-off and switch cost as the profile measured them
+  // This machine's stage threads (--cores) hand each message over and switch as the profile measured
+  // (the cores stay the user's); a what-if machine's links cost only their bandwidth unless --latency
+  // says otherwise.
+  if (so.cores > 0) {
     const double cores = so.cores;
     profile.apply_machine(so, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     so.cores = cores;

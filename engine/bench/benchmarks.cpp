@@ -523,10 +523,12 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       busy += (k ? ", " : "") + join_fixed({median(a.device[k]) * 1e3, median(a.sim_device[k]) * 1e3}, 2, " / ");
     std::fprintf(out, "efficiency[%s]: busy ms per minibatch per device, measured / simulated: %s\n", name.c_str(),
                  busy.c_str());
-    std::fprintf(out, "efficiency[%s]: simulated %.1f samples/s (error %+.1f%%; %.2f cores, hand-off %.0f us, switch %.0f us), bubble "
-                      "ideal %.3f, simulated %.3f, measured %.3f; peak activations held by one device %.1f KiB\n",
-                 name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), median(a.sim_cores), 1e6 * median(a.sim_latency), 1e6 * median(a.sim_switch), row.ideal_bubble, row.sim_bubble,
-                 row.bubble, row.act / 1024);
+    std::fprintf(out,
+                 "efficiency[%s]: simulated %.1f samples/s (error %+.1f%%; %.2f cores, hand-off %.0f us, switch %.0f us), "
+                 "bubble ideal %.3f, simulated %.3f, measured %.3f; peak activations held by one device %.1f KiB\n",
+                 name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), median(a.sim_cores),
+                 1e6 * median(a.sim_latency), 1e6 * median(a.sim_switch), row.ideal_bubble, row.sim_bubble, row.bubble,
+                 row.act / 1024);
     rows.push_back(row);
   }
   if (hw_limit > 0)

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <tuple>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "engine/bench/paired.h"
 #include "engine/data/dataset.h"
@@ -509,7 +509,6 @@ double effective_cores(int hw) {
   const double one = wall(1), all = wall(hw);
   return std::clamp(hw * one / std::max(all, 1e-9), 1.0, double(hw));
 }
-
 
 }  // namespace
 

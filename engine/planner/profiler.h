@@ -46,15 +46,15 @@ struct ModelProfile {
   // of a simulation of CPU stages (SimOptions::cores).
   double cores = 0;
   // What handing a microbatch's activation or gradient to a stage on another thread costs beyond the
-  // ops (-1: not measured; 0 where there is none, one unit or CUDA): the wait from the sender's op ending to the idle receiver's op starting,
-  // plus how much longer that first op runs than the same op on the sequential executor (its thread
-  // woke on a core whose caches hold another stage's data). Measured on the threaded executor: the
+  // ops (-1: not measured; 0 where there is none, one unit or CUDA): the wait from the sender's op
+  // ending to the idle receiver's op starting, plus how much longer that first op runs than the same op
+  // on the sequential executor (its thread woke on a core whose caches hold another stage's data). Measured on the threaded executor: the
   // sequential schedule on 2 stages at the microbatch size. The `latency_s` of a simulation of CPU
   // stages (SimOptions::latency_s).
   double link_latency_s = -1;
   // What an op costs on top of its work when it starts while every hardware thread runs another stage's
-  // op (-1: not measured; 0 where it cannot be calibrated, fewer units than 2 x hardware threads): with more stage threads than hardware ones, a thread that wakes for a message
-  // preempts a busy one, and on this VM the switches and the caches they empty cost a large share of a
+  // op (-1: not measured; 0 where it cannot be calibrated, fewer units than 2 x hardware threads): with
+  // more stage threads than hardware ones, a thread that wakes for a message preempts a busy one, and on this VM the switches and the caches they empty cost a large share of a
   // small op. Calibrated: the SimOptions::switch_s at which the simulator plays 1f1b-async on twice the
   // hardware threads' stages (whole minibatches of the microbatch size, this profile's op times, cores
   // and hand-off) at the throughput the engine measured for that run.

@@ -5,8 +5,9 @@
 #include <torch/types.h>
 
 #include <atomic>
-#include <memory>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "engine/runtime/pipeline.h"
@@ -108,10 +109,13 @@ class ToyPipeline {
       s.microbatches = opt_.microbatches;
       s.divergence_every = opt_.divergence_every;
       s.on_op = [this, k](const OpEvent& ev) {
-        std::lock_guard<std::mutex> lock(mu_);
-        events_.push_back(ev);
-        if (opt_.record_versions && ev.kind == OpKind::Update)
-          versions_[{k, ev.live_version + 1}] = flat(pipeline_->stage(k).live_params());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          events_.push_back(ev);
+          if (opt_.record_versions && ev.kind == OpKind::Update)
+            versions_[{k, ev.live_version + 1}] = flat(pipeline_->stage(k).live_params());
+        }
+        events_cv_.notify_all();
       };
       s.on_minibatch = [this](const MinibatchResult& r) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -154,6 +158,11 @@ class ToyPipeline {
     std::lock_guard<std::mutex> lock(mu_);
     return events_;
   }
+  // Waits (up to `timeout`) until at least `n` ops have ended; false on timeout.
+  bool wait_events(std::size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return events_cv_.wait_for(lock, timeout, [&] { return events_.size() >= n; });
+  }
   std::vector<MinibatchResult> results() const {
     std::lock_guard<std::mutex> lock(mu_);
     return results_;
@@ -171,6 +180,7 @@ class ToyPipeline {
   std::unique_ptr<Pipeline> pipeline_;
   RunControl control_;
   mutable std::mutex mu_;
+  mutable std::condition_variable events_cv_;  // an op ended (wait_events)
   std::vector<OpEvent> events_;
   std::vector<MinibatchResult> results_;
   std::map<std::pair<int, std::int64_t>, at::Tensor> versions_;

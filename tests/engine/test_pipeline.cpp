@@ -203,9 +203,7 @@ TEST(PipelineControl, PauseAndStepAdvanceOneOpAtATime) {
   p.control().step(2);
   // The state, bounded generously (a loaded machine may not run the ops for a while), then a little
   // more time in which a third op would show.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (p.events().size() < 2 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(p.wait_events(2, std::chrono::seconds(60)));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_EQ(p.events().size(), 2u);
   p.control().resume();
