@@ -17,6 +17,7 @@
 #include "app/cli/child_process.h"
 #include "engine/bench/paired.h"
 #include "engine/config/run_config.h"
+#include "engine/dist/link_probe.h"
 #include "engine/telemetry/outputs.h"
 #include "engine/util/errors.h"
 
@@ -186,6 +187,30 @@ double run_processes_benchmark(const BenchOptions& opts, std::FILE* out) {
                  st.link_wait_seconds, received > 0 ? 1e3 * st.link_wait_seconds / double(received) : 0.0,
                  wall > 0 ? 100.0 * st.link_wait_seconds / wall : 0.0, st.utilization);
   }
+  // The link itself: messages of the size the stages sent, between two ranks over Gloo and between two
+  // threads over a channel, one each way per round, each side working 1 ms between (as 1F1B's stages).
+  const std::int64_t message_bytes = !last_procs.per_stage.empty() && last_procs.per_stage.front().messages_sent > 0
+                                         ? last_procs.per_stage.front().bytes_sent / last_procs.per_stage.front().messages_sent
+                                         : 0;
+  const auto gap = std::chrono::microseconds(1000);
+  const dist::HandOffProbe by_processes = dist::probe_processes_hand_off(message_bytes, gap, 100);
+  const dist::HandOffProbe by_threads = dist::probe_threads_hand_off(gap, 100);
+  // 1f1b-async on 2 balanced stages waits for one hand-off per minibatch in its steady state (stage 0
+  // runs F(i+2) only after B(i), which waits for the gradient; stage 1 needs F(i+2)'s activation right
+  // after B(i+1): tests/engine/core_planner.cpp, AProcessesRunPaysTheProcessesHandOff): what the
+  // processes' slower hand-off costs at the threads' minibatch time.
+  const double threads_rate = median_of(ms[2].values);
+  const double step = threads_rate > 0 ? double(cfg.batch_size) / threads_rate : 0;
+  const double extra = std::max(0.0, by_processes.mean_s - by_threads.mean_s);
+  std::fprintf(out,
+               "processes: the link's hand-off of a %.1f KiB message, one each way per round (%zu messages): between "
+               "processes (Gloo) mean %.3f ms, median %.3f; between threads (channel) mean %.3f ms, median %.3f\n",
+               double(message_bytes) / 1024.0, by_processes.one_way_s.size(), 1e3 * by_processes.mean_s,
+               1e3 * by_processes.median_s, 1e3 * by_threads.mean_s, 1e3 * by_threads.median_s);
+  std::fprintf(out,
+               "processes: 1f1b-async on 2 balanced stages waits for 1 hand-off per minibatch: at the threads' %.2f ms per "
+               "minibatch, the processes' hand-off allows them %.3f of the threads (measured %.3f)\n",
+               1e3 * step, step > 0 ? step / (step + extra) : 0.0, pt.median);
   std::fprintf(out, "processes: samples/s after each run's first %zu steps; over the whole runs (warm-up included) 2 processes "
                     "%.1f, 1 stage %.1f, ratio %.3f (medians)\n",
                kWarmSteps, median_of(whole_procs), median_of(whole_one),

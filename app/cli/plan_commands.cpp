@@ -254,11 +254,11 @@ int cmd_simulate(const CLI::App& command, const Args&) {
     throw InputError("command line", "--" + e.field(), e.reason());
   }
   // This machine's stage threads (--cores) hand each message over and switch as the profile measured
-  // (the cores stay the user's); a what-if machine's links cost only their bandwidth unless --latency
-  // says otherwise.
+  // (the cores stay the user's; the processes' hand-off for a preset run as processes); a what-if
+  // machine's links cost only their bandwidth unless --latency says otherwise.
   if (so.cores > 0) {
     const double cores = so.cores;
-    profile.apply_machine(so, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    profile.apply_machine(so, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), in.cfg.executor);
     so.cores = cores;
   }
   if (r.has("--latency")) so.latency_s = to_number(r.value("--latency"), "--latency", 0);

@@ -68,7 +68,7 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
     if (all_cpu(config)) {
       const int hw = std::max(1, QThread::idealThreadCount() / std::max(1, config.threads_per_stage));
       opts.cores = hw;
-      profile.apply_machine(opts, hw);  // the model's measured speed-up and the stage threads' hand-off
+      profile.apply_machine(opts, hw, config.executor);  // the measured speed-up, and the hand-off of threads or processes
     }
     const SimResult sim = simulate(profile, opts);
     std::vector<OpEvent> ops;

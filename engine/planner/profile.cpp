@@ -44,8 +44,8 @@ double ModelProfile::weight_grad_s(int unit, int samples) const {
   return u.weight_grad_micro_s > 0 && u.backward_micro_s > 0 ? b * u.weight_grad_micro_s / u.backward_micro_s : 0.5 * b;
 }
 
-void ModelProfile::apply_machine(SimOptions& so, int hardware_threads) const {
-  so.latency_s = std::max(0.0, link_latency_s);
+void ModelProfile::apply_machine(SimOptions& so, int hardware_threads, const std::string& executor) const {
+  so.latency_s = std::max(0.0, executor == "processes" && processes_latency_s >= 0 ? processes_latency_s : link_latency_s);
   so.switch_s = std::max(0.0, switch_s);
   so.hardware_threads = hardware_threads;
   if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));
@@ -112,6 +112,7 @@ std::string profile_to_json(const ModelProfile& p) {
   j["cores"] = p.cores;
   j["link_latency_s"] = p.link_latency_s;
   j["switch_s"] = p.switch_s;
+  j["processes_latency_s"] = p.processes_latency_s;
   j["units"] = nlohmann::json::array();
   for (const auto& u : p.units)
     j["units"].push_back({{"name", u.name},
@@ -149,6 +150,7 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
     p.cores = j.value("cores", 0.0);
     p.link_latency_s = j.value("link_latency_s", -1.0);
     p.switch_s = j.value("switch_s", -1.0);
+    p.processes_latency_s = j.value("processes_latency_s", -1.0);
     for (const auto& u : j.at("units")) {
       UnitProfile up;
       up.name = u.at("name").get<std::string>();

@@ -16,6 +16,7 @@
 
 #include "engine/bench/paired.h"
 #include "engine/data/dataset.h"
+#include "engine/dist/link_probe.h"
 #include "engine/models/model.h"
 #include "engine/partition/partition.h"
 #include "engine/planner/simulator.h"
@@ -383,6 +384,23 @@ double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, co
   return std::max(0.0, 0.5 * (handoff(OpKind::Forward, 0, 1) + handoff(OpKind::Backward, 1, 0)));
 }
 
+// ModelProfile::processes_latency_s: the processes link's hand-off (dist::probe_processes_hand_off) for a
+// frame of the activation measure_link_latency hands over (the middle unit's, one microbatch), each rank
+// working between frames for about one stage's forward of a 2-stage split (0.2 to 2 ms), about 0.15 s in
+// all; the mean of the frames' one-way times.
+// 0 where there is nothing to measure (one unit, CUDA: its processes talk over NCCL).
+double measure_processes_latency(const RunConfig& cfg, const ModelProfile& p) {
+  const int units = static_cast<int>(p.units.size());
+  if (units < 2 || cfg.device == "cuda") return 0;
+  double forward = 0;
+  for (const auto& u : p.units) forward += u.forward_micro_s;
+  const double gap_s = std::clamp(0.5 * forward, 2e-4, 2e-3);
+  const int rounds = std::clamp(static_cast<int>(0.15 / (gap_s + 3e-4)), 20, 200);
+  const std::int64_t bytes = std::max<std::int64_t>(1, p.activation_bytes(units / 2 - 1, p.microbatch_size()));
+  return dist::probe_processes_hand_off(bytes, std::chrono::microseconds(static_cast<std::int64_t>(gap_s * 1e6)), rounds)
+      .mean_s;
+}
+
 // ModelProfile::switch_s: 1f1b-async on twice the hardware threads' stages (the session's own split),
 // whole minibatches of the microbatch size, threaded; then the switch cost at which the simulator, on
 // this profile's op times, cores and hand-off, reaches the measured steady throughput (bisection: the
@@ -458,7 +476,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     try {
       ModelProfile p = profile_from_json(text.str(), path);
       if (p.key == profile_key(cfg) && p.cores > 0 &&
-          ((p.in_engine && p.split_measured() && p.link_latency_s >= 0 && p.switch_s >= 0) ||
+          ((p.in_engine && p.split_measured() && p.link_latency_s >= 0 && p.switch_s >= 0 && p.processes_latency_s >= 0) ||
            opts.engine_minibatches <= 0)) {
         if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
@@ -472,6 +490,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
   if (opts.engine_minibatches > 0) {
     measure_in_engine(cfg, opts, p);
     p.link_latency_s = measure_link_latency(cfg, opts, p);
+    p.processes_latency_s = measure_processes_latency(cfg, p);
     measure_switch_cost(cfg, opts, p);
   }
   if (opts.use_cache) {

@@ -59,6 +59,13 @@ struct ModelProfile {
   // hardware threads' stages (whole minibatches of the microbatch size, this profile's op times, cores
   // and hand-off) at the throughput the engine measured for that run.
   double switch_s = -1;
+  // The same hand-off between stages in two processes (the processes executor), over Gloo on loopback
+  // (-1: not measured; 0 where there is none, one unit or CUDA): the mean one-way time of a frame of the
+  // activation at the middle unit, two ranks exchanging one each way per round as 1F1B's stages do, from
+  // the sender's post to the receiving thread's hand-off to the waiting stage, each core idle between
+  // (dist::probe_processes_hand_off; the mean, as a pipeline waiting for every frame pays the tail too).
+  // The `latency_s` of a simulation of a processes run.
+  double processes_latency_s = -1;
   std::vector<UnitProfile> units;
 
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
@@ -70,8 +77,9 @@ struct ModelProfile {
   double weight_grad_s(int unit, int samples) const;
   bool split_measured() const;  // every unit has measured I and W times
   // Sets a simulation of CPU stage threads on `hardware_threads` to this profile's cores, hand-off and
-  // switch (SimOptions::cores, latency_s, switch_s); `cores` stays as it is when not measured.
-  void apply_machine(SimOptions& so, int hardware_threads) const;
+  // switch (SimOptions::cores, latency_s, switch_s); `cores` stays as it is when not measured. The
+  // hand-off is the processes' (processes_latency_s, where measured) for `executor` "processes".
+  void apply_machine(SimOptions& so, int hardware_threads, const std::string& executor = "threaded") const;
   std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
   std::int64_t total_param_bytes() const;
 };

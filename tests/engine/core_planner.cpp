@@ -279,7 +279,7 @@ TEST(Simulator, SwitchCostOnlyWhenEveryHardwareThreadIsBusy) {
 }
 
 // A profile's measured machine (cores, hand-off, switch) goes into a simulation as it is; what was not
-// measured (-1) counts as nothing.
+// measured (-1) counts as nothing. A processes run hands over as the processes measured, where they were.
 TEST(Simulator, AProfileAppliesItsMachine) {
   ModelProfile p = hand_profile({0.01, 0.01}, 8, 1);
   SimOptions o;
@@ -296,9 +296,47 @@ TEST(Simulator, AProfileAppliesItsMachine) {
   EXPECT_DOUBLE_EQ(o.latency_s, 1e-4);
   EXPECT_DOUBLE_EQ(o.switch_s, 3e-5);
   EXPECT_EQ(o.hardware_threads, 2);
+  p.apply_machine(o, 2, "processes");  // the processes' hand-off not measured: the threads' stands in
+  EXPECT_DOUBLE_EQ(o.latency_s, 1e-4);
+  p.processes_latency_s = 4e-4;
+  p.apply_machine(o, 2, "processes");
+  EXPECT_DOUBLE_EQ(o.latency_s, 4e-4);
+  EXPECT_DOUBLE_EQ(o.switch_s, 3e-5);
+  p.apply_machine(o, 2, "threaded");
+  EXPECT_DOUBLE_EQ(o.latency_s, 1e-4);
   const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
   EXPECT_DOUBLE_EQ(back.link_latency_s, 1e-4);
   EXPECT_DOUBLE_EQ(back.switch_s, 3e-5);
+  EXPECT_DOUBLE_EQ(back.processes_latency_s, 4e-4);
+}
+
+// The processes' longer hand-off slows a simulated pipeline whose stages wait for each other: 1f1b-async
+// on 2 balanced stages (stage 0: F(i+1), B(i), U per minibatch) waits for one hand-off per minibatch in
+// its steady state. Stage 1 ends B(i) at t; stage 0 takes the gradient at t + L and ends B(i) at t + L + b;
+// its F(i+2) follows, and stage 1, done with F(i+1) B(i+1) at t + f + b, gets F(i+2)'s activation at
+// t + 2L + b + f only when the cycle is shorter than f + b + L. So each minibatch takes f + b + L.
+TEST(Simulator, AProcessesRunPaysTheProcessesHandOff) {
+  ModelProfile p = hand_profile({0.004, 0.004}, 8, 1);
+  p.link_latency_s = 1e-4;
+  p.processes_latency_s = 6e-4;
+  auto steady_period = [&](const std::string& executor) {
+    SimOptions o;
+    o.schedule = "1f1b-async";
+    o.minibatches = 40;
+    o.boundaries = {1};
+    p.apply_machine(o, 2, executor);
+    const SimResult r = simulate(p, o);
+    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 10 and of 30
+    for (const OpEvent& e : r.ops)
+      if (e.stage == 0 && e.kind == OpKind::Forward) {
+        if (e.minibatch == 10) first = e.t_start_ns;
+        if (e.minibatch == 30) last = e.t_start_ns;
+      }
+    return 1e-9 * double(last - first) / 20;
+  };
+  const double threads = steady_period("threaded"), processes = steady_period("processes");
+  EXPECT_NEAR(processes - threads, 6e-4 - 1e-4, 1e-6);
+  EXPECT_NEAR(threads, 0.004 * 3 + 1e-4, 1e-6);  // f + b + L: a stage's 4 ms forward and 8 ms backward
 }
 
 // I and W come from the profile when it measured them: a device holds its I and W ops' own times, and

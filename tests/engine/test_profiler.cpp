@@ -83,8 +83,13 @@ TEST(Profiler, TakesTheOpTimesFromARunOfTheEngineUnlessToldNotTo) {
   EXPECT_GE(p.link_latency_s, 0);
   EXPECT_LT(p.link_latency_s, 0.1);
   EXPECT_GE(p.switch_s, 0);
+  // The processes' hand-off: a frame of the middle unit's activation between two ranks over Gloo takes
+  // some time, and well under the probe's 30 s bound.
+  EXPECT_GT(p.processes_latency_s, 0);
+  EXPECT_LT(p.processes_latency_s, 1.0);
   const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
   EXPECT_EQ(back.link_latency_s, p.link_latency_s);
+  EXPECT_EQ(back.processes_latency_s, p.processes_latency_s);
   EXPECT_EQ(back.switch_s, p.switch_s);
   EXPECT_EQ(back.units.front().input_grad_micro_s, p.units.front().input_grad_micro_s);
   EXPECT_EQ(back.units.back().weight_grad_micro_s, p.units.back().weight_grad_micro_s);

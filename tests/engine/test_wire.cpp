@@ -8,12 +8,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <thread>
 
 #include "engine/config/run_config.h"
 #include "engine/dist/group.h"
+#include "engine/dist/link_probe.h"
 #include "engine/dist/wire.h"
 
 namespace ps::dist {
@@ -138,6 +140,21 @@ TEST(Wire, AMessageUnpacksToViewsOfItsBytesThatKeepThemAlive) {
   payload = at::Tensor();
   EXPECT_TRUE(torch::equal(out.tensors[0], torch::arange(12, torch::kFloat).reshape({3, 4})));
   EXPECT_TRUE(torch::equal(out.tensors[2], torch::arange(5, torch::kDouble)));
+}
+
+// The processes' hand-off probe (the simulator's processes_latency_s): every round's two frames come,
+// each gives a one-way time, and the median is one of them.
+TEST(Wire, TheHandOffProbeTimesEveryRound) {
+  const HandOffProbe p = probe_processes_hand_off(64 * 1024, std::chrono::microseconds(200), 12);
+  EXPECT_EQ(p.bytes, 64 * 1024);
+  ASSERT_EQ(p.one_way_s.size(), 24u);
+  for (double t : p.one_way_s) {
+    EXPECT_GT(t, 0);
+    EXPECT_LT(t, 30);
+  }
+  EXPECT_NE(std::find(p.one_way_s.begin(), p.one_way_s.end(), p.median_s), p.one_way_s.end());
+  EXPECT_GE(p.mean_s, *std::min_element(p.one_way_s.begin(), p.one_way_s.end()));
+  EXPECT_LE(p.mean_s, *std::max_element(p.one_way_s.begin(), p.one_way_s.end()));
 }
 
 }  // namespace

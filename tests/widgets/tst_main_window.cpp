@@ -188,6 +188,30 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.currentConfig().partition, after);  // the next run starts where this one ended
   }
 
+  // A run as processes is predicted with the processes' measured hand-off, a threaded one with the
+  // threads': on 2 balanced stages of 1f1b-async every minibatch waits for one hand-off, so the
+  // processes' prediction is slower by exactly the difference per minibatch.
+  void aProcessesRunIsPredictedWithTheProcessesHandOff() {
+    const ModelInfo model = test::make_model(4, {1e6, 1e6, 1e6, 1e6});
+    ModelProfile profile = estimate_profile(model, 32, 1, 1e-9);
+    profile.link_latency_s = 1e-4;
+    profile.processes_latency_s = 2e-3;
+    RunConfig config;
+    config.schedule = "1f1b-async";
+    config.microbatches = 1;
+    config.batch_size = 32;
+    config.partition = {2};
+    config.steps = 200;
+    config.executor = "threaded";
+    const Prediction threads = predict_run(profile, config, {}, config.steps);
+    config.executor = "processes";
+    const Prediction processes = predict_run(profile, config, {}, config.steps);
+    QVERIFY(threads.samples_per_second > 0 && processes.samples_per_second > 0);
+    const double per_minibatch = 32.0 / processes.samples_per_second - 32.0 / threads.samples_per_second;
+    QVERIFY2(std::abs(per_minibatch - (2e-3 - 1e-4)) < 1e-4,
+             qPrintable(QStringLiteral("%1 s more per minibatch").arg(per_minibatch)));
+  }
+
   void thePredictionTilesTheSteadyStateOfALongRun() {
     const ModelInfo model = test::make_model(8, {1e6, 3e6, 2e6, 1e6});
     const ModelProfile profile = estimate_profile(model, 64, 4);
