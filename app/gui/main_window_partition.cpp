@@ -115,6 +115,11 @@ void MainWindow::updatePrediction() {
     figures.bubble_fraction = p.bubble_fraction;
     figures.capped = p.capped;
     figures.source = partition_->autoBalanceSource();
+    if (p.cores > 0)
+      figures.source += tr(", %1 cores shared by the stages, a hand-off of %2 ms between %3")
+                            .arg(p.cores, 0, 'f', 2)
+                            .arg(1e3 * p.hand_off_s, 0, 'f', 2)
+                            .arg(config.executor == "processes" ? tr("processes") : tr("threads"));
     pipeline_->setPrediction(p.ops, figures);
   } catch (const std::exception& e) {
     pipeline_->clearPrediction(tr("No prediction: %1").arg(QString::fromStdString(e.what())));

@@ -69,6 +69,8 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
       const int hw = std::max(1, QThread::idealThreadCount() / std::max(1, config.threads_per_stage));
       opts.cores = hw;
       profile.apply_machine(opts, hw, config.executor);  // the measured speed-up, and the hand-off of threads or processes
+      out.cores = opts.cores;
+      out.hand_off_s = opts.latency_s;
     }
     const SimResult sim = simulate(profile, opts);
     std::vector<OpEvent> ops;

@@ -27,6 +27,10 @@ struct Prediction {
   double bubble_fraction = 0;
   std::int64_t minibatches = 0;   // predicted (simulated or tiled), all segments together
   bool capped = false;            // fewer minibatches than the run plans (kMaxGhostOps)
+  // The machine it was simulated on (CPU stages; 0 where not applied): the cores the stages share and
+  // the hand-off of a message between them (threads' or processes', ModelProfile::apply_machine).
+  double cores = 0;
+  double hand_off_s = 0;
 };
 
 // Predicts `config` (schedule, microbatches, batch size, devices) from its start: with the

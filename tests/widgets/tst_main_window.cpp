@@ -207,6 +207,8 @@ class TestMainWindow : public QObject {
     config.executor = "processes";
     const Prediction processes = predict_run(profile, config, {}, config.steps);
     QVERIFY(threads.samples_per_second > 0 && processes.samples_per_second > 0);
+    QCOMPARE(threads.hand_off_s, 1e-4);  // what the dashboard says it simulated with
+    QCOMPARE(processes.hand_off_s, 2e-3);
     const double per_minibatch = 32.0 / processes.samples_per_second - 32.0 / threads.samples_per_second;
     QVERIFY2(std::abs(per_minibatch - (2e-3 - 1e-4)) < 1e-4,
              qPrintable(QStringLiteral("%1 s more per minibatch").arg(per_minibatch)));
