@@ -61,9 +61,10 @@ struct ModelProfile {
   double switch_s = -1;
   // The same hand-off between stages in two processes (the processes executor), over Gloo on loopback
   // (-1: not measured; 0 where there is none, one unit or CUDA): the mean one-way time of a frame of the
-  // activation at the middle unit, two ranks exchanging one each way per round as 1F1B's stages do, from
-  // the sender's post to the receiving thread's hand-off to the waiting stage, each core idle between
-  // (dist::probe_processes_hand_off; the mean, as a pipeline waiting for every frame pays the tail too).
+  // activation at the middle unit, two ranks exchanging one each way per round as 1F1B's stages do and
+  // working between for about a stage's forward, from the sender's post to the receiving thread's
+  // hand-off to the waiting stage (dist::probe_processes_hand_off; the mean, as a pipeline waiting for
+  // every frame pays the tail too).
   // The `latency_s` of a simulation of a processes run.
   double processes_latency_s = -1;
   std::vector<UnitProfile> units;
