@@ -3,18 +3,15 @@
 #include <ATen/Functions.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <filesystem>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "engine/config/run_config.h"
-#include "engine/dist/group.h"
-#include "engine/runtime/channel.h"
+#include "engine/dist/rank_context.h"
+#include "engine/runtime/link.h"
 
 namespace ps::dist {
 namespace {
@@ -26,10 +23,26 @@ std::int64_t now_ns() {
 }
 
 constexpr int kWarm = 4;
+constexpr std::chrono::seconds kWait{30};  // the ranks' rendezvous and every wait of their links
 
-void work_for(std::chrono::microseconds gap) {
-  for (const auto until = Clock::now() + gap; Clock::now() < until;) {
+// One side of the rounds, over the engine's own links: every round, work for `gap`, push a message of
+// `bytes` stamped with the time (a tensor of its own, so that no clock alignment enters), pop the other
+// side's and record its one-way time in one_way[2 * round + me]. False when a link closed.
+bool exchange(Link& out, Link& in, int me, std::int64_t bytes, std::chrono::microseconds gap, int total,
+              std::vector<double>& one_way) {
+  for (int r = 0; r < total; ++r) {
+    Message m;
+    m.minibatch = r;
+    m.tensors = {at::zeros({bytes}, at::TensorOptions().dtype(at::kByte)), at::empty({1}, at::TensorOptions().dtype(at::kLong))};
+    for (const auto until = Clock::now() + gap; Clock::now() < until;) {
+    }
+    m.tensors[1].data_ptr<std::int64_t>()[0] = now_ns();
+    if (!out.push(std::move(m))) return false;
+    const std::optional<Message> got = in.pop();
+    if (!got) return false;
+    one_way[static_cast<std::size_t>(2 * r + me)] = 1e-9 * double(now_ns() - got->tensors.at(1).data_ptr<std::int64_t>()[0]);
   }
+  return true;
 }
 
 // Both sides' rounds after the warm-up.
@@ -42,62 +55,6 @@ HandOffProbe result_of(std::int64_t bytes, const std::vector<double>& one_way) {
   out.median_s = sorted[sorted.size() / 2];
   for (double t : sorted) out.mean_s += t / double(sorted.size());
   return out;
-}
-
-constexpr std::chrono::seconds kWait{30};  // a frame that takes longer is lost: the probe fails
-
-// One rank of the probe: every round, work for `gap`, send a frame stamped with the time, wait for the
-// peer's frame of the round and record its one-way time in one_way[2 * round + me].
-void probe_rank(int me, const std::string& store, std::int64_t bytes, std::chrono::microseconds gap, int total,
-                std::vector<double>& one_way) {
-  DistOptions o;
-  o.rank = me;
-  o.world = 2;
-  o.store_file = store;
-  o.token = "hand-off-probe";
-  Group g(o, RunConfig{}, std::chrono::duration_cast<std::chrono::milliseconds>(kWait));
-  const int peer = 1 - me;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Frame> inbox;
-  bool ended = false;
-  std::thread receiver([&] {  // as RankContext's receiving thread: from Gloo into an inbox, then a notify
-    for (;;) {
-      std::optional<Frame> f;
-      try {
-        f = g.recv(peer);
-      } catch (const std::exception&) {
-        f.reset();
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      if (!f) {
-        ended = true;
-        cv.notify_all();
-        return;
-      }
-      inbox.push_back(std::move(*f));
-      cv.notify_all();
-    }
-  });
-  std::string failure;
-  for (int r = 0; r < total; ++r) {
-    at::Tensor payload = at::zeros({kHeaderBytes + bytes}, at::TensorOptions().dtype(at::kByte));
-    work_for(gap);
-    const std::int64_t stamp = now_ns();
-    if (r + 1 == total) g.send(peer, FrameKind::Data, stamp, payload.narrow(0, kHeaderBytes, bytes));  // taken before the end
-    else g.post(peer, FrameKind::Data, stamp, payload, /*headroom=*/true);
-    std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, kWait, [&] { return !inbox.empty() || ended; }) || inbox.empty()) {
-      failure = "the frame of round " + std::to_string(r) + " did not come";
-      break;
-    }
-    const std::int64_t arrived = now_ns();
-    one_way[static_cast<std::size_t>(2 * r + me)] = 1e-9 * double(arrived - inbox.front().key);
-    inbox.pop_front();
-  }
-  g.abort_recv(peer);
-  receiver.join();
-  if (!failure.empty()) throw std::runtime_error("the hand-off probe: " + failure);
 }
 
 }  // namespace
@@ -120,7 +77,18 @@ HandOffProbe probe_processes_hand_off(std::int64_t bytes, std::chrono::microseco
   for (int me = 0; me < 2; ++me)
     ranks[me] = std::thread([&, me] {
       try {
-        probe_rank(me, dir + "/store", std::max<std::int64_t>(0, bytes), gap, total, one_way);
+        DistOptions o;
+        o.rank = me;
+        o.world = 2;
+        o.store_file = dir + "/store";
+        o.token = "hand-off-probe";
+        RankContext ctx(o, RunConfig{}, std::chrono::duration_cast<std::chrono::milliseconds>(kWait), [] {});
+        ctx.set_placement({0, 1});  // chunk 0 on rank 0, chunk 1 on rank 1
+        RunControl control;
+        const auto out = ctx.link(me, 1 - me, control), in = ctx.link(1 - me, me, control);
+        const bool done = exchange(*out, *in, me, std::max<std::int64_t>(0, bytes), gap, total, one_way);
+        ctx.flush_links();  // every message taken on both sides before the connections close
+        if (!done) throw std::runtime_error("the hand-off probe: a link closed");
       } catch (...) {
         failed[me] = std::current_exception();
       }
@@ -134,18 +102,9 @@ HandOffProbe probe_processes_hand_off(std::int64_t bytes, std::chrono::microseco
 HandOffProbe probe_threads_hand_off(std::chrono::microseconds gap, int rounds) {
   const int total = kWarm + std::max(1, rounds);
   std::vector<double> one_way(2 * static_cast<std::size_t>(total), -1.0);
-  Channel<std::int64_t> to[2] = {Channel<std::int64_t>(2), Channel<std::int64_t>(2)};  // to[r]: frames for thread r
-  auto side = [&](int me) {
-    for (int r = 0; r < total; ++r) {
-      work_for(gap);
-      to[1 - me].push(now_ns());
-      const std::optional<std::int64_t> stamp = to[me].pop();
-      if (!stamp) return;
-      one_way[static_cast<std::size_t>(2 * r + me)] = 1e-9 * double(now_ns() - *stamp);
-    }
-  };
-  std::thread other(side, 1);
-  side(0);
+  ChannelLink to[2] = {ChannelLink(2), ChannelLink(2)};  // to[r]: messages for side r
+  std::thread other([&] { exchange(to[0], to[1], 1, 0, gap, total, one_way); });
+  exchange(to[1], to[0], 0, 0, gap, total, one_way);
   other.join();
   return result_of(0, one_way);
 }

@@ -32,10 +32,10 @@ inline std::filesystem::path fresh_dir(const std::string& prefix, const std::str
   return dir;
 }
 
-// Lets a started, paused session run `ops` more ops (one step credit each), waits until the pipeline
-// stands still (the credits are spent), then stops it and waits for its end.
-// Every one of `ops` ops started (a state, not a time: under load the run may make no progress for
-// a while), then the stop: the ops under way complete first, so the cut falls after exactly `ops` ops.
+// Lets a started, paused session run `ops` more ops (one step credit each), waits until every one of
+// them has started (a state, not a time: under load the run may make no progress for a while), then
+// stops it and waits for its end: the ops under way complete first, so the cut falls after exactly
+// `ops` ops.
 inline void run_ops_then_stop(Session& s, int ops) {
   s.step(ops);
   EXPECT_TRUE(s.wait_stepped(std::chrono::minutes(2))) << "the stepped ops did not start";
