@@ -78,8 +78,8 @@ struct RunConfig {
   int threads_per_stage = 1;
   // Each device's worker thread (and its intra-op threads) on cores of its own: device d of this host
   // on cores d*t .. d*t+t-1 (t = threads_per_stage), modulo the host's cores (engine/session/pinning.h).
-  // auto: for processes, when the ranks of this host fit its cores; on: every executor but sequential;
-  // off: never. Measured gains are small (README, Benchmarks), so auto leaves threads alone.
+  // on: every executor but sequential (a rank by its place on its host, LOCAL_RANK); off, and auto: never,
+  // as measured on 2 cores (README, Benchmarks): pinned processes lost 18% on small ops, threads ~1%.
   std::string pin_threads = "auto";
   std::uint64_t seed = 1;
   int eval_every_epochs = 1;  // evaluate on the test set after every N epochs (and at the end)

@@ -8,7 +8,10 @@ std::vector<std::vector<int>> pinned_cores(const RunConfig& cfg, const DistOptio
                                            const std::vector<int>& allowed) {
   std::vector<std::vector<int>> out(static_cast<std::size_t>(std::max(0, devices)));
   const int n = static_cast<int>(allowed.size());
-  if (cfg.pin_threads == "off" || cfg.executor == "sequential" || n == 0) return out;
+  // auto pins nothing: measured on 2 cores (README, Benchmarks, pin_threads), pinned processes ran the
+  // tiny preset 18% slower (their messages wake a stage on its own core, never the one already awake)
+  // and the balanced MLP within the noise; threads, about 1% either way.
+  if (cfg.pin_threads != "on" || cfg.executor == "sequential" || n == 0) return out;
   const int t = std::max(1, cfg.threads_per_stage);
   auto block = [&](int slot) {
     std::vector<int> b;
@@ -19,13 +22,9 @@ std::vector<std::vector<int>> pinned_cores(const RunConfig& cfg, const DistOptio
   if (cfg.executor == "processes") {
     const int slot = dist.local_rank;  // this rank's place among the ranks of its host
     if (slot < 0 || rank < 0 || rank >= devices) return out;
-    // One host (the launcher): all the world is here; torchrun: at least the ranks below this one.
-    const int on_host = dist.launched ? dist.world : slot + 1;
-    if (cfg.pin_threads == "auto" && on_host * t > n) return out;  // they would share cores
     out[static_cast<std::size_t>(rank)] = block(slot);
     return out;
   }
-  if (cfg.pin_threads == "auto") return out;  // threads: measured no gain (run_config.h)
   for (int d = 0; d < devices; ++d) out[static_cast<std::size_t>(d)] = block(d);
   return out;
 }

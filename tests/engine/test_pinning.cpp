@@ -25,22 +25,23 @@ DistOptions launched(int rank, int world) {
   return d;
 }
 
-TEST(Pinning, AutoPinsEachProcessOfOneHostToItsOwnCoreAndLeavesThreadsAlone) {
+TEST(Pinning, AutoPinsNothing) {
   const std::vector<int> cores = {0, 1};
-  EXPECT_EQ(pinned_cores(config("processes", "auto"), launched(0, 2), 0, 2, cores), (Cores{{0}, {}}));
-  EXPECT_EQ(pinned_cores(config("processes", "auto"), launched(1, 2), 1, 2, cores), (Cores{{}, {1}}));
+  EXPECT_EQ(pinned_cores(config("processes", "auto"), launched(0, 2), 0, 2, cores), (Cores{{}, {}}));
+  EXPECT_EQ(pinned_cores(config("processes", "auto"), launched(1, 2), 1, 2, cores), (Cores{{}, {}}));
   EXPECT_EQ(pinned_cores(config("threaded", "auto"), {}, 0, 2, cores), (Cores{{}, {}}));
   EXPECT_EQ(pinned_cores(config("sequential", "on"), {}, 0, 2, cores), (Cores{{}, {}}));
 }
 
-TEST(Pinning, AutoDoesNotPinRanksThatWouldShareCores) {
+TEST(Pinning, OnPinsEachProcessOfAHostToTheCoresOfItsPlace) {
   const std::vector<int> two = {0, 1};
-  EXPECT_EQ(pinned_cores(config("processes", "auto"), launched(2, 3), 2, 3, two), (Cores{{}, {}, {}}));
-  // on: asked for, so the third rank shares the first core
+  EXPECT_EQ(pinned_cores(config("processes", "on"), launched(0, 2), 0, 2, two), (Cores{{0}, {}}));
+  EXPECT_EQ(pinned_cores(config("processes", "on"), launched(1, 2), 1, 2, two), (Cores{{}, {1}}));
+  // asked for, so the third rank shares the first core
   EXPECT_EQ(pinned_cores(config("processes", "on"), launched(2, 3), 2, 3, two), (Cores{{}, {}, {0}}));
-  // 2 intra-op threads each: 2 ranks need 4 cores
-  EXPECT_EQ(pinned_cores(config("processes", "auto", 2), launched(1, 2), 1, 2, two), (Cores{{}, {}}));
-  EXPECT_EQ(pinned_cores(config("processes", "auto", 2), launched(1, 2), 1, 2, {0, 1, 2, 3}), (Cores{{}, {2, 3}}));
+  // 2 intra-op threads each: the second rank takes the second block
+  EXPECT_EQ(pinned_cores(config("processes", "on", 2), launched(1, 2), 1, 2, {0, 1, 2, 3}), (Cores{{}, {2, 3}}));
+  EXPECT_EQ(pinned_cores(config("processes", "off"), launched(1, 2), 1, 2, two), (Cores{{}, {}}));
 }
 
 TEST(Pinning, OnPinsEveryThreadedDeviceToABlockOfTheAllowedCores) {
@@ -55,7 +56,7 @@ TEST(Pinning, TorchrunRanksUseTheirLocalRankAndAnUnknownPlaceIsNotPinned) {
   d.rank = 3;
   d.world = 4;
   d.local_rank = 1;  // the second rank of its host
-  EXPECT_EQ(pinned_cores(config("processes", "auto"), d, 3, 4, {0, 1}), (Cores{{}, {}, {}, {1}}));
+  EXPECT_EQ(pinned_cores(config("processes", "on"), d, 3, 4, {0, 1}), (Cores{{}, {}, {}, {1}}));
   d.local_rank = -1;  // no LOCAL_RANK
   EXPECT_EQ(pinned_cores(config("processes", "on"), d, 3, 4, {0, 1}), (Cores{{}, {}, {}, {}}));
 }
