@@ -284,6 +284,7 @@ std::vector<FieldSpec> make_fields() {
       strategy_params_field(),
       field("executor", PS_MEMBER(executor), fixed_names("executor", {"threaded", "sequential", "processes"})),
       field("processes.timeout_seconds", PS_MEMBER(processes_timeout_seconds), in_interval(0, true, 86400, false)),
+      field("processes.spin_microseconds", PS_MEMBER(processes_spin_microseconds), at_least(0)),
       field("threads_per_stage", PS_MEMBER(threads_per_stage), at_least(1)),
       field("pin_threads", PS_MEMBER(pin_threads), fixed_names("pin_threads", {"auto", "on", "off"})),
       field("seed", PS_MEMBER(seed)),

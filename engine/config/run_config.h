@@ -75,6 +75,11 @@ struct RunConfig {
   // processes: how long a rank waits for another (rendezvous, a message, the end of the run) before it
   // gives up naming that rank. Gloo's and the store's own defaults (30 and 5 minutes) are far too long.
   double processes_timeout_seconds = 60;
+  // processes: how long a stage that waits for a neighbour's message first spins, yielding its core to
+  // any thread that wants it (the receivers bringing the message), before it sleeps; 0 sleeps at once.
+  // A message between processes passes through a few threads, and a sleeping stage's core may have
+  // halted: waking it costs up to hundreds of microseconds on a VM (README, "The link's cost").
+  int processes_spin_microseconds = 1000;
   int threads_per_stage = 1;
   // Each device's worker thread (and its intra-op threads) on cores of its own: device d of this host
   // on cores d*t .. d*t+t-1 (t = threads_per_stage), modulo the host's cores (engine/session/pinning.h).

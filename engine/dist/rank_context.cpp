@@ -1,5 +1,7 @@
 #include "engine/dist/rank_context.h"
 
+#include <sched.h>
+
 #include <algorithm>
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -29,6 +31,16 @@ class RankContext::C10dLink final : public Link {
     {
       std::unique_lock<std::mutex> lock(ctx_.mu_);
       auto& q = ctx_.data_[key_];
+      if (q.empty() && ctx_.spin_.count() > 0) {
+        // Spin before sleeping (RunConfig::processes_spin_microseconds): until any data frame comes (this
+        // link's, most likely) or the time is up; the wait below then finds the message or sleeps.
+        const std::uint64_t seen = ctx_.data_frames_.load(std::memory_order_acquire);
+        lock.unlock();
+        for (const auto end = Clock::now() + ctx_.spin_;
+             ctx_.data_frames_.load(std::memory_order_acquire) == seen && !closed_ && !control_.stopped() && Clock::now() < end;)
+          sched_yield();
+        lock.lock();
+      }
       if (!ctx_.wait([&] { return closed_ || !q.empty(); }, what_, peer_, &control_, lock) || closed_) return std::nullopt;
       payload = std::move(q.front());
       q.pop_front();
@@ -68,7 +80,11 @@ class RankContext::C10dLink final : public Link {
 
 RankContext::RankContext(const DistOptions& o, const RunConfig& cfg, std::chrono::milliseconds timeout,
                          std::function<void()> stop_here)
-    : rank_(o.rank), world_(o.world), timeout_(timeout), stop_here_(std::move(stop_here)) {
+    : rank_(o.rank),
+      world_(o.world),
+      timeout_(timeout),
+      spin_(std::max(0, cfg.processes_spin_microseconds)),
+      stop_here_(std::move(stop_here)) {
   group_ = std::make_unique<Group>(o, cfg, timeout);
   group_->on_send_error([this](int peer, const std::string& why) { lost(peer, why); });
   weights_.resize(static_cast<std::size_t>(world_));
@@ -146,7 +162,10 @@ void RankContext::receive_loop(int peer) {
       return;
     }
     switch (f->kind) {
-      case FrameKind::Data: data_[f->key].push_back(std::move(f->payload)); break;
+      case FrameKind::Data:
+        data_[f->key].push_back(std::move(f->payload));
+        data_frames_.fetch_add(1, std::memory_order_release);
+        break;
       case FrameKind::Weights: weights_[p].push_back(std::move(f->payload)); break;
       case FrameKind::Telemetry: telemetry_.push_back(std::move(f->payload)); break;
       case FrameKind::Flushed: flushed_[p] = true; break;

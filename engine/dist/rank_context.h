@@ -5,6 +5,7 @@
 // messages wait for the matching receive: two stages sending to each other would deadlock otherwise),
 // and a stage's messages are handed to Gloo without waiting for the peer (Group::post).
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -106,6 +107,7 @@ class RankContext {
 
   int rank_ = 0, world_ = 1;
   std::chrono::milliseconds timeout_;
+  std::chrono::microseconds spin_;  // RunConfig::processes_spin_microseconds
   std::function<void()> stop_here_;
   std::unique_ptr<Group> group_;
   std::vector<int> chunk_device_;
@@ -126,6 +128,7 @@ class RankContext {
   std::vector<EarlyGrads> early_grads_;  // guarded by mu_
   RunControl* control_ = nullptr;        // this rank's run (set_control)
 
+  std::atomic<std::uint64_t> data_frames_{0};  // data frames received so far (a spinning link watches it)
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable cv_;
   std::map<std::int64_t, std::deque<at::Tensor>> data_;  // per link key: payloads, oldest first

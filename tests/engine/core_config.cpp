@@ -81,6 +81,7 @@ void expect_same(const RunConfig& a, const RunConfig& b) {
   EXPECT_EQ(a.strategy.params, b.strategy.params);
   EXPECT_EQ(a.executor, b.executor);
   EXPECT_EQ(a.threads_per_stage, b.threads_per_stage);
+  EXPECT_EQ(a.processes_spin_microseconds, b.processes_spin_microseconds);
   EXPECT_EQ(a.seed, b.seed);
   EXPECT_EQ(a.eval_every_epochs, b.eval_every_epochs);
   EXPECT_EQ(a.telemetry, b.telemetry);
@@ -107,6 +108,7 @@ RunConfig unusual_config() {
   c.strategy.name = "stash";
   c.executor = "sequential";
   c.threads_per_stage = 2;
+  c.processes_spin_microseconds = 250;
   c.seed = 12345678901234567890ULL;  // beyond int64
   c.eval_every_epochs = 2;
   c.telemetry = false;
@@ -219,6 +221,7 @@ TEST(RunConfigErrors, OutOfRangeValues) {
   expect_error(R"("steps": -1)", "steps", "must be at least 0, got -1");
   expect_error(R"("stages": 0)", "stages", "must be at least 1, got 0");
   expect_error(R"("threads_per_stage": 0)", "threads_per_stage", "must be at least 1, got 0");
+  expect_error(R"("processes": {"spin_microseconds": -1})", "processes.spin_microseconds", "must be at least 0, got -1");
   expect_error(R"("eval_every_epochs": 0)", "eval_every_epochs", "must be at least 1");
   expect_error(R"("dataset": {"name": "blobs", "test_fraction": 1})", "dataset.test_fraction",
                "must be in (0, 1), got 1");
