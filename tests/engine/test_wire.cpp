@@ -16,6 +16,8 @@
 #include "engine/config/run_config.h"
 #include "engine/dist/group.h"
 #include "engine/dist/link_probe.h"
+#include "engine/dist/rank_context.h"
+#include "engine/runtime/run_control.h"
 #include "engine/dist/wire.h"
 
 namespace ps::dist {
@@ -155,6 +157,65 @@ TEST(Wire, TheHandOffProbeTimesEveryRound) {
   EXPECT_NE(std::find(p.one_way_s.begin(), p.one_way_s.end(), p.median_s), p.one_way_s.end());
   EXPECT_GE(p.mean_s, *std::min_element(p.one_way_s.begin(), p.one_way_s.end()));
   EXPECT_LE(p.mean_s, *std::max_element(p.one_way_s.begin(), p.one_way_s.end()));
+}
+
+// processes.spin_microseconds: a stage waiting for another process's message spins before it sleeps.
+// With a spin of 10 minutes, the message that comes, and a stop, each end the wait at once (the test
+// allows a minute); a spin that watched neither would hold the pop for the whole 10 minutes.
+TEST(Wire, ASpinningLinkTakesTheMessageAndTheStopAtOnce) {
+  std::string dir = (fs::temp_directory_path() / "pipescope-spin-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  RunConfig cfg;
+  cfg.processes_spin_microseconds = 600'000'000;
+  const auto bound = std::chrono::seconds(60);
+  std::promise<void> popping;
+  std::string problem[2];
+  auto rank = [&](int me) {
+    try {
+      DistOptions o;
+      o.rank = me;
+      o.world = 2;
+      o.store_file = dir + "/store";
+      o.token = "spin";
+      RankContext ctx(o, cfg, std::chrono::milliseconds(30000), [] {});
+      ctx.set_placement({0, 1});
+      RunControl control;
+      const auto link = ctx.link(0, 1, control);
+      if (me == 0) {
+        popping.get_future().wait();
+        Message m;
+        m.minibatch = 7;
+        m.tensors = {at::arange(16, at::TensorOptions().dtype(at::kFloat))};
+        link->push(std::move(m));
+      } else {
+        auto got = std::async(std::launch::async, [&] { return link->pop(); });
+        popping.set_value();
+        if (got.wait_for(bound) != std::future_status::ready) {
+          problem[1] = "the message did not end the spin;";
+          link->close();
+        } else if (const auto m = got.get(); !m || m->minibatch != 7 || !at::equal(m->tensors.at(0), at::arange(16, at::kFloat))) {
+          problem[1] = "the message came wrong;";
+        }
+        auto stopped = std::async(std::launch::async, [&] { return link->pop(); });
+        control.stop();
+        if (stopped.wait_for(bound) != std::future_status::ready) {
+          problem[1] += " the stop did not end the spin;";
+          link->close();
+        } else if (stopped.get()) {
+          problem[1] += " a stopped pop returned a message;";
+        }
+      }
+      ctx.flush_links();
+    } catch (const std::exception& e) {
+      problem[me] += e.what();
+    }
+  };
+  std::thread other(rank, 0);
+  rank(1);
+  other.join();
+  fs::remove_all(dir);
+  EXPECT_EQ(problem[0], "");
+  EXPECT_EQ(problem[1], "");
 }
 
 }  // namespace
