@@ -4,7 +4,11 @@
 // the same device (an activation between two chunks of one device never crosses a channel), and, for
 // stages as processes, c10d point-to-point.
 #pragma once
+#include <sched.h>
+
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -30,17 +34,56 @@ class Link {
   virtual void preload(Message&& m) { push(std::move(m)); }
 };
 
-// Between two worker threads: blocks while full or empty.
+// Between two worker threads: blocks while full or empty. With a `spin`, a pop that finds nothing first
+// spins for up to that long, yielding its core to any thread that wants it, as long as this link's recent
+// waits were shorter than that: a sleeping worker's core may halt, and waking it costs up to hundreds of
+// microseconds on a VM, more than a small model's op (README, "The link's cost").
 class ChannelLink final : public Link {
  public:
-  explicit ChannelLink(std::size_t capacity) : channel_(capacity) {}
-  bool push(Message&& m) override { return channel_.push(std::move(m)); }
-  std::optional<Message> pop() override { return channel_.pop(); }
-  void close() override { channel_.close(); }
-  std::deque<Message> take_all() override { return channel_.take_all(); }
+  // The spin the threaded executor gives its links when every worker has cores of its own (a spinning
+  // worker would take time from a worker sharing its core).
+  static constexpr std::chrono::microseconds kSpin{1000};
+
+  explicit ChannelLink(std::size_t capacity, std::chrono::microseconds spin = std::chrono::microseconds(0))
+      : channel_(capacity), spin_(spin) {}
+  bool push(Message&& m) override {
+    if (!channel_.push(std::move(m))) return false;
+    pushed_.fetch_add(1, std::memory_order_release);
+    return true;
+  }
+  std::optional<Message> pop() override {
+    using Clock = std::chrono::steady_clock;
+    if (pushed_.load(std::memory_order_acquire) != popped_.load(std::memory_order_relaxed)) return taken(channel_.pop());
+    const auto start = Clock::now();
+    if (typical_wait_ < spin_)
+      while (pushed_.load(std::memory_order_acquire) == popped_.load(std::memory_order_relaxed) && !closed_ &&
+             Clock::now() - start < spin_)
+        sched_yield();
+    std::optional<Message> m = taken(channel_.pop());
+    typical_wait_ = (3 * typical_wait_ + std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)) / 4;
+    return m;
+  }
+  void close() override {
+    closed_ = true;
+    channel_.close();
+  }
+  std::deque<Message> take_all() override {
+    std::deque<Message> out = channel_.take_all();
+    popped_.fetch_add(out.size(), std::memory_order_relaxed);
+    return out;
+  }
 
  private:
+  std::optional<Message> taken(std::optional<Message> m) {
+    if (m) popped_.fetch_add(1, std::memory_order_relaxed);
+    return m;
+  }
+
   Channel<Message> channel_;
+  std::chrono::nanoseconds spin_;
+  std::atomic<std::uint64_t> pushed_{0}, popped_{0};  // messages in and out (a pop spins while they match)
+  std::atomic<bool> closed_{false};
+  std::chrono::nanoseconds typical_wait_{0};  // the receiver's own: the last waits, smoothed
 };
 
 // Between two chunks of one device: the same thread sends and receives, so the message must already be

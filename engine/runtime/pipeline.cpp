@@ -31,6 +31,14 @@ PipelineError wrap(int k, const Op& op, std::int64_t base, const std::exception&
   return PipelineError(k, op_name(op), static_cast<int>(base + op.minibatch), e.what());
 }
 
+// The cores this process may run on (its affinity: a cpuset or taskset may allow fewer than the host has).
+int allowed_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 void set_intra_op_threads(int threads) {
@@ -160,6 +168,11 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   const int C = num_stages(), D = num_devices();
   std::size_t capacity = static_cast<std::size_t>((C + 1) * microbatches_);
   for (int c = 0; c < C; ++c) capacity = std::max({capacity, cut.acts[c].size() + 1, cut.grads[c].size() + 1});
+  // A worker waiting on a channel spins first when every worker (with its intra-op threads) has cores of
+  // its own (ChannelLink). Measured, alternated with the executor before it: the tiny preset (2 workers
+  // on 2 cores) 208373 against 158233 samples/s, 5 pairs; the balanced MLP within the noise (it waits
+  // milliseconds, so it does not spin); the default preset's 4 workers on 2 cores, spinning, 2% slower.
+  const auto spin = D * std::max(1, threads_) <= allowed_cores() ? ChannelLink::kSpin : std::chrono::microseconds(0);
   // acts[c]: chunk c -> c+1; grads[c]: c+1 -> c. Filled with what the cut holds in transit.
   std::vector<std::unique_ptr<Link>> acts, grads;
   for (int c = 0; c + 1 < C; ++c) {
@@ -187,8 +200,8 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
       acts.push_back(std::make_unique<LocalLink>("the activation of chunk " + std::to_string(c)));
       grads.push_back(std::make_unique<LocalLink>("the gradient of chunk " + std::to_string(c + 1)));
     } else {
-      acts.push_back(std::make_unique<ChannelLink>(capacity));
-      grads.push_back(std::make_unique<ChannelLink>(capacity));
+      acts.push_back(std::make_unique<ChannelLink>(capacity, spin));
+      grads.push_back(std::make_unique<ChannelLink>(capacity, spin));
     }
     for (auto& m : cut.acts[c + 1]) acts[c]->preload(std::move(m));
     for (auto& m : cut.grads[c]) grads[c]->preload(std::move(m));

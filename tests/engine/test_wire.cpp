@@ -17,6 +17,7 @@
 #include "engine/dist/group.h"
 #include "engine/dist/link_probe.h"
 #include "engine/dist/rank_context.h"
+#include "engine/runtime/link.h"
 #include "engine/runtime/run_control.h"
 #include "engine/dist/wire.h"
 
@@ -216,6 +217,25 @@ TEST(Wire, ASpinningLinkTakesTheMessageAndTheStopAtOnce) {
   fs::remove_all(dir);
   EXPECT_EQ(problem[0], "");
   EXPECT_EQ(problem[1], "");
+}
+
+// The threaded executor's channel, with a spin of 10 minutes: the message pushed, and the close, each
+// end a waiting pop at once (the test allows a minute).
+TEST(Link, ASpinningChannelTakesTheMessageAndTheCloseAtOnce) {
+  ChannelLink link(2, std::chrono::minutes(10));
+  const auto bound = std::chrono::seconds(60);
+  auto got = std::async(std::launch::async, [&] { return link.pop(); });
+  Message m;
+  m.minibatch = 3;
+  ASSERT_TRUE(link.push(std::move(m)));
+  ASSERT_EQ(got.wait_for(bound), std::future_status::ready) << "the message did not end the spin";
+  const auto first = got.get();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->minibatch, 3);
+  auto closed = std::async(std::launch::async, [&] { return link.pop(); });
+  link.close();
+  ASSERT_EQ(closed.wait_for(bound), std::future_status::ready) << "the close did not end the spin";
+  EXPECT_FALSE(closed.get().has_value());
 }
 
 }  // namespace
