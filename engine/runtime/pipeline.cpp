@@ -169,9 +169,9 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   std::size_t capacity = static_cast<std::size_t>((C + 1) * microbatches_);
   for (int c = 0; c < C; ++c) capacity = std::max({capacity, cut.acts[c].size() + 1, cut.grads[c].size() + 1});
   // A worker waiting on a channel spins first when every worker (with its intra-op threads) has cores of
-  // its own (ChannelLink). Measured, alternated with the executor before it: the tiny preset (2 workers
-  // on 2 cores) 208373 against 158233 samples/s, 5 pairs; the balanced MLP within the noise (it waits
-  // milliseconds, so it does not spin); the default preset's 4 workers on 2 cores, spinning, 2% slower.
+  // its own (ChannelLink). README, "The link's cost": the tiny preset 32 to 43% faster; the balanced MLP
+  // within the noise (it waits milliseconds, so it does not spin); spinning with 4 workers on 2 cores had
+  // cost the default preset 2%.
   const auto spin = D * std::max(1, threads_) <= allowed_cores() ? ChannelLink::kSpin : std::chrono::microseconds(0);
   // acts[c]: chunk c -> c+1; grads[c]: c+1 -> c. Filled with what the cut holds in transit.
   std::vector<std::unique_ptr<Link>> acts, grads;
