@@ -1,7 +1,5 @@
 #include "engine/dist/rank_context.h"
 
-#include <sched.h>
-
 #include <algorithm>
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -36,9 +34,8 @@ class RankContext::C10dLink final : public Link {
         // link's, most likely) or the time is up; the wait below then finds the message or sleeps.
         const std::uint64_t seen = ctx_.data_frames_.load(std::memory_order_acquire);
         lock.unlock();
-        for (const auto end = Clock::now() + ctx_.spin_;
-             ctx_.data_frames_.load(std::memory_order_acquire) == seen && !closed_ && !control_.stopped() && Clock::now() < end;)
-          sched_yield();
+        spin_yielding([&] { return ctx_.data_frames_.load(std::memory_order_acquire) == seen && !closed_ && !control_.stopped(); },
+                      ctx_.spin_);
         lock.lock();
       }
       if (!ctx_.wait([&] { return closed_ || !q.empty(); }, what_, peer_, &control_, lock) || closed_) return std::nullopt;

@@ -36,6 +36,12 @@ class Channel {
     return value;
   }
 
+  // Whether a pop would return at once (something queued, or closed).
+  bool ready() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_ || !items_.empty();
+  }
+
   // Everything still queued, oldest first (also after close()).
   std::deque<T> take_all() {
     std::lock_guard<std::mutex> lock(mu_);

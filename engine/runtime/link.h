@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -34,10 +33,19 @@ class Link {
   virtual void preload(Message&& m) { push(std::move(m)); }
 };
 
+// A waiting worker's spin (ChannelLink, and the processes' link): while `waiting()`, for at most
+// `budget`, yielding its core to any thread that wants it (the threads that bring the message). A sleeping
+// worker's core may halt, and waking it costs up to hundreds of microseconds on a VM, more than a small
+// model's op (README, "The link's cost").
+template <typename Waiting>
+void spin_yielding(Waiting waiting, std::chrono::nanoseconds budget) {
+  for (const auto end = std::chrono::steady_clock::now() + budget; waiting() && std::chrono::steady_clock::now() < end;)
+    sched_yield();
+}
+
 // Between two worker threads: blocks while full or empty. With a `spin`, a pop that finds nothing first
-// spins for up to that long, yielding its core to any thread that wants it, as long as this link's recent
-// waits were shorter than that: a sleeping worker's core may halt, and waking it costs up to hundreds of
-// microseconds on a VM, more than a small model's op (README, "The link's cost").
+// spins for up to that long (spin_yielding), as long as this link's recent waits were shorter than a
+// quarter of it: a worker that waits longer (the balanced MLP's stage 0, milliseconds) sleeps at once.
 class ChannelLink final : public Link {
  public:
   // The spin the threaded executor gives its links when every worker has cores of its own (a spinning
@@ -46,44 +54,22 @@ class ChannelLink final : public Link {
 
   explicit ChannelLink(std::size_t capacity, std::chrono::microseconds spin = std::chrono::microseconds(0))
       : channel_(capacity), spin_(spin) {}
-  bool push(Message&& m) override {
-    if (!channel_.push(std::move(m))) return false;
-    pushed_.fetch_add(1, std::memory_order_release);
-    return true;
-  }
+  bool push(Message&& m) override { return channel_.push(std::move(m)); }
   std::optional<Message> pop() override {
-    using Clock = std::chrono::steady_clock;
-    if (pushed_.load(std::memory_order_acquire) != popped_.load(std::memory_order_relaxed)) return taken(channel_.pop());
-    const auto start = Clock::now();
-    if (typical_wait_ < spin_)
-      while (pushed_.load(std::memory_order_acquire) == popped_.load(std::memory_order_relaxed) && !closed_ &&
-             Clock::now() - start < spin_)
-        sched_yield();
-    std::optional<Message> m = taken(channel_.pop());
-    typical_wait_ = (3 * typical_wait_ + std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)) / 4;
+    if (spin_.count() == 0 || channel_.ready()) return channel_.pop();
+    const auto start = std::chrono::steady_clock::now();
+    if (4 * typical_wait_ < spin_) spin_yielding([&] { return !channel_.ready(); }, spin_);
+    std::optional<Message> m = channel_.pop();
+    typical_wait_ = (3 * typical_wait_ + std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)) / 4;
     return m;
   }
-  void close() override {
-    closed_ = true;
-    channel_.close();
-  }
-  std::deque<Message> take_all() override {
-    std::deque<Message> out = channel_.take_all();
-    popped_.fetch_add(out.size(), std::memory_order_relaxed);
-    return out;
-  }
+  void close() override { channel_.close(); }
+  std::deque<Message> take_all() override { return channel_.take_all(); }
 
  private:
-  std::optional<Message> taken(std::optional<Message> m) {
-    if (m) popped_.fetch_add(1, std::memory_order_relaxed);
-    return m;
-  }
-
   Channel<Message> channel_;
   std::chrono::nanoseconds spin_;
-  std::atomic<std::uint64_t> pushed_{0}, popped_{0};  // messages in and out (a pop spins while they match)
-  std::atomic<bool> closed_{false};
-  std::chrono::nanoseconds typical_wait_{0};  // the receiver's own: the last waits, smoothed
+  std::chrono::nanoseconds typical_wait_{0};  // the receiver's own: its last waits, smoothed
 };
 
 // Between two chunks of one device: the same thread sends and receives, so the message must already be

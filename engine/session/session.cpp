@@ -4,8 +4,6 @@
 // session_ranks.cpp; the state they share is session_impl.h.
 #include "engine/session/session.h"
 
-#include <sched.h>
-
 #include "engine/session/pinning.h"
 
 #include <algorithm>
@@ -285,13 +283,7 @@ std::unique_ptr<Pipeline> Session::Impl::make_pipeline(std::vector<std::unique_p
 }
 
 std::vector<std::vector<int>> Session::Impl::pinned_cores(int devices) const {
-  std::vector<int> allowed;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) allowed.push_back(c);
-  return ps::pinned_cores(cfg, opts.dist, dist ? dist->rank() : 0, devices, allowed);
+  return ps::pinned_cores(cfg, opts.dist, dist ? dist->rank() : 0, devices, allowed_cores());
 }
 
 EvalMetrics Session::Impl::evaluate(int epoch) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 #if defined(__linux__)
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,6 +31,20 @@ void lower_this_thread(int by) {
 #else
   (void)by;
 #endif
+}
+
+std::vector<int> allowed_cores() {
+  std::vector<int> out;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) out.push_back(c);
+#endif
+  if (out.empty())
+    for (int c = 0; c < static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); ++c) out.push_back(c);
+  return out;
 }
 
 }  // namespace ps
