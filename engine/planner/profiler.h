@@ -79,7 +79,8 @@ struct ModelProfile {
   bool split_measured() const;  // every unit has measured I and W times
   // Sets a simulation of CPU stage threads on `hardware_threads` to this profile's cores, hand-off and
   // switch (SimOptions::cores, latency_s, switch_s); `cores` stays as it is when not measured. The
-  // hand-off is the processes' (processes_latency_s, where measured) for `executor` "processes".
+  // hand-off is the processes' (processes_latency_s, where measured) for `executor` "processes"; the
+  // threads' links spin (SimOptions::spin_s), the processes' spin is in their measured hand-off.
   void apply_machine(SimOptions& so, int hardware_threads, const std::string& executor = "threaded") const;
   std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
   std::int64_t total_param_bytes() const;

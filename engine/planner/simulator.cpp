@@ -5,7 +5,8 @@
 // the gradient of B at k+1 after its transfer; data-parallel U: every replica's B plus the all-reduce),
 // and its device is free. A device picks, among its stages' ready ops, the one ready first. Transfers
 // queue on one full-duplex link per pair of adjacent stages (none between stages on the same device),
-// and arrive `latency_s` after they leave it.
+// and arrive `latency_s` after they leave it; with `spin_s`, a message reaches a receiver that is still
+// spinning for it at once (its link's recent waits short, as in ChannelLink).
 // Time advances from event to event (an op ends, an input arrives); with `cores` set, the running ops
 // share the cores evenly, so every op's remaining work shrinks at min(1, cores / running) per second;
 // an op that starts while every hardware thread runs another pays `switch_s` more work.
@@ -29,6 +30,12 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using MessageKey = std::tuple<int, int, int, int>;  // receiving stage, kind, minibatch, micro
+using LinkKey = std::pair<int, int>;                 // receiving stage, kind (F: activations, B: gradients)
+
+struct Message {
+  double sent = 0;       // when it left the link (its bytes sent; before any hand-off)
+  bool crosses = false;  // between two devices: pays the hand-off
+};
 
 struct Running {
   int stage = 0;
@@ -58,6 +65,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   if (opts.latency_s < 0) throw InputError("", "latency", "must not be negative");
   if (opts.cores < 0) throw InputError("", "cores", "must not be negative");
   if (opts.switch_s < 0) throw InputError("", "switch", "must not be negative");
+  if (opts.spin_s < 0) throw InputError("", "spin", "must not be negative");
   // One op list per worker: per stage, or, for schedules that place several chunks on a device, per device
   // (its ops name their chunk).
   const int v = replicas ? 1 : resolve_chunks(opts.schedule, opts.chunks);
@@ -109,7 +117,12 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   res.stages = S;
   res.stage_busy_s.assign(S, 0);
   res.device_busy_s.assign(D, 0);
-  std::map<MessageKey, double> arrival;
+  std::map<MessageKey, Message> arrival;
+  // The spin (SimOptions::spin_s): only when every worker has a hardware thread of its own. Per link,
+  // its receiver's smoothed waits; per op list, when its last op ended (where a wait for a message starts).
+  const bool spins = opts.spin_s > 0 && opts.hardware_threads > 0 && D <= opts.hardware_threads;
+  std::map<LinkKey, double> typical_wait;
+  std::vector<double> free_since(S, 0);
   std::vector<int> backward_done(N, 0);
   std::vector<double> backward_last(N, 0);
   std::vector<double> link_free_fwd(C, 0), link_free_bwd(C, 0);  // link c: between chunks c and c+1
@@ -119,19 +132,29 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   std::size_t total = 0, done = 0;
   for (const auto& l : ops) total += l.size();
 
+  // The link the next op of stage k takes its input from (kind -1: none).
+  auto input_link = [&](int k) -> LinkKey {
+    const Op& op = ops[k][pos[k]];
+    const int c = chunk_of(op, k);
+    if (!replicas && op.kind == OpKind::Forward && c > 0) return {c, int(OpKind::Forward)};
+    if (!replicas && sends_gradient(op.kind) && c < C - 1) return {c, int(OpKind::Backward)};
+    return {c, -1};
+  };
+  // Whether stage k's receiver is still spinning when message m comes (it started waiting when its last
+  // op ended) and so takes it at once.
+  auto caught_spinning = [&](int k, const LinkKey& link, const Message& m) {
+    return spins && m.sent <= free_since[k] + opts.spin_s && 4 * typical_wait[link] < opts.spin_s;
+  };
   // When the next op of stage k may start as far as its inputs go (nullopt: not produced yet).
   auto ready_time = [&](int k) -> std::optional<double> {
     const Op& op = ops[k][pos[k]];
-    const int c = chunk_of(op, k);
-    if (!replicas && op.kind == OpKind::Forward && c > 0) {
-      auto it = arrival.find({c, int(OpKind::Forward), op.minibatch, op.micro});
+    const LinkKey link = input_link(k);
+    if (link.second >= 0) {
+      auto it = arrival.find({link.first, link.second, op.minibatch, op.micro});
       if (it == arrival.end()) return std::nullopt;
-      return it->second;
-    }
-    if (!replicas && sends_gradient(op.kind) && c < C - 1) {
-      auto it = arrival.find({c, int(OpKind::Backward), op.minibatch, op.micro});
-      if (it == arrival.end()) return std::nullopt;
-      return it->second;
+      const Message& m = it->second;
+      if (!m.crosses) return m.sent;
+      return caught_spinning(k, link, m) ? std::max(m.sent, free_since[k]) : m.sent + opts.latency_s;
     }
     if (replicas && op.kind == OpKind::Update && C > 1) {
       if (backward_done[op.minibatch] < C) return std::nullopt;
@@ -142,14 +165,14 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   auto send = [&](int from, int to, bool gradient, const Op& op, double at) {
     const std::int64_t bytes = boundary_bytes(std::min(from, to), op);
     double start = at, end = at;
-    if ((bw > 0 || opts.latency_s > 0) && device_of(list_of(from)) != device_of(list_of(to))) {
+    const bool crosses = device_of(list_of(from)) != device_of(list_of(to));
+    if ((bw > 0 || opts.latency_s > 0) && crosses) {
       if (bw > 0) {
         double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
         start = std::max(at, free_at);
         end = start + double(bytes) / bw;
         free_at = end;
       }
-      end += opts.latency_s;
       TransferEvent tr;
       tr.from_stage = from;
       tr.to_stage = to;
@@ -157,11 +180,11 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       tr.minibatch = op.minibatch;
       tr.micro = op.micro;
       tr.t_start_ns = to_ns(start);
-      tr.t_end_ns = to_ns(end);
+      tr.t_end_ns = to_ns(end + opts.latency_s);  // the hand-off a receiver that waits asleep pays
       tr.bytes = bytes;
       res.transfers.push_back(tr);
     }
-    arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = end;
+    arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = {end, crosses};
   };
 
   double t = 0;
@@ -181,6 +204,14 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       }
       if (pick < 0) continue;
       stage_running[pick] = device_running[d] = true;
+      if (spins) {  // a receiver that waited for its message (asleep or spinning): the wait joins its link's
+        const LinkKey link = input_link(pick);
+        if (link.second >= 0 && pick_ready > free_since[pick]) {
+          const Op& op = ops[pick][pos[pick]];
+          if (arrival.at({link.first, link.second, op.minibatch, op.micro}).crosses)
+            typical_wait[link] = (3 * typical_wait[link] + (t - free_since[pick])) / 4;
+        }
+      }
       const bool preempts = opts.switch_s > 0 && opts.hardware_threads > 0 && int(active.size()) >= opts.hardware_threads;
       active.push_back({pick, t, duration(pick, ops[pick][pos[pick]]) + (preempts ? opts.switch_s : 0.0)});
     }
@@ -231,6 +262,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       res.stage_busy_s[k] += t - a.start;
       res.device_busy_s[device_of(k)] += t - a.start;
       stage_running[k] = device_running[device_of(k)] = false;
+      free_since[k] = t;
       ++pos[k];
       ++done;
       if (!replicas && op.kind == OpKind::Forward && c < C - 1) send(c, c + 1, false, op, t);

@@ -10,6 +10,9 @@
 
 namespace ps {
 
+// The spin of the threaded executor's links (ChannelLink::kSpin; a test checks that they agree).
+inline constexpr double kThreadsSpin_s = 1e-3;
+
 struct SimOptions {
   std::string schedule = "1f1b-flush";
   int microbatches = 1;
@@ -34,6 +37,13 @@ struct SimOptions {
   // (not occupying the link): the threads' hand-off on CPU stages (ModelProfile::link_latency_s).
   // A receiver busy with other ops hides it; an idle one waits for it.
   double latency_s = 0;
+  // A worker that finds no message spins up to `spin_s` before it sleeps, as the threaded executor's
+  // ChannelLink does when every worker has a hardware thread of its own (applied only when the workers
+  // are at most hardware_threads, which counts hardware threads per worker). A message that comes while
+  // its receiver spins costs no hand-off; one that comes after sleeps costs latency_s. As in
+  // ChannelLink, a link spins only while its receiver's recent waits (smoothed: 3/4 the old, 1/4 the
+  // new) are under a quarter of the spin, so a stage that waits long sleeps at once.
+  double spin_s = 0;
 };
 
 struct SimResult {

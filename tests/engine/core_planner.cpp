@@ -302,8 +302,10 @@ TEST(Simulator, AProfileAppliesItsMachine) {
   p.apply_machine(o, 2, "processes");
   EXPECT_DOUBLE_EQ(o.latency_s, 4e-4);
   EXPECT_DOUBLE_EQ(o.switch_s, 3e-5);
+  EXPECT_EQ(o.spin_s, 0);  // measured with the processes' own spin
   p.apply_machine(o, 2, "threaded");
   EXPECT_DOUBLE_EQ(o.latency_s, 1e-4);
+  EXPECT_DOUBLE_EQ(o.spin_s, kThreadsSpin_s);
   const ModelProfile back = profile_from_json(profile_to_json(p), "round trip");
   EXPECT_DOUBLE_EQ(back.link_latency_s, 1e-4);
   EXPECT_DOUBLE_EQ(back.switch_s, 3e-5);
@@ -322,21 +324,61 @@ TEST(Simulator, AProcessesRunPaysTheProcessesHandOff) {
   auto steady_period = [&](const std::string& executor) {
     SimOptions o;
     o.schedule = "1f1b-async";
-    o.minibatches = 40;
+    o.minibatches = 60;
     o.boundaries = {1};
     p.apply_machine(o, 2, executor);
     const SimResult r = simulate(p, o);
-    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 10 and of 30
+    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 30 and of 50 (the spin has set in)
     for (const OpEvent& e : r.ops)
       if (e.stage == 0 && e.kind == OpKind::Forward) {
-        if (e.minibatch == 10) first = e.t_start_ns;
-        if (e.minibatch == 30) last = e.t_start_ns;
+        if (e.minibatch == 30) first = e.t_start_ns;
+        if (e.minibatch == 50) last = e.t_start_ns;
       }
     return 1e-9 * double(last - first) / 20;
   };
+  // The threads' waiting stage spins (2 workers on 2 hardware threads) and takes each message at once.
   const double threads = steady_period("threaded"), processes = steady_period("processes");
-  EXPECT_NEAR(processes - threads, 6e-4 - 1e-4, 1e-6);
-  EXPECT_NEAR(threads, 0.004 * 3 + 1e-4, 1e-6);  // f + b + L: a stage's 4 ms forward and 8 ms backward
+  EXPECT_NEAR(processes - threads, 6e-4, 1e-6);
+  EXPECT_NEAR(threads, 0.004 * 3, 1e-6);  // f + b: a stage's 4 ms forward and 8 ms backward
+}
+
+// The threaded executor's links spin (ChannelLink): a message that comes while its receiver spins costs
+// no hand-off. 1f1b-async on 2 balanced stages pays one hand-off per minibatch (above) unless the waiting
+// stage spins; with more workers than hardware threads nothing spins. The sequential schedule's
+// receivers wait a whole op or more (4 ms, four spins of 1 ms): they sleep and pay every hand-off, unless
+// the spin outlasts their waits.
+TEST(Simulator, ASpinningReceiverTakesItsMessageWithoutTheHandOff) {
+  const ModelProfile p = hand_profile({0.004, 0.004}, 8, 1);
+  auto period = [&](const SimOptions& o) {
+    const SimResult r = simulate(p, o);
+    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 30 and of 50 (the spin has set in)
+    for (const OpEvent& e : r.ops)
+      if (e.stage == 0 && e.kind == OpKind::Forward) {
+        if (e.minibatch == 30) first = e.t_start_ns;
+        if (e.minibatch == 50) last = e.t_start_ns;
+      }
+    return 1e-9 * double(last - first) / 20;
+  };
+  SimOptions o = sim("1f1b-async", {1}, 1, 60);
+  o.latency_s = 1e-4;
+  o.hardware_threads = 2;
+  const double asleep = period(o);
+  EXPECT_NEAR(asleep, 0.012 + 1e-4, 1e-6);
+  o.spin_s = 1e-3;
+  EXPECT_NEAR(period(o), 0.012, 1e-6);
+  o.hardware_threads = 1;  // 2 workers on 1 hardware thread: no spin
+  EXPECT_NEAR(period(o), asleep, 1e-9);
+
+  SimOptions q = sim("sequential", {1}, 1, 10);
+  q.latency_s = 0.002;
+  q.hardware_threads = 2;
+  const double seq_asleep = simulate(p, q).makespan_s;
+  q.spin_s = 1e-3;
+  EXPECT_NEAR(simulate(p, q).makespan_s, seq_asleep, 1e-12);
+  q.spin_s = 0.05;  // longer than every wait: the 20 hand-offs (F to stage 1, B back, per minibatch) caught
+  EXPECT_NEAR(simulate(p, q).makespan_s, seq_asleep - 10 * 2 * 0.002, 1e-9);
+  q.spin_s = -1;
+  EXPECT_THROW(simulate(p, q), InputError);
 }
 
 // I and W come from the profile when it measured them: a device holds its I and W ops' own times, and

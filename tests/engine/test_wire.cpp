@@ -20,6 +20,7 @@
 #include "engine/runtime/link.h"
 #include "engine/runtime/run_control.h"
 #include "engine/dist/wire.h"
+#include "engine/planner/simulator.h"
 
 namespace ps::dist {
 namespace {
@@ -236,6 +237,11 @@ TEST(Link, ASpinningChannelTakesTheMessageAndTheCloseAtOnce) {
   link.close();
   ASSERT_EQ(closed.wait_for(bound), std::future_status::ready) << "the close did not end the spin";
   EXPECT_FALSE(closed.get().has_value());
+}
+
+// The simulator spins as long as the threaded executor's links do.
+TEST(Link, TheSimulatorSpinsAsLongAsTheChannel) {
+  EXPECT_DOUBLE_EQ(std::chrono::duration<double>(ChannelLink::kSpin).count(), kThreadsSpin_s);
 }
 
 }  // namespace
