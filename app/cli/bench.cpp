@@ -62,7 +62,7 @@ void declare_bench(CLI::App& command) {
   add_value(command, "--steps", "N", "minibatches per timed run (default 60; processes " + std::to_string(kProcessesBenchSteps) + ")");
   add_value(command, "--repeats", "R", "at least R pairs (or repeats) of each measurement (default 3)");
   add_value(command, "--budget", "S", "overhead, scaling, telemetry: add pairs for up to S seconds (default 60; 0: exactly R)");
-  add_value(command, "--spread", "X", "overhead, scaling, telemetry: stop once the ratio's spread is below X (default 0.01)");
+  add_value(command, "--spread", "X", "overhead, scaling, telemetry: stop once the ratio's spread is below X, from 6 rounds on (default 0.01)");
   add_value(command, "--strategies", "a,b,...", "memory: the strategies to measure (latest and stash always)");
   add_value(command, "--stages", "N", "memory, efficiency: stages (devices) of every run (default the preset's, at least 2)");
   add_value(command, "--schedules", "a,b,...", "efficiency: the schedules to measure (default every pipeline schedule)");

@@ -22,6 +22,10 @@ RatioStats ratio_stats(const std::vector<double>& values);
 
 double median_of(std::vector<double> values);
 
+// The fewest rounds whose spread may end a run of rounds before its budget (a spread from fewer says
+// little).
+inline constexpr int kFewestToSettle = 6;
+
 struct PairedOptions {
   int min_rounds = 3;     // --repeats
   int max_rounds = 40;
