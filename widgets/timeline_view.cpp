@@ -202,6 +202,7 @@ void TimelineView::setStageCount(int stages) {
 
 void TimelineView::setStageLabels(const QStringList& labels) {
   stage_labels_ = labels;
+  gutter_.px = -1;
   update();
 }
 
@@ -241,10 +242,14 @@ void TimelineView::setShowGhost(bool show) {
 // Wide enough for "Stage 00" and for the rows' second lines ("cpu:1 · pid 4711 on host" for a rank),
 // up to a quarter of the view.
 int TimelineView::gutterWidth() const {
+  if (gutter_.px >= 0 && gutter_.view_width == width() && gutter_.font == font()) return gutter_.px;
   const QFontMetrics fm = fontMetrics();
   int w = fm.horizontalAdvance(QStringLiteral("Stage 00  "));
   for (const QString& l : stage_labels_) w = std::max(w, fm.horizontalAdvance(l) + 8);
-  return std::min(w, std::max(fm.horizontalAdvance(QStringLiteral("Stage 00  ")), width() / 4)) + 12;
+  gutter_.px = std::min(w, std::max(fm.horizontalAdvance(QStringLiteral("Stage 00  ")), width() / 4)) + 12;
+  gutter_.view_width = width();
+  gutter_.font = font();
+  return gutter_.px;
 }
 int TimelineView::laneHeight() const { return std::max(6, fontMetrics().height() / 2); }
 
@@ -551,6 +556,7 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, int stag
 
   const QFontMetrics fm = fontMetrics();
   const bool two_lines = h >= 2 * fm.height();
+  const int narrowest_label = fm.horizontalAdvance(QStringLiteral("F0")) + 4;
   for (std::size_t i : wide_) {
     const OpEvent& e = ops[i];
     const ClockSpan sp = span_of(i);
@@ -573,7 +579,7 @@ std::pair<std::size_t, std::size_t> TimelineView::paintOps(QPainter& p, int stag
       p.setBrush(Qt::NoBrush);
       p.drawRect(box.adjusted(1, 1, -1, -1));
     }
-    if (h < fm.height() || w < fm.horizontalAdvance(QStringLiteral("F0")) + 4) continue;
+    if (h < fm.height() || w < narrowest_label) continue;
     // The fullest label that fits: name and version (on two lines when the row is tall), else the name.
     QString label = opLabel(e, two_lines);
     int label_w = 0;

@@ -6,6 +6,7 @@
 // 100k-op buffer interactive. The x axis is one of three clocks (TimelineModel): wall time, compute time
 // or op slots; on the last two the view never zooms out so far that a box loses its label.
 #pragma once
+#include <QFont>
 #include <QPointF>
 #include <QRectF>
 #include <QRgb>
@@ -177,6 +178,13 @@ class TimelineView : public QWidget {
 
   TimelineModel model_;
   QStringList stage_labels_;
+  // gutterWidth() measures text, and every xForTime() asks for it: kept until the labels, the font or the
+  // view's width change.
+  mutable struct {
+    int px = -1;
+    int view_width = -1;
+    QFont font;
+  } gutter_;
   QStringList stage_memory_;  // per row, HTML (stage_memory_text)
   std::int64_t t0_ = 0;
   double ns_per_px_ = 1e4;
