@@ -204,7 +204,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       }
       if (pick < 0) continue;
       stage_running[pick] = device_running[d] = true;
-      if (spins) {  // a receiver that waited for its message (asleep or spinning): the wait joins its link's
+      if (spins) {  // a receiver that waited for its message, asleep or spinning: its link's smoothed waits
         const LinkKey link = input_link(pick);
         if (link.second >= 0 && pick_ready > free_since[pick]) {
           const Op& op = ops[pick][pos[pick]];

@@ -56,6 +56,27 @@ class TestTimelineView : public QObject {
     QVERIFY(view_->lastPaintStats().drawn > 0);
   }
 
+  // The rows' labels decide the gutter (and so where the plot starts); its width is kept between paints,
+  // and follows the labels, the font and the view's width when they change.
+  void theGutterFollowsTheLabelsTheFontAndTheWidth() {
+    const int plain = view_->plotRect().left();
+    QCOMPARE(view_->xForTime(view_->timeForX(plain + 100)), double(plain + 100));
+    view_->setStageLabels({QStringLiteral("cpu:0 · pid 4711 on a-long-host-name")});
+    const int labelled = view_->plotRect().left();
+    QVERIFY2(labelled > plain, qPrintable(QStringLiteral("%1 <= %2").arg(labelled).arg(plain)));
+    QFont big = view_->font();
+    big.setPointSizeF(big.pointSizeF() * 1.5);
+    view_->setFont(big);
+    const int bigger = view_->plotRect().left();
+    QVERIFY2(bigger > labelled, qPrintable(QStringLiteral("%1 <= %2").arg(bigger).arg(labelled)));
+    view_->resize(400, 320);  // capped at a quarter of the view
+    QCOMPARE(view_->plotRect().left(), std::max(QFontMetrics(big).horizontalAdvance(QStringLiteral("Stage 00  ")), 100) + 12);
+    view_->setStageLabels({});
+    view_->setFont(QFont());
+    view_->resize(1000, 320);
+    QCOMPARE(view_->plotRect().left(), plain);
+  }
+
   void theComputeClockLeavesPausesOut() {
     TelemetryBatch b;
     b.ops.push_back(test::make_op(0, OpKind::Forward, 0, 0, 1'000'000));
