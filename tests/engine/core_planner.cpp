@@ -140,6 +140,18 @@ SimOptions sim(const std::string& schedule, std::vector<int> boundaries, int M, 
   return o;
 }
 
+// Seconds per minibatch in a simulation's steady state: from stage 0's forward of minibatch 30 to that
+// of minibatch 50 (a spin has set in by then; the run needs 51 minibatches or more).
+double steady_minibatch_period(const SimResult& r) {
+  std::int64_t first = -1, last = -1;
+  for (const OpEvent& e : r.ops)
+    if (e.stage == 0 && e.kind == OpKind::Forward) {
+      if (e.minibatch == 30) first = e.t_start_ns;
+      if (e.minibatch == 50) last = e.t_start_ns;
+    }
+  return first < 0 || last < 0 ? -1 : 1e-9 * double(last - first) / 20;
+}
+
 TEST(Simulator, EqualStagesGiveTheIdealBubble) {
   for (const std::string name : {"gpipe", "1f1b-flush"})
     for (int S : {2, 3, 4})
@@ -322,19 +334,9 @@ TEST(Simulator, AProcessesRunPaysTheProcessesHandOff) {
   p.link_latency_s = 1e-4;
   p.processes_latency_s = 6e-4;
   auto steady_period = [&](const std::string& executor) {
-    SimOptions o;
-    o.schedule = "1f1b-async";
-    o.minibatches = 60;
-    o.boundaries = {1};
+    SimOptions o = sim("1f1b-async", {1}, 1, 60);
     p.apply_machine(o, 2, executor);
-    const SimResult r = simulate(p, o);
-    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 30 and of 50 (the spin has set in)
-    for (const OpEvent& e : r.ops)
-      if (e.stage == 0 && e.kind == OpKind::Forward) {
-        if (e.minibatch == 30) first = e.t_start_ns;
-        if (e.minibatch == 50) last = e.t_start_ns;
-      }
-    return 1e-9 * double(last - first) / 20;
+    return steady_minibatch_period(simulate(p, o));
   };
   // The threads' waiting stage spins (2 workers on 2 hardware threads) and takes each message at once.
   const double threads = steady_period("threaded"), processes = steady_period("processes");
@@ -349,16 +351,7 @@ TEST(Simulator, AProcessesRunPaysTheProcessesHandOff) {
 // the spin outlasts their waits.
 TEST(Simulator, ASpinningReceiverTakesItsMessageWithoutTheHandOff) {
   const ModelProfile p = hand_profile({0.004, 0.004}, 8, 1);
-  auto period = [&](const SimOptions& o) {
-    const SimResult r = simulate(p, o);
-    std::int64_t first = -1, last = -1;  // stage 0's forward of minibatch 30 and of 50 (the spin has set in)
-    for (const OpEvent& e : r.ops)
-      if (e.stage == 0 && e.kind == OpKind::Forward) {
-        if (e.minibatch == 30) first = e.t_start_ns;
-        if (e.minibatch == 50) last = e.t_start_ns;
-      }
-    return 1e-9 * double(last - first) / 20;
-  };
+  auto period = [&](const SimOptions& o) { return steady_minibatch_period(simulate(p, o)); };
   SimOptions o = sim("1f1b-async", {1}, 1, 60);
   o.latency_s = 1e-4;
   o.hardware_threads = 2;
