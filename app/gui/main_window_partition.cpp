@@ -120,6 +120,7 @@ void MainWindow::updatePrediction() {
                             .arg(p.cores, 0, 'f', 2)
                             .arg(1e3 * p.hand_off_s, 0, 'f', 2)
                             .arg(config.executor == "processes" ? tr("processes") : tr("threads"));
+    if (p.spins) figures.source += tr(" (none for a thread still spinning for it)");
     pipeline_->setPrediction(p.ops, figures);
   } catch (const std::exception& e) {
     pipeline_->clearPrediction(tr("No prediction: %1").arg(QString::fromStdString(e.what())));

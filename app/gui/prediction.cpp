@@ -73,6 +73,7 @@ Prediction predict_run(const ModelProfile& measured, const RunConfig& config, co
       out.hand_off_s = opts.latency_s;
     }
     const SimResult sim = simulate(profile, opts);
+    out.spins = out.spins || sim.spins;
     std::vector<OpEvent> ops;
     if (head == wanted) {
       ops = sim.ops;

@@ -31,6 +31,7 @@ struct Prediction {
   // the hand-off of a message between them (threads' or processes', ModelProfile::apply_machine).
   double cores = 0;
   double hand_off_s = 0;
+  bool spins = false;  // a waiting stage thread spins first (SimResult::spins): a message that finds it so costs none
 };
 
 // Predicts `config` (schedule, microbatches, batch size, devices) from its start: with the

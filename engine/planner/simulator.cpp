@@ -35,6 +35,7 @@ using LinkKey = std::pair<int, int>;                 // receiving stage, kind (F
 struct Message {
   double sent = 0;       // when it left the link (its bytes sent; before any hand-off)
   bool crosses = false;  // between two devices: pays the hand-off
+  int transfer = -1;     // its SimResult::transfers entry, if recorded
 };
 
 struct Running {
@@ -180,11 +181,12 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       tr.minibatch = op.minibatch;
       tr.micro = op.micro;
       tr.t_start_ns = to_ns(start);
-      tr.t_end_ns = to_ns(end + opts.latency_s);  // the hand-off a receiver that waits asleep pays
+      tr.t_end_ns = to_ns(end + opts.latency_s);  // the hand-off; its receiver's op may take it sooner
       tr.bytes = bytes;
       res.transfers.push_back(tr);
     }
-    arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = {end, crosses};
+    const int transfer = res.transfers.empty() || !crosses || !(bw > 0 || opts.latency_s > 0) ? -1 : int(res.transfers.size()) - 1;
+    arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = {end, crosses, transfer};
   };
 
   double t = 0;
@@ -204,12 +206,15 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       }
       if (pick < 0) continue;
       stage_running[pick] = device_running[d] = true;
-      if (spins) {  // a receiver that waited for its message, asleep or spinning: its link's smoothed waits
+      if (spins) {
         const LinkKey link = input_link(pick);
-        if (link.second >= 0 && pick_ready > free_since[pick]) {
+        if (link.second >= 0) {
           const Op& op = ops[pick][pos[pick]];
-          if (arrival.at({link.first, link.second, op.minibatch, op.micro}).crosses)
-            typical_wait[link] = (3 * typical_wait[link] + (t - free_since[pick])) / 4;
+          const Message& m = arrival.at({link.first, link.second, op.minibatch, op.micro});
+          // A message its receiver caught spinning paid no hand-off: its transfer ends when it left the link.
+          if (m.transfer >= 0 && caught_spinning(pick, link, m)) res.transfers[std::size_t(m.transfer)].t_end_ns = to_ns(m.sent);
+          // A receiver that waited for its message, asleep or spinning: its link's smoothed waits.
+          if (m.crosses && pick_ready > free_since[pick]) typical_wait[link] = (3 * typical_wait[link] + (t - free_since[pick])) / 4;
         }
       }
       const bool preempts = opts.switch_s > 0 && opts.hardware_threads > 0 && int(active.size()) >= opts.hardware_threads;
@@ -275,6 +280,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
     active.swap(still);
   }
   res.makespan_s = t;
+  res.spins = spins;
   res.samples_per_second = t > 0 ? double(N) * profile.batch_size / t : 0;
   double util = 0;
   for (int k = 0; k < S; ++k) util += t > 0 ? res.stage_busy_s[k] / t : 0;

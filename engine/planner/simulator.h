@@ -48,6 +48,8 @@ struct SimOptions {
 
 struct SimResult {
   std::vector<OpEvent> ops;             // predicted start/end (ns since the start); stage = chunk, device = list
+  // Per message between devices (where a bandwidth or a hand-off is simulated): its bytes on the link,
+  // then the hand-off to its receiver (none where the receiver was still spinning for it).
   std::vector<TransferEvent> transfers;
   int stages = 0;                       // op lists: stages, or devices when they hold several chunks
   double makespan_s = 0;
@@ -55,6 +57,7 @@ struct SimResult {
   double bubble_fraction = 0;           // 1 - mean over stages of busy / makespan (as RunSummary measures)
   std::vector<double> stage_busy_s;
   std::vector<double> device_busy_s;
+  bool spins = false;                   // the workers spun before they slept (SimOptions::spin_s applied)
 };
 
 // Throws InputError for invalid options (unknown schedule, bad partition, devices < 1) and

@@ -359,8 +359,22 @@ TEST(Simulator, ASpinningReceiverTakesItsMessageWithoutTheHandOff) {
   EXPECT_NEAR(asleep, 0.012 + 1e-4, 1e-6);
   o.spin_s = 1e-3;
   EXPECT_NEAR(period(o), 0.012, 1e-6);
+  // The transfers say so: in the steady state every message's hand-off is gone (no bandwidth: it ends
+  // where it starts); before the spin set in (the first minibatches' waits were long) it was paid.
+  const SimResult spun = simulate(p, o);
+  EXPECT_TRUE(spun.spins);
+  ASSERT_FALSE(spun.transfers.empty());
+  EXPECT_EQ(spun.transfers.front().t_end_ns - spun.transfers.front().t_start_ns, 100000);
+  int caught = 0;
+  for (const auto& tr : spun.transfers)
+    if (tr.minibatch >= 30 && tr.minibatch <= 50) {  // (the drain's waits are long again: asleep)
+      EXPECT_EQ(tr.t_end_ns, tr.t_start_ns) << "minibatch " << tr.minibatch;
+      ++caught;
+    }
+  EXPECT_GT(caught, 0);
   o.hardware_threads = 1;  // 2 workers on 1 hardware thread: no spin
   EXPECT_NEAR(period(o), asleep, 1e-9);
+  EXPECT_FALSE(simulate(p, o).spins);
 
   SimOptions q = sim("sequential", {1}, 1, 10);
   q.latency_s = 0.002;
