@@ -1,4 +1,5 @@
 // ModelProfile arithmetic, the analytic estimate, the JSON cache format and the cache location.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,17 @@ void ModelProfile::apply_machine(SimOptions& so, int hardware_threads, const std
   // processes' measured hand-off already includes their link's spin.
   so.spin_s = executor == "processes" ? 0.0 : kThreadsSpin_s;
   if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));
+}
+
+double typical_op_cost(const std::vector<double>& seconds) {
+  if (seconds.empty()) return 0;
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t n = sorted.size();
+  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  double sum = 0;
+  for (double x : sorted) sum += std::min(x, 3 * median);
+  return sum / double(n);
 }
 
 bool ModelProfile::split_measured() const {

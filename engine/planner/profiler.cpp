@@ -263,7 +263,7 @@ std::vector<OpEvent> calibration_run(RunConfig c, const std::string& what, std::
 // The engine's own op times per unit: short runs with one unit per stage on the sequential executor
 // (one op at a time, so no op shares the cores with another), no evaluation: a synchronous schedule
 // (1f1b-flush) for F, B and U, and zb-h1 for the I and W of a split backward.
-// Replaces each unit's microbatch-size times by the medians of its ops, scales its minibatch-size times
+// Replaces each unit's microbatch-size times by its ops' typical cost (typical_op_cost), scales its minibatch-size times
 // by the same factor, takes its update time from its U ops and its I and W times from zb-h1's.
 void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelProfile& p) {
   const int n = static_cast<int>(p.units.size());
@@ -289,26 +289,26 @@ void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelPr
     }
     return t;
   };
-  auto median_of = [](const Times& t, OpKind kind, int u) {
+  auto cost_of = [](const Times& t, OpKind kind, int u) {
     const auto it = t.find(kind);
     if (it == t.end() || it->second[static_cast<std::size_t>(u)].empty()) return 0.0;
-    return median(it->second[static_cast<std::size_t>(u)]);
+    return typical_op_cost(it->second[static_cast<std::size_t>(u)]);
   };
   Times sync = run("1f1b-flush");
   Times split = run("zb-h1");
   for (int u = 0; u < n; ++u) {
     UnitProfile& up = p.units[u];
-    if (const double t = median_of(sync, OpKind::Forward, u); t > 0 && up.forward_micro_s > 0) {
+    if (const double t = cost_of(sync, OpKind::Forward, u); t > 0 && up.forward_micro_s > 0) {
       up.forward_batch_s *= t / up.forward_micro_s;
       up.forward_micro_s = t;
     }
-    if (const double t = median_of(sync, OpKind::Backward, u); t > 0 && up.backward_micro_s > 0) {
+    if (const double t = cost_of(sync, OpKind::Backward, u); t > 0 && up.backward_micro_s > 0) {
       up.backward_batch_s *= t / up.backward_micro_s;
       up.backward_micro_s = t;
     }
-    if (const double t = median_of(sync, OpKind::Update, u); t > 0) up.update_s = t;
-    up.input_grad_micro_s = median_of(split, OpKind::InputGrad, u);
-    up.weight_grad_micro_s = median_of(split, OpKind::WeightGrad, u);
+    if (const double t = cost_of(sync, OpKind::Update, u); t > 0) up.update_s = t;
+    up.input_grad_micro_s = cost_of(split, OpKind::InputGrad, u);
+    up.weight_grad_micro_s = cost_of(split, OpKind::WeightGrad, u);
   }
   p.in_engine = true;
 }

@@ -28,6 +28,13 @@ struct UnitProfile {
   std::int64_t param_bytes = 0;
 };
 
+// What one op of a kind costs in a run of many, from a calibration run's op times (seconds): their mean,
+// each counted at most 3 medians long. A pipeline's throughput follows the sum of its op times, so the
+// mean and not the median: op times lean right (a gpipe run of presets/schedules.json on 2 stages: F
+// 189 us mean against 173 median). The cap keeps a rare stall of the VM, milliseconds long in a short
+// calibration run, from deciding it.
+double typical_op_cost(const std::vector<double>& seconds);
+
 struct ModelProfile {
   std::string key;     // model config, device, batch size, threads: what the cache is keyed by
   std::string model;   // model name

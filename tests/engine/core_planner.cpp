@@ -152,6 +152,16 @@ double steady_minibatch_period(const SimResult& r) {
   return first < 0 || last < 0 ? -1 : 1e-9 * double(last - first) / 20;
 }
 
+// An op's typical cost is the mean of its times, a stall capped at 3 medians: right-leaning times cost
+// more than their median; one stall of 100 times the rest counts 3 times; none of it for an empty list.
+TEST(Profiler, AnOpsTypicalCostIsItsMeanWithStallsCapped) {
+  EXPECT_DOUBLE_EQ(typical_op_cost({1, 1, 1, 2, 5}), 1.6);  // median 1: the 5 counts 3, (1+1+1+2+3)/5
+  EXPECT_GT(typical_op_cost({1, 1, 1, 2, 2}), 1.0);         // above the median
+  EXPECT_DOUBLE_EQ(typical_op_cost({2, 2, 2, 2, 200}), 2.8);
+  EXPECT_DOUBLE_EQ(typical_op_cost({4}), 4.0);
+  EXPECT_EQ(typical_op_cost({}), 0.0);
+}
+
 TEST(Simulator, EqualStagesGiveTheIdealBubble) {
   for (const std::string name : {"gpipe", "1f1b-flush"})
     for (int S : {2, 3, 4})
