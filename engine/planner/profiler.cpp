@@ -263,8 +263,9 @@ std::vector<OpEvent> calibration_run(RunConfig c, const std::string& what, std::
 // The engine's own op times per unit: short runs with one unit per stage on the sequential executor
 // (one op at a time, so no op shares the cores with another), no evaluation: a synchronous schedule
 // (1f1b-flush) for F, B and U, and zb-h1 for the I and W of a split backward.
-// Replaces each unit's microbatch-size times by its ops' typical cost (typical_op_cost), scales its minibatch-size times
-// by the same factor, takes its update time from its U ops and its I and W times from zb-h1's.
+// Replaces each unit's microbatch-size times by its ops' typical cost (typical_op_cost), scales its
+// minibatch-size times by the same factor, takes its update time from its U ops and its I and W times
+// from zb-h1's.
 void measure_in_engine(const RunConfig& cfg, const ProfileOptions& opts, ModelProfile& p) {
   const int n = static_cast<int>(p.units.size());
   const int warm = 2;
