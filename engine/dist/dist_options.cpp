@@ -54,4 +54,13 @@ std::optional<DistOptions> dist_options_from_environment() {
   return o;
 }
 
+DistOptions file_store_rank(const std::string& store_file, int rank, int world, const std::string& token) {
+  DistOptions o;
+  o.rank = rank;
+  o.world = world;
+  o.store_file = store_file;
+  o.token = token;
+  return o;
+}
+
 }  // namespace ps

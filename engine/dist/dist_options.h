@@ -31,4 +31,8 @@ struct DistOptions {
 // nullopt when neither is there. Throws InputError naming the variable for a malformed value.
 std::optional<DistOptions> dist_options_from_environment();
 
+// Rank `rank` of `world` ranks that meet through the FileStore file `store_file` under `token`: the
+// ranks of one host, or threads of one process (the hand-off probe, the tests).
+DistOptions file_store_rank(const std::string& store_file, int rank, int world, const std::string& token);
+
 }  // namespace ps

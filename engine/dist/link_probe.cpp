@@ -77,12 +77,7 @@ HandOffProbe probe_processes_hand_off(std::int64_t bytes, std::chrono::microseco
   for (int me = 0; me < 2; ++me)
     ranks[me] = std::thread([&, me] {
       try {
-        DistOptions o;
-        o.rank = me;
-        o.world = 2;
-        o.store_file = dir + "/store";
-        o.token = "hand-off-probe";
-        RankContext ctx(o, RunConfig{}, std::chrono::duration_cast<std::chrono::milliseconds>(kWait), [] {});
+        RankContext ctx(file_store_rank(dir + "/store", me, 2, "hand-off-probe"), RunConfig{}, std::chrono::duration_cast<std::chrono::milliseconds>(kWait), [] {});
         ctx.set_placement({0, 1});  // chunk 0 on rank 0, chunk 1 on rank 1
         RunControl control;
         const auto out = ctx.link(me, 1 - me, control), in = ctx.link(1 - me, me, control);

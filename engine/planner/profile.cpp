@@ -49,7 +49,7 @@ void ModelProfile::apply_machine(SimOptions& so, int hardware_threads, const std
   so.latency_s = std::max(0.0, executor == "processes" && processes_latency_s >= 0 ? processes_latency_s : link_latency_s);
   so.switch_s = std::max(0.0, switch_s);
   so.hardware_threads = hardware_threads;
-  // The threaded executor's links spin (ChannelLink::kSpin) where every worker has cores of its own; the
+  // The threaded executor's links spin (kThreadsSpin) where every worker has cores of its own; the
   // processes' measured hand-off already includes their link's spin.
   so.spin_s = executor == "processes" ? 0.0 : kThreadsSpin_s;
   if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));

@@ -144,7 +144,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
   // Whether stage k's receiver is still spinning when message m comes (it started waiting when its last
   // op ended) and so takes it at once.
   auto caught_spinning = [&](int k, const LinkKey& link, const Message& m) {
-    return spins && m.sent <= free_since[k] + opts.spin_s && 4 * typical_wait[link] < opts.spin_s;
+    return spins && m.sent <= free_since[k] + opts.spin_s && worth_spinning(typical_wait[link], opts.spin_s);
   };
   // When the next op of stage k may start as far as its inputs go (nullopt: not produced yet).
   auto ready_time = [&](int k) -> std::optional<double> {
@@ -214,7 +214,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
           // A message its receiver caught spinning paid no hand-off: its transfer ends when it left the link.
           if (m.transfer >= 0 && caught_spinning(pick, link, m)) res.transfers[std::size_t(m.transfer)].t_end_ns = to_ns(m.sent);
           // A receiver that waited for its message, asleep or spinning: its link's smoothed waits.
-          if (m.crosses && pick_ready > free_since[pick]) typical_wait[link] = (3 * typical_wait[link] + (t - free_since[pick])) / 4;
+          if (m.crosses && pick_ready > free_since[pick]) typical_wait[link] = smoothed_wait(typical_wait[link], t - free_since[pick]);
         }
       }
       const bool preempts = opts.switch_s > 0 && opts.hardware_threads > 0 && int(active.size()) >= opts.hardware_threads;

@@ -2,16 +2,18 @@
 // durations from a ModelProfile and activation / gradient transfers over links of a given bandwidth.
 // Event-driven and torch-free; its op events have the OpEvent shape so the timeline can draw them.
 #pragma once
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "engine/planner/profiler.h"
 #include "engine/telemetry/events.h"
+#include "engine/util/spin.h"
 
 namespace ps {
 
-// The spin of the threaded executor's links (ChannelLink::kSpin; a test checks that they agree).
-inline constexpr double kThreadsSpin_s = 1e-3;
+// The spin of the threaded executor's links, in seconds.
+inline constexpr double kThreadsSpin_s = std::chrono::duration<double>(kThreadsSpin).count();
 
 struct SimOptions {
   std::string schedule = "1f1b-flush";
@@ -41,8 +43,7 @@ struct SimOptions {
   // ChannelLink does when every worker has a hardware thread of its own (applied only when the workers
   // are at most hardware_threads, which counts hardware threads per worker). A message that comes while
   // its receiver spins costs no hand-off; one that comes after sleeps costs latency_s. As in
-  // ChannelLink, a link spins only while its receiver's recent waits (smoothed: 3/4 the old, 1/4 the
-  // new) are under a quarter of the spin, so a stage that waits long sleeps at once.
+  // ChannelLink, a link spins only while its receiver's smoothed waits say so (engine/util/spin.h).
   double spin_s = 0;
 };
 

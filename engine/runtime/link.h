@@ -4,8 +4,6 @@
 // the same device (an activation between two chunks of one device never crosses a channel), and, for
 // stages as processes, c10d point-to-point.
 #pragma once
-#include <sched.h>
-
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -15,6 +13,7 @@
 
 #include "engine/runtime/channel.h"
 #include "engine/runtime/stage.h"
+#include "engine/util/spin.h"
 
 namespace ps {
 
@@ -33,34 +32,20 @@ class Link {
   virtual void preload(Message&& m) { push(std::move(m)); }
 };
 
-// A waiting worker's spin (ChannelLink, and the processes' link): while `waiting()`, for at most
-// `budget`, yielding its core to any thread that wants it (the threads that bring the message). A sleeping
-// worker's core may halt, and waking it costs up to hundreds of microseconds on a VM, more than a small
-// model's op (README, "The link's cost").
-template <typename Waiting>
-void spin_yielding(Waiting waiting, std::chrono::nanoseconds budget) {
-  for (const auto end = std::chrono::steady_clock::now() + budget; waiting() && std::chrono::steady_clock::now() < end;)
-    sched_yield();
-}
-
 // Between two worker threads: blocks while full or empty. With a `spin`, a pop that finds nothing first
-// spins for up to that long (spin_yielding), as long as this link's recent waits were shorter than a
-// quarter of it: a worker that waits longer (the balanced MLP's stage 0, milliseconds) sleeps at once.
+// spins for up to that long (spin_yielding) while this link's recent waits say it is worth it
+// (worth_spinning, engine/util/spin.h).
 class ChannelLink final : public Link {
  public:
-  // The spin the threaded executor gives its links when every worker has cores of its own (a spinning
-  // worker would take time from a worker sharing its core).
-  static constexpr std::chrono::microseconds kSpin{1000};
-
   explicit ChannelLink(std::size_t capacity, std::chrono::microseconds spin = std::chrono::microseconds(0))
       : channel_(capacity), spin_(spin) {}
   bool push(Message&& m) override { return channel_.push(std::move(m)); }
   std::optional<Message> pop() override {
     if (spin_.count() == 0 || channel_.ready()) return channel_.pop();
     const auto start = std::chrono::steady_clock::now();
-    if (4 * typical_wait_ < spin_) spin_yielding([&] { return !channel_.ready(); }, spin_);
+    if (worth_spinning(typical_wait_, spin_)) spin_yielding([&] { return !channel_.ready(); }, spin_);
     std::optional<Message> m = channel_.pop();
-    typical_wait_ = (3 * typical_wait_ + std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)) / 4;
+    typical_wait_ = smoothed_wait(typical_wait_, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start));
     return m;
   }
   void close() override { channel_.close(); }

@@ -164,7 +164,7 @@ bool Pipeline::run_threaded(const std::vector<StageOps>& ops, RunControl& contro
   // its own (ChannelLink). README, "The link's cost": the tiny preset 32 to 66% faster; the balanced MLP
   // 1 to 2% slower (the spin won 4 of 16 pairs); spinning with 4 workers on 2 cores had cost the default
   // preset 2%.
-  const auto spin = D * std::max(1, threads_) <= static_cast<int>(allowed_cores().size()) ? ChannelLink::kSpin : std::chrono::microseconds(0);
+  const auto spin = D * std::max(1, threads_) <= static_cast<int>(allowed_cores().size()) ? kThreadsSpin : std::chrono::microseconds(0);
   // acts[c]: chunk c -> c+1; grads[c]: c+1 -> c. Filled with what the cut holds in transit.
   std::vector<std::unique_ptr<Link>> acts, grads;
   for (int c = 0; c + 1 < C; ++c) {

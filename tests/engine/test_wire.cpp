@@ -20,7 +20,6 @@
 #include "engine/runtime/link.h"
 #include "engine/runtime/run_control.h"
 #include "engine/dist/wire.h"
-#include "engine/planner/simulator.h"
 
 namespace ps::dist {
 namespace {
@@ -96,13 +95,8 @@ TEST(Wire, FramesOfEverySizeArriveWholeAndInOrderBothWays) {
   std::vector<std::thread> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.emplace_back([&, r] {
-      DistOptions o;
-      o.rank = r;
-      o.world = 2;
-      o.store_file = (dir / "store").string();
-      o.token = "wire-test";
       try {
-        Group g(o, cfg, std::chrono::seconds(60));
+        Group g(file_store_rank((dir / "store").string(), r, 2, "wire-test"), cfg, std::chrono::seconds(60));
         exchange(g, r, problems[r]);
         // The peer may still be receiving what this rank sent last: wait for its word before closing.
         g.send(1 - r, FrameKind::End, 0);
@@ -174,12 +168,7 @@ TEST(Wire, ASpinningLinkTakesTheMessageAndTheStopAtOnce) {
   std::string problem[2];
   auto rank = [&](int me) {
     try {
-      DistOptions o;
-      o.rank = me;
-      o.world = 2;
-      o.store_file = dir + "/store";
-      o.token = "spin";
-      RankContext ctx(o, cfg, std::chrono::milliseconds(30000), [] {});
+      RankContext ctx(file_store_rank(dir + "/store", me, 2, "spin"), cfg, std::chrono::milliseconds(30000), [] {});
       ctx.set_placement({0, 1});
       RunControl control;
       const auto link = ctx.link(0, 1, control);
@@ -237,11 +226,6 @@ TEST(Link, ASpinningChannelTakesTheMessageAndTheCloseAtOnce) {
   link.close();
   ASSERT_EQ(closed.wait_for(bound), std::future_status::ready) << "the close did not end the spin";
   EXPECT_FALSE(closed.get().has_value());
-}
-
-// The simulator spins as long as the threaded executor's links do.
-TEST(Link, TheSimulatorSpinsAsLongAsTheChannel) {
-  EXPECT_DOUBLE_EQ(std::chrono::duration<double>(ChannelLink::kSpin).count(), kThreadsSpin_s);
 }
 
 }  // namespace
