@@ -386,6 +386,7 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     std::vector<double> sim_rate, sim_ratio, sim_bubble, sim_cores, sim_latency, sim_switch;  // the simulator, per round
     std::vector<std::vector<double>> sim_device;  // per device simulated busy per minibatch
     std::vector<std::vector<double>> device;  // per device busy per minibatch
+    std::vector<std::vector<int>> partitions;  // per round: the run's cut
     RunConfig cfg;
     std::vector<int> partition;
     std::string skipped;
@@ -403,44 +404,26 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.skipped = std::to_string(S) + " devices x " + std::to_string(cfg.chunks_per_device()) + " chunks = " +
                   std::to_string(chunks) + " chunks, more than the model's " + std::to_string(units) + " layer units";
   }
+  // The simulator's inputs, profiled afresh every round (once per microbatch size), and every round's run
+  // simulated on the median of the rounds' profiles (median_profile): a profile takes seconds, and a
+  // slow spell of this VM moved one round's by 10-35% (the same run simulated at 7 733 to 13 519
+  // samples/s over 5 rounds, while the runs measured 11 135 to 12 105), more than the runs themselves.
+  std::map<int, std::vector<ModelProfile>> profiles;
   for (int r = 0; r < opts.repeats; ++r) {
-    // The simulator's inputs, profiled afresh every round (once per microbatch size): this VM's speed
-    // moves by 10-20% within minutes, so a profile from another round (or the cache) would be measuring
-    // another machine. Each run is simulated on its own round's profile.
-    std::map<int, ModelProfile> profiles;
+    std::map<int, bool> profiled;
     for (const auto& name : schedules) {
       const Acc& a = acc[name];
-      if (!a.skipped.empty() || profiles.count(a.cfg.microbatches)) continue;
+      if (!a.skipped.empty() || profiled[a.cfg.microbatches]) continue;
       ProfileOptions popts;
       popts.refresh = true;
-      profiles[a.cfg.microbatches] = profile_model(a.cfg, popts);
+      profiles[a.cfg.microbatches].push_back(profile_model(a.cfg, popts));
+      profiled[a.cfg.microbatches] = true;
     }
     for (const auto& name : schedules) {
       Acc& a = acc[name];
       if (!a.skipped.empty()) continue;
       const Measured m = measure(a.cfg, true);
-      {
-        // The simulator's view of the same run: the profile at this run's microbatch size, the session's cut.
-        const ModelProfile& profile = profiles.at(a.cfg.microbatches);
-        SimOptions so;
-        so.schedule = name;
-        so.microbatches = a.cfg.microbatches;
-        so.minibatches = int(a.cfg.steps);
-        so.boundaries = m.partition;
-        so.chunks = a.cfg.chunks_per_device();
-        so.cores = cores();
-        profile.apply_machine(so, int(cores()));
-        const SimResult sim = simulate(profile, so);
-        a.sim_rate.push_back(sim.samples_per_second);
-        a.sim_ratio.push_back(m.rate > 0 ? sim.samples_per_second / m.rate : 0);
-        a.sim_bubble.push_back(sim.bubble_fraction);
-        a.sim_cores.push_back(so.cores);
-        a.sim_latency.push_back(so.latency_s);
-        a.sim_switch.push_back(so.switch_s);
-        a.sim_device.resize(sim.device_busy_s.size());
-        for (std::size_t k = 0; k < sim.device_busy_s.size(); ++k)
-          a.sim_device[k].push_back(sim.device_busy_s[k] / std::max(1, so.minibatches));
-      }
+      a.partitions.push_back(m.partition);
       const double t = m.slowest_device();
       const double bound = t > 0 ? a.cfg.batch_size / t : 0;
       a.partition = m.partition;
@@ -464,6 +447,46 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.act_max.push_back(double(act));
       a.device.resize(m.dev_busy.size());
       for (std::size_t k = 0; k < m.dev_busy.size(); ++k) a.device[k].push_back(m.dev_busy[k].total());
+    }
+  }
+  std::map<int, ModelProfile> pooled;
+  for (const auto& [microbatches, list] : profiles) {
+    pooled[microbatches] = median_profile(list);
+    std::vector<double> ops, cores_of;  // per round: F + B + U of every unit at the microbatch size, the cores
+    for (const auto& p : list) {
+      double sum = 0;
+      for (const auto& u : p.units) sum += u.forward_micro_s + u.backward_micro_s + u.update_s;
+      ops.push_back(1e3 * sum);
+      cores_of.push_back(p.cores);
+    }
+    std::fprintf(out, "efficiency: the %zu profiles at %d microbatches: F + B + U of every unit %s ms, cores %s; every "
+                      "run is simulated on their median\n",
+                 list.size(), microbatches, join_fixed(ops, 3).c_str(), join_fixed(cores_of, 2).c_str());
+  }
+  for (const auto& name : schedules) {
+    Acc& a = acc[name];
+    if (!a.skipped.empty()) continue;
+    const ModelProfile& profile = pooled.at(a.cfg.microbatches);
+    for (std::size_t r = 0; r < a.partitions.size(); ++r) {
+      // The simulator's view of the round's run: the median profile at its microbatch size, its session's cut.
+      SimOptions so;
+      so.schedule = name;
+      so.microbatches = a.cfg.microbatches;
+      so.minibatches = int(a.cfg.steps);
+      so.boundaries = a.partitions[r];
+      so.chunks = a.cfg.chunks_per_device();
+      so.cores = cores();
+      profile.apply_machine(so, int(cores()));
+      const SimResult sim = simulate(profile, so);
+      a.sim_rate.push_back(sim.samples_per_second);
+      a.sim_ratio.push_back(a.rate[r] > 0 ? sim.samples_per_second / a.rate[r] : 0);
+      a.sim_bubble.push_back(sim.bubble_fraction);
+      a.sim_cores.push_back(so.cores);
+      a.sim_latency.push_back(so.latency_s);
+      a.sim_switch.push_back(so.switch_s);
+      a.sim_device.resize(sim.device_busy_s.size());
+      for (std::size_t k = 0; k < sim.device_busy_s.size(); ++k)
+        a.sim_device[k].push_back(sim.device_busy_s[k] / std::max(1, so.minibatches));
     }
   }
   std::fprintf(out, "efficiency: %d devices, model %s (%d layer units), batch %d, %d steps, median of %d; M = %d "

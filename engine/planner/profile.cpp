@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "engine/partition/partition.h"
@@ -55,15 +56,65 @@ void ModelProfile::apply_machine(SimOptions& so, int hardware_threads, const std
   if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));
 }
 
+namespace {
+double median_of_sorted(const std::vector<double>& sorted) {
+  const std::size_t n = sorted.size();
+  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+}  // namespace
+
 double typical_op_cost(const std::vector<double>& seconds) {
   if (seconds.empty()) return 0;
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  double sum = 0;
-  for (double x : sorted) sum += std::min(x, 3 * median);
-  return sum / double(n);
+  const double cap = 3 * median_of_sorted(sorted);
+  const auto capped_mean = [cap](auto begin, auto end) {
+    double sum = 0;
+    for (auto it = begin; it != end; ++it) sum += std::min(*it, cap);
+    return sum / double(end - begin);
+  };
+  const std::size_t n = seconds.size();
+  if (n < 3 * kFewestPerThird) return capped_mean(seconds.begin(), seconds.end());
+  // The median of the three thirds' means, in the order the ops ran: a slow spell of the VM that covers
+  // less than a third of the run moves one of them only.
+  std::vector<double> thirds;
+  for (std::size_t k = 0; k < 3; ++k)
+    thirds.push_back(capped_mean(seconds.begin() + static_cast<std::ptrdiff_t>(k * n / 3),
+                                 seconds.begin() + static_cast<std::ptrdiff_t>((k + 1) * n / 3)));
+  std::sort(thirds.begin(), thirds.end());
+  return thirds[1];
+}
+
+ModelProfile median_profile(const std::vector<ModelProfile>& profiles) {
+  if (profiles.empty()) throw std::invalid_argument("median_profile: no profiles");
+  ModelProfile out = profiles.front();
+  for (const auto& p : profiles)
+    if (p.key != out.key || p.units.size() != out.units.size())
+      throw std::invalid_argument("median_profile: profiles of different models or configs ('" + p.key + "', '" + out.key + "')");
+  const auto median_of = [&](auto field) {
+    std::vector<double> v;
+    for (const auto& p : profiles) v.push_back(field(p));
+    std::sort(v.begin(), v.end());
+    return median_of_sorted(v);
+  };
+  out.cores = median_of([](const ModelProfile& p) { return p.cores; });
+  out.link_latency_s = median_of([](const ModelProfile& p) { return p.link_latency_s; });
+  out.switch_s = median_of([](const ModelProfile& p) { return p.switch_s; });
+  out.processes_latency_s = median_of([](const ModelProfile& p) { return p.processes_latency_s; });
+  for (std::size_t u = 0; u < out.units.size(); ++u) {
+    UnitProfile& up = out.units[u];
+    const auto unit = [&](double UnitProfile::*field) {
+      return median_of([&](const ModelProfile& p) { return p.units[u].*field; });
+    };
+    up.forward_micro_s = unit(&UnitProfile::forward_micro_s);
+    up.backward_micro_s = unit(&UnitProfile::backward_micro_s);
+    up.forward_batch_s = unit(&UnitProfile::forward_batch_s);
+    up.backward_batch_s = unit(&UnitProfile::backward_batch_s);
+    up.update_s = unit(&UnitProfile::update_s);
+    up.input_grad_micro_s = unit(&UnitProfile::input_grad_micro_s);
+    up.weight_grad_micro_s = unit(&UnitProfile::weight_grad_micro_s);
+  }
+  return out;
 }
 
 bool ModelProfile::split_measured() const {

@@ -161,22 +161,25 @@ double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const R
   const double one = std::max(1e-6, std::chrono::duration<double>(Clock::now() - t0).count());
   const int iterations = std::clamp(static_cast<int>(0.2 / one), 2, 200);
   auto wall = [&](int threads) {
-    std::vector<double> times;
-    for (int r = 0; r < 3; ++r) {
-      const auto start = Clock::now();
-      std::vector<std::thread> pool;
-      for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-          set_intra_op_threads(std::max(1, cfg.threads_per_stage));
-          for (int i = 0; i < iterations; ++i) pass(t);
-        });
-      for (auto& th : pool) th.join();
-      times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-    return median(times);
+    const auto start = Clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        set_intra_op_threads(std::max(1, cfg.threads_per_stage));
+        for (int i = 0; i < iterations; ++i) pass(t);
+      });
+    for (auto& th : pool) th.join();
+    return std::chrono::duration<double>(Clock::now() - start).count();
   };
-  const double alone = wall(1), together = wall(hw);
-  return std::clamp(hw * alone / std::max(together, 1e-9), 1.0, double(hw));
+  // Alone and together side by side, 3 pairs, the median of the pairs' speed-ups: the VM's speed moves
+  // by 10-35% for seconds at a time, and 3 of one then 3 of the other put a slow spell on one side only
+  // (the same profile's cores ranged 1.46-2.00 over 5 rounds of `bench efficiency`).
+  std::vector<double> speedups;
+  for (int r = 0; r < 3; ++r) {
+    const double alone = wall(1), together = wall(hw);
+    speedups.push_back(hw * alone / std::max(together, 1e-9));
+  }
+  return std::clamp(median(speedups), 1.0, double(hw));
 }
 
 ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {

@@ -28,11 +28,14 @@ struct UnitProfile {
   std::int64_t param_bytes = 0;
 };
 
-// What one op of a kind costs in a run of many, from a calibration run's op times (seconds): their mean,
-// each counted at most 3 medians long. A pipeline's throughput follows the sum of its op times, so the
-// mean and not the median: op times lean right (a gpipe run of presets/schedules.json on 2 stages: F
-// 189 us mean against 173 median). The cap keeps a rare stall of the VM, milliseconds long in a short
-// calibration run, from deciding it.
+// What one op of a kind costs in a run of many, from a calibration run's op times (seconds, in the order
+// the ops ran): their mean, each counted at most 3 medians long. A pipeline's throughput follows the sum
+// of its op times, so the mean and not the median: op times lean right (a gpipe run of
+// presets/schedules.json on 2 stages: F 189 us mean against 173 median). The cap keeps a rare stall of
+// the VM, milliseconds long in a short calibration run, from deciding it. From 3 * kFewestPerThird times
+// on, the median of the means of the run's three thirds: a slow spell of the VM (this one's speed moves
+// by 10-35% for seconds at a time) that covers less than a third of the run does not move it.
+inline constexpr std::size_t kFewestPerThird = 4;
 double typical_op_cost(const std::vector<double>& seconds);
 
 struct ModelProfile {
@@ -92,6 +95,13 @@ struct ModelProfile {
   std::int64_t activation_bytes(int unit, int samples) const;  // scaled from the microbatch figure
   std::int64_t total_param_bytes() const;
 };
+
+// One profile from several of the same model and config, taken at different times: every measured figure
+// (each unit's op times, the cores, the hand-offs, the switch cost) is the median of theirs; the rest is
+// the first one's. A profile takes seconds, and a slow spell of this VM moves one by 10-35%; the median
+// of a few is what the machine usually does. Throws std::invalid_argument for none, or for profiles of
+// different models, configs or unit counts.
+ModelProfile median_profile(const std::vector<ModelProfile>& profiles);
 
 // A profile guessed from ModelInfo's analytic flops (unit_cost), at `seconds_per_cost` seconds per cost
 // unit and sample. For the dashboard (no LibTorch) and for tests; relative times are what matter there.

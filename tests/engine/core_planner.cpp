@@ -162,6 +162,49 @@ TEST(Profiler, AnOpsTypicalCostIsItsMeanWithStallsCapped) {
   EXPECT_EQ(typical_op_cost({}), 0.0);
 }
 
+// From 12 times on, a slow spell of the VM that covers a third of the calibration run (the middle four
+// ops 40% slower) leaves the op's cost where the rest of the run puts it; the mean of all would not.
+TEST(Profiler, ASlowSpellInAThirdOfTheRunDoesNotMoveAnOpsCost) {
+  const std::vector<double> spell = {1, 1, 1, 1, 1.4, 1.4, 1.4, 1.4, 1, 1, 1, 1};
+  EXPECT_DOUBLE_EQ(typical_op_cost(spell), 1.0);
+  // Fewer than 3 * kFewestPerThird times: the capped mean of all of them.
+  const std::vector<double> short_spell(spell.begin() + 1, spell.end());
+  ASSERT_LT(short_spell.size(), 3 * kFewestPerThird);
+  EXPECT_DOUBLE_EQ(typical_op_cost(short_spell), (7 + 4 * 1.4) / 11);
+  // Right-leaning times without a spell still cost more than their median.
+  EXPECT_GT(typical_op_cost({1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 2}), 1.0);
+}
+
+// The median of several profiles takes each measured figure's median, unit by unit; profiles of another
+// model or config are refused.
+TEST(Profiler, TheMedianOfProfilesTakesEachFiguresMedian) {
+  std::vector<ModelProfile> ps = {hand_profile({1, 5}), hand_profile({2, 4}), hand_profile({10, 3})};
+  const double cores[3] = {1.5, 1.9, 1.7}, switch_s[3] = {3e-5, 1e-5, 2e-5};
+  for (int i = 0; i < 3; ++i) {
+    ps[i].cores = cores[i];
+    ps[i].switch_s = switch_s[i];
+    ps[i].link_latency_s = 1e-4 * (i + 1);
+    ps[i].units[0].update_s = 0.1 * (3 - i);
+    ps[i].units[1].input_grad_micro_s = 0.5 * (i + 1);
+  }
+  const ModelProfile m = median_profile(ps);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 2);
+  EXPECT_DOUBLE_EQ(m.units[0].backward_micro_s, 4);
+  EXPECT_DOUBLE_EQ(m.units[1].forward_micro_s, 4);
+  EXPECT_DOUBLE_EQ(m.units[1].backward_batch_s, 8);
+  EXPECT_DOUBLE_EQ(m.units[0].update_s, 0.2);
+  EXPECT_DOUBLE_EQ(m.units[1].input_grad_micro_s, 1.0);
+  EXPECT_DOUBLE_EQ(m.cores, 1.7);
+  EXPECT_DOUBLE_EQ(m.switch_s, 2e-5);
+  EXPECT_DOUBLE_EQ(m.link_latency_s, 2e-4);
+  EXPECT_EQ(m.units[1].name, "u1");
+  EXPECT_THROW(median_profile({}), std::invalid_argument);
+  ps[2].key = "another config";
+  EXPECT_THROW(median_profile(ps), std::invalid_argument);
+  ps[2] = hand_profile({1, 2, 3});
+  EXPECT_THROW(median_profile(ps), std::invalid_argument);
+}
+
 TEST(Simulator, EqualStagesGiveTheIdealBubble) {
   for (const std::string name : {"gpipe", "1f1b-flush"})
     for (int S : {2, 3, 4})
