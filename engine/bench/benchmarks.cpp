@@ -539,8 +539,8 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     max_sim_error = std::max(max_sim_error, error);
     std::vector<double> rounds = a.sim_ratio;
     std::sort(rounds.begin(), rounds.end());
-    std::fprintf(out, "efficiency[%s]: per round, simulated / measured: %s\n", name.c_str(),
-                 join_fixed(rounds, 3).c_str());
+    std::fprintf(out, "efficiency[%s]: per round, simulated / measured: %s (measured %s samples/s, in round order)\n",
+                 name.c_str(), join_fixed(rounds, 3).c_str(), join_fixed(a.rate, 0).c_str());
     std::string busy;  // "measured / simulated" per device
     for (std::size_t k = 0; k < a.device.size() && k < a.sim_device.size(); ++k)
       busy += (k ? ", " : "") + join_fixed({median(a.device[k]) * 1e3, median(a.sim_device[k]) * 1e3}, 2, " / ");
