@@ -562,23 +562,20 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   for (int S : {1, 2, 4})
     if (S <= n_units) stage_counts.push_back(S);
   // Rounds: every round profiles afresh (not the cache: this VM's speed moves by 10-20% within
-  // minutes), then runs every stage count and simulates each run on that round's profile. The result
+  // minutes) and runs every stage count; then every run is simulated on the median of the rounds'
+  // profiles (median_profile: one profile moves by 10-35% in a slow spell, more than the runs). The result
   // per stage count is the median round's predicted/measured.
   struct Acc {
     std::vector<double> measured, predicted, ratio, bubble_meas, bubble_pred;
     std::vector<int> partition;
   };
   std::map<int, Acc> acc;
+  std::vector<ModelProfile> profiles;
   std::vector<double> cores_used, latency, switch_cost, model_cores;
   for (int r = 0; r < opts.repeats; ++r) {
     ProfileOptions popts;
     popts.refresh = true;
-    const ModelProfile profile = profile_model(base, popts);
-    const double cores = profile.cores > 0 ? std::min(profile.cores, spin) : spin;
-    model_cores.push_back(profile.cores);
-    cores_used.push_back(cores);
-    latency.push_back(std::max(0.0, profile.link_latency_s));
-    switch_cost.push_back(std::max(0.0, profile.switch_s));
+    profiles.push_back(profile_model(base, popts));
     for (int S : stage_counts) {
       RunConfig cfg = base;
       cfg.stages = S;
@@ -589,28 +586,41 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
       session.wait();
       const RunSummary sum = session.summary();
       if (sum.status != RunStatus::Completed) throw std::runtime_error("benchmark run failed: " + sum.error);
-      const double measured = steady_samples_per_second(session.drain().ops, kWarm, cfg.batch_size);
-      SimOptions so;
-      so.schedule = cfg.schedule;
-      so.microbatches = cfg.microbatches;
-      so.minibatches = int(cfg.steps);
-      so.boundaries = a.partition;
-      so.replicas = S;
-      profile.apply_machine(so, hw);
-      so.cores = cores;  // what this process gets now, the model's parallel speed-up at most
-      const SimResult sim = simulate(profile, so);
-      const double predicted = steady_samples_per_second(sim.ops, kWarm, cfg.batch_size);
-      a.measured.push_back(measured);
+      a.measured.push_back(steady_samples_per_second(session.drain().ops, kWarm, base.batch_size));
+      a.bubble_meas.push_back(sum.bubble_fraction_measured);
+    }
+  }
+  const ModelProfile profile = median_profile(profiles);
+  for (const ModelProfile& p : profiles) {
+    model_cores.push_back(p.cores);
+    cores_used.push_back(p.cores > 0 ? std::min(p.cores, spin) : spin);
+    latency.push_back(std::max(0.0, p.link_latency_s));
+    switch_cost.push_back(std::max(0.0, p.switch_s));
+  }
+  const double cores = profile.cores > 0 ? std::min(profile.cores, spin) : spin;
+  for (int S : stage_counts) {
+    Acc& a = acc[S];
+    SimOptions so;
+    so.schedule = base.schedule;
+    so.microbatches = base.microbatches;
+    so.minibatches = int(base.steps);
+    so.boundaries = a.partition;
+    so.replicas = S;
+    profile.apply_machine(so, hw);
+    so.cores = cores;  // what this process gets now, the model's parallel speed-up at most
+    const SimResult sim = simulate(profile, so);
+    const double predicted = steady_samples_per_second(sim.ops, kWarm, base.batch_size);
+    for (double measured : a.measured) {
       a.predicted.push_back(predicted);
       a.ratio.push_back(measured > 0 ? predicted / measured : 0);
-      a.bubble_meas.push_back(sum.bubble_fraction_measured);
       a.bubble_pred.push_back(sim.bubble_fraction);
     }
   }
   std::fprintf(out,
                "simulator: %s, model %s, schedule %s, M=%d, batch %d, %d steps, %d cores (%.2f free now; the model's "
                "passes run %.2fx in parallel: simulated as %.2f cores; a hand-off between stage threads costs %.0f us, "
-               "a switch %.0f us; medians over the rounds), %d rounds, each profiled afresh; throughput in steady state "
+               "a switch %.0f us; medians over the rounds), %d rounds, each profiled afresh, every run simulated on the "
+               "median profile; throughput in steady state "
                "(minibatches %d..%d)\n",
                path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
                opts.steps, hw, spin, median(model_cores), median(cores_used), 1e6 * median(latency),
