@@ -132,7 +132,7 @@ Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at:
 
 // The model's parallel speed-up on this machine: `hw` threads (each with its own copy of the model and
 // cfg.threads_per_stage intra-op threads) run forward and backward at the microbatch size at once,
-// against one thread alone; hw x t(1) / t(hw), medians of 3.
+// against one thread alone: hw x t(1) / t(hw), the median of 3 pairs of the two side by side.
 double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const RunConfig& cfg, int microbatch,
                      const c10::Device& device) {
   const int hw = std::max(1u, std::thread::hardware_concurrency());
