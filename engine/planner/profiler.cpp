@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -130,9 +131,22 @@ Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at:
   return out;
 }
 
+// hw x wall(1) / wall(hw) (wall(n): the seconds n threads take for their work), between 1 and hw: the
+// median of 3 pairs, each alone and then together side by side. The VM's speed moves by 10-35% for
+// seconds at a time, and 3 of one and then 3 of the other put a slow spell on one side only (the
+// model's cores ranged 1.46-2.00 over 5 rounds of `bench efficiency` that way).
+double paired_speedup(int hw, const std::function<double(int)>& wall) {
+  std::vector<double> speedups;
+  for (int r = 0; r < 3; ++r) {
+    const double alone = wall(1), together = wall(hw);
+    speedups.push_back(hw * alone / std::max(together, 1e-9));
+  }
+  return std::clamp(median(speedups), 1.0, double(hw));
+}
+
 // The model's parallel speed-up on this machine: `hw` threads (each with its own copy of the model and
 // cfg.threads_per_stage intra-op threads) run forward and backward at the microbatch size at once,
-// against one thread alone: hw x t(1) / t(hw), the median of 3 pairs of the two side by side.
+// against one thread alone (paired_speedup).
 double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const RunConfig& cfg, int microbatch,
                      const c10::Device& device) {
   const int hw = std::max(1u, std::thread::hardware_concurrency());
@@ -171,15 +185,7 @@ double measure_cores(const ModelBuilder& builder, const InputSpec& spec, const R
     for (auto& th : pool) th.join();
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
-  // Alone and together side by side, 3 pairs, the median of the pairs' speed-ups: the VM's speed moves
-  // by 10-35% for seconds at a time, and 3 of one then 3 of the other put a slow spell on one side only
-  // (the same profile's cores ranged 1.46-2.00 over 5 rounds of `bench efficiency`).
-  std::vector<double> speedups;
-  for (int r = 0; r < 3; ++r) {
-    const double alone = wall(1), together = wall(hw);
-    speedups.push_back(hw * alone / std::max(together, 1e-9));
-  }
-  return std::clamp(median(speedups), 1.0, double(hw));
+  return paired_speedup(hw, wall);
 }
 
 ModelProfile measure(const RunConfig& cfg, const ProfileOptions& opts) {
@@ -512,25 +518,19 @@ namespace {
 
 // The cores this process can use right now: `hw` threads spin on the same fixed work at once, and the
 // speed-up over one thread doing it alone says how many cores they really got (fewer than `hw` on a
-// machine shared with other jobs). Medians of three.
+// machine shared with other jobs). The median of 3 side-by-side pairs (paired_speedup).
 double effective_cores(int hw) {
   auto work = [] {
     volatile double x = 0;
     for (int i = 0; i < 20000000; ++i) x = x + i * 1e-9;
   };
-  auto wall = [&](int threads) {
-    std::vector<double> t;
-    for (int r = 0; r < 3; ++r) {
-      const auto t0 = Clock::now();
-      std::vector<std::thread> pool;
-      for (int i = 0; i < threads; ++i) pool.emplace_back(work);
-      for (auto& th : pool) th.join();
-      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-    return median(t);
-  };
-  const double one = wall(1), all = wall(hw);
-  return std::clamp(hw * one / std::max(all, 1e-9), 1.0, double(hw));
+  return paired_speedup(hw, [&](int threads) {
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back(work);
+    for (auto& th : pool) th.join();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  });
 }
 
 }  // namespace
