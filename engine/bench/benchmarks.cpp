@@ -388,7 +388,6 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     std::vector<std::vector<double>> device;  // per device busy per minibatch
     std::vector<std::vector<int>> partitions;  // per round: the run's cut
     RunConfig cfg;
-    std::vector<int> partition;
     std::string skipped;
   };
   std::map<std::string, Acc> acc;
@@ -410,14 +409,14 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
   // samples/s over 5 rounds, while the runs measured 11 135 to 12 105), more than the runs themselves.
   std::map<int, std::vector<ModelProfile>> profiles;
   for (int r = 0; r < opts.repeats; ++r) {
-    std::map<int, bool> profiled;
     for (const auto& name : schedules) {
       const Acc& a = acc[name];
-      if (!a.skipped.empty() || profiled[a.cfg.microbatches]) continue;
+      if (!a.skipped.empty()) continue;
+      std::vector<ModelProfile>& taken = profiles[a.cfg.microbatches];
+      if (static_cast<int>(taken.size()) > r) continue;  // this round's is taken
       ProfileOptions popts;
       popts.refresh = true;
-      profiles[a.cfg.microbatches].push_back(profile_model(a.cfg, popts));
-      profiled[a.cfg.microbatches] = true;
+      taken.push_back(profile_model(a.cfg, popts));
     }
     for (const auto& name : schedules) {
       Acc& a = acc[name];
@@ -426,7 +425,6 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.partitions.push_back(m.partition);
       const double t = m.slowest_device();
       const double bound = t > 0 ? a.cfg.batch_size / t : 0;
-      a.partition = m.partition;
       a.rate.push_back(m.rate);
       a.bound.push_back(bound);
       a.ratio.push_back(bound > 0 ? m.rate / bound : 0);

@@ -167,6 +167,7 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
     const std::int64_t bytes = boundary_bytes(std::min(from, to), op);
     double start = at, end = at;
     const bool crosses = device_of(list_of(from)) != device_of(list_of(to));
+    int transfer = -1;  // its res.transfers entry, where one is recorded
     if ((bw > 0 || opts.latency_s > 0) && crosses) {
       if (bw > 0) {
         double& free_at = gradient ? link_free_bwd[std::min(from, to)] : link_free_fwd[std::min(from, to)];
@@ -183,9 +184,9 @@ SimResult simulate(const ModelProfile& profile, const SimOptions& opts) {
       tr.t_start_ns = to_ns(start);
       tr.t_end_ns = to_ns(end + opts.latency_s);  // the hand-off; its receiver's op may take it sooner
       tr.bytes = bytes;
+      transfer = int(res.transfers.size());
       res.transfers.push_back(tr);
     }
-    const int transfer = res.transfers.empty() || !crosses || !(bw > 0 || opts.latency_s > 0) ? -1 : int(res.transfers.size()) - 1;
     arrival[{to, int(gradient ? OpKind::Backward : OpKind::Forward), op.minibatch, op.micro}] = {end, crosses, transfer};
   };
 
