@@ -93,7 +93,9 @@ PartitionEditor::PartitionEditor(QWidget* parent)
   profile_button_->setObjectName(QStringLiteral("profile"));
   profile_button_->setToolTip(tr("Measure every layer unit's forward, backward and update time on the run's device "
                                  "and batch size (in the background; cached, so the same settings load at once "
-                                 "next time). Auto-balance and the predicted timeline then use measured times."));
+                                 "next time). Auto-balance and the predicted timeline then use measured times. "
+                                 "Each press measures once more and uses the median of these settings' last 5 "
+                                 "profiles: one profile moves with the machine's slow spells."));
   connect(profile_button_, &QPushButton::clicked, this, &PartitionEditor::profileRequested);
   profile_busy_->setRange(0, 0);  // indeterminate: a busy indicator
   profile_busy_->setMaximumWidth(80);
@@ -447,7 +449,8 @@ void PartitionEditor::clearProfile() {
 
 QString PartitionEditor::autoBalanceSource() const {
   if (!has_profile_) return tr("estimated from flops");
-  return tr("measured on %1 at batch %2").arg(QString::fromStdString(profile_.device)).arg(profile_.batch_size);
+  const QString where = tr("measured on %1 at batch %2").arg(QString::fromStdString(profile_.device)).arg(profile_.batch_size);
+  return profile_.profiles > 1 ? tr("%1 (the median of %2 profiles)").arg(where).arg(profile_.profiles) : where;
 }
 
 void PartitionEditor::setProfileBusy(bool busy) {
@@ -477,7 +480,8 @@ void PartitionEditor::updateProfileUi() {
     return;
   }
   profile_label_->setStyleSheet(QString());
-  profile_label_->setText(has_profile_ ? tr("measured") : tr("estimated"));
+  profile_label_->setText(!has_profile_ ? tr("estimated") : profile_.profiles > 1 ? tr("measured ×%1").arg(profile_.profiles) : tr("measured"));
+  profile_button_->setText(has_profile_ ? tr("Profile again") : tr("Profile"));
   profile_label_->setToolTip(tr("Auto-balance uses unit times %1").arg(autoBalanceSource()));
 }
 

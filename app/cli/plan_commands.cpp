@@ -72,6 +72,7 @@ void declare_profile_options(CLI::App& command) {
   add_value(command, "--format", "table|json", "output format (default table)");
   add_switch(command, "--no-cache", "profile afresh and do not keep it");
   add_switch(command, "--refresh", "profile afresh and replace the cached profile");
+  add_switch(command, "--again", "profile once more and use the median of these settings' last 5 profiles");
 }
 
 PlanInput read_common(const ArgValues& r) {
@@ -92,6 +93,7 @@ PlanInput read_common(const ArgValues& r) {
   if (r.has("--bandwidth")) in.bandwidth = to_number(r.value("--bandwidth"), "--bandwidth", 0) * 1e9;
   in.profile.use_cache = !r.flag("--no-cache");
   in.profile.refresh = r.flag("--refresh");
+  in.profile.again = r.flag("--again");
   in.profile.verbose = true;
   in.format = r.value("--format", "table");
   if (in.format != "table" && in.format != "json")

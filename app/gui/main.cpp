@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       // Profile once the model is built; an autostarted run waits for it (the two would share the cores).
       auto* controller = window.controller();
       QObject::connect(controller, &ps::gui::SessionController::prepared, &window,
-                       [&window] { window.requestProfile(); }, Qt::SingleShotConnection);
+                       [&window] { window.requestProfile(/*again=*/false); }, Qt::SingleShotConnection);
       if (options->autostart) {
         auto once = std::make_shared<bool>(false);
         auto start = [&window, once] {

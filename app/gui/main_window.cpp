@@ -294,7 +294,7 @@ void MainWindow::connectActions() {
     }
     if (!shown_run_) updatePrediction();  // a run on the page keeps the prediction of its own settings
   });
-  connect(partition_, &ui::PartitionEditor::profileRequested, this, &MainWindow::requestProfile);
+  connect(partition_, &ui::PartitionEditor::profileRequested, this, [this] { requestProfile(true); });
   connect(profiler_, &ProfileRunner::started, this, [this] { partition_->setProfileBusy(true); });
   connect(profiler_, &ProfileRunner::finished, this, [this](const ModelProfile& profile) {
     partition_->setProfileBusy(false);

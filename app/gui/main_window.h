@@ -53,8 +53,10 @@ class MainWindow : public QMainWindow {
   // Live repartition of the running run, as a drag in the partition editor does (the editor shows the
   // request); with at_step > 0 when exactly that many minibatches are complete. A refusal is a notice.
   bool requestRepartition(const std::vector<int>& boundaries, std::int64_t at_step = -1);
-  // Partition > Profile: measures the model for the current settings in the background (cached).
-  void requestProfile();
+  // Partition > Profile: measures the model for the current settings in the background. `again` (the
+  // button) measures even when a profile is cached and predicts from the median of the last ones kept;
+  // otherwise (--profile) a cached profile loads at once.
+  void requestProfile(bool again = true);
   ProfileRunner* profileRunner() const { return profiler_; }
   bool saveScreenshot(const QString& path);
 

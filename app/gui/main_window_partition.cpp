@@ -69,12 +69,12 @@ void MainWindow::setLiveEditing(bool live) {
 
 // --- profile and prediction ---------------------------------------------------------------------------
 
-void MainWindow::requestProfile() {
+void MainWindow::requestProfile(bool again) {
   if (partition_->modelInfo().units.empty()) {
     partition_->setProfileError(tr("No model yet: wait until the session is prepared"));
     return;
   }
-  if (!profiler_->start(currentConfig())) return;  // one at a time (the button is disabled meanwhile)
+  if (!profiler_->start(currentConfig(), again)) return;  // one at a time (the button is disabled meanwhile)
   statusBar()->showMessage(tr("Profiling %1 on %2 at batch %3 in the background…")
                                .arg(QString::fromStdString(partition_->modelInfo().name),
                                     QString::fromStdString(currentConfig().device))

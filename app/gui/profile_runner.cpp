@@ -35,9 +35,13 @@ ProfileRunner::ProfileRunner(QObject* parent) : QObject(parent) {
 
 ProfileRunner::~ProfileRunner() = default;  // std::future from std::async waits for its thread
 
-bool ProfileRunner::start(const RunConfig& config) {
+bool ProfileRunner::start(const RunConfig& config, bool again) {
   if (busy()) return false;
-  future_ = std::async(std::launch::async, [config] { return profile_model(config); });
+  future_ = std::async(std::launch::async, [config, again] {
+    ProfileOptions opts;
+    opts.again = again;
+    return profile_model(config, opts);
+  });
   timer_.start();
   Q_EMIT started();
   return true;

@@ -20,10 +20,11 @@ class ProfileRunner : public QObject {
   explicit ProfileRunner(QObject* parent = nullptr);
   ~ProfileRunner() override;  // a profile in progress is waited for (it cannot be interrupted)
 
-  // Profiles `config`'s model on its device and batch size in the background, through the cache
-  // (ProfileOptions defaults: a cached profile returns at once, a new one is saved). `finished` or
+  // Profiles `config`'s model on its device and batch size in the background, through the cache: a
+  // cached profile returns at once, a new one is saved; `again` measures one more even when one is
+  // cached, and gives the median of the config's last ones (ProfileOptions::again). `finished` or
   // `failed` follows on the GUI thread. False (nothing started) while one is in progress.
-  bool start(const RunConfig& config);
+  bool start(const RunConfig& config, bool again = false);
   bool busy() const { return future_.valid(); }
 
   // A measured profile of `model` for `config` (device, batch size, microbatches, threads, optimizer)

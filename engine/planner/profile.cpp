@@ -2,12 +2,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "engine/partition/partition.h"
 #include "engine/planner/profiler.h"
 #include "engine/planner/simulator.h"
+#include "engine/telemetry/text_file.h"
 #include "engine/util/errors.h"
 
 namespace ps {
@@ -97,6 +102,7 @@ ModelProfile median_profile(const std::vector<ModelProfile>& profiles) {
     std::sort(v.begin(), v.end());
     return median_of_sorted(v);
   };
+  out.profiles = static_cast<int>(profiles.size());
   out.cores = median_of([](const ModelProfile& p) { return p.cores; });
   out.link_latency_s = median_of([](const ModelProfile& p) { return p.link_latency_s; });
   out.switch_s = median_of([](const ModelProfile& p) { return p.switch_s; });
@@ -164,7 +170,9 @@ std::string profile_cache_dir() {
   return ".pipescope-profiles";
 }
 
-std::string profile_to_json(const ModelProfile& p) {
+namespace {
+
+nlohmann::json profile_json(const ModelProfile& p) {
   nlohmann::json j;
   j["format"] = "pipescope-profile-1";
   j["key"] = p.key;
@@ -179,6 +187,7 @@ std::string profile_to_json(const ModelProfile& p) {
   j["link_latency_s"] = p.link_latency_s;
   j["switch_s"] = p.switch_s;
   j["processes_latency_s"] = p.processes_latency_s;
+  j["profiles"] = p.profiles;
   j["units"] = nlohmann::json::array();
   for (const auto& u : p.units)
     j["units"].push_back({{"name", u.name},
@@ -191,8 +200,12 @@ std::string profile_to_json(const ModelProfile& p) {
                           {"weight_grad_micro_s", u.weight_grad_micro_s},
                           {"activation_bytes", u.activation_bytes},
                           {"param_bytes", u.param_bytes}});
-  return j.dump(2) + "\n";
+  return j;
 }
+
+}  // namespace
+
+std::string profile_to_json(const ModelProfile& p) { return profile_json(p).dump(2) + "\n"; }
 
 ModelProfile profile_from_json(const std::string& text, const std::string& source) {
   nlohmann::json j;
@@ -217,6 +230,7 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
     p.link_latency_s = j.value("link_latency_s", -1.0);
     p.switch_s = j.value("switch_s", -1.0);
     p.processes_latency_s = j.value("processes_latency_s", -1.0);
+    p.profiles = j.value("profiles", 1);
     for (const auto& u : j.at("units")) {
       UnitProfile up;
       up.name = u.at("name").get<std::string>();
@@ -235,7 +249,59 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
     throw InputError(source, "units", std::string("malformed profile: ") + e.what());
   }
   if (p.batch_size < 1 || p.microbatches < 1) throw InputError(source, "batch_size", "must be at least 1");
+  if (p.profiles < 1) throw InputError(source, "profiles", "must be at least 1");
   return p;
+}
+
+ModelProfile keep_profile(const std::string& dir, const ModelProfile& measured, int keep, bool replace) {
+  const std::string base = dir + "/" + measured.key;
+  const std::string kept_path = base + ".kept.jsonl";
+  const auto same_kind = [&](const ModelProfile& p) {
+    return p.key == measured.key && p.units.size() == measured.units.size() && p.in_engine == measured.in_engine &&
+           p.measured == measured.measured;
+  };
+  const auto read = [](const std::string& path) -> std::optional<std::string> {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  std::vector<ModelProfile> kept;
+  if (!replace) {
+    if (const auto text = read(kept_path)) {
+      std::istringstream lines(*text);
+      std::string line;
+      while (std::getline(lines, line)) {
+        if (line.empty()) continue;
+        try {
+          ModelProfile p = profile_from_json(line, kept_path);
+          if (same_kind(p) && p.profiles == 1) kept.push_back(std::move(p));
+        } catch (const InputError&) {
+          // a torn or foreign line: the others still count
+        }
+      }
+    } else if (const auto text = read(base + ".json")) {  // a cache written before the kept file
+      try {
+        ModelProfile p = profile_from_json(*text, base + ".json");
+        if (same_kind(p) && p.profiles == 1) kept.push_back(std::move(p));
+      } catch (const InputError&) {
+      }
+    }
+  }
+  ModelProfile one = measured;
+  one.profiles = 1;
+  kept.push_back(std::move(one));
+  const std::size_t limit = static_cast<std::size_t>(std::max(1, keep));
+  if (kept.size() > limit) kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(limit));
+  std::string lines;
+  for (const ModelProfile& p : kept) lines += profile_json(p).dump() + "\n";
+  const ModelProfile median = median_profile(kept);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  write_file_atomically(kept_path, lines);
+  write_file_atomically(base + ".json", profile_to_json(median));
+  return median;
 }
 
 }  // namespace ps

@@ -479,7 +479,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     throw InputError("", "profile", "needs warmup >= 0 and at least one timed iteration");
   const std::string dir = opts.cache_dir.empty() ? profile_cache_dir() : opts.cache_dir;
   const std::string path = dir + "/" + profile_key(cfg) + ".json";
-  if (opts.use_cache && !opts.refresh && std::filesystem::exists(path)) {
+  if (opts.use_cache && !opts.refresh && !opts.again && std::filesystem::exists(path)) {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
@@ -504,11 +504,13 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     measure_switch_cost(cfg, opts, p);
   }
   if (opts.use_cache) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    std::ofstream f(path);
-    if (f) f << profile_to_json(p);
-    if (opts.verbose) std::fprintf(stderr, "profile: %s %s\n", f ? "saved" : "could not save", path.c_str());
+    try {
+      p = keep_profile(dir, p, opts.keep, opts.refresh);
+      if (opts.verbose)
+        std::fprintf(stderr, "profile: saved %s (the median of the %d kept)\n", path.c_str(), p.profiles);
+    } catch (const InputError& e) {
+      std::fprintf(stderr, "profile: could not save it (%s)\n", e.what());
+    }
   }
   return p;
 }

@@ -77,6 +77,9 @@ struct ModelProfile {
   // every frame pays the tail too).
   // The `latency_s` of a simulation of a processes run.
   double processes_latency_s = -1;
+  // How many measured profiles of this config this one is the median of (the cache keeps the last few;
+  // see keep_profile): 1 for a single measurement.
+  int profiles = 1;
   std::vector<UnitProfile> units;
 
   int microbatch_size() const { return std::max(1, batch_size / std::max(1, microbatches)); }
@@ -103,6 +106,15 @@ struct ModelProfile {
 // different models, configs or unit counts.
 ModelProfile median_profile(const std::vector<ModelProfile>& profiles);
 
+// The profile cache's two files for a config, in `dir`: <key>.json, the profile a cached read returns,
+// and <key>.kept.jsonl, the config's last `keep` measured profiles, one per line, oldest first. Adds
+// `measured` to the kept ones (or, with `replace`, makes it the only one), writes both files (each
+// atomically), and returns the median of the kept ones (median_profile; `profiles` says how many), which
+// is also what <key>.json now holds. A kept line that is unreadable, or of another key, unit count or
+// kind of measurement, is dropped; a cache from before the kept file starts it with its <key>.json.
+// Throws InputError naming the file when one cannot be written.
+ModelProfile keep_profile(const std::string& dir, const ModelProfile& measured, int keep, bool replace = false);
+
 // A profile guessed from ModelInfo's analytic flops (unit_cost), at `seconds_per_cost` seconds per cost
 // unit and sample. For the dashboard (no LibTorch) and for tests; relative times are what matter there.
 ModelProfile estimate_profile(const ModelInfo& info, int batch_size, int microbatches,
@@ -113,6 +125,11 @@ struct ProfileOptions {
   int iterations = 11;   // timed iterations; the median is kept
   bool use_cache = true;  // read a cached profile when one matches
   bool refresh = false;   // measure again and overwrite the cache
+  // Measure again even when a profile is cached, keep it beside the config's last ones, and return
+  // their median (keep_profile): what the dashboard's Profile button does, as one profile moves by
+  // 10-35% with this VM's slow spells.
+  bool again = false;
+  int keep = 5;           // measured profiles the cache keeps per config (their median is the cached one)
   std::string cache_dir;  // "" = profile_cache_dir()
   bool verbose = false;   // say on stderr where the profile came from
   // Minibatches of the in-engine measurement (after 2 untimed ones); 0 keeps the unit-by-unit times.

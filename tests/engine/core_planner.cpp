@@ -1,9 +1,14 @@
-// The planner: auto-balance against brute force, memory limits, transfer costs; the what-if simulator
+// The planner: auto-balance against brute force, memory limits, transfer costs; the profile cache; the what-if simulator
 // against the ideal bubble, a single stage, bandwidth and every schedule in the catalogue.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "engine/planner/balance.h"
 #include "engine/planner/simulator.h"
@@ -203,6 +208,82 @@ TEST(Profiler, TheMedianOfProfilesTakesEachFiguresMedian) {
   EXPECT_THROW(median_profile(ps), std::invalid_argument);
   ps[2] = hand_profile({1, 2, 3});
   EXPECT_THROW(median_profile(ps), std::invalid_argument);
+}
+
+// The cache keeps a config's last profiles and answers with their median: one slow profile among them
+// does not move it, the oldest leave as new ones come, a torn line costs only itself, and --refresh
+// starts over.
+TEST(Profiler, TheCacheKeepsTheLastProfilesAndAnswersWithTheirMedian) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pipescope_kept_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const auto measured = [](double fwd) {
+    ModelProfile p = hand_profile({fwd, 2 * fwd});
+    p.key = "hand-made_cpu_b8";
+    p.measured = true;
+    p.cores = 1.5;
+    return p;
+  };
+  const auto lines = [&] {
+    std::ifstream in(dir / "hand-made_cpu_b8.kept.jsonl");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += !line.empty();
+    return n;
+  };
+  const auto cached = [&] {
+    std::ifstream in(dir / "hand-made_cpu_b8.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    return profile_from_json(text.str(), "cached");
+  };
+  ModelProfile m = keep_profile(dir.string(), measured(1.0), 3);
+  EXPECT_EQ(m.profiles, 1);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 1.0);
+  m = keep_profile(dir.string(), measured(9.0), 3);  // a profile taken in a slow spell
+  EXPECT_EQ(m.profiles, 2);
+  m = keep_profile(dir.string(), measured(0.8), 3);
+  EXPECT_EQ(m.profiles, 3);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 1.0);  // the median of 1.0, 9.0 and 0.8
+  EXPECT_DOUBLE_EQ(m.units[1].backward_micro_s, 4.0);
+  EXPECT_EQ(profile_to_json(cached()), profile_to_json(m));  // what a cached read returns
+  EXPECT_EQ(lines(), 3);
+  m = keep_profile(dir.string(), measured(0.5), 3);  // the oldest (1.0) leaves
+  EXPECT_EQ(m.profiles, 3);
+  EXPECT_EQ(lines(), 3);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 0.8);  // 9.0, 0.8, 0.5 (with 1.0 still kept: 0.9)
+  {
+    std::ofstream torn(dir / "hand-made_cpu_b8.kept.jsonl", std::ios::app);
+    torn << "{\"format\": \"pipescope-profile-1\", \"key\n";
+  }
+  ModelProfile other = hand_profile({5, 5, 5});  // another unit count under the same key: not this model's
+  other.key = "hand-made_cpu_b8";
+  other.measured = true;
+  {
+    std::ofstream foreign(dir / "hand-made_cpu_b8.kept.jsonl", std::ios::app);
+    foreign << nlohmann::json::parse(profile_to_json(other)).dump() << "\n";
+  }
+  m = keep_profile(dir.string(), measured(1.3), 3);
+  EXPECT_EQ(m.profiles, 3);  // 0.8, 0.5, 1.3: the torn and foreign lines dropped
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 0.8);
+  EXPECT_EQ(lines(), 3);
+  m = keep_profile(dir.string(), measured(2.0), 3, /*replace=*/true);
+  EXPECT_EQ(m.profiles, 1);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 2.0);
+  EXPECT_EQ(lines(), 1);
+  // A cache from before the kept file: its one profile is the first kept.
+  std::filesystem::remove(dir / "hand-made_cpu_b8.kept.jsonl");
+  m = keep_profile(dir.string(), measured(4.0), 3);
+  EXPECT_EQ(m.profiles, 2);
+  EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 3.0);  // the median of 2.0 and 4.0
+  // A folder that cannot be written: the error names the file.
+  std::filesystem::remove_all(dir);
+  std::ofstream(dir.string()) << "a file, not a folder";
+  try {
+    keep_profile(dir.string(), measured(1.0), 3);
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("hand-made_cpu_b8.kept.jsonl"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(dir);
 }
 
 TEST(Simulator, EqualStagesGiveTheIdealBubble) {

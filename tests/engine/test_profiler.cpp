@@ -41,12 +41,22 @@ TEST(Profiler, MeasuresEveryUnitAndCachesTheProfile) {
     EXPECT_EQ(p.units[u].activation_bytes, info.units[u].activation_bytes * 4);  // per microbatch of 4
     EXPECT_EQ(p.units[u].param_bytes, info.units[u].params * 4);
   }
-  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+  // The profile and the config's kept profiles (one so far).
+  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 2);
+  EXPECT_TRUE(std::filesystem::exists(dir / (p.key + ".json")));
+  EXPECT_TRUE(std::filesystem::exists(dir / (p.key + ".kept.jsonl")));
+  EXPECT_EQ(p.profiles, 1);
 
   const ModelProfile cached = profile_model(cfg, opts);
   EXPECT_EQ(profile_to_json(cached), profile_to_json(p));
+  opts.again = true;  // one more, kept beside the first: their median answers from now on
+  const ModelProfile two = profile_model(cfg, opts);
+  EXPECT_EQ(two.profiles, 2);
+  opts.again = false;
+  EXPECT_EQ(profile_to_json(profile_model(cfg, opts)), profile_to_json(two));
   opts.refresh = true;
   const ModelProfile again = profile_model(cfg, opts);
+  EXPECT_EQ(again.profiles, 1);  // measured afresh: the kept ones are replaced
   EXPECT_NE(profile_to_json(again), profile_to_json(p));  // measured again: timings differ
   std::filesystem::remove_all(dir);
 }

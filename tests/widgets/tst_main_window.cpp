@@ -298,6 +298,16 @@ class TestMainWindow : public QObject {
       QVERIFY(window.partitionEditor()->profile().measured);
       QVERIFY(window.partitionEditor()->findChild<QPushButton*>(QStringLiteral("autoBalance"))->toolTip().contains(
           QStringLiteral("measured on cpu at batch 32")));
+      QCOMPARE(window.partitionEditor()->profile().profiles, 1);
+
+      // Profile again: one more measurement, kept beside the first; the editor holds their median.
+      QCOMPARE(button->text(), QStringLiteral("Profile again"));
+      QTest::mouseClick(button, Qt::LeftButton);
+      QVERIFY(window.profileRunner()->busy());
+      QTRY_COMPARE_WITH_TIMEOUT(profiled.count(), 2, 120000);
+      QCOMPARE(window.partitionEditor()->profile().profiles, 2);
+      const QString source = window.partitionEditor()->findChild<QPushButton*>(QStringLiteral("autoBalance"))->toolTip();
+      QVERIFY2(source.contains(QStringLiteral("measured on cpu at batch 32 (the median of 2 profiles)")), qPrintable(source));
 
       // The ghost of the current settings, before any run: every stage, bounded.
       QVERIFY(toggle->isEnabled());
@@ -339,6 +349,7 @@ class TestMainWindow : public QObject {
       QSignalSpy prepared(window.controller(), &SessionController::prepared);
       QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
       QVERIFY(window.partitionEditor()->hasProfile());
+      QCOMPARE(window.partitionEditor()->profile().profiles, 2);  // the median of the two kept
       QVERIFY(!window.profileRunner()->busy());
       QVERIFY(window.pipelinePage()->timeline()->model().hasGhost());
     }
