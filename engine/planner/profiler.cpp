@@ -506,8 +506,10 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
   if (opts.use_cache) {
     try {
       p = keep_profile(dir, p, opts.keep, opts.refresh);
-      if (opts.verbose)
+      if (opts.verbose && p.profiles > 1)
         std::fprintf(stderr, "profile: saved %s (the median of the %d kept)\n", path.c_str(), p.profiles);
+      else if (opts.verbose)
+        std::fprintf(stderr, "profile: saved %s\n", path.c_str());
     } catch (const InputError& e) {
       std::fprintf(stderr, "profile: could not save it (%s)\n", e.what());
     }
