@@ -415,7 +415,7 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       std::vector<ModelProfile>& taken = profiles[a.cfg.microbatches];
       if (static_cast<int>(taken.size()) > r) continue;  // this round's is taken
       ProfileOptions popts;
-      popts.refresh = true;
+      popts.use_cache = false;  // the round's own, and the cache's kept profiles stay the user's
       taken.push_back(profile_model(a.cfg, popts));
     }
     for (const auto& name : schedules) {

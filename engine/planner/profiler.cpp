@@ -578,7 +578,7 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
   std::vector<double> cores_used, latency, switch_cost, model_cores;
   for (int r = 0; r < opts.repeats; ++r) {
     ProfileOptions popts;
-    popts.refresh = true;
+    popts.use_cache = false;  // the round's own, and the cache's kept profiles stay the user's
     profiles.push_back(profile_model(base, popts));
     for (int S : stage_counts) {
       RunConfig cfg = base;

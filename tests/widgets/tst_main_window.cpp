@@ -273,6 +273,7 @@ class TestMainWindow : public QObject {
 
   void aMeasuredProfileShowsThePredictionBesideTheRun() {
     QTemporaryDir cache;
+    const QByteArray before = qgetenv("PIPESCOPE_PROFILE_DIR");
     qputenv("PIPESCOPE_PROFILE_DIR", cache.path().toUtf8());
     {
       MainWindow window;
@@ -360,7 +361,8 @@ class TestMainWindow : public QObject {
       QTRY_COMPARE_WITH_TIMEOUT(prepared.count(), 1, 60000);
       QVERIFY(!window.partitionEditor()->hasProfile());
     }
-    qunsetenv("PIPESCOPE_PROFILE_DIR");
+    if (before.isEmpty()) qunsetenv("PIPESCOPE_PROFILE_DIR");
+    else qputenv("PIPESCOPE_PROFILE_DIR", before);
   }
 };
 
