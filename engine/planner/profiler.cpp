@@ -488,7 +488,10 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
       if (p.key == profile_key(cfg) && p.cores > 0 &&
           ((p.in_engine && p.split_measured() && p.link_latency_s >= 0 && p.switch_s >= 0 && p.processes_latency_s >= 0) ||
            opts.engine_minibatches <= 0)) {
-        if (opts.verbose) std::fprintf(stderr, "profile: cached %s\n", path.c_str());
+        if (opts.verbose && p.profiles > 1)
+          std::fprintf(stderr, "profile: cached %s (the median of %d kept)\n", path.c_str(), p.profiles);
+        else if (opts.verbose)
+          std::fprintf(stderr, "profile: cached %s\n", path.c_str());
         return p;
       }
     } catch (const InputError& e) {
