@@ -256,9 +256,13 @@ ModelProfile profile_from_json(const std::string& text, const std::string& sourc
 ModelProfile keep_profile(const std::string& dir, const ModelProfile& measured, int keep, bool replace) {
   const std::string base = dir + "/" + measured.key;
   const std::string kept_path = base + ".kept.jsonl";
+  // Of the same config and measured alike: a figure one of them lacks (-1, or an older profile without
+  // the split backward's I and W) would drag the median toward its placeholder.
   const auto same_kind = [&](const ModelProfile& p) {
     return p.key == measured.key && p.units.size() == measured.units.size() && p.in_engine == measured.in_engine &&
-           p.measured == measured.measured;
+           p.measured == measured.measured && p.split_measured() == measured.split_measured() &&
+           (p.cores > 0) == (measured.cores > 0) && (p.link_latency_s >= 0) == (measured.link_latency_s >= 0) &&
+           (p.switch_s >= 0) == (measured.switch_s >= 0) && (p.processes_latency_s >= 0) == (measured.processes_latency_s >= 0);
   };
   const auto read = [](const std::string& path) -> std::optional<std::string> {
     std::ifstream in(path);

@@ -221,6 +221,7 @@ TEST(Profiler, TheCacheKeepsTheLastProfilesAndAnswersWithTheirMedian) {
     p.key = "hand-made_cpu_b8";
     p.measured = true;
     p.cores = 1.5;
+    p.processes_latency_s = 2e-4;
     return p;
   };
   const auto lines = [&] {
@@ -257,12 +258,15 @@ TEST(Profiler, TheCacheKeepsTheLastProfilesAndAnswersWithTheirMedian) {
   ModelProfile other = hand_profile({5, 5, 5});  // another unit count under the same key: not this model's
   other.key = "hand-made_cpu_b8";
   other.measured = true;
+  ModelProfile older = measured(0.1);  // measured before the processes' hand-off was: -1 there
+  older.processes_latency_s = -1;
   {
     std::ofstream foreign(dir / "hand-made_cpu_b8.kept.jsonl", std::ios::app);
     foreign << nlohmann::json::parse(profile_to_json(other)).dump() << "\n";
+    foreign << nlohmann::json::parse(profile_to_json(older)).dump() << "\n";
   }
   m = keep_profile(dir.string(), measured(1.3), 3);
-  EXPECT_EQ(m.profiles, 3);  // 0.8, 0.5, 1.3: the torn and foreign lines dropped
+  EXPECT_EQ(m.profiles, 3);  // 0.8, 0.5, 1.3: the torn, foreign and older lines dropped
   EXPECT_DOUBLE_EQ(m.units[0].forward_micro_s, 0.8);
   EXPECT_EQ(lines(), 3);
   m = keep_profile(dir.string(), measured(2.0), 3, /*replace=*/true);
