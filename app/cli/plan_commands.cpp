@@ -168,6 +168,7 @@ int cmd_partition(const CLI::App& command, const Args&) {
     j["stages"] = opts.stages;
     j["by"] = to_string(opts.by);
     j["profile"] = profile.measured ? "measured" : "estimated";
+    j["profiles"] = profile.measured ? profile.profiles : 0;  // the measured ones the cached profile is the median of
     j["plan"] = plan_json(best, batch);
     j["boundaries"] = best.boundaries;
     j["even"] = plan_json(even, batch);
@@ -280,6 +281,7 @@ int cmd_simulate(const CLI::App& command, const Args&) {
     j["bubble_fraction"] = res.bubble_fraction;
     j["bubble_fraction_ideal"] = ideal;
     j["stage_busy_s"] = res.stage_busy_s;
+    j["profiles"] = profile.profiles;  // the measured ones the cached profile is the median of
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }

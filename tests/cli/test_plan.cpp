@@ -60,6 +60,15 @@ TEST(Plan, PartitionJsonParsesAndHasValidBoundaries) {
   ASSERT_EQ(refreshed.code, 0) << refreshed.err;
   EXPECT_NE(refreshed.err.find("profile: measuring"), std::string::npos) << refreshed.err;
   EXPECT_NE(refreshed.out.find("predicted speed-up over the even split"), std::string::npos) << refreshed.out;
+  // --again: one more profile kept beside the refreshed one; their median answers from then on.
+  Result more = plan_cli("partition --preset " + preset("tiny.json") + " --stages 2 --again --format json");
+  ASSERT_EQ(more.code, 0) << more.err;
+  EXPECT_NE(more.err.find("profile: measuring"), std::string::npos) << more.err;
+  EXPECT_EQ(nlohmann::json::parse(more.out)["profiles"], 2);
+  Result median = plan_cli("partition --preset " + preset("tiny.json") + " --stages 2 --format json");
+  ASSERT_EQ(median.code, 0) << median.err;
+  EXPECT_NE(median.err.find("(the median of 2 kept)"), std::string::npos) << median.err;
+  EXPECT_EQ(nlohmann::json::parse(median.out)["profiles"], 2);
 }
 
 TEST(Plan, SimulatePrintsThroughputAndBubble) {
