@@ -56,7 +56,7 @@ class MainWindow : public QMainWindow {
   // Partition > Profile: measures the model for the current settings in the background. `again` (the
   // button) measures even when a profile is cached and predicts from the median of the last ones kept;
   // otherwise (--profile) a cached profile loads at once.
-  void requestProfile(bool again = true);
+  void requestProfile(bool again);
   ProfileRunner* profileRunner() const { return profiler_; }
   bool saveScreenshot(const QString& path);
 

@@ -3,12 +3,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 
+#include "engine/bench/paired.h"
 #include "engine/partition/partition.h"
 #include "engine/planner/profiler.h"
 #include "engine/planner/simulator.h"
@@ -61,18 +60,11 @@ void ModelProfile::apply_machine(SimOptions& so, int hardware_threads, const std
   if (cores > 0) so.cores = std::min<double>(cores, std::max(1, hardware_threads));
 }
 
-namespace {
-double median_of_sorted(const std::vector<double>& sorted) {
-  const std::size_t n = sorted.size();
-  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-}
-}  // namespace
-
 double typical_op_cost(const std::vector<double>& seconds) {
   if (seconds.empty()) return 0;
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
-  const double cap = 3 * median_of_sorted(sorted);
+  const double cap = 3 * median_of(sorted);
   const auto capped_mean = [cap](auto begin, auto end) {
     double sum = 0;
     for (auto it = begin; it != end; ++it) sum += std::min(*it, cap);
@@ -96,21 +88,20 @@ ModelProfile median_profile(const std::vector<ModelProfile>& profiles) {
   for (const auto& p : profiles)
     if (p.key != out.key || p.units.size() != out.units.size())
       throw std::invalid_argument("median_profile: profiles of different models or configs ('" + p.key + "', '" + out.key + "')");
-  const auto median_of = [&](auto field) {
+  const auto median_of_field = [&](auto field) {
     std::vector<double> v;
     for (const auto& p : profiles) v.push_back(field(p));
-    std::sort(v.begin(), v.end());
-    return median_of_sorted(v);
+    return median_of(std::move(v));
   };
   out.profiles = static_cast<int>(profiles.size());
-  out.cores = median_of([](const ModelProfile& p) { return p.cores; });
-  out.link_latency_s = median_of([](const ModelProfile& p) { return p.link_latency_s; });
-  out.switch_s = median_of([](const ModelProfile& p) { return p.switch_s; });
-  out.processes_latency_s = median_of([](const ModelProfile& p) { return p.processes_latency_s; });
+  out.cores = median_of_field([](const ModelProfile& p) { return p.cores; });
+  out.link_latency_s = median_of_field([](const ModelProfile& p) { return p.link_latency_s; });
+  out.switch_s = median_of_field([](const ModelProfile& p) { return p.switch_s; });
+  out.processes_latency_s = median_of_field([](const ModelProfile& p) { return p.processes_latency_s; });
   for (std::size_t u = 0; u < out.units.size(); ++u) {
     UnitProfile& up = out.units[u];
     const auto unit = [&](double UnitProfile::*field) {
-      return median_of([&](const ModelProfile& p) { return p.units[u].*field; });
+      return median_of_field([&](const ModelProfile& p) { return p.units[u].*field; });
     };
     up.forward_micro_s = unit(&UnitProfile::forward_micro_s);
     up.backward_micro_s = unit(&UnitProfile::backward_micro_s);
@@ -264,33 +255,22 @@ ModelProfile keep_profile(const std::string& dir, const ModelProfile& measured, 
            (p.cores > 0) == (measured.cores > 0) && (p.link_latency_s >= 0) == (measured.link_latency_s >= 0) &&
            (p.switch_s >= 0) == (measured.switch_s >= 0) && (p.processes_latency_s >= 0) == (measured.processes_latency_s >= 0);
   };
-  const auto read = [](const std::string& path) -> std::optional<std::string> {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
   std::vector<ModelProfile> kept;
+  const auto take = [&](const std::string& text, const std::string& source) {
+    try {
+      ModelProfile p = profile_from_json(text, source);
+      if (same_kind(p) && p.profiles == 1) kept.push_back(std::move(p));
+    } catch (const InputError&) {
+      // a torn or foreign entry: the others still count
+    }
+  };
   if (!replace) {
-    if (const auto text = read(kept_path)) {
+    if (const auto text = read_text_file(kept_path)) {
       std::istringstream lines(*text);
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.empty()) continue;
-        try {
-          ModelProfile p = profile_from_json(line, kept_path);
-          if (same_kind(p) && p.profiles == 1) kept.push_back(std::move(p));
-        } catch (const InputError&) {
-          // a torn or foreign line: the others still count
-        }
-      }
-    } else if (const auto text = read(base + ".json")) {  // a cache written before the kept file
-      try {
-        ModelProfile p = profile_from_json(*text, base + ".json");
-        if (same_kind(p) && p.profiles == 1) kept.push_back(std::move(p));
-      } catch (const InputError&) {
-      }
+      for (std::string line; std::getline(lines, line);)
+        if (!line.empty()) take(line, kept_path);
+    } else if (const auto old = read_text_file(base + ".json")) {  // a cache written before the kept file
+      take(*old, base + ".json");
     }
   }
   ModelProfile one = measured;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -24,6 +25,7 @@
 #include "engine/planner/simulator_bench.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/session/session.h"
+#include "engine/telemetry/text_file.h"
 #include "engine/util/errors.h"
 #include "engine/util/initial_weights.h"
 
@@ -31,12 +33,6 @@ namespace ps {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 // The data set's sample shape and classes. Loads the set (file-backed sets are read once; the limits
 // keep what stays in memory small): there is no other source of the shape that every loader agrees on.
@@ -125,9 +121,9 @@ Timing time_unit(torch::nn::Sequential& unit, const at::Tensor& input, const at:
     bwd.push_back(std::chrono::duration<double>(t2 - t1).count());
     upd.push_back(std::chrono::duration<double>(t3 - t2).count());
   }
-  out.forward_s = median(fwd);
-  out.backward_s = median(bwd);
-  out.update_s = opt ? median(upd) : 0;
+  out.forward_s = median_of(fwd);
+  out.backward_s = median_of(bwd);
+  out.update_s = opt ? median_of(upd) : 0;
   return out;
 }
 
@@ -141,7 +137,7 @@ double paired_speedup(int hw, const std::function<double(int)>& wall) {
     const double alone = wall(1), together = wall(hw);
     speedups.push_back(hw * alone / std::max(together, 1e-9));
   }
-  return std::clamp(median(speedups), 1.0, double(hw));
+  return std::clamp(median_of(speedups), 1.0, double(hw));
 }
 
 // The model's parallel speed-up on this machine: `hw` threads (each with its own copy of the model and
@@ -389,7 +385,7 @@ double measure_link_latency(const RunConfig& cfg, const ProfileOptions& opts, co
       dur_threaded.push_back(secs(r->second.t_end_ns - r->second.t_start_ns));
       dur_sequential.push_back(secs(q->second.t_end_ns - q->second.t_start_ns));
     }
-    return wait.empty() ? 0.0 : median(wait) + median(dur_threaded) - median(dur_sequential);
+    return wait.empty() ? 0.0 : median_of(wait) + median_of(dur_threaded) - median_of(dur_sequential);
   };
   return std::max(0.0, 0.5 * (handoff(OpKind::Forward, 0, 1) + handoff(OpKind::Backward, 1, 0)));
 }
@@ -479,19 +475,19 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
     throw InputError("", "profile", "needs warmup >= 0 and at least one timed iteration");
   const std::string dir = opts.cache_dir.empty() ? profile_cache_dir() : opts.cache_dir;
   const std::string path = dir + "/" + profile_key(cfg) + ".json";
-  if (opts.use_cache && !opts.refresh && !opts.again && std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
+  // "(the median of N kept)" where the profile is one (keep_profile).
+  const auto kept_note = [](const ModelProfile& p) {
+    return p.profiles > 1 ? " (the median of " + std::to_string(p.profiles) + " kept)" : std::string();
+  };
+  const std::optional<std::string> cached =
+      opts.use_cache && !opts.refresh && !opts.again ? read_text_file(path) : std::nullopt;
+  if (cached) {
     try {
-      ModelProfile p = profile_from_json(text.str(), path);
+      ModelProfile p = profile_from_json(*cached, path);
       if (p.key == profile_key(cfg) && p.cores > 0 &&
           ((p.in_engine && p.split_measured() && p.link_latency_s >= 0 && p.switch_s >= 0 && p.processes_latency_s >= 0) ||
            opts.engine_minibatches <= 0)) {
-        if (opts.verbose && p.profiles > 1)
-          std::fprintf(stderr, "profile: cached %s (the median of %d kept)\n", path.c_str(), p.profiles);
-        else if (opts.verbose)
-          std::fprintf(stderr, "profile: cached %s\n", path.c_str());
+        if (opts.verbose) std::fprintf(stderr, "profile: cached %s%s\n", path.c_str(), kept_note(p).c_str());
         return p;
       }
     } catch (const InputError& e) {
@@ -509,10 +505,7 @@ ModelProfile profile_model(const RunConfig& cfg, const ProfileOptions& opts) {
   if (opts.use_cache) {
     try {
       p = keep_profile(dir, p, opts.keep, opts.refresh);
-      if (opts.verbose && p.profiles > 1)
-        std::fprintf(stderr, "profile: saved %s (the median of the %d kept)\n", path.c_str(), p.profiles);
-      else if (opts.verbose)
-        std::fprintf(stderr, "profile: saved %s\n", path.c_str());
+      if (opts.verbose) std::fprintf(stderr, "profile: saved %s%s\n", path.c_str(), kept_note(p).c_str());
     } catch (const InputError& e) {
       std::fprintf(stderr, "profile: could not save it (%s)\n", e.what());
     }
@@ -630,21 +623,21 @@ double run_simulator_benchmark(const BenchOptions& opts, std::FILE* out) {
                "median profile; throughput in steady state "
                "(minibatches %d..%d)\n",
                path.c_str(), base.model.name.c_str(), base.schedule.c_str(), base.microbatches, base.batch_size,
-               opts.steps, hw, spin, median(model_cores), median(cores_used), 1e6 * median(latency),
-               1e6 * median(switch_cost), opts.repeats, kWarm, opts.steps - 1);
+               opts.steps, hw, spin, median_of(model_cores), median_of(cores_used), 1e6 * median_of(latency),
+               1e6 * median_of(switch_cost), opts.repeats, kWarm, opts.steps - 1);
   std::fprintf(out, "%-7s %-12s %14s %14s %9s %12s %12s   %s\n", "stages", "partition", "predicted/s", "measured/s",
                "error", "bubble pred", "bubble meas", "predicted/measured per round");
   double max_error = 0;
   for (int S : stage_counts) {
     const Acc& a = acc[S];
-    const double error = std::abs(median(a.ratio) - 1.0);
+    const double error = std::abs(median_of(a.ratio) - 1.0);
     max_error = std::max(max_error, error);
     std::string parts;
     for (int b : a.partition) parts += (parts.empty() ? "" : ",") + std::to_string(b);
     const std::string rounds = join_fixed(a.ratio, 3);
     std::fprintf(out, "%-7d %-12s %14.1f %14.1f %+8.1f%% %12.3f %12.3f   %s\n", S, parts.empty() ? "-" : parts.c_str(),
-                 median(a.predicted), median(a.measured), 100 * (median(a.ratio) - 1.0), median(a.bubble_pred),
-                 median(a.bubble_meas), rounds.c_str());
+                 median_of(a.predicted), median_of(a.measured), 100 * (median_of(a.ratio) - 1.0), median_of(a.bubble_pred),
+                 median_of(a.bubble_meas), rounds.c_str());
   }
   std::fprintf(out, "simulator: max_error=%.3f\n", max_error);
   return max_error;
