@@ -383,7 +383,8 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
   const int units = static_cast<int>(model_info_for(base).units.size());
   struct Acc {
     std::vector<double> rate, bound, ratio, ideal, ideal_ratio, f, b, u, slowest, bubble, act_max;
-    std::vector<double> sim_rate, sim_ratio, sim_bubble, sim_cores, sim_latency, sim_switch;  // the simulator, per round
+    std::vector<double> sim_rate, sim_ratio, sim_bubble;  // the simulator, per round
+    double sim_cores = 0, sim_latency = 0, sim_switch = 0;  // the machine it simulates (the median profile's)
     std::vector<std::vector<double>> sim_device;  // per device simulated busy per minibatch
     std::vector<std::vector<double>> device;  // per device busy per minibatch
     std::vector<std::vector<int>> partitions;  // per round: the run's cut
@@ -479,9 +480,9 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
       a.sim_rate.push_back(sim.samples_per_second);
       a.sim_ratio.push_back(a.rate[r] > 0 ? sim.samples_per_second / a.rate[r] : 0);
       a.sim_bubble.push_back(sim.bubble_fraction);
-      a.sim_cores.push_back(so.cores);
-      a.sim_latency.push_back(so.latency_s);
-      a.sim_switch.push_back(so.switch_s);
+      a.sim_cores = so.cores;
+      a.sim_latency = so.latency_s;
+      a.sim_switch = so.switch_s;
       a.sim_device.resize(sim.device_busy_s.size());
       for (std::size_t k = 0; k < sim.device_busy_s.size(); ++k)
         a.sim_device[k].push_back(sim.device_busy_s[k] / std::max(1, so.minibatches));
@@ -532,7 +533,7 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     Row row{name, a.cfg.chunks_per_device(), a.cfg.microbatches, rate, median(a.sim_rate),
             ideal_bubble_fraction(name, S, a.cfg.microbatches, a.cfg.chunks_per_device()), median(a.sim_bubble),
             median(a.bubble), median(a.act_max)};
-    // The error of the median round: simulated over measured, each round's run against its own profile.
+    // The error of the median round: simulated over measured, each round's run on the median profile.
     const double error = std::abs(median(a.sim_ratio) - 1.0);
     max_sim_error = std::max(max_sim_error, error);
     std::vector<double> rounds = a.sim_ratio;
@@ -547,8 +548,8 @@ double bench_efficiency(RunConfig base, int preset_microbatches, const BenchOpti
     std::fprintf(out,
                  "efficiency[%s]: simulated %.1f samples/s (error %+.1f%%; %.2f cores, hand-off %.0f us, switch %.0f us), "
                  "bubble ideal %.3f, simulated %.3f, measured %.3f; peak activations held by one device %.1f KiB\n",
-                 name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), median(a.sim_cores),
-                 1e6 * median(a.sim_latency), 1e6 * median(a.sim_switch), row.ideal_bubble, row.sim_bubble, row.bubble,
+                 name.c_str(), row.sim_rate, 100 * (median(a.sim_ratio) - 1.0), a.sim_cores,
+                 1e6 * a.sim_latency, 1e6 * a.sim_switch, row.ideal_bubble, row.sim_bubble, row.bubble,
                  row.act / 1024);
     rows.push_back(row);
   }
