@@ -8,11 +8,11 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 
 #include "engine/planner/balance.h"
 #include "engine/planner/simulator.h"
 #include "engine/schedule/schedule.h"
+#include "engine/telemetry/text_file.h"
 #include "engine/util/errors.h"
 
 namespace ps {
@@ -231,10 +231,8 @@ TEST(Profiler, TheCacheKeepsTheLastProfilesAndAnswersWithTheirMedian) {
     return n;
   };
   const auto cached = [&] {
-    std::ifstream in(dir / "hand-made_cpu_b8.json");
-    std::stringstream text;
-    text << in.rdbuf();
-    return profile_from_json(text.str(), "cached");
+    const auto text = read_text_file((dir / "hand-made_cpu_b8.json").string());
+    return profile_from_json(text.value_or(""), "cached");
   };
   ModelProfile m = keep_profile(dir.string(), measured(1.0), 3);
   EXPECT_EQ(m.profiles, 1);
