@@ -175,13 +175,20 @@ std::int64_t started_minibatches(const std::vector<StageOps>& ops, const Pipelin
 }
 
 void Session::Impl::apply_repartition(const std::vector<int>& to) {
+  // The request stays pending until its partition is in effect (pending_partition() and partition() never
+  // both say the old one): it is dropped with the swap below, unless a newer one replaced it meanwhile.
+  const auto drop_request = [&] {
+    if (repart && repart->boundaries == to) repart.reset();
+  };
   std::vector<int> from;
   {
     std::lock_guard<std::mutex> lock(mu);
-    repart.reset();
     from = boundaries;
+    if (to == from) {
+      drop_request();
+      return;
+    }
   }
-  if (to == from) return;
   const int S = pipeline->num_stages();
   const std::vector<StageRange> to_ranges = stage_ranges(to, builder->num_units());
   // The drained stages' whole state, re-sliced to the new partition.
@@ -226,6 +233,7 @@ void Session::Impl::apply_repartition(const std::vector<int>& to) {
     std::lock_guard<std::mutex> lock(mu);
     std::swap(pipeline, next);  // summaries read the pipeline under mu
     boundaries = to;
+    drop_request();
     ranges = to_ranges;
     repartitioned = true;
     if (started) new_marks.push_back(mark);

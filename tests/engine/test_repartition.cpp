@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "test_support.h"
@@ -194,6 +195,40 @@ TEST(Repartition, ARequestDuringTheRunTakesEffectAtTheNextFlushAndIsMarkedInTheT
     EXPECT_EQ(e["args"]["step"], marks[0].step);
   }
   EXPECT_EQ(found, 1);
+}
+
+// A request stays pending until its partition is in effect: asked in turn, pending_partition() and then
+// partition() never both say "the old one", not even while the units move (the dashboard reads the two
+// to show the request; it read an empty pending and the old partition in a CI run).
+TEST(Repartition, ARequestIsPendingUntilItsPartitionIsInEffect) {
+  const Case c{"1f1b-flush", "latest"};
+  RunConfig cfg = config_for(c, "threaded");
+  cfg.model.hidden = {384, 384, 384, 384};  // moving a unit's weights takes a while
+  cfg.steps = 40;
+  Session s(cfg);
+  s.set_op_delay(std::chrono::microseconds(1000));
+  s.start();
+  const std::vector<int> to = moved_for(c);
+  s.repartition(to);
+  int reads = 0;
+  std::optional<std::vector<int>> neither;  // the partition in effect while nothing was pending, if not `to`
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    const auto pending = s.pending_partition();
+    const std::vector<int> in_effect = s.partition();
+    ++reads;
+    if (!pending && in_effect != to) {
+      neither = in_effect;
+      break;
+    }
+    if (in_effect == to) break;
+  }
+  s.set_op_delay(std::chrono::microseconds(0));
+  s.wait();
+  EXPECT_FALSE(neither.has_value()) << "nothing pending and the old partition in effect, after " << reads << " reads";
+  EXPECT_EQ(s.partition(), to);
+  EXPECT_FALSE(s.pending_partition().has_value());
+  EXPECT_EQ(s.summary().status, RunStatus::Completed) << s.summary().error;
 }
 
 // Stops a run (repartitioned at step 12) after `ops` ops, leaving the final checkpoint in `file`.
